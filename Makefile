@@ -1,0 +1,60 @@
+# Every target installs what is missing first, so each works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+export HOST PORT
+
+CATALOGUES := $(wildcard locales/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+.PHONY: install run serve worker test chat bench lint messages menu clean
+
+install: $(VENV)/.installed $(COMPILED)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -D messages -i $< -o $@
+
+run: install
+	$(BIN)/python -m webhooks.devserver
+
+serve: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+worker: install
+	$(BIN)/flask --app wsgi worker
+
+menu: install
+	$(BIN)/flask --app wsgi menu create
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+chat: install
+	$(BIN)/python -m webhooks.chat $(CHAT_ARGS)
+
+bench: install
+	bash bench/run.sh
+
+# After changing a user-facing string: extract, then merge into the catalogues.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -k ngettext:1,2 --no-location \
+		--sort-output -o locales/messages.pot bot webhooks models locales
+	$(BIN)/pybabel update -D messages -i locales/messages.pot -d locales \
+		--ignore-obsolete --no-fuzzy-matching -w 100
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,124 @@
+"""From a WeChat message or event to an Intent: menu keys, typed words in Chinese and English,
+digits in a numbered menu, spoken words through WeChat's speech recognition."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from wechatpy import events, messages
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    arg: str | None = None
+
+    def as_list(self) -> list[str | None]:
+        return [self.name, self.arg]
+
+    @classmethod
+    def from_list(cls, value: list[str | None]) -> Intent:
+        return cls(value[0] or "HELP", value[1] if len(value) > 1 else None)
+
+
+# The menu keys of design.md; the menu file uses exactly these.
+MENU_KEYS = (
+    "COURSES", "MY_VOUCHERS", "CHECKIN", "SUBSIDY", "PROFILE", "REDEEM", "CADRE", "LANGUAGE",
+)
+
+# The numbered main menu: digit n means MAIN_MENU[n - 1] when no other list is on screen.
+MAIN_MENU = ("COURSES", "MY_VOUCHERS", "CHECKIN", "SUBSIDY", "PROFILE", "LANGUAGE")
+
+# Typed (or spoken) words, lower-cased and stripped of punctuation.
+WORDS: dict[str, Intent] = {
+    **{w: Intent("COURSES") for w in (
+        "课程", "课", "找课", "找课程", "查课程", "培训", "培训班", "course", "courses",
+        "classes", "class", "training")},
+    **{w: Intent("NEXT") for w in ("下一页", "下页", "更多", "next", "more", "n", "+")},
+    **{w: Intent("HELP") for w in (
+        "帮助", "菜单", "主菜单", "你好", "您好", "在吗", "help", "menu", "hi", "hello", "?")},
+    **{w: Intent("LANGUAGE") for w in ("语言", "切换语言", "language", "lang")},
+    **{w: Intent("SET_LANGUAGE", "en") for w in ("english", "英文", "英语", "en")},
+    **{w: Intent("SET_LANGUAGE", "zh_Hans_CN") for w in ("中文", "汉语", "chinese", "zh")},
+    **{w: Intent("MY_VOUCHERS") for w in (
+        "培训券", "我的培训券", "券", "我的券", "voucher", "vouchers", "my vouchers")},
+    **{w: Intent("CHECKIN") for w in ("签到", "扫码签到", "check in", "checkin", "check-in")},
+    **{w: Intent("SUBSIDY") for w in ("补贴", "查补贴", "subsidy", "subsidies")},
+    **{w: Intent("PROFILE") for w in ("我的资料", "资料", "我的", "个人信息", "profile", "me")},
+    **{w: Intent("CADRE") for w in ("村干部", "干部", "cadre")},
+    **{w: Intent("REDEEM") for w in ("核销", "扫券", "redeem")},
+}
+
+CHINESE_NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))
+_PUNCTUATION = re.compile(r"^[\s。.!！,，、~～]+|[\s。.!！,，、~～]+$")
+
+
+def normalize(text: str) -> str:
+    """Full-width digits and letters become plain ones; outer punctuation and case go."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return _PUNCTUATION.sub("", text).lower()
+
+
+def number_in(text: str) -> int | None:
+    if text.isdigit() and len(text) <= 3:
+        return int(text)
+    return CHINESE_NUMERALS.get(text)
+
+
+def read_text(text: str, choices: list[Intent], more: Intent | None) -> Intent:
+    words = normalize(text)
+    n = number_in(words)
+    if n is not None:
+        if choices:
+            return choices[n - 1] if 1 <= n <= len(choices) else Intent("BAD_CHOICE", str(n))
+        if 1 <= n <= len(MAIN_MENU):
+            return Intent(MAIN_MENU[n - 1])
+        return Intent("BAD_CHOICE", str(n))
+    intent = WORDS.get(words)
+    if intent is None:
+        return Intent("UNKNOWN")
+    if intent.name == "NEXT":
+        return more or Intent("NO_MORE")
+    return intent
+
+
+def _scene(event: events.BaseEvent) -> str | None:
+    return getattr(event, "scene_id", None) or None
+
+
+def _scan_result(event: events.BaseEvent) -> str | None:
+    return getattr(event, "scan_result", None)
+
+
+# Events by wechatpy's event type; each gives an intent (or None: answer nothing).
+EVENTS = {
+    "subscribe": lambda e: Intent("WELCOME"),
+    "subscribe_scan": lambda e: Intent("WELCOME", _scene(e)),
+    "scan": lambda e: Intent("SCENE", _scene(e)),
+    "unsubscribe": lambda e: Intent("UNFOLLOW"),
+    "click": lambda e: Intent(e.key) if e.key in MENU_KEYS else Intent("UNKNOWN"),
+    "scancode_waitmsg": lambda e: (
+        Intent(e.key, _scan_result(e)) if e.key in MENU_KEYS else Intent("UNKNOWN")
+    ),
+    "location": lambda e: Intent("LOCATION", f"{e.latitude},{e.longitude}"),
+    "view": lambda e: None,
+}
+
+
+def read(message: messages.BaseMessage, choices: list[Intent],
+         more: Intent | None) -> Intent | None:
+    """The intent of one message, given the numbered choices the person was last shown."""
+    if isinstance(message, messages.TextMessage):
+        return read_text(message.content, choices, more)
+    if isinstance(message, messages.VoiceMessage):
+        if message.recognition:
+            return read_text(message.recognition, choices, more)
+        return Intent("UNHEARD")
+    if isinstance(message, events.BaseEvent):
+        reader = EVENTS.get(message.event)
+        return reader(message) if reader else None
+    if str(message._data.get("MsgType", "")).lower() == "event":
+        return None  # an event this account has no use for
+    return Intent("UNSUPPORTED")

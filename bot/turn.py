@@ -1,0 +1,59 @@
+"""One turn of the conversation: who is talking, what they were last shown, in which language,
+and the one door through which the bot reaches the domain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TypeVar
+
+from redis import Redis
+from sqlalchemy.orm import sessionmaker
+
+from bot import state as conversation
+from bot.replies import Reply
+from locales import Translator, translator
+from models.clock import Clock
+from models.persons import DEFAULT_LOCALE, Person, meet
+
+T = TypeVar("T")
+
+
+class Turn:
+    def __init__(self, *, openid: str, sessions: sessionmaker, kv: Redis, clock: Clock,
+                 dialogue_seconds: int, base_url: str) -> None:
+        self.openid = openid
+        self.kv = kv
+        self.clock = clock
+        self.base_url = base_url
+        self._sessions = sessions
+        self._dialogue_seconds = dialogue_seconds
+        self.state = conversation.load(kv, openid)
+        self.t: Translator = translator(self.state.locale or DEFAULT_LOCALE)
+        self.person: Person | None = None
+
+    def run(self, operation: Callable[..., T], **kwargs) -> T:
+        """Run one domain operation in one transaction."""
+        with self._sessions.begin() as db:
+            return operation(db, **kwargs)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        return self.clock.today()
+
+    def meet(self) -> Person:
+        self.person = self.run(meet, openid=self.openid, now=self.now())
+        self.speak(self.person.locale)
+        return self.person
+
+    def speak(self, locale: str) -> None:
+        self.t = translator(locale)
+        self.state.locale = locale
+
+    def remember(self, reply: Reply) -> None:
+        """Keep what the next digit or "next page" will mean."""
+        self.state.choices = list(reply.choices)
+        self.state.more = reply.more
+        conversation.save(self.kv, self.openid, self.state, self._dialogue_seconds)

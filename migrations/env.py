@@ -1,0 +1,34 @@
+"""Alembic's environment: the connection comes from the caller (``webhooks.cli.migrate``) or,
+for the plain ``alembic`` command, from DATABASE_URL."""
+
+from alembic import context
+
+import models
+from models.base import make_engine
+from webhooks.config import Config
+
+target_metadata = models.metadata
+
+
+def run_migrations() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(Config.from_env().database_url)
+    with engine.begin() as connection:
+        _run(connection)
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

@@ -1,0 +1,157 @@
+"""The catalogue the bureau publishes: training categories, institutions, courses, sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, enum_column
+from models.regions import Region
+
+
+class Intent(enum.StrEnum):
+    """Where a worker means to work (就业意向); categories are aimed at one (QJ2020 三)."""
+
+    LOCAL = "local"  # 就近就地
+    PROVINCE = "province"  # 省内
+    OUTSIDE = "outside"  # 省外
+
+
+class InstitutionKind(enum.StrEnum):
+    PUBLIC_EMPLOYMENT_SERVICE = "public_employment_service"
+    PRIVATE_SCHOOL = "private_school"
+    VOCATIONAL_SCHOOL = "vocational_school"
+    ENTERPRISE_CENTRE = "enterprise_centre"
+    HR_AGENCY = "hr_agency"
+
+
+class InstitutionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # takes no new trainees
+
+
+class CertificateKind(enum.StrEnum):
+    """QJ2019 (十六)."""
+
+    QUALIFICATION = "qualification"  # 职业资格证书
+    SKILL_LEVEL = "skill_level"  # 职业技能等级证书
+    SPECIAL_ABILITY = "special_ability"  # 专项职业能力证书
+    SPECIAL_OPERATION = "special_operation"  # 特种作业操作证书
+    COMPLETION = "completion"  # 培训合格证书
+
+
+class CourseStatus(enum.StrEnum):
+    OPEN = "open"  # published, taking claims
+    CLOSED = "closed"  # no new claims
+    CANCELLED = "cancelled"
+
+
+class Category(Base):
+    """One of the 12 training categories of QJ2020 附件."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    no: Mapped[int] = mapped_column(unique=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    intent: Mapped[Intent] = mapped_column(enum_column(Intent))
+
+    def display_name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[InstitutionKind] = mapped_column(enum_column(InstitutionKind))
+    licence: Mapped[str] = mapped_column(String(60))
+    township_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    address: Mapped[str] = mapped_column(String(200))
+    status: Mapped[InstitutionStatus] = mapped_column(enum_column(InstitutionStatus))
+
+    township: Mapped[Region] = relationship()
+
+    def display_name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name
+
+
+class Course(Base):
+    """A class (培训班): one cohort of one occupation at one institution."""
+
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(160))
+    occupation: Mapped[str] = mapped_column(String(60))
+    occupation_en: Mapped[str] = mapped_column(String(80))
+    certificate_kind: Mapped[CertificateKind] = mapped_column(enum_column(CertificateKind))
+    certificate_level: Mapped[str | None] = mapped_column(String(20))
+    theory_hours: Mapped[int]
+    practice_hours: Mapped[int]
+    capacity: Mapped[int]
+    fee_yuan: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    is_entrepreneurship: Mapped[bool] = mapped_column(default=False)
+    township_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    address: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    radius_m: Mapped[int | None]
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date] = mapped_column(index=True)
+    ends_on: Mapped[date]
+    status: Mapped[CourseStatus] = mapped_column(enum_column(CourseStatus), index=True)
+    published_at: Mapped[datetime]
+
+    institution: Mapped[Institution] = relationship()
+    category: Mapped[Category] = relationship()
+    township: Mapped[Region] = relationship()
+    sessions: Mapped[list[ClassSession]] = relationship(
+        back_populates="course", order_by="(ClassSession.day, ClassSession.starts)"
+    )
+
+    @property
+    def hours(self) -> int:
+        return self.theory_hours + self.practice_hours
+
+    @property
+    def is_free(self) -> bool:
+        return self.fee_yuan == 0
+
+    def display_name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name
+
+
+class ClassSession(Base):
+    """One sitting of a course (课次) on one day, in local wall-clock time."""
+
+    __tablename__ = "class_sessions"
+    __table_args__ = (UniqueConstraint("course_id", "day", "starts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    day: Mapped[date]
+    starts: Mapped[time]
+    ends: Mapped[time]
+
+    course: Mapped[Course] = relationship(back_populates="sessions")
+
+    @property
+    def hours(self) -> float:
+        minutes = (self.ends.hour * 60 + self.ends.minute) - (
+            self.starts.hour * 60 + self.starts.minute
+        )
+        return minutes / 60

@@ -1,0 +1,70 @@
+"""The outbox: messages to people, written in the same transaction as the change that causes
+them, and sent later by the worker so that no reply waits on WeChat's API."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, enum_column
+from models.persons import Person
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker; left here by a crash, it is never resent
+    SENT = "sent"
+    FAILED = "failed"  # gave up: recorded with the error, never counted as sent
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    # A stable name of why this message exists ("voucher.redeemed:42"): the same reason is
+    # queued once, however often the operation that queues it is retried.
+    reason: Mapped[str] = mapped_column(String(120), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    # For a template message when the 48-hour customer-message window has closed.
+    template: Mapped[dict[str, Any] | None]
+    status: Mapped[OutboxStatus] = mapped_column(enum_column(OutboxStatus))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    sent_as: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+def enqueue(
+    db: Session,
+    *,
+    person: Person,
+    reason: str,
+    text: str,
+    now: datetime,
+    template: dict[str, Any] | None = None,
+) -> Outbox | None:
+    """Queue a message unless one for the same reason is queued already."""
+    if db.scalar(select(Outbox.id).where(Outbox.reason == reason)) is not None:
+        return None
+    row = Outbox(
+        created_at=now,
+        person_id=person.id,
+        openid=person.openid,
+        reason=reason,
+        text=text,
+        template=template,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row

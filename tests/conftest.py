@@ -1,0 +1,190 @@
+"""Fixtures: the app on each database and Redis stack, a WeChat server that signs like the real
+one, the fake WeChat API, a clock that stands still, and factories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import fakeredis
+import pytest
+from redis import Redis
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.base import make_engine
+from models.clock import LOCAL_TZ, FrozenClock
+from models.demo import load_demo
+from models.persons import Person
+from tests.wechat_server import Answer, WeChatServer
+from webhooks.app import create_app
+from webhooks.cli import migrate
+from webhooks.config import Config
+from webhooks.fake_wechat import FakeWeChatServer
+from webhooks.services import Services
+
+POSTGRES_URL = os.environ.get("PEIXUN_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PEIXUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+REQUIRE_SERVICES = os.environ.get("PEIXUN_REQUIRE_SERVICES") == "1"
+
+# A Wednesday morning in Luoping; the demo data is laid out around it.
+START = datetime(2026, 11, 25, 9, 0, tzinfo=LOCAL_TZ)
+
+STACKS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres+redis", marks=pytest.mark.postgres),
+]
+
+
+@dataclass
+class Stack:
+    name: str
+    engine: Engine
+    redis_url: str | None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({type(error).__name__}); start it (see README)"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " — PEIXUN_REQUIRE_SERVICES=1 makes this test mandatory")
+    pytest.skip(message)
+
+
+def _fresh_postgres() -> Engine:
+    engine = make_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    except OperationalError as error:
+        _unavailable("PostgreSQL at " + POSTGRES_URL, error)
+    return engine
+
+
+def _redis_or_skip() -> str:
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception as error:  # any failure to reach it means "not here"
+        _unavailable("Redis at " + REDIS_URL, error)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    """A migrated database with the demo county loaded, once per test session and backend."""
+    if request.param == "sqlite":
+        path = Path(tmp_path_factory.mktemp("db")) / "peixun.db"
+        result = Stack("sqlite", make_engine(f"sqlite:///{path}"), None)
+    else:
+        result = Stack("postgres", _fresh_postgres(), _redis_or_skip())
+    migrate(result.engine)
+    with sessionmaker(result.engine).begin() as session:
+        load_demo(session, now=START, today=START.date())
+    yield result
+    result.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def fake_wechat() -> Iterator[FakeWeChatServer]:
+    with FakeWeChatServer() as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def sessions(stack: Stack) -> Iterator[sessionmaker]:
+    """Every test runs inside one outer transaction that is rolled back at the end; the app's
+    own transactions become savepoints in it."""
+    connection = stack.engine.connect()
+    outer = connection.begin()
+    yield sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                       expire_on_commit=False)
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def db(sessions: sessionmaker) -> Iterator[Session]:
+    with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def kv(stack: Stack) -> Redis:
+    if stack.redis_url is None:
+        return fakeredis.FakeRedis(decode_responses=True)
+    client = Redis.from_url(stack.redis_url, decode_responses=True)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def config(stack: Stack, fake_wechat: FakeWeChatServer) -> Config:
+    return Config(testing=True, redis_url=stack.redis_url,
+                  wechat_api_base_url=fake_wechat.base_url,
+                  wechat_notice_template_id="tpl-notice", public_base_url="http://peixun.test")
+
+
+@pytest.fixture
+def app(config, stack, sessions, kv, clock, fake_wechat):
+    fake_wechat.state.reset()
+    return create_app(config, engine=stack.engine, sessions=sessions, kv=kv, clock=clock)
+
+
+@pytest.fixture
+def services(app) -> Services:
+    return app.extensions["peixun"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def wechat(client, config, clock) -> WeChatServer:
+    return WeChatServer(client, token=config.wechat_token, clock=clock)
+
+
+@pytest.fixture
+def talk(wechat):
+    """A dialogue as a transcript: [(what the person says, words the reply must contain)]."""
+
+    def run(openid: str, lines: list[tuple[str, str | list[str]]]) -> list[Answer]:
+        answers = []
+        for said, expected in lines:
+            answer = wechat.say(openid, said)
+            for words in [expected] if isinstance(expected, str) else expected:
+                assert words in answer.text, f"after {said!r}: {words!r} not in\n{answer.text}"
+            answers.append(answer)
+        return answers
+
+    return run
+
+
+@pytest.fixture
+def person_named(db):
+    def find(openid: str) -> Person | None:
+        db.expire_all()
+        return db.scalar(select(Person).where(Person.openid == openid))
+
+    return find

@@ -1,0 +1,229 @@
+"""The /wechat callback as WeChat's server uses it, and as a forger or a broken client would."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from models.audit import AuditEntry
+from models.persons import Person
+from tests.wechat_server import WeChatServer, signature
+from webhooks.app import create_app
+from webhooks.config import Config
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx1234567890abcdef"
+
+
+def persons(db) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count(Person.id)))
+
+
+def test_echostr_is_returned_to_a_correctly_signed_check(client, config, clock):
+    ts = str(int(clock.now().timestamp()))
+    response = client.get("/wechat", query_string={
+        "signature": signature(config.wechat_token, ts, "42"), "timestamp": ts, "nonce": "42",
+        "echostr": "7431823495628381"})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "7431823495628381"
+
+
+def test_echostr_check_with_a_wrong_signature_is_refused(client, clock):
+    ts = str(int(clock.now().timestamp()))
+    response = client.get("/wechat", query_string={
+        "signature": "0" * 40, "timestamp": ts, "nonce": "42", "echostr": "x"})
+    assert response.status_code == 403
+    assert "x" not in response.get_data(as_text=True)
+
+
+def test_a_forged_signature_is_refused_and_changes_nothing(wechat, db):
+    before = persons(db)
+    answer = wechat.send(wechat.xml("forger", "text", Content="课程", MsgId=1),
+                         query={"signature": "f" * 40})
+    assert answer.status == 403
+    assert persons(db) == before
+
+
+def test_a_request_signed_long_ago_is_refused(wechat, clock, db):
+    before = persons(db)
+    # Correctly signed, but half an hour ago: a replay after the de-duplication window.
+    timestamp = str(int(clock.now().timestamp()) - 1800)
+    answer = wechat.send(wechat.xml("late", "text", Content="课程", MsgId=2),
+                         query={"timestamp": timestamp, "nonce": "1",
+                                "signature": signature(wechat.token, timestamp, "1")})
+    assert answer.status == 403
+    assert persons(db) == before
+
+
+def test_reply_goes_back_to_the_sender_from_the_account(wechat):
+    answer = wechat.say("o-reply", "帮助")
+    assert "<ToUserName><![CDATA[o-reply]]></ToUserName>" in answer.body
+    assert "<FromUserName><![CDATA[gh_peixun_demo]]></FromUserName>" in answer.body
+
+
+def test_a_huge_body_is_refused_with_413(wechat, db):
+    before = persons(db)
+    answer = wechat.say("o-big", "课" * 40_000)
+    assert answer.status == 413
+    assert persons(db) == before
+
+
+@pytest.mark.parametrize("body", [
+    "<xml><FromUserName>x</FromUserName><MsgType>text",  # cut off
+    "not xml at all",
+    "<xml><ToUserName>gh</ToUserName><FromUserName>x</FromUserName></xml>",  # no MsgType
+    "<xml><MsgType>text</MsgType><Content>hi</Content></xml>",  # no sender
+    "<xml>plain</xml>",
+    "",
+])
+def test_malformed_messages_get_400_and_change_nothing(wechat, db, body):
+    before = persons(db)
+    answer = wechat.send(body)
+    assert answer.status == 400
+    assert persons(db) == before
+
+
+def test_an_entity_expansion_trick_is_refused(wechat, db):
+    before = persons(db)
+    bomb = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            '<xml><FromUserName>bomb</FromUserName><MsgType>text</MsgType>'
+            '<Content>&b;</Content><MsgId>3</MsgId></xml>')
+    answer = wechat.send(bomb)
+    assert answer.status == 400
+    assert persons(db) == before
+
+
+def test_an_external_entity_is_refused(wechat):
+    xxe = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY f SYSTEM "file:///etc/passwd">]>'
+           '<xml><FromUserName>xxe</FromUserName><MsgType>text</MsgType>'
+           '<Content>&f;</Content><MsgId>4</MsgId></xml>')
+    answer = wechat.send(xxe)
+    assert answer.status == 400
+    assert "root:" not in answer.body
+
+
+@pytest.mark.parametrize("msg_type", ["image", "video", "shortvideo", "link", "file"])
+def test_message_types_the_bot_cannot_read_get_a_short_help(wechat, msg_type):
+    answer = wechat.send(wechat.xml("o-pic", msg_type, MediaId="m", PicUrl="http://x/p.jpg",
+                                    MsgId=99))
+    assert answer.status == 200
+    assert "我能看懂文字和语音消息" in answer.text
+    assert "1. 查课程" in answer.text
+
+
+def test_an_event_the_account_does_not_use_gets_no_reply(wechat):
+    answer = wechat.send(wechat.event("o-evt", "some_future_event", EventKey="k"))
+    assert answer.is_silent
+
+
+def test_a_retried_message_is_acted_on_once_and_answered_the_same(wechat):
+    wechat.say("o-retry", "课程")
+    first = wechat.say("o-retry", "下一页", msg_id=555_001)
+    again = wechat.say("o-retry", "下一页", msg_id=555_001)
+    thrice = wechat.say("o-retry", "下一页", msg_id=555_001)
+    assert "第2/3页" in first.text
+    # Acting twice would have moved on to page 3.
+    assert again.text == first.text == thrice.text
+
+
+def test_a_retried_event_is_acted_on_once(wechat, db):
+    xml = wechat.event("o-twice", "subscribe")
+    first = wechat.send(xml)
+    again = wechat.send(xml)
+    assert again.text == first.text
+    person = db.scalar(select(Person).where(Person.openid == "o-twice"))
+    follows = db.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.target_id == person.id, AuditEntry.action == "person.first_contact"))
+    assert follows == 1
+
+
+def test_the_request_log_has_no_openid_or_signature(wechat, caplog):
+    with caplog.at_level(logging.INFO):
+        wechat.say("o-private-77", "课程")
+    lines = [r.getMessage() for r in caplog.records if r.name == "peixun.request"]
+    assert any(line.startswith("POST /wechat 200") for line in lines)
+    assert not any("o-private-77" in line or "signature" in line for line in lines)
+
+
+@pytest.fixture
+def safe_wechat(config, stack, sessions, kv, clock):
+    safe = config.but(wechat_encoding_aes_key=AES_KEY, wechat_app_id=APP_ID)
+    app = create_app(safe, engine=stack.engine, sessions=sessions, kv=kv, clock=clock)
+    return WeChatServer(app.test_client(), token=safe.wechat_token, clock=clock,
+                        aes_key=AES_KEY, app_id=APP_ID)
+
+
+def test_safe_mode_decrypts_the_message_and_encrypts_the_reply(safe_wechat):
+    answer = safe_wechat.say("o-safe", "课程")
+    assert answer.status == 200
+    assert "开放报名的课程" in answer.text  # after decrypting with the account's key
+    assert "<Encrypt>" in answer.wire and "<MsgSignature>" in answer.wire
+    assert "开放报名" not in answer.wire and "o-safe" not in answer.wire
+
+
+def test_safe_mode_with_a_wrong_msg_signature_is_refused(safe_wechat, db):
+    before = persons(db)
+    answer = safe_wechat.send(safe_wechat.xml("o-bad", "text", Content="课程", MsgId=8),
+                              query={"msg_signature": "0" * 40})
+    assert answer.status == 403
+    assert persons(db) == before
+
+
+def test_safe_mode_message_for_another_account_is_refused(config, stack, sessions, kv, clock, db):
+    safe = config.but(wechat_encoding_aes_key=AES_KEY, wechat_app_id=APP_ID)
+    app = create_app(safe, engine=stack.engine, sessions=sessions, kv=kv, clock=clock)
+    other = WeChatServer(app.test_client(), token=safe.wechat_token, clock=clock,
+                         aes_key=AES_KEY, app_id="wxanotherappid000")
+    answer = other.say("o-other", "课程")
+    assert answer.status == 403
+
+
+def test_an_encrypted_message_without_a_key_configured_is_refused(wechat):
+    answer = wechat.send(wechat.xml("o-x", "text", Content="课程", MsgId=9),
+                         query={"encrypt_type": "aes", "msg_signature": "0" * 40})
+    assert answer.status == 400
+
+
+def test_a_broken_database_gets_a_polite_reply_not_an_error(tmp_path, config, kv, clock):
+    # An empty database without tables: every query fails inside the bot.
+    broken = create_app(config.but(database_url=f"sqlite:///{tmp_path / 'empty.db'}"),
+                        kv=kv, clock=clock)
+    answer = WeChatServer(broken.test_client(), token=config.wechat_token, clock=clock).say(
+        "o-broken", "课程")
+    assert answer.status == 200
+    assert "系统出了点问题" in answer.text
+    assert "Traceback" not in answer.body
+
+
+def test_the_bot_answers_when_redis_is_down(config, stack, sessions, clock):
+    from webhooks.services import make_kv
+
+    down = make_kv("redis://127.0.0.1:1/0")
+    app = create_app(config.but(redis_url="redis://127.0.0.1:1/0"), engine=stack.engine,
+                     sessions=sessions, kv=down, clock=clock)
+    answer = WeChatServer(app.test_client(), token=config.wechat_token, clock=clock).say(
+        "o-noredis", "课程")
+    assert answer.status == 200
+    assert "开放报名的课程" in answer.text
+
+
+def test_errors_outside_the_callback_are_short_and_in_the_readers_language(client):
+    response = client.get("/no-such-page", headers={"Accept-Language": "en"})
+    assert response.status_code == 404
+    assert response.get_data(as_text=True) == "This page does not exist."
+    response = client.get("/no-such-page")
+    assert response.get_data(as_text=True) == "页面不存在。"
+
+
+def test_production_refuses_to_start_without_secrets():
+    from webhooks.config import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        Config.from_env({"PEIXUN_ENV": "production", "SECRET_KEY": "s"})
+    message = str(error.value)
+    assert "WECHAT_TOKEN" in message and "PEIXUN_DATA_KEY" in message
+    assert "SECRET_KEY" not in message.split(":")[1]

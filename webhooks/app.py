@@ -1,0 +1,79 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from locales import N_, translator
+from models.persons import DEFAULT_LOCALE
+from webhooks import cli, wechat
+from webhooks.config import Config
+from webhooks.services import build_services
+
+logger = logging.getLogger("peixun.request")
+
+# What a person reads when a request fails; never a stack trace.
+ERROR_TEXTS = {
+    400: N_("The request could not be read."),
+    403: N_("You are not allowed to do this."),
+    404: N_("This page does not exist."),
+    405: N_("This page does not exist."),
+    413: N_("The message is too large."),
+    429: N_("Too many requests. Please wait a minute and try again."),
+    500: N_("Sorry, something went wrong on our side. Please try again in a minute."),
+}
+
+
+def create_app(config: Config | None = None, **overrides) -> Flask:
+    """Build the app; ``overrides`` replace services (engine, sessions, kv, clock) in tests."""
+    config = config or Config.from_env()
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        TESTING=config.testing,
+    )
+    app.extensions["peixun"] = build_services(config, **overrides)
+    app.register_blueprint(wechat.bp)
+    cli.register(app)
+    _log_requests(app)
+    _answer_errors(app)
+    return app
+
+
+def request_locale() -> str:
+    best = request.accept_languages.best_match(["zh", "en"], default="zh")
+    return "en" if best == "en" else DEFAULT_LOCALE
+
+
+def _log_requests(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        # The path only: query strings carry signatures and openids.
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        logger.info("%s %s %s %.1fms", request.method, request.path, response.status_code,
+                    elapsed)
+        return response
+
+
+def _answer_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        text = translator(request_locale())._(ERROR_TEXTS.get(error.code or 500, ERROR_TEXTS[400]))
+        return Response(text, status=error.code, mimetype="text/plain")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        text = translator(request_locale())._(ERROR_TEXTS[500])
+        return Response(text, status=500, mimetype="text/plain")

@@ -1,0 +1,109 @@
+"""Configuration from the environment: the only place that reads ``os.environ``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Secrets that a production deployment must set itself: the demo values below are public.
+PRODUCTION_SECRETS = (
+    "SECRET_KEY",
+    "PEIXUN_DATA_KEY",
+    "WECHAT_TOKEN",
+    "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET",
+)
+
+
+class ConfigError(RuntimeError):
+    """Start-up must stop: the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 5000
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'peixun.db'}"
+    redis_url: str | None = None
+    secret_key: str = "dev-secret-key-not-for-production"
+    # Key for personal data at rest (ID numbers, phones): any string; a key is derived from it.
+    data_key: str = "dev-data-key-not-for-production"
+    wechat_token: str = "peixun-dev-token"
+    wechat_app_id: str = "wxdemo0000000000"
+    wechat_app_secret: str = "demo-app-secret"
+    wechat_encoding_aes_key: str | None = None
+    wechat_api_base_url: str = "http://127.0.0.1:5001/"
+    # Template used for a notice outside WeChat's 48-hour customer-message window.
+    wechat_notice_template_id: str | None = None
+    public_base_url: str = ""
+    max_body_bytes: int = 64 * 1024
+    # A person may send this many messages a minute before the bot asks them to slow down.
+    messages_per_minute: int = 30
+    dedup_seconds: int = 300
+    dialogue_seconds: int = 30 * 60
+    testing: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_safe_mode(self) -> bool:
+        return bool(self.wechat_encoding_aes_key)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def but(self, **changes) -> Config:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        production = env.get("PEIXUN_ENV", "development") == "production"
+        if production:
+            missing = [name for name in PRODUCTION_SECRETS if not env.get(name)]
+            if missing:
+                raise ConfigError(
+                    "PEIXUN_ENV=production needs these environment variables set: "
+                    + ", ".join(missing)
+                    + ". See README.md, section Configuration."
+                )
+        defaults = cls()
+        base_url_default = (
+            "https://api.weixin.qq.com/" if production else defaults.wechat_api_base_url
+        )
+        config = cls(
+            env="production" if production else env.get("PEIXUN_ENV", "development"),
+            host=env.get("HOST", defaults.host),
+            port=int(env.get("PORT", defaults.port)),
+            database_url=env.get("DATABASE_URL") or defaults.database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=env.get("SECRET_KEY") or defaults.secret_key,
+            data_key=env.get("PEIXUN_DATA_KEY") or defaults.data_key,
+            wechat_token=env.get("WECHAT_TOKEN") or defaults.wechat_token,
+            wechat_app_id=env.get("WECHAT_APP_ID") or defaults.wechat_app_id,
+            wechat_app_secret=env.get("WECHAT_APP_SECRET") or defaults.wechat_app_secret,
+            wechat_encoding_aes_key=env.get("WECHAT_ENCODING_AES_KEY") or None,
+            wechat_api_base_url=_with_slash(env.get("WECHAT_API_BASE_URL") or base_url_default),
+            wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID") or None,
+            public_base_url=env.get("PUBLIC_BASE_URL", ""),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        key = self.wechat_encoding_aes_key
+        if key is not None and len(key) != 43:
+            raise ConfigError(
+                "WECHAT_ENCODING_AES_KEY must be the 43 characters shown in the WeChat console."
+            )
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,58 @@
+"""WeChat retries a message it got no answer to (after 5 s, three times). The first delivery is
+acted on; a retry gets the same answer again and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from redis import Redis, RedisError
+
+logger = logging.getLogger(__name__)
+
+PENDING = "…"
+
+
+def message_key(raw: dict) -> str:
+    """MsgId for messages; sender, time and event for events, which have no MsgId."""
+    if raw.get("MsgId"):
+        return f"peixun:seen:{raw['MsgId']}"
+    return "peixun:seen:{}:{}:{}:{}".format(
+        raw.get("FromUserName", ""), raw.get("CreateTime", ""), raw.get("Event", ""),
+        raw.get("EventKey", ""),
+    )
+
+
+def once(kv: Redis, key: str, ttl_seconds: int, act: Callable[[], str],
+         wait_seconds: float = 4.0) -> str:
+    """Run ``act`` for the first delivery of ``key``; later deliveries get its answer."""
+    try:
+        first = kv.set(key, PENDING, nx=True, ex=ttl_seconds)
+    except RedisError:
+        logger.warning("dedup unavailable; acting without it")
+        return act()
+    if first:
+        answer = act()
+        try:
+            kv.set(key, json.dumps(answer), ex=ttl_seconds)
+        except RedisError:
+            logger.warning("dedup unavailable; answer not kept")
+        return answer
+    return _earlier_answer(kv, key, wait_seconds)
+
+
+def _earlier_answer(kv: Redis, key: str, wait_seconds: float) -> str:
+    # The first delivery may still be at work: wait for its answer, within WeChat's 5 s.
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            stored = kv.get(key)
+        except RedisError:
+            return ""
+        if stored and stored != PENDING:
+            return json.loads(stored)
+        if time.monotonic() >= deadline:
+            return ""
+        time.sleep(0.05)

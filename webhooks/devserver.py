@@ -1,0 +1,45 @@
+"""`make run`: the app with the Flask server, the outbox worker beside it, and the fake WeChat
+API when WECHAT_API_BASE_URL points at this machine; all in the foreground, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import urlsplit
+
+from werkzeug.serving import make_server
+
+from webhooks import worker
+from webhooks.app import create_app
+from webhooks.cli import load_demo_data, migrate
+from webhooks.config import Config
+from webhooks.fake_wechat import create_fake_wechat
+
+logger = logging.getLogger("peixun.devserver")
+
+
+def main() -> None:
+    config = Config.from_env()
+    app = create_app(config)
+    services = app.extensions["peixun"]
+    migrate(services.engine)
+    if load_demo_data(services, only_if_empty=True):
+        logger.info("demo data loaded into the empty database")
+    api = urlsplit(config.wechat_api_base_url)
+    if api.hostname in ("127.0.0.1", "localhost"):
+        fake = make_server(api.hostname, api.port or 80, create_fake_wechat(), threaded=True)
+        threading.Thread(target=fake.serve_forever, daemon=True).start()
+        logger.info("fake WeChat API on %s (sent messages: %s_fake/sent)",
+                    config.wechat_api_base_url, config.wechat_api_base_url)
+    stop = threading.Event()
+    threading.Thread(target=worker.run, args=(services, stop), daemon=True).start()
+    logger.info("Peixun on http://%s:%s/wechat (token %s); talk to it with `make chat`",
+                config.host, config.port, "set" if config.wechat_token else "unset")
+    try:
+        app.run(host=config.host, port=config.port, use_reloader=False, threaded=True)
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""A local stand-in for the WeChat API endpoints Peixun calls, for tests and `make run`.
+
+It keeps what it was sent, so tests assert on it, and can be told to fail the way WeChat fails
+(an errcode inside a 200). Nothing in it is used in production.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.serving import make_server
+
+
+@dataclass
+class FakeState:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    token_fetches: int = 0
+    current_token: str | None = None
+    # openids outside the 48-hour customer-message window
+    silent_openids: set[str] = field(default_factory=set)
+    # errcodes to answer the next customer-message calls with, in order
+    fail_next: list[int] = field(default_factory=list)
+    menus: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _tokens: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def new_token(self) -> str:
+        self.token_fetches += 1
+        self.current_token = f"fake-token-{next(self._tokens)}"
+        return self.current_token
+
+    def reset(self) -> None:
+        with self.lock:
+            self.sent.clear()
+            self.menus.clear()
+            self.silent_openids.clear()
+            self.fail_next.clear()
+            self.token_fetches = 0
+            self.current_token = None
+
+
+def create_fake_wechat(state: FakeState | None = None) -> Flask:
+    state = state or FakeState()
+    app = Flask("fake_wechat")
+    app.extensions["fake_state"] = state
+
+    def token_error():
+        token = request.args.get("access_token")
+        if token is None or token != state.current_token:
+            return jsonify(errcode=40001, errmsg="invalid credential, access_token is invalid")
+        return None
+
+    @app.get("/cgi-bin/token")
+    def token():
+        with state.lock:
+            return jsonify(access_token=state.new_token(), expires_in=7200)
+
+    @app.post("/cgi-bin/message/custom/send")
+    def custom_send():
+        if (error := token_error()) is not None:
+            return error
+        body = request.get_json(force=True)
+        with state.lock:
+            if state.fail_next:
+                code = state.fail_next.pop(0)
+                return jsonify(errcode=code, errmsg=f"fake error {code}")
+            if body.get("touser") in state.silent_openids:
+                return jsonify(errcode=45015, errmsg="response out of time limit")
+            state.sent.append({"kind": "customer", **body})
+        return jsonify(errcode=0, errmsg="ok")
+
+    @app.post("/cgi-bin/message/template/send")
+    def template_send():
+        if (error := token_error()) is not None:
+            return error
+        body = request.get_json(force=True)
+        with state.lock:
+            state.sent.append({"kind": "template", **body})
+        return jsonify(errcode=0, errmsg="ok", msgid=len(state.sent))
+
+    @app.post("/cgi-bin/menu/create")
+    def menu_create():
+        if (error := token_error()) is not None:
+            return error
+        with state.lock:
+            state.menus.append(request.get_json(force=True))
+        return jsonify(errcode=0, errmsg="ok")
+
+    @app.get("/_fake/sent")
+    def show_sent():
+        return jsonify(sent=state.sent, menus=state.menus, token_fetches=state.token_fetches)
+
+    return app
+
+
+class FakeWeChatServer:
+    """The fake on a free local port, in a thread."""
+
+    def __init__(self) -> None:
+        self.state = FakeState()
+        self._server = make_server("127.0.0.1", 0, create_fake_wechat(self.state), threaded=True)
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeWeChatServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()

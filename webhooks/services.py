@@ -1,0 +1,67 @@
+"""What every request and the worker share: configuration, the database, Redis, the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import fakeredis
+from flask import current_app
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from models.base import make_engine, make_sessionmaker
+from models.clock import Clock
+from webhooks.config import Config
+
+
+@dataclass
+class Services:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker
+    kv: Redis
+    clock: Clock
+    limiter: FixedWindowRateLimiter
+    message_rate: RateLimitItemPerMinute
+
+
+def build_services(config: Config, *, engine: Engine | None = None,
+                   sessions: sessionmaker | None = None, kv: Redis | None = None,
+                   clock: Clock | None = None) -> Services:
+    engine = engine or make_engine(config.database_url)
+    return Services(
+        config=config,
+        engine=engine,
+        sessions=sessions or make_sessionmaker(engine),
+        kv=kv or make_kv(config.redis_url),
+        clock=clock or Clock(),
+        limiter=FixedWindowRateLimiter(_limit_storage(config.redis_url)),
+        message_rate=RateLimitItemPerMinute(config.messages_per_minute),
+    )
+
+
+def make_kv(redis_url: str | None) -> Redis:
+    if not redis_url:
+        # The in-process stand-in: enough for one process (a county's single server or a test).
+        return fakeredis.FakeRedis(decode_responses=True)
+    # Short timeouts and no retries: a Redis that is down or hangs must not hold a WeChat
+    # reply past 5 s; everything kept there may be lost, so the bot carries on without it.
+    return Redis.from_url(redis_url, decode_responses=True, socket_timeout=0.5,
+                          socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+
+
+def _limit_storage(redis_url: str | None) -> Storage:
+    if not redis_url:
+        return MemoryStorage()
+    return RedisStorage(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                        retry=Retry(NoBackoff(), 0))
+
+
+def current() -> Services:
+    return current_app.extensions["peixun"]

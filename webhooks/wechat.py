@@ -1,0 +1,138 @@
+"""The official account's callback: signature, decryption, parsing, de-duplication; then the
+bot; then the reply as XML, encrypted in safe mode."""
+
+from __future__ import annotations
+
+import logging
+from xml.parsers.expat import ExpatError
+
+from flask import Blueprint, Response, abort, request
+from limits import RateLimitItem
+from redis import RedisError
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.conversation import apologize, respond, slow_down
+from bot.turn import Turn
+from webhooks import dedup
+from webhooks.services import Services, current
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("wechat", __name__)
+
+# What WeChat expects when there is nothing to say.
+NO_REPLY = "success"
+
+
+@bp.get("/wechat")
+def verify() -> Response:
+    """WeChat's check of the server address: echo ``echostr`` if the signature is ours."""
+    _check_signature(current())
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive() -> Response:
+    services = current()
+    _check_signature(services)
+    timestamp = request.args.get("timestamp", "")
+    nonce = request.args.get("nonce", "")
+    is_encrypted = request.args.get("encrypt_type") == "aes"
+    crypto = _crypto(services) if is_encrypted else None
+    xml = _decrypt(crypto, request.get_data(), timestamp, nonce) if crypto else request.get_data()
+    message = _parse(xml)
+    key = dedup.message_key(message._data)
+    answer = dedup.once(services.kv, key, services.config.dedup_seconds,
+                        lambda: _answer(services, message))
+    if not answer:
+        return Response(NO_REPLY, mimetype="text/plain")
+    reply = TextReply(content=answer, message=message).render()
+    if crypto:
+        reply = crypto.encrypt_message(reply, nonce, timestamp)
+    return Response(reply, mimetype="application/xml")
+
+
+def _answer(services: Services, message: BaseMessage) -> str:
+    config = services.config
+    turn = Turn(openid=message.source, sessions=services.sessions, kv=services.kv,
+                clock=services.clock, dialogue_seconds=config.dialogue_seconds,
+                base_url=config.base_url)
+    if not _within_rate(services.limiter, services.message_rate, message.source):
+        return slow_down(turn).text
+    try:
+        return respond(turn, message).text
+    except Exception:
+        # The one catch-all: the person gets a polite line, the log gets the traceback.
+        logger.exception("bot failed on a %s message", message.type)
+        return apologize(turn).text
+
+
+def _within_rate(limiter, rate: RateLimitItem, openid: str) -> bool:
+    try:
+        return limiter.hit(rate, "wechat", openid)
+    except (RedisError, ConnectionError, OSError):
+        logger.warning("rate limiter unavailable; letting the message through")
+        return True
+
+
+def _check_signature(services: Services) -> None:
+    args = request.args
+    try:
+        check_signature(services.config.wechat_token, args.get("signature", ""),
+                        args.get("timestamp", ""), args.get("nonce", ""))
+    except InvalidSignatureException:
+        abort(403)
+    _check_fresh(services, args.get("timestamp", ""))
+
+
+def _check_fresh(services: Services, timestamp: str) -> None:
+    """A signed request replayed after the de-duplication window has closed is refused: the
+    window must outlast the tolerated clock skew, so no replay is acted on twice."""
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        abort(403)
+    skew = abs(services.clock.now().timestamp() - sent)
+    if skew > services.config.dedup_seconds / 2:
+        abort(403)
+
+
+def _crypto(services: Services) -> WeChatCrypto:
+    config = services.config
+    if not config.is_safe_mode:
+        abort(400, "encrypted message, but no WECHAT_ENCODING_AES_KEY is set")
+    return WeChatCrypto(config.wechat_token, config.wechat_encoding_aes_key, config.wechat_app_id)
+
+
+def _decrypt(crypto: WeChatCrypto, body: bytes, timestamp: str, nonce: str) -> bytes:
+    _refuse_doctype(body)
+    try:
+        return crypto.decrypt_message(body, request.args.get("msg_signature", ""), timestamp,
+                                      nonce)
+    except (InvalidSignatureException, InvalidAppIdException):
+        abort(403)
+    except (ExpatError, KeyError, ValueError, TypeError, UnicodeDecodeError):
+        abort(400, "malformed encrypted message")
+
+
+def _parse(xml: bytes | str) -> BaseMessage:
+    _refuse_doctype(xml)
+    try:
+        message = parse_message(xml)
+    except (ExpatError, KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError):
+        abort(400, "malformed message")
+    if message is None or not message._data.get("FromUserName"):
+        abort(400, "malformed message")
+    return message
+
+
+def _refuse_doctype(xml: bytes | str) -> None:
+    # WeChat never sends a DTD; one here is an entity trick (billion laughs, external files).
+    head = xml if isinstance(xml, bytes) else xml.encode("utf-8", "replace")
+    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+        abort(400, "malformed message")

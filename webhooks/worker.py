@@ -1,0 +1,132 @@
+"""The outbox worker: sends queued messages through WeChat's API, retries what failed before
+reaching WeChat, falls back to a template message outside the 48-hour window, records every
+failure, and never sends a message twice."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from sqlalchemy import select
+from wechatpy.exceptions import WeChatClientException
+
+from models.outbox import Outbox, OutboxStatus
+from webhooks.services import Services
+from webhooks.wechat_api import Client
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BATCH = 50
+# WeChat's answers that mean "not sent, and trying again later may work".
+RETRYABLE_ERRCODES = {-1, 45009, 45047}
+# "Customer message outside the 48-hour window": a template message may still be sent.
+OUTSIDE_WINDOW_ERRCODES = {45015}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: OutboxStatus
+    sent_as: str | None = None
+    error: str | None = None
+    errcode: int | None = None
+
+
+def send_due(services: Services, client: Client) -> int:
+    """Send every message that is due now; return how many were handled."""
+    ids = _claim(services)
+    for outbox_id in ids:
+        _deliver(services, client, outbox_id)
+    return len(ids)
+
+
+def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    client = Client(services.config, services.kv)
+    logger.info("outbox worker started")
+    while not stop.is_set():
+        try:
+            handled = send_due(services, client)
+        except Exception:
+            logger.exception("outbox round failed")
+            handled = 0
+        if not handled:
+            stop.wait(poll_seconds)
+    logger.info("outbox worker stopped")
+
+
+def _claim(services: Services) -> list[int]:
+    # SKIP LOCKED lets several workers share the outbox on PostgreSQL; SQLite ignores it.
+    now = services.clock.now()
+    with services.sessions.begin() as db:
+        rows = db.scalars(
+            select(Outbox)
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now)
+            .order_by(Outbox.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.status = OutboxStatus.SENDING
+            row.attempts += 1
+        return [row.id for row in rows]
+
+
+def _deliver(services: Services, client: Client, outbox_id: int) -> None:
+    with services.sessions.begin() as db:
+        row = db.get(Outbox, outbox_id)
+        openid, text, template, attempts = row.openid, row.text, row.template, row.attempts
+    outcome = _send(services, client, openid, text, template)
+    now = services.clock.now()
+    with services.sessions.begin() as db:
+        row = db.get(Outbox, outbox_id)
+        _record(row, outcome, attempts, now)
+
+
+def _send(services: Services, client: Client, openid: str, text: str,
+          template: dict | None) -> Outcome:
+    outcome = _attempt(lambda: client.message.send_text(openid, text), "customer")
+    if outcome.errcode not in OUTSIDE_WINDOW_ERRCODES:
+        return outcome
+    template_id = services.config.wechat_notice_template_id
+    if not template or not template_id:
+        return Outcome(OutboxStatus.FAILED, error=f"{outcome.error}; no template to fall back on")
+    return _attempt(lambda: client.message.send_template(
+        openid, template_id, template.get("data", {}), url=template.get("url")), "template")
+
+
+def _attempt(call: Callable[[], object], sent_as: str) -> Outcome:
+    try:
+        call()
+        return Outcome(OutboxStatus.SENT, sent_as=sent_as)
+    except WeChatClientException as error:
+        # WeChat answers most failures with an errcode inside a 200: never count them as sent.
+        detail = f"{error.errcode} {error.errmsg}"[:300]
+        status = (OutboxStatus.PENDING if error.errcode in RETRYABLE_ERRCODES
+                  else OutboxStatus.FAILED)
+        return Outcome(status, error=detail, errcode=error.errcode)
+    except requests.ConnectionError as error:
+        # Nothing reached WeChat: safe to try again.
+        return Outcome(OutboxStatus.PENDING, error=f"connection: {type(error).__name__}")
+    except requests.RequestException as error:
+        # It may have been delivered (a timeout after sending): never risk a second copy.
+        return Outcome(OutboxStatus.FAILED, error=f"unknown outcome: {type(error).__name__}")
+
+
+def _record(row: Outbox, outcome: Outcome, attempts: int, now: datetime) -> None:
+    row.last_error = outcome.error
+    if outcome.status is OutboxStatus.SENT:
+        row.status = OutboxStatus.SENT
+        row.sent_at = now
+        row.sent_as = outcome.sent_as
+        logger.info("outbox %s sent as %s", row.id, outcome.sent_as)
+    elif outcome.status is OutboxStatus.PENDING and attempts < MAX_ATTEMPTS:
+        row.status = OutboxStatus.PENDING
+        row.next_attempt_at = now + timedelta(seconds=15 * 2**attempts)
+        logger.warning("outbox %s not sent (%s); retry %s", row.id, outcome.error, attempts)
+    else:
+        row.status = OutboxStatus.FAILED
+        logger.warning("outbox %s failed: %s", row.id, outcome.error)
