@@ -28,7 +28,7 @@ run: install
 
 serve: install
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 worker: install
 	$(BIN)/flask --app wsgi worker

@@ -21,6 +21,8 @@ logger = logging.getLogger("peixun.devserver")
 def main() -> None:
     config = Config.from_env()
     app = create_app(config)
+    # Werkzeug's access log prints query strings (signatures, openids); ours does not.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     services = app.extensions["peixun"]
     migrate(services.engine)
     if load_demo_data(services, only_if_empty=True):
