@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from wechatpy.messages import BaseMessage
+from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
-from bot import courses, general
+from bot import cadre, courses, dialogue, general, profile, registration
 from bot.intents import Intent, read
 from bot.replies import SILENCE, Reply
 from bot.turn import Turn
@@ -17,8 +17,8 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Turn, Intent], Reply]
 
 HANDLERS: dict[str, Handler] = {
-    "WELCOME": general.welcome,
-    "SCENE": general.show_help,
+    "FOLLOW": cadre.follow,
+    "SCENE": cadre.scene,
     "UNFOLLOW": general.unfollow,
     "HELP": general.show_help,
     "UNKNOWN": general.not_understood,
@@ -28,17 +28,32 @@ HANDLERS: dict[str, Handler] = {
     "NO_MORE": general.no_more,
     "LANGUAGE": general.choose_language,
     "SET_LANGUAGE": general.change_language,
-    "LOCATION": general.location_noted,
-    "COURSES": courses.list_courses,
+    "LOCATION": courses.location,
+    "COURSES": courses.all_courses,
+    "COURSES_PAGE": courses.next_page,
+    "SEARCH": courses.search,
+    "FREE_COURSES": courses.free_courses,
+    "RECOMMEND": courses.recommend,
+    "CATEGORIES": courses.categories,
+    "CATEGORY": courses.category,
     "COURSE": courses.course_details,
+    "REGISTER": registration.start,
+    "PROFILE": profile.show_profile,
+    "PROFILE_EDIT": profile.edit,
+    "CADRE": cadre.cadre_menu,
+    "CADRE_QR": cadre.referral_code,
+    "NEIGHBOUR": cadre.register_neighbour,
+    "CADRE_FIGURES": cadre.figures,
+    "BIND": cadre.bind,
     # Not built yet; each says so and offers the main menu.
     "MY_VOUCHERS": general.coming_soon,
     "CHECKIN": general.coming_soon,
     "SUBSIDY": general.coming_soon,
-    "PROFILE": general.coming_soon,
     "REDEEM": general.coming_soon,
-    "CADRE": general.coming_soon,
 }
+
+# Messages that are typed or spoken: inside a dialogue they answer its question.
+TYPED = (TextMessage, VoiceMessage)
 
 
 def respond(turn: Turn, message: BaseMessage) -> Reply:
@@ -46,12 +61,26 @@ def respond(turn: Turn, message: BaseMessage) -> Reply:
     if intent is None:
         return SILENCE
     turn.meet()
+    if dialogue.is_active(turn):
+        if isinstance(message, TYPED) and _typed(message):
+            reply = dialogue.answer(turn, _typed(message), on_cancel=general.cancelled,
+                                    on_timeout=registration.expired)
+            turn.remember(reply)
+            return reply
+        if intent.name not in ("LOCATION", "UNFOLLOW"):
+            dialogue.forget(turn)  # a menu tap or a scan leaves the dialogue
     handler = HANDLERS.get(intent.name, general.not_understood)
     logger.info("intent %s", intent.name)
     reply = handler(turn, intent)
     if reply is not SILENCE:
         turn.remember(reply)
     return reply
+
+
+def _typed(message: BaseMessage) -> str:
+    if isinstance(message, VoiceMessage):
+        return message.recognition or ""
+    return message.content or ""
 
 
 def apologize(turn: Turn) -> Reply:

@@ -1,16 +1,29 @@
-"""Finding a course: the list, a page at a time, and one course's details."""
+"""Finding a course: all open ones, a search, free ones, recommended ones or a category; a page
+at a time, nearest first when we know where the person is; and one course's details."""
 
 from __future__ import annotations
+
+import json
 
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_
 from models.catalogue import CertificateKind, Course
-from models.courses import get_course, list_open_courses, seats_left
+from models.catalogue import Intent as WorkIntent
+from models.courses import CourseQuery, find_courses, get_course, list_categories, seats_left
 from models.errors import CourseNotFound
+from models.persons import note_location, origin_of
 
 PER_PAGE = 5
+
+CERTIFICATES = {
+    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
+    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
+    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
+    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
+    CertificateKind.COMPLETION: N_("training completion certificate"),
+}
 
 # Skill levels of 职业技能等级证书, as the catalogue records them (QJ2019 (十六)).
 LEVELS = {
@@ -21,23 +34,72 @@ LEVELS = {
     "高级技师": N_("senior technician"),
 }
 
-CERTIFICATES = {
-    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
-    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
-    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
-    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
-    CertificateKind.COMPLETION: N_("training completion certificate"),
-}
+
+def all_courses(turn: Turn, intent: Intent) -> Reply:
+    return _page(turn, {}, 1)
 
 
-def list_courses(turn: Turn, intent: Intent) -> Reply:
-    page_no = int(intent.arg) if intent.arg and intent.arg.isdigit() else 1
-    page = turn.run(list_open_courses, today=turn.today(), page=page_no, per_page=PER_PAGE)
+def search(turn: Turn, intent: Intent) -> Reply:
+    return _page(turn, {"text": (intent.arg or "").strip()[:30]}, 1)
+
+
+def free_courses(turn: Turn, intent: Intent) -> Reply:
+    return _page(turn, {"free": True}, 1)
+
+
+def recommend(turn: Turn, intent: Intent) -> Reply:
+    if turn.person.intent is None:
+        return _page(turn, {}, 1, heading=N_(
+            "Register (reply “注册”) and we can recommend courses for you. Meanwhile:"))
+    return _page(turn, {"intent": turn.person.intent.value}, 1,
+                 heading=N_("Courses that suit where you want to work:"))
+
+
+def categories(turn: Turn, intent: Intent) -> Reply:
+    rows = turn.run(list_categories)
+    lines = [turn.t._("Training categories: reply with a number")]
+    lines += [f"{c.no}. {c.display_name(turn.t.locale)}" for c in rows]
+    return Reply(text="\n".join(lines),
+                 choices=tuple(Intent("CATEGORY", str(c.id)) for c in rows))
+
+
+def category(turn: Turn, intent: Intent) -> Reply:
+    return _page(turn, {"category": int(intent.arg or 0)}, 1)
+
+
+def next_page(turn: Turn, intent: Intent) -> Reply:
+    state = json.loads(intent.arg or "{}")
+    return _page(turn, state.get("q", {}), int(state.get("page", 1)))
+
+
+def location(turn: Turn, intent: Intent) -> Reply:
+    lat, lng = (float(x) for x in (intent.arg or "0,0").split(","))
+    turn.run(note_location, openid=turn.openid, lat=lat, lng=lng, now=turn.now())
+    return Reply(text="")
+
+
+def _query(turn: Turn, q: dict) -> CourseQuery:
+    return CourseQuery(
+        text=q.get("text") or None, category_id=q.get("category"),
+        free_only=bool(q.get("free")),
+        intent=WorkIntent(q["intent"]) if q.get("intent") else None,
+        near=turn.run(origin_of, openid=turn.openid),
+    )
+
+
+def _page(turn: Turn, q: dict, page_no: int, heading: str | None = None) -> Reply:
     t = turn.t
+    page = turn.run(find_courses, query=_query(turn, q), today=turn.today(), page=page_no,
+                    per_page=PER_PAGE)
     if not page.courses:
-        return Reply(text=t._("No course is open for claims right now. Please look again soon."))
-    lines = [t._("Open courses (page %(page)s of %(pages)s, %(total)s in all):",
-                 page=page.page, pages=page.pages, total=page.total)]
+        if q.get("text"):
+            return Reply(text=t._("No open course matches “%(text)s”. Reply “课程” for all "
+                                  "courses, or “分类” to pick a category.", text=q["text"]))
+        return Reply(text=t._("No course is open for claims right now. Please look again "
+                              "soon."))
+    lines = [t._(heading)] if heading else []
+    lines.append(t._("Open courses (page %(page)s of %(pages)s, %(total)s in all):",
+                     page=page.page, pages=page.pages, total=page.total))
     for n, course in enumerate(page.courses, 1):
         lines.append(f"{n}. {course.display_name(t.locale)}")
         lines.append("   " + t._("%(institution)s · %(township)s",
@@ -51,10 +113,11 @@ def list_courses(turn: Turn, intent: Intent) -> Reply:
     lines.append("")
     lines.append(t._("Reply with a number for details; reply “下一页” (next) for more.")
                  if has_more else t._("Reply with a number for details."))
+    more = json.dumps({"q": q, "page": page.page + 1}, ensure_ascii=False)
     return Reply(
         text="\n".join(lines),
         choices=tuple(Intent("COURSE", str(c.id)) for c in page.courses),
-        more=Intent("COURSES", str(page.page + 1)) if has_more else None,
+        more=Intent("COURSES_PAGE", more) if has_more else None,
     )
 
 
@@ -85,10 +148,19 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         t._("Fee: %(fee)s", fee=_fee(turn, course)),
         t._("Seats: %(left)s left of %(capacity)s",
             left=seats_left(course), capacity=course.capacity),
+        _who_may_join(turn, course),
         "",
         t._("Reply “课程” to go back to the list."),
     ]
     return Reply(text="\n".join(lines))
+
+
+def _who_may_join(turn: Turn, course: Course) -> str:
+    if course.is_free:
+        return turn.t._("Who may join: rural workers of working age registered in the county; "
+                        "the training is paid for by the training subsidy.")
+    return turn.t._("Who may join: rural workers of working age; with the certificate you may "
+                    "claim part of the fee back as a training subsidy.")
 
 
 def _fee(turn: Turn, course: Course) -> str:

@@ -91,5 +91,5 @@ def coming_soon(turn: Turn, intent: Intent) -> Reply:
     return with_menu(turn, turn.t._("This service is not open yet."))
 
 
-def location_noted(turn: Turn, intent: Intent) -> Reply:
-    return SILENCE
+def cancelled(turn: Turn) -> Reply:
+    return with_menu(turn, turn.t._("Stopped; nothing was saved."))

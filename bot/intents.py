@@ -49,6 +49,18 @@ WORDS: dict[str, Intent] = {
     **{w: Intent("PROFILE") for w in ("我的资料", "资料", "我的", "个人信息", "profile", "me")},
     **{w: Intent("CADRE") for w in ("村干部", "干部", "cadre")},
     **{w: Intent("REDEEM") for w in ("核销", "扫券", "redeem")},
+    **{w: Intent("REGISTER") for w in (
+        "注册", "登记", "报名", "我要报名", "register", "sign up", "signup")},
+    **{w: Intent("NEIGHBOUR") for w in ("代报名", "帮邻居报名", "register neighbour")},
+    **{w: Intent("RECOMMEND") for w in ("推荐", "推荐课程", "适合我的", "recommend")},
+    **{w: Intent("FREE_COURSES") for w in ("免费", "免费课程", "free", "free courses")},
+    **{w: Intent("CATEGORIES") for w in ("分类", "类别", "课程分类", "categories", "category")},
+}
+
+# A first word that takes the rest of the message as its argument: "课程 电工", "绑定 123456".
+PREFIXES: dict[str, str] = {
+    "课程": "SEARCH", "找": "SEARCH", "搜": "SEARCH", "course": "SEARCH", "courses": "SEARCH",
+    "search": "SEARCH", "绑定": "BIND", "bind": "BIND",
 }
 
 CHINESE_NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))
@@ -76,12 +88,22 @@ def read_text(text: str, choices: list[Intent], more: Intent | None) -> Intent:
         if 1 <= n <= len(MAIN_MENU):
             return Intent(MAIN_MENU[n - 1])
         return Intent("BAD_CHOICE", str(n))
-    intent = WORDS.get(words)
+    intent = WORDS.get(words) or _with_argument(words)
     if intent is None:
         return Intent("UNKNOWN")
     if intent.name == "NEXT":
         return more or Intent("NO_MORE")
     return intent
+
+
+def _with_argument(words: str) -> Intent | None:
+    first, _, rest = words.partition(" ")
+    if rest.strip() and first in PREFIXES:
+        return Intent(PREFIXES[first], rest.strip())
+    for prefix in ("课程", "绑定"):  # Chinese is often typed without a space
+        if words.startswith(prefix) and len(words) > len(prefix):
+            return Intent(PREFIXES[prefix], words[len(prefix):].strip())
+    return None
 
 
 def _scene(event: events.BaseEvent) -> str | None:
@@ -94,8 +116,8 @@ def _scan_result(event: events.BaseEvent) -> str | None:
 
 # Events by wechatpy's event type; each gives an intent (or None: answer nothing).
 EVENTS = {
-    "subscribe": lambda e: Intent("WELCOME"),
-    "subscribe_scan": lambda e: Intent("WELCOME", _scene(e)),
+    "subscribe": lambda e: Intent("FOLLOW"),
+    "subscribe_scan": lambda e: Intent("FOLLOW", _scene(e)),
     "scan": lambda e: Intent("SCENE", _scene(e)),
     "unsubscribe": lambda e: Intent("UNFOLLOW"),
     "click": lambda e: Intent(e.key) if e.key in MENU_KEYS else Intent("UNKNOWN"),

@@ -15,19 +15,25 @@ from bot.replies import Reply
 from locales import Translator, translator
 from models.clock import Clock
 from models.persons import DEFAULT_LOCALE, Person, meet
+from models.pii import Vault
 
 T = TypeVar("T")
+
+# The state outlives a dialogue's own timeout, so that the bot can say the dialogue expired.
+STATE_SECONDS = 24 * 3600
 
 
 class Turn:
     def __init__(self, *, openid: str, sessions: sessionmaker, kv: Redis, clock: Clock,
-                 dialogue_seconds: int, base_url: str) -> None:
+                 vault: Vault, dialogue_seconds: int, base_url: str, secret_key: str) -> None:
         self.openid = openid
         self.kv = kv
         self.clock = clock
+        self.vault = vault
         self.base_url = base_url
+        self.secret_key = secret_key
+        self.dialogue_seconds = dialogue_seconds
         self._sessions = sessions
-        self._dialogue_seconds = dialogue_seconds
         self.state = conversation.load(kv, openid)
         self.t: Translator = translator(self.state.locale or DEFAULT_LOCALE)
         self.person: Person | None = None
@@ -56,4 +62,4 @@ class Turn:
         """Keep what the next digit or "next page" will mean."""
         self.state.choices = list(reply.choices)
         self.state.more = reply.more
-        conversation.save(self.kv, self.openid, self.state, self._dialogue_seconds)
+        conversation.save(self.kv, self.openid, self.state, STATE_SECONDS)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import enum
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from models.audit import Channel, audit
@@ -20,6 +22,7 @@ from models.catalogue import (
     Institution,
     InstitutionStatus,
 )
+from models.catalogue import Intent as WorkIntent
 from models.errors import CourseNotFound, CourseRuleBroken
 from models.regions import Region
 
@@ -39,26 +42,94 @@ class CoursePage:
     total: int
 
 
-def list_open_courses(db: Session, *, today: date, page: int = 1, per_page: int = 5) -> CoursePage:
-    """Courses taking claims, soonest first."""
-    where = (
+class PublishOutcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Publication:
+    course: Course
+    outcome: PublishOutcome
+
+
+@dataclass(frozen=True)
+class CourseQuery:
+    """Which open courses a person asks for, and from where (for nearest first)."""
+
+    text: str | None = None  # in names, occupations, categories, townships; both languages
+    category_id: int | None = None
+    free_only: bool = False
+    intent: WorkIntent | None = None  # courses aimed at where the person wants to work
+    near: tuple[float, float] | None = None
+
+
+# Nearest first sorts in Python: a county has tens of open courses, not thousands.
+NEAREST_LIMIT = 500
+
+
+def find_courses(db: Session, *, query: CourseQuery, today: date, page: int = 1,
+                 per_page: int = 5) -> CoursePage:
+    """Courses taking claims: soonest first, or nearest first when we know where one is."""
+    conditions = [
         Course.status == CourseStatus.OPEN,
         Course.starts_on >= today,
         Institution.status == InstitutionStatus.ACTIVE,
-    )
-    total = db.scalar(select(func.count(Course.id)).join(Course.institution).where(*where)) or 0
+    ]
+    if query.text:
+        pattern = "%" + query.text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        conditions.append(or_(*(column.ilike(pattern) for column in (
+            Course.name, Course.name_en, Course.occupation, Course.occupation_en,
+            Category.name, Category.name_en, Region.name, Region.name_en))))
+    if query.category_id:
+        conditions.append(Course.category_id == query.category_id)
+    if query.free_only:
+        conditions.append(Course.fee_yuan == 0)
+    if query.intent:
+        conditions.append(Category.intent == query.intent)
+    base = (select(Course).join(Course.institution).join(Course.category)
+            .join(Region, Region.id == Course.township_id).where(*conditions))
+    eager = (joinedload(Course.institution), joinedload(Course.township))
+    if query.near:
+        rows = db.scalars(base.options(*eager).limit(NEAREST_LIMIT)).unique().all()
+        rows = sorted(rows, key=lambda c: (_distance_km(query.near, c), c.starts_on, c.id))
+        total = len(rows)
+        pages, page = _pages(total, page, per_page)
+        chosen = rows[(page - 1) * per_page: page * per_page]
+    else:
+        total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
+        pages, page = _pages(total, page, per_page)
+        chosen = db.scalars(base.options(*eager).order_by(Course.starts_on, Course.id)
+                            .limit(per_page).offset((page - 1) * per_page)).unique().all()
+    return CoursePage(courses=list(chosen), page=page, pages=pages, total=total)
+
+
+def list_open_courses(db: Session, *, today: date, page: int = 1, per_page: int = 5) -> CoursePage:
+    return find_courses(db, query=CourseQuery(), today=today, page=page, per_page=per_page)
+
+
+def list_categories(db: Session) -> list[Category]:
+    return list(db.scalars(select(Category).order_by(Category.no)))
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine), good to a few metres at a county's scale."""
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def _distance_km(origin: tuple[float, float], course: Course) -> float:
+    where = ((course.lat, course.lng) if course.lat is not None
+             else (course.township.lat, course.township.lng))
+    return distance_km(origin, where) if where[0] is not None else math.inf
+
+
+def _pages(total: int, page: int, per_page: int) -> tuple[int, int]:
     pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.scalars(
-        select(Course)
-        .join(Course.institution)
-        .where(*where)
-        .options(joinedload(Course.institution), joinedload(Course.township))
-        .order_by(Course.starts_on, Course.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return CoursePage(courses=list(rows), page=page, pages=pages, total=total)
+    return pages, min(max(page, 1), pages)
 
 
 def get_course(db: Session, *, course_id: int) -> Course:
@@ -111,29 +182,57 @@ class CourseSpec:
 
 def check_course_rules(spec: CourseSpec) -> None:
     """Raise CourseRuleBroken for the first YN2021 二(七) limit the course breaks."""
+    breaks = course_rule_breaks(spec)
+    if breaks:
+        raise breaks[0]
+
+
+def course_rule_breaks(spec: CourseSpec) -> list[CourseRuleBroken]:
+    """Every YN2021 二(七) limit the course breaks, in the order check_course_rules tests them."""
+    return [*_hours_breaks(spec), *_capacity_breaks(spec), *_timetable_breaks(spec)]
+
+
+def _hours_breaks(spec: CourseSpec) -> list[CourseRuleBroken]:
     hours = spec.theory_hours + spec.practice_hours
     needs_hours = spec.certificate_kind in CERTIFICATES_NEEDING_MIN_HOURS
     if needs_hours and hours < MIN_HOURS_FOR_CERTIFICATE:
-        raise CourseRuleBroken(rule="min_hours", limit=MIN_HOURS_FOR_CERTIFICATE, value=hours)
+        return [CourseRuleBroken(rule="min_hours", limit=MIN_HOURS_FOR_CERTIFICATE, value=hours)]
+    return []
+
+
+def _capacity_breaks(spec: CourseSpec) -> list[CourseRuleBroken]:
     cap = MAX_TRAINEES_ENTREPRENEURSHIP if spec.is_entrepreneurship else MAX_TRAINEES
     if spec.capacity > cap or spec.capacity < 1:
-        raise CourseRuleBroken(rule="capacity", limit=cap, value=spec.capacity)
+        return [CourseRuleBroken(rule="capacity", limit=cap, value=spec.capacity)]
+    return []
+
+
+def _timetable_breaks(spec: CourseSpec) -> list[CourseRuleBroken]:
     per_day: dict[date, float] = defaultdict(float)
     for day, starts, ends in spec.sessions:
         if ends <= starts:
-            raise CourseRuleBroken(rule="session_times", day=day.isoformat())
+            return [CourseRuleBroken(rule="session_times", day=day.isoformat())]
         per_day[day] += (ends.hour * 60 + ends.minute - starts.hour * 60 - starts.minute) / 60
+    breaks: list[CourseRuleBroken] = []
     busiest = max(per_day.values(), default=0)
     if busiest > MAX_HOURS_A_DAY:
-        raise CourseRuleBroken(rule="hours_a_day", limit=MAX_HOURS_A_DAY, value=busiest)
+        breaks.append(CourseRuleBroken(rule="hours_a_day", limit=MAX_HOURS_A_DAY, value=busiest))
+    hours = spec.theory_hours + spec.practice_hours
     scheduled = sum(per_day.values())
     if not spec.sessions or abs(scheduled - hours) > 0.01:
-        raise CourseRuleBroken(rule="sessions_hours", limit=hours, value=scheduled)
+        breaks.append(CourseRuleBroken(rule="sessions_hours", limit=hours, value=scheduled))
+    return breaks
 
 
 def publish_course(db: Session, *, spec: CourseSpec, actor_id: int | None, channel: Channel,
                    now: datetime) -> Course:
     """Create or replace a course from its spec, after checking the rules."""
+    return publish_course_spec(db, spec=spec, actor_id=actor_id, channel=channel, now=now).course
+
+
+def publish_course_spec(db: Session, *, spec: CourseSpec, actor_id: int | None,
+                        channel: Channel, now: datetime) -> Publication:
+    """Like publish_course, and say whether the course was created, changed or left as it was."""
     check_course_rules(spec)
     institution = _by_code(db, Institution, spec.institution_code, "institution")
     category = _by_code(db, Category, spec.category_code, "category")
@@ -154,12 +253,14 @@ def publish_course(db: Session, *, spec: CourseSpec, actor_id: int | None, chann
     course.starts_on, course.ends_on = days[0], days[-1]
     sessions_changed = _replace_sessions(db, course, spec.sessions)
     if not is_new and not sessions_changed and not db.is_modified(course):
-        return course  # publishing the same course again changes nothing
+        # publishing the same course again changes nothing
+        return Publication(course=course, outcome=PublishOutcome.UNCHANGED)
     audit(db, actor_id=actor_id, channel=channel,
           action="course.publish" if is_new else "course.republish", target=course,
           after={"code": spec.code, "hours": spec.theory_hours + spec.practice_hours,
                  "capacity": spec.capacity}, at=now)
-    return course
+    return Publication(course=course,
+                       outcome=PublishOutcome.CREATED if is_new else PublishOutcome.UPDATED)
 
 
 def _replace_sessions(db: Session, course: Course,

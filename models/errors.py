@@ -27,5 +27,55 @@ class CourseRuleBroken(DomainError):
     code = "course_rule_broken"
 
 
+class CourseFileRejected(DomainError):
+    """A course file with problems; ``errors`` lists every one (RowError), nothing is saved."""
+
+    code = "course_file_rejected"
+
+
 class UnknownLocale(DomainError):
     code = "unknown_locale"
+
+
+class InvalidAnswer(DomainError):
+    """An answer to a registration question that cannot be accepted; ``reason`` says why."""
+
+    code = "invalid_answer"
+
+
+class InvalidName(InvalidAnswer):
+    code = "invalid_name"
+
+
+class InvalidIdNumber(InvalidAnswer):
+    code = "invalid_id_number"
+
+
+class InvalidPhone(InvalidAnswer):
+    code = "invalid_phone"
+
+
+class IdNumberTaken(DomainError):
+    """The ID number belongs to someone else's record; nothing about them is revealed."""
+
+    code = "id_number_taken"
+
+
+class IdNumberAwaitsBinding(DomainError):
+    """A cadre registered this ID for a neighbour; the neighbour binds with the cadre's code."""
+
+    code = "id_number_awaits_binding"
+
+
+class NotRegistered(DomainError):
+    code = "not_registered"
+
+
+class NotACadre(DomainError):
+    code = "not_a_cadre"
+
+
+class InvitationInvalid(DomainError):
+    """A one-time invitation or binding code that is unknown, used or expired."""
+
+    code = "invitation_invalid"

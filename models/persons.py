@@ -1,30 +1,113 @@
-"""People who talk to the account. Minimal for now: who they are on WeChat, their language."""
+"""People: who they are on WeChat, what they told us when they registered, which groups they
+belong to (self-declared or verified), who brought them in."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import enum
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.audit import Channel, audit
-from models.base import Base
+from models.base import Base, enum_column
+from models.catalogue import Intent as WorkIntent
 from models.errors import UnknownLocale
+from models.regions import Region
 
 DEFAULT_LOCALE = "zh_Hans_CN"
 LOCALES = ("zh_Hans_CN", "en")
+
+
+class Group(enum.StrEnum):
+    """Groups that policies single out (QJ2020 五, QJ2019 (四)(十七), YN2021 二)."""
+
+    POVERTY_ALLEVIATED = "poverty_alleviated"  # 脱贫劳动力
+    EMPLOYMENT_DIFFICULTY = "employment_difficulty"  # 就业困难人员
+    TWO_AFTER = "two_after"  # 两后生
+    DISABLED = "disabled"  # 残疾人
+    VETERAN = "veteran"  # 退役军人
+    RELOCATED = "relocated"  # 易地扶贫搬迁
+    UNEMPLOYED = "unemployed"  # 失业人员
+
+
+class GroupStatus(enum.StrEnum):
+    SELF_DECLARED = "self_declared"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class ConsentHow(enum.StrEnum):
+    WECHAT = "wechat"  # agreed in the dialogue
+    PAPER = "paper"  # signed on paper in front of a cadre (代报名)
 
 
 class Person(Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    # None for a neighbour a cadre registered who has not bound their own WeChat yet.
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     locale: Mapped[str] = mapped_column(String(16), default=DEFAULT_LOCALE)
     is_following: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     # When the person last wrote to us: customer messages are allowed for 48 hours after.
     last_seen_at: Mapped[datetime | None]
+
+    name: Mapped[str | None] = mapped_column(String(40))
+    # The ID number only sealed (models.pii), found by its keyed hash, shown masked.
+    id_sealed: Mapped[str | None] = mapped_column(Text)
+    id_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    id_masked: Mapped[str | None] = mapped_column(String(18))
+    birth_date: Mapped[date | None]
+    sex: Mapped[str | None] = mapped_column(String(1))
+    phone_sealed: Mapped[str | None] = mapped_column(Text)
+    phone_masked: Mapped[str | None] = mapped_column(String(11))
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    intent: Mapped[WorkIntent | None] = mapped_column(enum_column(WorkIntent))
+    draws_pension: Mapped[bool | None]
+    consent_at: Mapped[datetime | None]
+    consent_how: Mapped[ConsentHow | None] = mapped_column(enum_column(ConsentHow))
+    registered_at: Mapped[datetime | None]
+    # The cadre's person who registered them on their behalf (代报名), if any.
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    # The cadre who mobilized them: the first one wins.
+    referred_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cadres.id", use_alter=True), index=True)
+    referred_at: Mapped[datetime | None]
+    # Where they last told WeChat they were, for courses nearest first.
+    last_lat: Mapped[float | None]
+    last_lng: Mapped[float | None]
+    located_at: Mapped[datetime | None]
+    # A one-time code a cadre gives a neighbour to bind their own WeChat to this record.
+    bind_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    bind_code_expires_at: Mapped[datetime | None]
+    anonymized_at: Mapped[datetime | None]
+
+    township: Mapped[Region | None] = relationship()
+    groups: Mapped[list[PersonGroup]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="PersonGroup.id",
+        foreign_keys="PersonGroup.person_id")
+
+    @property
+    def is_registered(self) -> bool:
+        return self.registered_at is not None and self.anonymized_at is None
+
+
+class PersonGroup(Base):
+    __tablename__ = "person_groups"
+    __table_args__ = (UniqueConstraint("person_id", "group"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    group: Mapped[Group] = mapped_column(enum_column(Group))
+    status: Mapped[GroupStatus] = mapped_column(enum_column(GroupStatus))
+    declared_at: Mapped[datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    decided_at: Mapped[datetime | None]
+    document: Mapped[str | None] = mapped_column(String(120))
+
+    person: Mapped[Person] = relationship(back_populates="groups", foreign_keys=[person_id])
 
 
 def meet(db: Session, *, openid: str, now: datetime) -> Person:
@@ -63,3 +146,23 @@ def set_following(db: Session, *, person_id: int, is_following: bool, now: datet
               action="person.follow" if is_following else "person.unfollow",
               target=person, after={"is_following": is_following}, at=now)
     return person
+
+
+def note_location(db: Session, *, openid: str, lat: float, lng: float, now: datetime) -> None:
+    """Where WeChat says the person is (a LOCATION event); for nearest courses first."""
+    person = db.scalar(select(Person).where(Person.openid == openid))
+    if person is not None and -90 <= lat <= 90 and -180 <= lng <= 180:
+        person.last_lat, person.last_lng, person.located_at = lat, lng, now
+
+
+def origin_of(db: Session, *, openid: str) -> tuple[float, float] | None:
+    """Where to measure "nearest" from: the last shared location, else the home township."""
+    person = db.scalar(select(Person).where(Person.openid == openid))
+    if person is None:
+        return None
+    if person.last_lat is not None and person.last_lng is not None:
+        return person.last_lat, person.last_lng
+    township = db.get(Region, person.township_id) if person.township_id else None
+    if township is not None and township.lat is not None:
+        return township.lat, township.lng
+    return None

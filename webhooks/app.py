@@ -9,9 +9,9 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from locales import N_, translator
-from models.persons import DEFAULT_LOCALE
-from webhooks import cli, wechat
+from webhooks import cli, pages, wechat
 from webhooks.config import Config
+from webhooks.locale import request_locale
 from webhooks.services import build_services
 
 logger = logging.getLogger("peixun.request")
@@ -25,6 +25,7 @@ ERROR_TEXTS = {
     413: N_("The message is too large."),
     429: N_("Too many requests. Please wait a minute and try again."),
     500: N_("Sorry, something went wrong on our side. Please try again in a minute."),
+    503: N_("The service is busy. Please try again in a minute."),
 }
 
 
@@ -41,15 +42,11 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     )
     app.extensions["peixun"] = build_services(config, **overrides)
     app.register_blueprint(wechat.bp)
+    app.register_blueprint(pages.bp)
     cli.register(app)
     _log_requests(app)
     _answer_errors(app)
     return app
-
-
-def request_locale() -> str:
-    best = request.accept_languages.best_match(["zh", "en"], default="zh")
-    return "en" if best == "en" else DEFAULT_LOCALE
 
 
 def _log_requests(app: Flask) -> None:

@@ -25,6 +25,7 @@ class FakeState:
     # errcodes to answer the next customer-message calls with, in order
     fail_next: list[int] = field(default_factory=list)
     menus: list[dict[str, Any]] = field(default_factory=list)
+    qrcodes: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -37,6 +38,7 @@ class FakeState:
         with self.lock:
             self.sent.clear()
             self.menus.clear()
+            self.qrcodes.clear()
             self.silent_openids.clear()
             self.fail_next.clear()
             self.token_fetches = 0
@@ -89,6 +91,20 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
         with state.lock:
             state.menus.append(request.get_json(force=True))
         return jsonify(errcode=0, errmsg="ok")
+
+    @app.post("/cgi-bin/qrcode/create")
+    def qrcode_create():
+        if (error := token_error()) is not None:
+            return error
+        body = request.get_json(force=True)
+        scene = body.get("action_info", {}).get("scene", {})
+        key = scene.get("scene_str") or str(scene.get("scene_id"))
+        with state.lock:
+            state.qrcodes.append(body)
+        # WeChat answers a ticket and the URL the QR code encodes.
+        return jsonify(ticket=f"ticket-{len(state.qrcodes)}",
+                       expire_seconds=body.get("expire_seconds"),
+                       url=f"http://weixin.qq.com/q/fake-{key}")
 
     @app.get("/_fake/sent")
     def show_sent():

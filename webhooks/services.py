@@ -17,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 
 from models.base import make_engine, make_sessionmaker
 from models.clock import Clock
+from models.pii import Vault
 from webhooks.config import Config
 
 
@@ -29,6 +30,7 @@ class Services:
     clock: Clock
     limiter: FixedWindowRateLimiter
     message_rate: RateLimitItemPerMinute
+    vault: Vault
 
 
 def build_services(config: Config, *, engine: Engine | None = None,
@@ -43,6 +45,7 @@ def build_services(config: Config, *, engine: Engine | None = None,
         clock=clock or Clock(),
         limiter=FixedWindowRateLimiter(_limit_storage(config.redis_url)),
         message_rate=RateLimitItemPerMinute(config.messages_per_minute),
+        vault=Vault(config.data_key),
     )
 
 

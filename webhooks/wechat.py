@@ -60,8 +60,9 @@ def receive() -> Response:
 def _answer(services: Services, message: BaseMessage) -> str:
     config = services.config
     turn = Turn(openid=message.source, sessions=services.sessions, kv=services.kv,
-                clock=services.clock, dialogue_seconds=config.dialogue_seconds,
-                base_url=config.base_url)
+                clock=services.clock, vault=services.vault,
+                dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
+                secret_key=config.secret_key)
     if not _within_rate(services.limiter, services.message_rate, message.source):
         return slow_down(turn).text
     try:

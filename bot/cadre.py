@@ -1,0 +1,106 @@
+"""Village cadres: binding by invitation, their referral code, registering a neighbour,
+their own figures; and the QR scenes that attribute a follower to a cadre."""
+
+from __future__ import annotations
+
+from bot import dialogue, links
+from bot.errors import explain
+from bot.general import welcome, with_menu
+from bot.intents import Intent
+from bot.replies import Reply
+from bot.turn import Turn
+from models.cadres import attribute_to_cadre, bind_cadre, cadre_figures, cadre_of
+from models.errors import DomainError
+from models.registration import bind_with_code
+
+QR_PAGE_SECONDS = 7 * 24 * 3600
+
+
+def _cadre(turn: Turn):
+    return turn.run(cadre_of, person_id=turn.person.id)
+
+
+def cadre_menu(turn: Turn, intent: Intent) -> Reply:
+    try:
+        cadre = _cadre(turn)
+    except DomainError as error:
+        return with_menu(turn, explain(turn, error))
+    t = turn.t
+    return Reply(
+        text="\n".join([
+            t._("Village cadre, %(village)s:", village=cadre.village),
+            "1. " + t._("My referral QR code"),
+            "2. " + t._("Register a neighbour (代报名)"),
+            "3. " + t._("My figures"),
+        ]),
+        choices=(Intent("CADRE_QR"), Intent("NEIGHBOUR"), Intent("CADRE_FIGURES")))
+
+
+def referral_code(turn: Turn, intent: Intent) -> Reply:
+    try:
+        cadre = _cadre(turn)
+    except DomainError as error:
+        return with_menu(turn, explain(turn, error))
+    token = links.sign(turn.secret_key, "cadre-qr", {"cadre": cadre.id})
+    return Reply(text=turn.t._(
+        "Your referral code: show it, or forward this page, to the people you bring in. "
+        "Whoever follows the account through it is counted as yours.\n%(url)s",
+        url=f"{turn.base_url}/p/cadre-qr/{token}"))
+
+
+def register_neighbour(turn: Turn, intent: Intent) -> Reply:
+    try:
+        _cadre(turn)
+    except DomainError as error:
+        return with_menu(turn, explain(turn, error))
+    return dialogue.begin(turn, "register", mode="neighbour")
+
+
+def figures(turn: Turn, intent: Intent) -> Reply:
+    try:
+        cadre = _cadre(turn)
+    except DomainError as error:
+        return with_menu(turn, explain(turn, error))
+    counts = turn.run(cadre_figures, cadre=cadre)
+    return Reply(text="\n".join([
+        turn.t._("People you brought in: %(n)s", n=counts.mobilized),
+        turn.t._("Of them registered: %(n)s", n=counts.registered),
+        turn.t._("Registered by you on their behalf: %(n)s", n=counts.registered_by_cadre),
+    ]))
+
+
+def scene(turn: Turn, intent: Intent) -> Reply:
+    """A parametric QR code scanned by someone who follows the account already."""
+    kind, _, value = (intent.arg or "").partition(":")
+    if kind == "cadre":
+        try:
+            cadre = turn.run(bind_cadre, person_id=turn.person.id, token=value, now=turn.now())
+        except DomainError as error:
+            return with_menu(turn, explain(turn, error))
+        return Reply(text=turn.t._(
+            "You are now the village cadre of %(village)s. Tap “村干部” in the menu for your "
+            "referral code, to register a neighbour, or for your figures.",
+            village=cadre.village))
+    if kind == "ref" and value.isdigit():
+        turn.run(attribute_to_cadre, person_id=turn.person.id, cadre_id=int(value),
+                 now=turn.now())
+        return welcome(turn, intent)
+    return welcome(turn, intent)
+
+
+def follow(turn: Turn, intent: Intent) -> Reply:
+    """Following the account, perhaps through a cadre's or an invitation's QR code."""
+    if intent.arg:
+        return scene(turn, intent)
+    return welcome(turn, intent)
+
+
+def bind(turn: Turn, intent: Intent) -> Reply:
+    """绑定 123456: take over the record a cadre made for this person."""
+    try:
+        person = turn.run(bind_with_code, vault=turn.vault, openid=turn.openid,
+                          code=intent.arg or "", now=turn.now())
+    except DomainError as error:
+        return with_menu(turn, explain(turn, error))
+    return with_menu(turn, turn.t._(
+        "Welcome, %(name)s: your registration is now on your own WeChat.", name=person.name))

@@ -1,0 +1,143 @@
+"""Dialogues of several steps, declared as tables: each step asks one question (with an
+example) and checks the answer; the answers so far live in Redis, sealed, because they carry
+ID numbers and phones. ``取消`` leaves at any step and ``上一步`` goes back one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.intents import normalize
+from bot.replies import Reply
+from bot.turn import Turn
+from models.errors import DomainError
+
+CANCEL_WORDS = {"取消", "退出", "cancel", "quit", "exit"}
+BACK_WORDS = {"上一步", "返回", "back"}
+
+# (turn, answers) -> the question; (turn, text, answers) -> the value, or a DomainError
+Ask = Callable[[Turn, dict[str, Any]], str]
+Accept = Callable[[Turn, str, dict[str, Any]], Any]
+Finish = Callable[[Turn, dict[str, Any]], Reply]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    ask: Ask
+    accept: Accept
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    name: str
+    steps: tuple[Step, ...]
+    finish: Finish
+    # How to word a refused answer: DomainError -> text in the person's language.
+    explain: Callable[[Turn, DomainError], str]
+    # Steps a summary may send the person back to, to correct one answer.
+    confirm_step: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def index(self, step: str) -> int:
+        return [s.name for s in self.steps].index(step)
+
+
+DIALOGUES: dict[str, Dialogue] = {}
+
+
+def declare(dialogue: Dialogue) -> Dialogue:
+    DIALOGUES[dialogue.name] = dialogue
+    return dialogue
+
+
+def begin(turn: Turn, name: str, *, answers: dict[str, Any] | None = None,
+          step: str | None = None, mode: str = "self") -> Reply:
+    dialogue = DIALOGUES[name]
+    answers = answers or {}
+    at = dialogue.index(step) if step else 0
+    _keep(turn, dialogue, at, answers, mode=mode, back_to_confirm=False)
+    return Reply(text=dialogue.steps[at].ask(turn, answers))
+
+
+def is_active(turn: Turn) -> bool:
+    return turn.state.dialogue is not None
+
+
+def forget(turn: Turn) -> None:
+    turn.state.dialogue = None
+
+
+def answers_of(turn: Turn) -> dict[str, Any]:
+    sealed = (turn.state.dialogue or {}).get("sealed")
+    return json.loads(turn.vault.open(sealed)) if sealed else {}
+
+
+def mode_of(turn: Turn) -> str:
+    return (turn.state.dialogue or {}).get("mode", "self")
+
+
+def go_to(turn: Turn, step: str, *, back_to_confirm: bool) -> Reply:
+    """Jump to one step (to correct an answer from the summary)."""
+    dialogue = DIALOGUES[turn.state.dialogue["name"]]
+    answers = answers_of(turn)
+    _keep(turn, dialogue, dialogue.index(step), answers, mode=mode_of(turn),
+          back_to_confirm=back_to_confirm)
+    return Reply(text=dialogue.steps[dialogue.index(step)].ask(turn, answers))
+
+
+def answer(turn: Turn, text: str, *, on_cancel: Callable[[Turn], Reply],
+           on_timeout: Callable[[Turn, str, str], Reply]) -> Reply:
+    """Take the person's next message as the answer to the current step."""
+    state = turn.state.dialogue
+    dialogue = DIALOGUES.get(state.get("name", ""))
+    if dialogue is None:
+        forget(turn)
+        return on_cancel(turn)
+    mode = state.get("mode", "self")
+    if state.get("expires", 0) < turn.now().timestamp():
+        forget(turn)
+        return on_timeout(turn, dialogue.name, mode)
+    words = normalize(text)
+    if words in CANCEL_WORDS:
+        forget(turn)
+        return on_cancel(turn)
+    at = state["step"]
+    answers = answers_of(turn)
+    if words in BACK_WORDS:
+        at = max(0, at - 1)
+        _keep(turn, dialogue, at, answers, mode=mode, back_to_confirm=False)
+        return Reply(text=dialogue.steps[at].ask(turn, answers))
+    step = dialogue.steps[at]
+    try:
+        value = step.accept(turn, text, answers)
+    except DomainError as error:
+        # Say what is wrong, ask again, keep every other answer.
+        return Reply(text=dialogue.explain(turn, error) + "\n" + step.ask(turn, answers),
+                     keep_dialogue=True)
+    if isinstance(value, Reply):  # the step finished or redirected the dialogue itself
+        return value
+    answers[step.name] = value
+    if state.get("back_to_confirm") and dialogue.confirm_step:
+        at = dialogue.index(dialogue.confirm_step)
+    else:
+        at += 1
+    if at >= len(dialogue.steps):
+        forget(turn)
+        return dialogue.finish(turn, {**answers, "mode": mode})
+    _keep(turn, dialogue, at, answers, mode=mode, back_to_confirm=False)
+    return Reply(text=dialogue.steps[at].ask(turn, answers))
+
+
+def _keep(turn: Turn, dialogue: Dialogue, at: int, answers: dict[str, Any], *, mode: str,
+          back_to_confirm: bool) -> None:
+    turn.state.dialogue = {
+        "name": dialogue.name,
+        "step": at,
+        "mode": mode,
+        "back_to_confirm": back_to_confirm,
+        "expires": turn.now().timestamp() + turn.dialogue_seconds,
+        "sealed": turn.vault.seal(json.dumps(answers, ensure_ascii=False)),
+    }

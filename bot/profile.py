@@ -1,0 +1,118 @@
+"""PROFILE: what the person registered, masked, and the few things they may change
+themselves: phone, township, where to work, language; or withdraw their consent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import dialogue, registration
+from bot.dialogue import Dialogue, Step
+from bot.errors import explain
+from bot.general import with_menu
+from bot.intents import Intent, normalize, number_in
+from bot.labels import GROUP_STATUSES, GROUPS, INTENTS
+from bot.replies import Reply
+from bot.turn import Turn
+from models.audit import Channel
+from models.catalogue import Intent as WorkIntent
+from models.errors import DomainError, InvalidAnswer
+from models.registration import (
+    change_intent,
+    change_phone,
+    change_township,
+    load_profile,
+    withdraw_consent,
+)
+
+
+def show_profile(turn: Turn, intent: Intent) -> Reply:
+    if not turn.person.is_registered:
+        return registration.start(turn, intent)
+    person = turn.run(load_profile, openid=turn.openid)
+    t = turn.t
+    groups = [t._("%(group)s (%(status)s)", group=t._(GROUPS[g.group]),
+                  status=t._(GROUP_STATUSES[g.status])) for g in person.groups]
+    lines = [
+        t._("【My details】"),
+        t._("Name: %(name)s", name=person.name),
+        t._("ID card: %(id)s", id=person.id_masked),
+        t._("Mobile: %(phone)s", phone=person.phone_masked),
+        t._("Township: %(township)s", township=person.township.display_name(t.locale)),
+        t._("Where to work: %(intent)s", intent=t._(INTENTS[person.intent])),
+        t._("Groups: %(groups)s", groups=t.listing(groups) if groups else t._("none")),
+        "",
+        t._("Reply with a number to change something:"),
+        "1. " + t._("Mobile number"),
+        "2. " + t._("Township"),
+        "3. " + t._("Where to work"),
+        "4. " + t._("Language"),
+        "5. " + t._("Withdraw my consent and delete my personal information"),
+    ]
+    return Reply(text="\n".join(lines), choices=(
+        Intent("PROFILE_EDIT", "change_phone"), Intent("PROFILE_EDIT", "change_township"),
+        Intent("PROFILE_EDIT", "change_intent"), Intent("LANGUAGE"),
+        Intent("PROFILE_EDIT", "withdraw")))
+
+
+def edit(turn: Turn, intent: Intent) -> Reply:
+    if not turn.person.is_registered:
+        return registration.start(turn, intent)
+    return dialogue.begin(turn, intent.arg)
+
+
+def _saved(turn: Turn) -> Reply:
+    return with_menu(turn, turn.t._("Saved."))
+
+
+def _run_change(turn: Turn, operation, **kwargs) -> Reply:
+    try:
+        turn.run(operation, openid=turn.openid, channel=Channel.WECHAT, now=turn.now(),
+                 **kwargs)
+    except DomainError as error:
+        return Reply(text=explain(turn, error))
+    return _saved(turn)
+
+
+def _finish_phone(turn: Turn, answers: dict[str, Any]) -> Reply:
+    return _run_change(turn, change_phone, vault=turn.vault, phone=answers["phone"])
+
+
+def _finish_township(turn: Turn, answers: dict[str, Any]) -> Reply:
+    return _run_change(turn, change_township, township_code=answers["township"])
+
+
+def _finish_intent(turn: Turn, answers: dict[str, Any]) -> Reply:
+    return _run_change(turn, change_intent, intent=WorkIntent(answers["intent"]))
+
+
+def _ask_withdraw(turn: Turn, answers: dict[str, Any]) -> str:
+    return turn.t._(
+        "Withdrawing your consent deletes your name, ID card number, mobile number and the "
+        "rest of your details; you will need to register again to claim a voucher.\n"
+        "1. Yes, delete them\n2. No, keep them")
+
+
+def _take_withdraw(turn: Turn, text: str, answers: dict[str, Any]) -> bool:
+    n = number_in(normalize(text))
+    if n not in (1, 2):
+        raise InvalidAnswer(reason="choice")
+    return n == 1
+
+
+def _finish_withdraw(turn: Turn, answers: dict[str, Any]) -> Reply:
+    if not answers["withdraw"]:
+        return with_menu(turn, turn.t._("Nothing was changed."))
+    turn.run(withdraw_consent, openid=turn.openid, channel=Channel.WECHAT, now=turn.now())
+    return with_menu(turn, turn.t._("Your personal information has been deleted."))
+
+
+for name, step, done in (
+    ("change_phone", Step("phone", registration.ask_phone, registration.take_phone),
+     _finish_phone),
+    ("change_township", Step("township", registration.ask_township,
+                             registration.take_township), _finish_township),
+    ("change_intent", Step("intent", registration.ask_intent, registration.take_intent),
+     _finish_intent),
+    ("withdraw", Step("withdraw", _ask_withdraw, _take_withdraw), _finish_withdraw),
+):
+    dialogue.declare(Dialogue(name=name, steps=(step,), finish=done, explain=explain))

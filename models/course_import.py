@@ -1,0 +1,540 @@
+"""Courses the bureau publishes from a file (CSV or Excel .xlsx): every row is checked, then all
+of them are published, or none.
+
+The first row names the columns, in Chinese or English (COLUMNS). Every problem in the file is
+collected as a RowError (data, not words) and raised together as CourseFileRejected; only a file
+without any problem is published, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import unicodedata
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from itertools import pairwise
+from pathlib import PurePath
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.audit import Channel
+from models.catalogue import Category, CertificateKind, Course, Institution
+from models.courses import CourseSpec, PublishOutcome, course_rule_breaks, publish_course_spec
+from models.errors import CourseFileRejected
+from models.regions import Region, RegionLevel
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS = 2000
+FILE = 0  # the row of a problem with the whole file
+HEADER = 1  # rows are numbered as the spreadsheet numbers them: the header is row 1
+SHOWN_CHARS = 40  # a cell quoted in a problem is cut to this length
+
+Cell = str | int | float | bool | datetime | date | time | None
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: where it is, and what (``code``, with the numbers in ``params``)."""
+
+    row: int  # the spreadsheet's row number; FILE for the file as a whole
+    column: str | None  # the column's English name, or a header as the file spells it
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    new: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class Known:
+    """What rows may refer to, each by any of its accepted keys (see _key)."""
+
+    institutions: dict[str, str]  # code or name → code
+    categories: dict[str, str]  # code, name or number → code
+    townships: dict[str, str]  # code or name → code
+    course_codes: frozenset[str]  # courses published already
+
+
+class _Rejected(Exception):
+    """A cell that cannot be read; becomes a RowError naming its row and column."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+Parser = Callable[[Cell, Known], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # the English header, and the field it fills
+    zh: str  # the Chinese header
+    parse: Parser  # reads a cell that is not blank
+    is_required: bool = True  # the column must be there and filled in
+    default: Any = None  # the value of a blank cell in a column that is not required
+
+
+@dataclass(frozen=True)
+class Sheet:
+    columns: tuple[Column | None, ...]  # by position; None for a blank header cell
+    rows: tuple[tuple[int, tuple[Cell, ...]], ...]  # (row number, cells), blank rows left out
+
+
+# --- reading cells ---------------------------------------------------------------------------
+
+def _key(text: str) -> str:
+    """How names and codes are matched: full-width folded, case and outer spaces ignored."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def _text(cell: Cell) -> str:
+    if isinstance(cell, bool):
+        return "1" if cell else "0"
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime):
+        return cell.date().isoformat()
+    if isinstance(cell, date | time):
+        return cell.isoformat()
+    return "" if cell is None else str(cell).strip()
+
+
+def _shown(cell: Cell) -> str:
+    text = _text(cell)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def _is_blank(cell: Cell) -> bool:
+    return _text(cell) == ""
+
+
+def _plain(number: float | int | Decimal) -> int | float | str:
+    """A number as a message shows it: 9 rather than 9.0."""
+    if isinstance(number, Decimal):
+        return str(number.normalize()) if number % 1 else int(number)
+    return int(number) if float(number).is_integer() else round(float(number), 2)
+
+
+def _decimal(cell: Cell, code: str) -> Decimal:
+    if isinstance(cell, bool | datetime | date | time):
+        raise _Rejected(code, value=_shown(cell))
+    text = _key(_text(cell)).replace(",", "").replace(" ", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise _Rejected(code, value=_shown(cell)) from None
+    if not number.is_finite():
+        raise _Rejected(code, value=_shown(cell))
+    return number
+
+
+def _within(number: Decimal, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and number < minimum:
+        raise _Rejected("too_small", limit=minimum, value=_plain(number))
+    if maximum is not None and number > maximum:
+        raise _Rejected("too_large", limit=maximum, value=_plain(number))
+
+
+def _words(limit: int) -> Parser:
+    def parse(cell: Cell, known: Known) -> str:
+        text = _text(cell)
+        if len(text) > limit:
+            raise _Rejected("too_long", limit=limit, value=len(text))
+        return text
+
+    return parse
+
+
+def _whole(minimum: int, maximum: int | None) -> Parser:
+    def parse(cell: Cell, known: Known) -> int:
+        number = _decimal(cell, "not_a_whole_number")
+        if number % 1:
+            raise _Rejected("not_a_whole_number", value=_shown(cell))
+        _within(number, minimum, maximum)
+        return int(number)
+
+    return parse
+
+
+def _degrees(limit: int) -> Parser:
+    def parse(cell: Cell, known: Known) -> float:
+        number = _decimal(cell, "not_a_number")
+        _within(number, -limit, limit)
+        return float(number)
+
+    return parse
+
+
+def _yuan(cell: Cell, known: Known) -> Decimal:
+    text = _text(cell).strip("¥￥元 ") if isinstance(cell, str) else cell
+    number = _decimal(text, "bad_amount")
+    if number < 0 or number >= 10**8 or number != number.quantize(Decimal("0.01")):
+        raise _Rejected("bad_amount", value=_shown(cell))
+    return number
+
+
+YES_NO = {"是": True, "否": False, "yes": True, "no": False, "y": True, "n": False,
+          "1": True, "0": False, "true": True, "false": False}
+
+
+def _yes_no(cell: Cell, known: Known) -> bool:
+    answer = YES_NO.get(_key(_text(cell)))
+    if answer is None:
+        raise _Rejected("bad_yes_no", value=_shown(cell))
+    return answer
+
+
+CERTIFICATE_KINDS: dict[str, CertificateKind] = {
+    **{kind.value: kind for kind in CertificateKind},
+    "职业资格证书": CertificateKind.QUALIFICATION,
+    "职业技能等级证书": CertificateKind.SKILL_LEVEL,
+    "专项职业能力证书": CertificateKind.SPECIAL_ABILITY,
+    "特种作业操作证书": CertificateKind.SPECIAL_OPERATION,
+    "培训合格证书": CertificateKind.COMPLETION,
+}
+
+
+def _one_of(table: Callable[[Known], dict[str, Any]], code: str) -> Parser:
+    def parse(cell: Cell, known: Known) -> Any:
+        found = table(known).get(_key(_text(cell)))
+        if found is None:
+            raise _Rejected(code, value=_shown(cell))
+        return found
+
+    return parse
+
+
+DAY = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def _day(cell: Cell, known: Known) -> date:
+    if isinstance(cell, datetime):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    match = DAY.fullmatch(_key(_text(cell)))
+    if match:
+        try:
+            return date(*(int(part) for part in match.groups()))
+        except ValueError:  # 2026-13-01, 2026-02-30
+            pass
+    raise _Rejected("bad_date", value=_shown(cell))
+
+
+PERIOD = re.compile(r"(\d{1,2}):(\d{2})\s*[-~–—〜]\s*(\d{1,2}):(\d{2})")
+PERIOD_SEPARATORS = re.compile(r"[;,]")  # after NFKC, which folds ；，～－： to ;,~-:
+
+
+def _periods(cell: Cell, known: Known) -> tuple[tuple[time, time], ...]:
+    text = unicodedata.normalize("NFKC", _text(cell))
+    periods = sorted(_period(part.strip(), cell)
+                     for part in PERIOD_SEPARATORS.split(text) if part.strip())
+    if not periods:
+        raise _Rejected("bad_daily", value=_shown(cell))
+    for (_, ends), (starts, _) in pairwise(periods):
+        if starts < ends:
+            raise _Rejected("periods_overlap", value=_shown(cell))
+    return tuple(periods)
+
+
+def _period(text: str, cell: Cell) -> tuple[time, time]:
+    match = PERIOD.fullmatch(text)
+    if not match:
+        raise _Rejected("bad_daily", value=_shown(cell))
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    try:
+        starts, ends = time(h1, m1), time(h2, m2)
+    except ValueError:  # 25:00, 08:61
+        raise _Rejected("bad_daily", value=_shown(cell)) from None
+    if ends <= starts:
+        raise _Rejected("period_ends_first", value=text)
+    return starts, ends
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("code", "课程编号", _words(40)),
+    Column("institution", "机构编号", _one_of(lambda k: k.institutions, "unknown_institution")),
+    Column("category", "类别", _one_of(lambda k: k.categories, "unknown_category")),
+    Column("name", "课程名称", _words(120)),
+    Column("name_en", "英文名称", _words(160), is_required=False),  # blank: the Chinese name
+    Column("occupation", "工种", _words(60)),
+    Column("occupation_en", "工种英文", _words(80), is_required=False),  # blank: the Chinese
+    Column("certificate_kind", "证书类型",
+           _one_of(lambda _: CERTIFICATE_KINDS, "unknown_certificate_kind")),
+    Column("certificate_level", "等级", _words(20), is_required=False),
+    Column("theory_hours", "理论课时", _whole(0, 5000)),
+    Column("practice_hours", "实操课时", _whole(0, 5000)),
+    Column("capacity", "人数上限", _whole(1, None)),  # the YN2021 caps: check_course_rules
+    Column("fee_yuan", "费用", _yuan, is_required=False, default=Decimal(0)),
+    Column("is_entrepreneurship", "创业培训", _yes_no, is_required=False, default=False),
+    Column("township", "乡镇", _one_of(lambda k: k.townships, "unknown_township")),
+    Column("address", "地址", _words(200)),
+    Column("lat", "纬度", _degrees(90), is_required=False),
+    Column("lng", "经度", _degrees(180), is_required=False),
+    Column("radius_m", "签到半径米", _whole(10, 5000), is_required=False),
+    Column("first_day", "开课日期", _day),
+    Column("session_days", "上课天数", _whole(1, 366)),
+    Column("daily", "每天时段", _periods),
+    Column("description", "课程介绍", _words(2000), is_required=False, default=""),
+)
+HEADERS: dict[str, Column] = {_key(header): column for column in COLUMNS
+                              for header in (column.name, column.zh)}
+RULE_FIELDS = {"certificate_kind", "theory_hours", "practice_hours", "capacity",
+               "is_entrepreneurship", "first_day", "session_days", "daily"}
+# A broken YN2021 二(七) rule (CourseRuleBroken.rule) → the column it is shown on, and its code
+RULE_PROBLEMS: dict[str, tuple[str, str]] = {
+    "min_hours": ("theory_hours", "min_hours"),
+    "capacity": ("capacity", "max_trainees"),
+    "hours_a_day": ("daily", "hours_a_day"),
+    "sessions_hours": ("daily", "sessions_hours"),
+}  # "session_times" cannot reach check_course_rules: _period refuses such a period first
+
+
+# --- reading the file ------------------------------------------------------------------------
+
+def _rejected(code: str, **params: Any) -> CourseFileRejected:
+    return CourseFileRejected(errors=[RowError(FILE, None, code, params)])
+
+
+def _decode(content: bytes) -> str:
+    """UTF-8 (Excel's "CSV UTF-8" puts a BOM first), else GB18030 (Chinese Windows Excel)."""
+    if b"\x00" in content:  # UTF-16, or not text at all
+        raise _rejected("bad_encoding")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise _rejected("bad_encoding")
+
+
+def _csv_rows(content: bytes) -> Iterator[tuple[Cell, ...]]:
+    reader = csv.reader(io.StringIO(_decode(content), newline=""))
+    try:
+        yield from (tuple(row) for row in reader)
+    except csv.Error:
+        raise _rejected("unreadable_csv") from None
+
+
+def _xlsx_rows(content: bytes) -> Iterator[tuple[Cell, ...]]:
+    """The first worksheet's values (data_only: what formulas last computed)."""
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
+        raise _rejected("unreadable_xlsx") from None
+    try:
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # some writers record a wrong size; read what is there
+        yield from sheet.iter_rows(values_only=True)
+    finally:
+        book.close()
+
+
+READERS: dict[str, Callable[[bytes], Iterator[tuple[Cell, ...]]]] = {
+    ".csv": _csv_rows,
+    ".xlsx": _xlsx_rows,
+}
+
+
+def read_sheet(filename: str, content: bytes) -> Sheet:
+    """The header and the rows that are not blank; CourseFileRejected if the file is unusable."""
+    suffix = PurePath(filename).suffix.lower()
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise _rejected("unknown_extension", ext=suffix or PurePath(filename).name)
+    with closing(reader(content)) as rows:
+        numbered = enumerate(rows, start=HEADER)
+        _, header = next(numbered, (HEADER, ()))
+        columns = _columns(header)
+        body: list[tuple[int, tuple[Cell, ...]]] = []
+        for number, cells in numbered:
+            if all(_is_blank(cell) for cell in cells):
+                continue
+            if len(body) == MAX_ROWS:
+                raise _rejected("too_many_rows", limit=MAX_ROWS)
+            body.append((number, cells))
+    if not body:
+        raise _rejected("no_rows")
+    return Sheet(columns=columns, rows=tuple(body))
+
+
+def _columns(header: tuple[Cell, ...]) -> tuple[Column | None, ...]:
+    """Which column each header cell names; CourseFileRejected for any problem with them."""
+    columns = tuple(None if _is_blank(cell) else HEADERS.get(_key(_text(cell)))
+                    for cell in header)
+    if not any(columns):
+        raise _rejected("no_header")
+    errors = [RowError(HEADER, _text(cell), "unknown_column")
+              for cell, column in zip(header, columns, strict=True)
+              if column is None and not _is_blank(cell)]
+    named = [column.name for column in columns if column]
+    errors += [RowError(HEADER, name, "duplicate_column")
+               for name, count in Counter(named).items() if count > 1]
+    errors += [RowError(HEADER, column.name, "missing_column")
+               for column in COLUMNS if column.is_required and column.name not in named]
+    if errors:
+        raise CourseFileRejected(errors=errors)
+    return columns
+
+
+# --- checking rows ---------------------------------------------------------------------------
+
+def known_references(db: Session) -> Known:
+    def index(rows: Iterable[Sequence[Any]]) -> dict[str, str]:
+        return {_key(str(key)): row[0] for row in rows for key in row}
+
+    townships = select(Region.code, Region.name).where(Region.level == RegionLevel.TOWNSHIP)
+    return Known(
+        institutions=index(db.execute(select(Institution.code, Institution.name))),
+        categories=index(db.execute(select(Category.code, Category.name, Category.no))),
+        townships=index(db.execute(townships)),
+        course_codes=frozenset(db.scalars(select(Course.code))),
+    )
+
+
+def check_rows(sheet: Sheet, *, known: Known, today: date) -> list[CourseSpec]:
+    """A spec for every row, or CourseFileRejected with every problem of every row."""
+    specs: list[CourseSpec] = []
+    errors: list[RowError] = []
+    first_row_of: dict[str, int] = {}
+    for number, cells in sheet.rows:
+        values, row_errors = _read_row(number, sheet.columns, cells, known)
+        row_errors += _cross_checks(number, values, row_errors, known, today)
+        code = values["code"]
+        if code in first_row_of:
+            row_errors.append(RowError(number, "code", "duplicate_code",
+                                       {"value": code, "first_row": first_row_of[code]}))
+        elif code:
+            first_row_of[code] = number
+        errors += row_errors
+        if not row_errors:
+            specs.append(_spec(values))
+    if errors:
+        raise CourseFileRejected(errors=errors)
+    return specs
+
+
+def _read_row(number: int, columns: tuple[Column | None, ...], cells: tuple[Cell, ...],
+              known: Known) -> tuple[dict[str, Any], list[RowError]]:
+    """Every column's value (its default where blank or unreadable), and the problems."""
+    given = {column.name: cell
+             for column, cell in zip(columns, cells, strict=False) if column is not None}
+    values: dict[str, Any] = {}
+    errors: list[RowError] = []
+    for column in COLUMNS:
+        cell = given.get(column.name)
+        values[column.name] = column.default
+        if _is_blank(cell):
+            if column.is_required:
+                errors.append(RowError(number, column.name, "required"))
+            continue
+        try:
+            values[column.name] = column.parse(cell, known)
+        except _Rejected as problem:
+            errors.append(RowError(number, column.name, problem.code, problem.params))
+    return values, errors
+
+
+def _cross_checks(number: int, values: dict[str, Any], errors: list[RowError], known: Known,
+                  today: date) -> list[RowError]:
+    """Problems between columns; only among columns that could be read."""
+    failed = {error.column for error in errors}
+    found: list[RowError] = []
+    if (values["lat"] is None) != (values["lng"] is None) and not failed & {"lat", "lng"}:
+        missing = "lat" if values["lat"] is None else "lng"
+        found.append(RowError(number, missing, "lat_lng_pair"))
+    first_day = values["first_day"]
+    if first_day and first_day < today and values["code"] not in known.course_codes:
+        found.append(RowError(number, "first_day", "first_day_past",
+                              {"value": first_day.isoformat(), "today": today.isoformat()}))
+    if not failed & RULE_FIELDS:
+        found += _rule_errors(number, _spec(values))
+    return found
+
+
+def _rule_errors(number: int, spec: CourseSpec) -> list[RowError]:
+    errors = []
+    for broken in course_rule_breaks(spec):
+        rule = broken.data["rule"]
+        column, code = RULE_PROBLEMS.get(rule, (None, rule))
+        if code == "max_trainees" and spec.is_entrepreneurship:
+            code = "max_trainees_entrepreneurship"
+        params = {name: _plain(value) if isinstance(value, int | float) else value
+                  for name, value in broken.data.items() if name != "rule"}
+        errors.append(RowError(number, column, code,
+                               {**params, "certificate_kind": spec.certificate_kind.value}))
+    return errors
+
+
+def _spec(values: dict[str, Any]) -> CourseSpec:
+    """The course a row describes; with a failed column in it, only fit for checking rules."""
+    first_day: date = values["first_day"]
+    sessions = [(first_day + timedelta(days=n), starts, ends)
+                for n in range(values["session_days"]) for starts, ends in values["daily"]]
+    return CourseSpec(
+        code=values["code"],
+        institution_code=values["institution"],
+        category_code=values["category"],
+        name=values["name"],
+        name_en=values["name_en"] or values["name"],
+        occupation=values["occupation"],
+        occupation_en=values["occupation_en"] or values["occupation"],
+        certificate_kind=values["certificate_kind"],
+        certificate_level=values["certificate_level"],
+        theory_hours=values["theory_hours"],
+        practice_hours=values["practice_hours"],
+        capacity=values["capacity"],
+        fee_yuan=values["fee_yuan"],
+        is_entrepreneurship=values["is_entrepreneurship"],
+        township_code=values["township"],
+        address=values["address"],
+        lat=values["lat"],
+        lng=values["lng"],
+        radius_m=values["radius_m"],
+        sessions=sessions,
+        description=values["description"],
+    )
+
+
+# --- the operation ---------------------------------------------------------------------------
+
+def import_courses(db: Session, *, filename: str, content: bytes, actor_id: int | None,
+                   channel: Channel, now: datetime, today: date) -> ImportResult:
+    """Publish every course of a CSV or .xlsx file, or none: CourseFileRejected lists every
+    problem of the file. Runs in the caller's transaction."""
+    sheet = read_sheet(filename, content)
+    try:
+        specs = check_rows(sheet, known=known_references(db), today=today)
+    except CourseFileRejected as rejected:
+        logger.info("course file rejected: %s problems in %s rows", len(rejected.data["errors"]),
+                    len(sheet.rows))
+        raise
+    outcomes = Counter(
+        publish_course_spec(db, spec=spec, actor_id=actor_id, channel=channel, now=now).outcome
+        for spec in specs
+    )
+    result = ImportResult(new=outcomes[PublishOutcome.CREATED],
+                          updated=outcomes[PublishOutcome.UPDATED],
+                          unchanged=outcomes[PublishOutcome.UNCHANGED])
+    logger.info("course file imported: %s new, %s updated, %s unchanged", result.new,
+                result.updated, result.unchanged)
+    return result

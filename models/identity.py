@@ -1,0 +1,72 @@
+"""Checking what a person tells us about themselves: name, ID card number (GB 11643, with
+python-stdnum), mobile phone. One place, for the bot, the API and the pages alike."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from stdnum import exceptions as stdnum_errors
+from stdnum import numdb
+from stdnum.cn import ric
+
+from models.errors import InvalidIdNumber, InvalidName, InvalidPhone
+
+MIN_AGE = 16  # the minimum working age; younger people are not rural labourers in the plan
+_NAME = re.compile(r"^[\u3400-\u9fff·•A-Za-z ]{2,30}$")
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+
+
+@dataclass(frozen=True)
+class IdFacts:
+    number: str
+    birth_date: date
+    sex: str  # "M" or "F": the 17th digit is odd for men, even for women
+
+
+def clean_name(text: str) -> str:
+    name = unicodedata.normalize("NFKC", text).strip()
+    name = name.replace("•", "·").replace(".", "·")
+    if not _NAME.match(name):
+        raise InvalidName(reason="format")
+    return name
+
+
+def parse_id_number(text: str, *, today: date) -> IdFacts:
+    number = ric.compact(unicodedata.normalize("NFKC", text))
+    if len(number) != 18:
+        raise InvalidIdNumber(reason="length", length=len(number))
+    if not number[:17].isdigit() or not re.match(r"[0-9X]$", number[17]):
+        raise InvalidIdNumber(reason="format")
+    if number[17] != ric.calc_check_digit(number):
+        raise InvalidIdNumber(reason="checksum")
+    try:
+        born = ric.get_birth_date(number)
+    except stdnum_errors.ValidationError:
+        raise InvalidIdNumber(reason="birth_date") from None
+    # python-stdnum's ric.validate also requires the county code to have existed in the birth
+    # year; but a number keeps the code of where it was first issued, so people born in
+    # 罗平县 before 1997 who got their card later (530324) would be refused. Check the province.
+    if not _is_known_province(number[:2]):
+        raise InvalidIdNumber(reason="region")
+    if born > today or _age(born, today) < MIN_AGE:
+        raise InvalidIdNumber(reason="age", age=max(0, _age(born, today)))
+    return IdFacts(number=number, birth_date=born, sex="M" if int(number[16]) % 2 else "F")
+
+
+def clean_phone(text: str) -> str:
+    phone = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", text))
+    phone = phone.removeprefix("+86")
+    if not _PHONE.match(phone):
+        raise InvalidPhone(reason="format", length=len(phone))
+    return phone
+
+
+def _is_known_province(code: str) -> bool:
+    return any(part == code for part, _ in numdb.get("cn/loc").info(code + "0000")[:1])
+
+
+def _age(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
