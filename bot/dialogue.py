@@ -115,8 +115,7 @@ def answer(turn: Turn, text: str, *, on_cancel: Callable[[Turn], Reply],
         value = step.accept(turn, text, answers)
     except DomainError as error:
         # Say what is wrong, ask again, keep every other answer.
-        return Reply(text=dialogue.explain(turn, error) + "\n" + step.ask(turn, answers),
-                     keep_dialogue=True)
+        return Reply(text=dialogue.explain(turn, error) + "\n" + step.ask(turn, answers))
     if isinstance(value, Reply):  # the step finished or redirected the dialogue itself
         return value
     answers[step.name] = value

@@ -78,7 +78,7 @@ def find_courses(db: Session, *, query: CourseQuery, today: date, page: int = 1,
         Institution.status == InstitutionStatus.ACTIVE,
     ]
     if query.text:
-        pattern = "%" + query.text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        pattern = "%" + _stem(query.text.replace("\\", "").replace("%", "").replace("_", "")) + "%"
         conditions.append(or_(*(column.ilike(pattern) for column in (
             Course.name, Course.name_en, Course.occupation, Course.occupation_en,
             Category.name, Category.name_en, Region.name, Region.name_en))))
@@ -103,6 +103,16 @@ def find_courses(db: Session, *, query: CourseQuery, today: date, page: int = 1,
         chosen = db.scalars(base.options(*eager).order_by(Course.starts_on, Course.id)
                             .limit(per_page).offset((page - 1) * per_page)).unique().all()
     return CoursePage(courses=list(chosen), page=page, pages=pages, total=total)
+
+
+def _stem(text: str) -> str:
+    """English words meet their relatives: "welding" finds "Welder", "cooks" finds "Cook"."""
+    word = text.strip().lower()
+    if word.isascii():
+        for suffix in ("ing", "ers", "er", "es", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                return word[: -len(suffix)]
+    return text.strip()
 
 
 def list_open_courses(db: Session, *, today: date, page: int = 1, per_page: int = 5) -> CoursePage:

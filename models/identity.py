@@ -27,7 +27,9 @@ class IdFacts:
 
 
 def clean_name(text: str) -> str:
-    name = unicodedata.normalize("NFKC", text).strip()
+    # Speech recognition ends a sentence with "。"; a dot inside a name is the "·" of
+    # transliterated names (阿卜杜拉·买买提).
+    name = unicodedata.normalize("NFKC", text).strip(" \t\n。.，,！!")
     name = name.replace("•", "·").replace(".", "·")
     if not _NAME.match(name):
         raise InvalidName(reason="format")

@@ -1,0 +1,76 @@
+"""PROFILE: a person's own details, masked, and the few things they may change."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from models.audit import AuditEntry
+from tests.people import ANSWERS, register_via_chat
+
+
+def test_profile_before_registering_starts_registration(wechat):
+    assert "请输入姓名" in wechat.click("o-p1", "PROFILE").text
+
+
+def test_profile_shows_the_details_masked(wechat):
+    register_via_chat(wechat, "o-p2")
+    text = wechat.click("o-p2", "PROFILE").text
+    assert "【我的资料】" in text and "姓名：张三" in text
+    assert f"身份证：{ANSWERS['id'][:4]}**********{ANSWERS['id'][-4:]}" in text
+    assert ANSWERS["id"] not in text and "13812345678" not in text
+    assert "手机：138****5678" in text
+    assert "脱贫劳动力（本人申报，待核实）" in text
+    assert "户籍乡镇：罗雄街道" in text
+
+
+def test_change_phone(wechat, db, person_named):
+    register_via_chat(wechat, "o-p3")
+    wechat.click("o-p3", "PROFILE")
+    assert "手机号" in wechat.say("o-p3", "1").text
+    assert "手机号是1开头的11位数字" in wechat.say("o-p3", "110").text
+    assert "已保存" in wechat.say("o-p3", "13500002222").text
+    assert person_named("o-p3").phone_masked == "135****2222"
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "person.change_phone"))
+    assert entry.before == {"phone": "138****5678"} and entry.after == {"phone": "135****2222"}
+
+
+def test_change_township_by_name_and_intent_by_digit(wechat, person_named):
+    register_via_chat(wechat, "o-p4")
+    wechat.click("o-p4", "PROFILE")
+    wechat.say("o-p4", "2")
+    assert "已保存" in wechat.say("o-p4", "鲁布革").text
+    wechat.click("o-p4", "PROFILE")
+    wechat.say("o-p4", "3")
+    assert "已保存" in wechat.say("o-p4", "3").text
+    person = person_named("o-p4")
+    assert person.township.code == "lubuge" and person.intent.value == "outside"
+
+
+def test_language_from_the_profile(wechat):
+    register_via_chat(wechat, "o-p5")
+    wechat.click("o-p5", "PROFILE")
+    assert "2. English" in wechat.say("o-p5", "4").text
+
+
+def test_withdrawing_consent_deletes_the_personal_information(wechat, db, person_named):
+    register_via_chat(wechat, "o-p6")
+    wechat.click("o-p6", "PROFILE")
+    assert "删除" in wechat.say("o-p6", "5").text
+    assert "个人信息已删除" in wechat.say("o-p6", "1").text
+    person = person_named("o-p6")
+    assert person.anonymized_at is not None and not person.is_registered
+    assert (person.name, person.id_sealed, person.id_hash, person.phone_sealed,
+            person.id_masked) == (None, None, None, None, None)
+    assert person.groups == []
+    assert db.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "person.withdraw_consent")) == 1
+    # The same ID number can be registered again afterwards.
+    assert "登记成功" in register_via_chat(wechat, "o-p6")
+
+
+def test_saying_no_to_withdrawal_keeps_everything(wechat, person_named):
+    register_via_chat(wechat, "o-p7")
+    wechat.click("o-p7", "PROFILE")
+    wechat.say("o-p7", "5")
+    assert "没有做任何修改" in wechat.say("o-p7", "2").text
+    assert person_named("o-p7").is_registered

@@ -1,0 +1,200 @@
+"""Registration through the official account: one question a message, checked on the spot."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import String, Text, inspect, select, text
+
+import models
+from models.audit import AuditEntry
+from models.persons import Group, GroupStatus, Person
+from tests.people import ANSWERS, id_number, register_via_chat, wrong_check_digit
+from tests.wechat_server import WeChatServer
+from webhooks.app import create_app
+
+
+def test_a_person_registers_one_question_at_a_time(talk, person_named, services):
+    talk("o-r1", [
+        ("注册", ["请输入姓名", "比如：张三", "取消"]),
+        ("张三", ["18位身份证号", "比如："]),
+        (ANSWERS["id"], ["手机号", "比如：13812345678"]),
+        ("13812345678", ["户籍在哪个乡镇", "10. 罗雄街道"]),
+        ("10", ["您想在哪里就业", "1. 就近就地（在本县）"]),
+        ("1", ["可以多选", "1. 脱贫劳动力", "3. 两后生"]),
+        ("1 3", ["每月领养老金"]),
+        ("1", ["只用来给您报名培训", "加密保存", "1. 我同意"]),
+        ("1", ["请核对", "姓名：张三", "身份证：5303**********0025"[:6],
+               "手机：138****5678", "户籍乡镇：罗雄街道", "脱贫劳动力和两后生",
+               "按月领养老金：否", "1. 都对，提交登记", "4. 改手机号"]),
+        ("1", ["张三，登记成功", "推荐"]),
+    ])
+    person = person_named("o-r1")
+    assert person.is_registered and person.name == "张三"
+    assert person.id_masked == ANSWERS["id"][:4] + "*" * 10 + ANSWERS["id"][-4:]
+    assert person.phone_masked == "138****5678"
+    assert services.vault.open(person.id_sealed) == ANSWERS["id"]
+    assert services.vault.open(person.phone_sealed) == "13812345678"
+    assert person.birth_date.isoformat() == "1990-01-01" and person.sex == "F"
+    assert person.township.code == "luoxiong"
+    assert {(g.group, g.status) for g in person.groups} == {
+        (Group.POVERTY_ALLEVIATED, GroupStatus.SELF_DECLARED),
+        (Group.TWO_AFTER, GroupStatus.SELF_DECLARED)}
+    assert person.consent_at is not None
+
+
+def test_a_wrong_check_digit_is_named_and_the_other_answers_are_kept(talk, person_named):
+    talk("o-r2", [
+        ("注册", "姓名"),
+        ("李四", "身份证号"),
+        (wrong_check_digit(ANSWERS["id"]), ["身份证号第18位校验码不对", "请输入18位身份证号"]),
+        (ANSWERS["id"], "手机号"),
+    ])
+    assert not person_named("o-r2").is_registered
+
+
+def test_each_bad_answer_gets_its_own_message(talk):
+    talk("o-r3", [
+        ("注册", "姓名"),
+        ("1", "请按身份证上的写姓名"),
+        ("王五", "身份证号"),
+        ("53032419900101", "应该是18位，您输入了14位"),
+        (id_number(born="19901301"), "出生日期不对"),
+        (id_number(born="20150101"), "不满16周岁"),
+        (id_number(region="990324"), "省份代码"),
+        (id_number(seq="005"), "手机号"),
+        ("12345", "手机号是1开头的11位数字"),
+        ("１３８ １２３４ ５６７８", "户籍在哪个乡镇"),  # full-width digits and spaces are fine
+        ("月球", "列表里没有这个乡镇"),
+        ("罗雄", "您想在哪里就业"),  # part of a name is enough when it is unique
+        ("7", "请回复列表里的数字"),
+        ("3", "可以多选"),
+        ("9", "请回复列表里的数字"),
+        ("0", "每月领养老金"),
+    ])
+
+
+def test_cancel_leaves_at_any_step_and_saves_nothing(talk, person_named, kv):
+    talk("o-r4", [("注册", "姓名"), ("赵六", "身份证号"), ("取消", ["已退出", "1. 查课程"]),
+                  ("1", "开放报名的课程")])
+    assert not person_named("o-r4").is_registered
+
+
+def test_back_goes_to_the_previous_question(talk):
+    talk("o-r5", [("注册", "姓名"), ("赵六", "身份证号"), ("上一步", "请输入姓名"),
+                  ("赵六六", "身份证号")])
+
+
+def test_a_field_is_corrected_from_the_summary(wechat, person_named):
+    wechat.say("o-r6", "注册")
+    for key in ("name", "id", "phone", "township", "intent", "groups", "pension", "consent"):
+        summary = wechat.say("o-r6", ANSWERS[key])
+    assert "手机：138****5678" in summary.text
+    assert "手机号" in wechat.say("o-r6", "4").text
+    again = wechat.say("o-r6", "13900001111")
+    assert "请核对" in again.text and "手机：139****1111" in again.text
+    assert "登记成功" in wechat.say("o-r6", "1").text
+    assert person_named("o-r6").phone_masked == "139****1111"
+
+
+def test_no_consent_means_nothing_is_saved(wechat, person_named):
+    wechat.say("o-r7", "注册")
+    for key in ("name", "id", "phone", "township", "intent", "groups", "pension"):
+        wechat.say("o-r7", ANSWERS[key])
+    answer = wechat.say("o-r7", "2")
+    assert "没有您的同意" in answer.text and "没有保存" in answer.text
+    assert not person_named("o-r7").is_registered
+    assert person_named("o-r7").id_hash is None
+
+
+def test_an_id_number_already_registered_is_refused_without_revealing_whose(wechat,
+                                                                            person_named):
+    assert "登记成功" in register_via_chat(wechat, "o-r8", name="钱七")
+    wechat.say("o-r9", "注册")
+    wechat.say("o-r9", "孙八")
+    answer = wechat.say("o-r9", ANSWERS["id"])
+    assert "已经登记过了" in answer.text and "公共就业和人才服务中心" in answer.text
+    assert "钱" not in answer.text and "138" not in answer.text
+    assert not person_named("o-r9").is_registered
+
+
+def test_registering_again_points_to_the_profile(wechat):
+    register_via_chat(wechat, "o-r10")
+    assert "您已经登记过了" in wechat.say("o-r10", "注册").text
+
+
+def test_a_dialogue_that_waited_too_long_starts_over(wechat, clock):
+    wechat.say("o-r11", "注册")
+    wechat.say("o-r11", "周九")
+    clock.advance(minutes=31)
+    answer = wechat.say("o-r11", ANSWERS["id"])
+    assert "时间太久" in answer.text and "请输入姓名" in answer.text
+
+
+def test_the_dialogue_survives_a_restart_of_the_worker(wechat, config, stack, sessions, kv,
+                                                       clock, person_named):
+    wechat.say("o-r12", "注册")
+    wechat.say("o-r12", "吴十")
+    # Another worker process (a new app over the same database and Redis) takes the next one.
+    other = create_app(config, engine=stack.engine, sessions=sessions, kv=kv, clock=clock)
+    again = WeChatServer(other.test_client(), token=config.wechat_token, clock=clock)
+    assert "手机号" in again.say("o-r12", ANSWERS["id"]).text
+
+
+def test_voice_answers_work_in_the_dialogue(wechat):
+    wechat.say("o-r13", "注册")
+    assert "身份证号" in wechat.speak("o-r13", "郑十一。").text
+
+
+def test_a_menu_tap_leaves_the_dialogue(wechat):
+    wechat.say("o-r14", "注册")
+    assert "开放报名的课程" in wechat.click("o-r14", "COURSES").text
+    assert "开放报名" not in wechat.say("o-r14", "王二").text  # not taken as a name
+
+
+def test_registration_in_english(talk):
+    talk("o-r15", [("English", "Language set"), ("register", "full name"),
+                   ("Li Si", "18-character ID card number"),
+                   (wrong_check_digit(ANSWERS["id"]), "check digit"),
+                   ])
+
+
+def test_the_raw_id_number_and_phone_are_in_no_column_and_no_log(wechat, db, kv, caplog):
+    raw_id, raw_phone = id_number(seq="017"), "13712345679"
+    with caplog.at_level(logging.DEBUG):
+        wechat.say("o-r16", "注册")
+        wechat.say("o-r16", "冯十二")
+        wechat.say("o-r16", raw_id)
+        wechat.say("o-r16", raw_phone)
+        # While the dialogue runs, Redis holds the answers only sealed.
+        assert not any(raw_id in (kv.get(k) or "") or raw_phone in (kv.get(k) or "")
+                       for k in kv.scan_iter("*") if kv.type(k) == "string")
+        for answer in ("10", "1", "0", "1", "1", "1"):
+            wechat.say("o-r16", answer)
+    assert db.scalar(select(Person).where(Person.openid == "o-r16")).is_registered
+    for table in models.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, (String, Text)) or column.type.__class__.__name__ == "JSON":
+                found = db.execute(text(
+                    f'SELECT count(*) FROM {table.name} WHERE CAST("{column.name}" AS TEXT) '
+                    "LIKE :a OR CAST(\"" + column.name + '" AS TEXT) LIKE :b'),
+                    {"a": f"%{raw_id}%", "b": f"%{raw_phone}%"}).scalar()
+                assert found == 0, f"{table.name}.{column.name}"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert raw_id not in logged and raw_phone not in logged
+    assert raw_id[:-4] not in logged
+
+
+def test_registration_is_audited_with_masked_values(wechat, db, person_named):
+    register_via_chat(wechat, "o-r17", id=id_number(seq="019"))
+    person = person_named("o-r17")
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "person.register",
+                                               AuditEntry.target_id == person.id))
+    assert entry.after["id"] == person.id_masked and entry.after["consent"] == "wechat"
+    assert entry.channel.value == "wechat"
+
+
+def test_personal_columns_are_not_plain_text_in_the_schema():
+    columns = {c.name for c in inspect(Person).columns}
+    assert "id_number" not in columns and "phone" not in columns
+    assert {"id_sealed", "id_hash", "id_masked", "phone_sealed", "phone_masked"} <= columns
