@@ -11,7 +11,13 @@ from bot.turn import Turn
 from locales import N_
 from models.catalogue import CertificateKind, Course
 from models.catalogue import Intent as WorkIntent
-from models.courses import CourseQuery, find_courses, get_course, list_categories, seats_left
+from models.courses import (
+    CourseQuery,
+    course_seats_left,
+    find_courses,
+    get_course,
+    list_categories,
+)
 from models.errors import CourseNotFound
 from models.persons import note_location, origin_of
 
@@ -108,7 +114,7 @@ def _page(turn: Turn, q: dict, page_no: int, heading: str | None = None) -> Repl
         lines.append("   " + t._("%(start)s–%(end)s · %(fee)s · %(seats)s seats left",
                                  start=t.short_day(course.starts_on),
                                  end=t.short_day(course.ends_on),
-                                 fee=_fee(turn, course), seats=seats_left(course)))
+                                 fee=_fee(turn, course), seats=page.seats[course.id]))
     has_more = page.page < page.pages
     lines.append("")
     lines.append(t._("Reply with a number for details; reply “下一页” (next) for more.")
@@ -147,7 +153,7 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         t._("Certificate: %(certificate)s", certificate=certificate),
         t._("Fee: %(fee)s", fee=_fee(turn, course)),
         t._("Seats: %(left)s left of %(capacity)s",
-            left=seats_left(course), capacity=course.capacity),
+            left=turn.run(course_seats_left, course=course), capacity=course.capacity),
         _who_may_join(turn, course),
         "",
         t._("Reply “课程” to go back to the list."),

@@ -25,6 +25,7 @@ from models.catalogue import (
 from models.catalogue import Intent as WorkIntent
 from models.errors import CourseNotFound, CourseRuleBroken
 from models.regions import Region
+from models.vouchers import seats_left
 
 # YN2021 二(七)
 MIN_HOURS_FOR_CERTIFICATE = 120
@@ -40,6 +41,7 @@ class CoursePage:
     page: int
     pages: int
     total: int
+    seats: dict[int, int]  # seats left, by course id
 
 
 class PublishOutcome(enum.StrEnum):
@@ -102,7 +104,8 @@ def find_courses(db: Session, *, query: CourseQuery, today: date, page: int = 1,
         pages, page = _pages(total, page, per_page)
         chosen = db.scalars(base.options(*eager).order_by(Course.starts_on, Course.id)
                             .limit(per_page).offset((page - 1) * per_page)).unique().all()
-    return CoursePage(courses=list(chosen), page=page, pages=pages, total=total)
+    return CoursePage(courses=list(chosen), page=page, pages=pages, total=total,
+                      seats=seats_left(db, courses=list(chosen)))
 
 
 def _stem(text: str) -> str:
@@ -158,9 +161,8 @@ def get_course(db: Session, *, course_id: int) -> Course:
     return course
 
 
-def seats_left(course: Course) -> int:
-    # Vouchers do not exist yet (issue 5); until then every seat is free.
-    return course.capacity
+def course_seats_left(db: Session, *, course: Course) -> int:
+    return seats_left(db, courses=[course])[course.id]
 
 
 @dataclass(frozen=True)

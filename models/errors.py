@@ -79,3 +79,47 @@ class InvitationInvalid(DomainError):
     """A one-time invitation or binding code that is unknown, used or expired."""
 
     code = "invitation_invalid"
+
+
+class CodeInvalid(DomainError):
+    """A scanned code that is not ours (foreign), altered (forged) or old (stale)."""
+
+    code = "code_invalid"
+
+
+class NotStaff(DomainError):
+    code = "not_staff"
+
+
+class ClaimRefused(DomainError):
+    """A voucher claim that breaks a rule; ``rule`` names it, ``source`` cites the clause."""
+
+    code = "claim_refused"
+
+
+class VoucherNotFound(NotFound):
+    code = "voucher_not_found"
+
+
+class VoucherWrongInstitution(DomainError):
+    code = "voucher_wrong_institution"
+
+
+class VoucherAlreadyRedeemed(DomainError):
+    code = "voucher_already_redeemed"
+
+
+class VoucherNotRedeemable(DomainError):
+    """The voucher is cancelled, expired, revoked, or past redemption; ``status`` says which."""
+
+    code = "voucher_not_redeemable"
+
+
+class VoucherStateWrong(DomainError):
+    """The operation does not fit the voucher's state (``status``)."""
+
+    code = "voucher_state_wrong"
+
+
+class GracePeriodOver(DomainError):
+    code = "grace_period_over"

@@ -32,7 +32,11 @@ class Outbox(Base):
     # A stable name of why this message exists ("voucher.redeemed:42"): the same reason is
     # queued once, however often the operation that queues it is retried.
     reason: Mapped[str] = mapped_column(String(120), unique=True)
-    text: Mapped[str] = mapped_column(Text)
+    # Either ready text, or a notice's name and its data, worded by the worker in the
+    # person's language at sending time (the domain writes data, not sentences).
+    text: Mapped[str | None] = mapped_column(Text)
+    notice: Mapped[str | None] = mapped_column(String(40))
+    params: Mapped[dict[str, Any] | None]
     # For a template message when the 48-hour customer-message window has closed.
     template: Mapped[dict[str, Any] | None]
     status: Mapped[OutboxStatus] = mapped_column(enum_column(OutboxStatus))
@@ -48,11 +52,16 @@ def enqueue(
     *,
     person: Person,
     reason: str,
-    text: str,
     now: datetime,
+    text: str | None = None,
+    notice: str | None = None,
+    params: dict[str, Any] | None = None,
     template: dict[str, Any] | None = None,
 ) -> Outbox | None:
-    """Queue a message unless one for the same reason is queued already."""
+    """Queue a message unless one for the same reason is queued already. A person without
+    WeChat (registered by a cadre, not yet bound) is not messaged."""
+    if person.openid is None:
+        return None
     if db.scalar(select(Outbox.id).where(Outbox.reason == reason)) is not None:
         return None
     row = Outbox(
@@ -61,6 +70,8 @@ def enqueue(
         openid=person.openid,
         reason=reason,
         text=text,
+        notice=notice,
+        params=params,
         template=template,
         status=OutboxStatus.PENDING,
         next_attempt_at=now,

@@ -17,7 +17,9 @@ from sqlalchemy.orm import sessionmaker
 
 from models.base import make_engine, make_sessionmaker
 from models.clock import Clock
+from models.codes import RotatingCode
 from models.pii import Vault
+from models.vouchers import CODE_PERIOD_SECONDS
 from webhooks.config import Config
 
 
@@ -31,6 +33,7 @@ class Services:
     limiter: FixedWindowRateLimiter
     message_rate: RateLimitItemPerMinute
     vault: Vault
+    voucher_codes: RotatingCode
 
 
 def build_services(config: Config, *, engine: Engine | None = None,
@@ -46,6 +49,8 @@ def build_services(config: Config, *, engine: Engine | None = None,
         limiter=FixedWindowRateLimiter(_limit_storage(config.redis_url)),
         message_rate=RateLimitItemPerMinute(config.messages_per_minute),
         vault=Vault(config.data_key),
+        voucher_codes=RotatingCode(config.secret_key, prefix="PXV",
+                                   period_seconds=CODE_PERIOD_SECONDS),
     )
 
 
