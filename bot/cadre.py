@@ -9,6 +9,7 @@ from bot.general import welcome, with_menu
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
+from bot.vouchers import bind as staff_binding
 from models.cadres import attribute_to_cadre, bind_cadre, cadre_figures, cadre_of
 from models.errors import DomainError
 from models.registration import bind_with_code
@@ -81,6 +82,8 @@ def scene(turn: Turn, intent: Intent) -> Reply:
             "You are now the village cadre of %(village)s. Tap “村干部” in the menu for your "
             "referral code, to register a neighbour, or for your figures.",
             village=cadre.village))
+    if kind == "staff":
+        return staff_binding(turn, value)
     if kind == "ref" and value.isdigit():
         turn.run(attribute_to_cadre, person_id=turn.person.id, cadre_id=int(value),
                  now=turn.now())

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
-from bot import cadre, courses, dialogue, general, profile, registration
+from bot import cadre, courses, dialogue, general, profile, registration, vouchers
 from bot.intents import Intent, read
 from bot.replies import SILENCE, Reply
 from bot.turn import Turn
@@ -45,11 +45,16 @@ HANDLERS: dict[str, Handler] = {
     "NEIGHBOUR": cadre.register_neighbour,
     "CADRE_FIGURES": cadre.figures,
     "BIND": cadre.bind,
+    "CLAIM": vouchers.claim,
+    "MY_VOUCHERS": vouchers.my_vouchers,
+    "VOUCHER": vouchers.voucher_details,
+    "CANCEL_VOUCHER": vouchers.cancel,
+    "REDEEM": vouchers.redeem,
+    "COMPLETE": vouchers.complete,
+    "UNDO_REDEEM": vouchers.undo,
     # Not built yet; each says so and offers the main menu.
-    "MY_VOUCHERS": general.coming_soon,
     "CHECKIN": general.coming_soon,
     "SUBSIDY": general.coming_soon,
-    "REDEEM": general.coming_soon,
 }
 
 # Messages that are typed or spoken: inside a dialogue they answer its question.

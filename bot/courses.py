@@ -156,9 +156,10 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
             left=turn.run(course_seats_left, course=course), capacity=course.capacity),
         _who_may_join(turn, course),
         "",
+        "1. " + t._("Claim a training voucher for this course (领券)"),
         t._("Reply “课程” to go back to the list."),
     ]
-    return Reply(text="\n".join(lines))
+    return Reply(text="\n".join(lines), choices=(Intent("CLAIM", str(course.id)),))
 
 
 def _who_may_join(turn: Turn, course: Course) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from bot.labels import VOUCHER_STATUSES
 from bot.turn import Turn
 from locales import N_
 from models.errors import DomainError
+from models.vouchers import VoucherStatus
 
 # (code, reason) -> message; reason None matches any reason of that code.
 ERROR_REPLIES: dict[tuple[str, str | None], str] = {
@@ -47,12 +49,47 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
         "This service is for village cadres. A cadre binds their WeChat by scanning the "
         "invitation code from the county labour bureau."),
     ("not_registered", None): N_("Please register first: reply “注册”."),
+    ("claim_refused", "course_closed"): N_(
+        "This course takes no more vouchers: it has started or closed. (%(source)s)"),
+    ("claim_refused", "already_holds"): N_(
+        "You already have a voucher for this course. Reply “我的培训券” to see it."),
+    ("claim_refused", "same_occupation_level"): N_(
+        "The same occupation at the same level is subsidized only once, and you have “%(course)s”."
+        " (%(source)s)"),
+    ("claim_refused", "overlap"): N_(
+        "This course's dates overlap “%(course)s”, which you are taking. (%(source)s)"),
+    ("claim_refused", "yearly_cap"): N_(
+        "A person may take at most %(limit)s subsidized trainings a year, and you have %(limit)s "
+        "in %(year)s. (%(source)s)"),
+    ("claim_refused", "no_seats"): N_(
+        "This course is full. Reply “课程” for other courses. (%(source)s)"),
+    ("claim_refused", "budget"): N_(
+        "This year's places for this kind of training are used up. (%(source)s)"),
+    ("not_staff", None): N_(
+        "Only staff of a training institution can redeem vouchers. Staff bind their WeChat "
+        "with the invitation code from the labour bureau."),
+    ("code_invalid", "foreign"): N_("This is not a training voucher code."),
+    ("code_invalid", "forged"): N_("This code has been altered; it is not valid."),
+    ("code_invalid", "stale"): N_(
+        "This code is too old (a screenshot does not work). Ask the trainee to open the "
+        "voucher page again and show the new code."),
+    ("voucher_not_found", None): N_("There is no such voucher."),
+    ("voucher_wrong_institution", None): N_(
+        "This voucher is for another institution's course; it cannot be redeemed here."),
+    ("voucher_already_redeemed", None): N_(
+        "This voucher has been redeemed already; it cannot be redeemed twice."),
+    ("voucher_not_redeemable", None): N_("This voucher is %(status)s and cannot be redeemed."),
+    ("voucher_state_wrong", None): N_("This voucher is %(status)s; that cannot be done now."),
+    ("grace_period_over", None): N_(
+        "An enrolment can only be undone within %(hours)s hours. Ask the labour bureau."),
 }
 FALLBACK = N_("Sorry, that could not be done.")
 
 
 def explain(turn: Turn, error: DomainError) -> str:
-    reason = error.data.get("reason")
+    reason = error.data.get("reason") or error.data.get("rule")
     message = ERROR_REPLIES.get((error.code, reason)) or ERROR_REPLIES.get((error.code, None))
     params = {k: v for k, v in error.data.items() if isinstance(v, (str, int))}
+    if "status" in params:
+        params["status"] = turn.t._(VOUCHER_STATUSES[VoucherStatus(params["status"])])
     return turn.t._(message or FALLBACK, **params)

@@ -55,12 +55,14 @@ WORDS: dict[str, Intent] = {
     **{w: Intent("RECOMMEND") for w in ("推荐", "推荐课程", "适合我的", "recommend")},
     **{w: Intent("FREE_COURSES") for w in ("免费", "免费课程", "free", "free courses")},
     **{w: Intent("CATEGORIES") for w in ("分类", "类别", "课程分类", "categories", "category")},
+    **{w: Intent("CLAIM") for w in ("领券", "领取", "领培训券", "claim", "claim voucher")},
 }
 
 # A first word that takes the rest of the message as its argument: "课程 电工", "绑定 123456".
 PREFIXES: dict[str, str] = {
     "课程": "SEARCH", "找": "SEARCH", "搜": "SEARCH", "course": "SEARCH", "courses": "SEARCH",
     "search": "SEARCH", "绑定": "BIND", "bind": "BIND",
+    "结业": "COMPLETE", "complete": "COMPLETE", "撤销报到": "UNDO_REDEEM", "undo": "UNDO_REDEEM",
 }
 
 CHINESE_NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))
@@ -88,16 +90,22 @@ def read_text(text: str, choices: list[Intent], more: Intent | None) -> Intent:
         if 1 <= n <= len(MAIN_MENU):
             return Intent(MAIN_MENU[n - 1])
         return Intent("BAD_CHOICE", str(n))
-    intent = WORDS.get(words) or _with_argument(words)
+    intent = WORDS.get(words) or _with_argument(text)
     if intent is None:
         return Intent("UNKNOWN")
+    if intent.arg is None:
+        # "领券" after a course's details means that course: the choice of the same name.
+        intent = next((c for c in choices if c.name == intent.name), intent)
     if intent.name == "NEXT":
         return more or Intent("NO_MORE")
     return intent
 
 
-def _with_argument(words: str) -> Intent | None:
+def _with_argument(text: str) -> Intent | None:
+    # Arguments keep their case (a certificate number); only the keyword is normalized.
+    words = _PUNCTUATION.sub("", unicodedata.normalize("NFKC", text or ""))
     first, _, rest = words.partition(" ")
+    first = first.lower()
     if rest.strip() and first in PREFIXES:
         return Intent(PREFIXES[first], rest.strip())
     for prefix in ("课程", "绑定"):  # Chinese is often typed without a space

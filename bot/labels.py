@@ -5,6 +5,7 @@ from __future__ import annotations
 from locales import N_
 from models.catalogue import Intent as WorkIntent
 from models.persons import Group, GroupStatus
+from models.vouchers import VoucherStatus
 
 INTENTS = {
     WorkIntent.LOCAL: N_("near home (in the county)"),
@@ -28,4 +29,14 @@ GROUP_STATUSES = {
     GroupStatus.SELF_DECLARED: N_("declared by yourself, to be verified"),
     GroupStatus.VERIFIED: N_("verified"),
     GroupStatus.REJECTED: N_("not confirmed"),
+}
+
+VOUCHER_STATUSES = {
+    VoucherStatus.ISSUED: N_("to enrol"),
+    VoucherStatus.REDEEMED: N_("enrolled"),
+    VoucherStatus.COMPLETED: N_("completed"),
+    VoucherStatus.SETTLED: N_("completed"),
+    VoucherStatus.CANCELLED: N_("cancelled"),
+    VoucherStatus.EXPIRED: N_("expired"),
+    VoucherStatus.REVOKED: N_("revoked"),
 }

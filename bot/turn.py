@@ -14,6 +14,7 @@ from bot import state as conversation
 from bot.replies import Reply
 from locales import Translator, translator
 from models.clock import Clock
+from models.codes import RotatingCode
 from models.persons import DEFAULT_LOCALE, Person, meet
 from models.pii import Vault
 
@@ -25,11 +26,13 @@ STATE_SECONDS = 24 * 3600
 
 class Turn:
     def __init__(self, *, openid: str, sessions: sessionmaker, kv: Redis, clock: Clock,
-                 vault: Vault, dialogue_seconds: int, base_url: str, secret_key: str) -> None:
+                 vault: Vault, voucher_codes: RotatingCode, dialogue_seconds: int,
+                 base_url: str, secret_key: str) -> None:
         self.openid = openid
         self.kv = kv
         self.clock = clock
         self.vault = vault
+        self.voucher_codes = voucher_codes
         self.base_url = base_url
         self.secret_key = secret_key
         self.dialogue_seconds = dialogue_seconds

@@ -13,18 +13,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.audit import Channel
+from models.cadres import Cadre
 from models.catalogue import (
     Category,
     CertificateKind,
+    Course,
     Institution,
     InstitutionKind,
     InstitutionStatus,
 )
 from models.catalogue import Intent as WorkIntent
 from models.courses import CourseSpec, publish_course
-from models.persons import meet
+from models.persons import ConsentHow, Group, Person, meet
+from models.pii import Vault
 from models.regions import Region, RegionLevel
+from models.registration import RegistrationForm, register
+from models.staff import StaffMember
 from models.targets import Target, TargetMeasure
+from models.vouchers import HOLDING, Redemption, Voucher, VoucherStatus, claim_voucher
 
 DATA = Path(__file__).resolve().parent / "data"
 DEMO_OPENIDS = ("demo-trainee", "demo-cadre", "demo-staff", "demo-admin")
@@ -41,7 +47,16 @@ def read_yaml(name: str) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def load_demo(db: Session, *, now: datetime, today: date) -> None:
+DEMO_TRAINEE = RegistrationForm(
+    name="李春花", id_number="530324199203150028", phone="13988880001",
+    township_code="lashan", intent=WorkIntent.LOCAL,
+    groups=frozenset({Group.POVERTY_ALLEVIATED}))
+DEMO_VILLAGE = ("lubuge", "腊者村")
+DEMO_STAFF_INSTITUTION = "lp-zhongzhi"  # runs the course that has a class today
+DEMO_TODAY_COURSE = "lp-2026-today"
+
+
+def load_demo(db: Session, *, vault: Vault, now: datetime, today: date) -> None:
     region = read_yaml("luoping.yaml")
     regions = _load_regions(db, region["regions"])
     _load_categories(db, region["categories"], regions)
@@ -51,8 +66,8 @@ def load_demo(db: Session, *, now: datetime, today: date) -> None:
     for course in catalogue["courses"]:
         publish_course(db, spec=course_spec(course, today), actor_id=None, channel=Channel.CLI,
                        now=now)
-    for openid in DEMO_OPENIDS:
-        meet(db, openid=openid, now=now)
+    people = {openid: meet(db, openid=openid, now=now) for openid in DEMO_OPENIDS}
+    _demo_roles(db, people, vault=vault, now=now, today=today)
 
 
 def course_spec(row: dict[str, Any], today: date) -> CourseSpec:
@@ -160,3 +175,33 @@ def _load_institutions(db: Session, rows: list[dict[str, Any]],
                 township=regions[row["township"]], address=row["address"],
                 status=InstitutionStatus(row["status"]))
     db.flush()
+
+
+def _demo_roles(db: Session, people: dict[str, Person], *, vault: Vault, now: datetime,
+                today: date) -> None:
+    """demo-trainee is registered and enrolled in today's class (so check-in can be tried at
+    once); demo-staff works for that class's institution; demo-cadre serves 腊者村."""
+    trainee, staff, cadre = (people["demo-trainee"], people["demo-staff"],
+                             people["demo-cadre"])
+    if not trainee.is_registered:
+        register(db, vault=vault, form=DEMO_TRAINEE, openid=trainee.openid,
+                 consent=ConsentHow.WECHAT, channel=Channel.CLI, now=now, today=today)
+    institution = db.scalar(select(Institution).where(
+        Institution.code == DEMO_STAFF_INSTITUTION))
+    if db.scalar(select(StaffMember).where(StaffMember.person_id == staff.id)) is None:
+        db.add(StaffMember(person_id=staff.id, institution_id=institution.id, bound_at=now))
+    if db.scalar(select(Cadre).where(Cadre.person_id == cadre.id)) is None:
+        township = db.scalar(select(Region).where(Region.code == DEMO_VILLAGE[0]))
+        db.add(Cadre(person_id=cadre.id, township_id=township.id, village=DEMO_VILLAGE[1],
+                     bound_at=now))
+    course = db.scalar(select(Course).where(Course.code == DEMO_TODAY_COURSE))
+    held = db.scalar(select(Voucher).where(Voucher.person_id == trainee.id,
+                                           Voucher.course_id == course.id,
+                                           Voucher.status.in_(HOLDING)))
+    if held is None and course.starts_on >= today:
+        voucher = claim_voucher(db, openid=trainee.openid, course_id=course.id,
+                                channel=Channel.CLI, now=now, today=today)
+        voucher.status, voucher.redeemed_at, voucher.redeemed_by_id = (
+            VoucherStatus.REDEEMED, now, staff.id)
+        db.add(Redemption(voucher_id=voucher.id, staff_person_id=staff.id,
+                          institution_id=institution.id, at=now, channel=Channel.CLI))

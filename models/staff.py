@@ -52,6 +52,7 @@ def bind_staff(db: Session, *, person_id: int, token: str, now: datetime) -> Sta
     else:
         member.institution_id = invitation.institution_id
     invitation.used_at, invitation.used_by_id = now, person_id
+    member.institution = db.get_one(Institution, invitation.institution_id)
     db.flush()
     audit(db, actor_id=person_id, channel=Channel.WECHAT, action="staff.bind", target=member,
           after={"institution_id": invitation.institution_id}, at=now)

@@ -46,6 +46,12 @@ REMIND_BEFORE = timedelta(days=1)
 UNDO_GRACE = timedelta(hours=2)
 CODE_PERIOD_SECONDS = 60
 
+# The clauses a refusal cites.
+DX2020_VOUCHERS = "东县府办发〔2020〕57号 三(一)"
+QJ2019_CAPS = "曲政办发〔2019〕112号 (十六)"
+YN2021_CLASS_SIZE = "云南省人社厅2021年职业技能提升行动通知 二(七)"
+LP2021_TARGETS = "罗政办发〔2021〕2号 附件1"
+
 
 class VoucherStatus(enum.StrEnum):
     ISSUED = "issued"
@@ -142,9 +148,9 @@ def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
         raise NotRegistered()
     # Lock the course: two claims for the last seat must not both see it free.
     course = db.scalar(select(Course).where(Course.id == course_id)
-                       .options(joinedload(Course.institution)).with_for_update())
+                       .options(joinedload(Course.institution)).with_for_update(of=Course))
     if course is None:
-        raise ClaimRefused(rule="course_closed", source="DX2020 三(一)")
+        raise ClaimRefused(rule="course_closed", source=DX2020_VOUCHERS)
     _check_claim(db, person=person, course=course, today=today)
     voucher = Voucher(person_id=person.id, course_id=course.id, status=VoucherStatus.ISSUED,
                       year=course.starts_on.year, claimed_at=now, claimed_via=channel,
@@ -154,7 +160,7 @@ def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
         with db.begin_nested():
             db.flush()
     except IntegrityError:
-        raise ClaimRefused(rule="already_holds", source="DX2020 三(一)") from None
+        raise ClaimRefused(rule="already_holds", source=DX2020_VOUCHERS) from None
     voucher.number = f"PX{voucher.year}{voucher.id:06d}"
     audit(db, actor_id=person.id, channel=channel, action="voucher.claim", target=voucher,
           after={"course": course.code, "status": voucher.status.value}, at=now)
@@ -165,29 +171,29 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
     """The first rule the claim breaks, in the order a person can do something about it."""
     if (course.status is not CourseStatus.OPEN or course.starts_on < today
             or course.institution.status is not InstitutionStatus.ACTIVE):
-        raise ClaimRefused(rule="course_closed", source="DX2020 三(一)")
+        raise ClaimRefused(rule="course_closed", source=DX2020_VOUCHERS)
     mine = (select(Voucher).join(Voucher.course)
             .where(Voucher.person_id == person.id, Voucher.status.in_(HOLDING)))
     held = db.scalars(mine.options(joinedload(Voucher.course))).all()
     if any(v.course_id == course.id for v in held):
-        raise ClaimRefused(rule="already_holds", source="DX2020 三(一)")
+        raise ClaimRefused(rule="already_holds", source=DX2020_VOUCHERS)
     for voucher in held:
         other = voucher.course
         if (other.occupation == course.occupation
                 and (other.certificate_level or "") == (course.certificate_level or "")):
-            raise ClaimRefused(rule="same_occupation_level", source="QJ2019 (十六)",
+            raise ClaimRefused(rule="same_occupation_level", source=QJ2019_CAPS,
                                course=other.name)
     for voucher in held:
         other = voucher.course
         busy = voucher.status in (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
         if busy and other.starts_on <= course.ends_on and course.starts_on <= other.ends_on:
-            raise ClaimRefused(rule="overlap", source="DX2020 三(一)", course=other.name)
+            raise ClaimRefused(rule="overlap", source=DX2020_VOUCHERS, course=other.name)
     this_year = [v for v in held if v.year == course.starts_on.year]
     if len(this_year) >= YEARLY_CAP:
-        raise ClaimRefused(rule="yearly_cap", source="QJ2019 (十六)", limit=YEARLY_CAP,
+        raise ClaimRefused(rule="yearly_cap", source=QJ2019_CAPS, limit=YEARLY_CAP,
                            year=course.starts_on.year)
     if seats_taken(db, course_id=course.id) >= course.capacity:
-        raise ClaimRefused(rule="no_seats", source="YN2021 二(七)")
+        raise ClaimRefused(rule="no_seats", source=YN2021_CLASS_SIZE)
     _check_budget(db, course=course)
 
 
@@ -204,7 +210,7 @@ def _check_budget(db: Session, *, course: Course) -> None:
         Course.category_id == course.category_id, Voucher.year == year,
         Voucher.status.in_(HOLDING)))
     if used >= budget:
-        raise ClaimRefused(rule="budget", source="LP2021 附件1", year=year)
+        raise ClaimRefused(rule="budget", source=LP2021_TARGETS, year=year)
 
 
 def _county_of(db: Session, course: Course) -> int | None:

@@ -21,6 +21,7 @@ from models.base import make_engine
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
 from models.persons import Person
+from models.pii import Vault
 from tests.wechat_server import Answer, WeChatServer
 from webhooks.app import create_app
 from webhooks.cli import migrate
@@ -30,7 +31,11 @@ from webhooks.services import Services
 
 POSTGRES_URL = os.environ.get("PEIXUN_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("PEIXUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# Each test run gets a database of its own (and, mostly, a Redis database of its own), so that
+# runs side by side — two developers' shells, CI and a benchmark — never see each other.
+RUN_DB = f"peixun_t{os.getpid()}"
+REDIS_URL = os.environ.get("PEIXUN_TEST_REDIS_URL",
+                           f"redis://127.0.0.1:6379/{10 + os.getpid() % 6}")
 REQUIRE_SERVICES = os.environ.get("PEIXUN_REQUIRE_SERVICES") == "1"
 
 # A Wednesday morning in Luoping; the demo data is laid out around it.
@@ -60,15 +65,28 @@ def _unavailable(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
+def _admin_postgres():
+    return make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+
 def _fresh_postgres() -> Engine:
-    engine = make_engine(POSTGRES_URL)
+    admin = _admin_postgres()
     try:
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {RUN_DB}"))
+            connection.execute(text(f"CREATE DATABASE {RUN_DB}"))
     except OperationalError as error:
         _unavailable("PostgreSQL at " + POSTGRES_URL, error)
-    return engine
+    finally:
+        admin.dispose()
+    return make_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/" + RUN_DB)
+
+
+def _drop_postgres() -> None:
+    admin = _admin_postgres()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)"))
+    admin.dispose()
 
 
 def _redis_or_skip() -> str:
@@ -89,9 +107,11 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         result = Stack("postgres", _fresh_postgres(), _redis_or_skip())
     migrate(result.engine)
     with sessionmaker(result.engine).begin() as session:
-        load_demo(session, now=START, today=START.date())
+        load_demo(session, vault=Vault(Config().data_key), now=START, today=START.date())
     yield result
     result.engine.dispose()
+    if result.is_postgres:
+        _drop_postgres()
 
 
 @pytest.fixture(scope="session")

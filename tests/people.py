@@ -36,3 +36,13 @@ def register_via_chat(wechat, openid: str, **overrides: str) -> str:
     for key in ("name", "id", "phone", "township", "intent", "groups", "pension", "consent"):
         wechat.say(openid, answers[key])
     return wechat.say(openid, "1").text
+
+
+def bind_staff_via_chat(wechat, services, clock, openid: str, institution_code: str) -> None:
+    """The bureau invites; the staff member scans the invitation's QR code."""
+    from models.staff import invite_staff
+
+    with services.sessions.begin() as db:
+        token = invite_staff(db, institution_code=institution_code, now=clock.now())
+    answer = wechat.send(wechat.event(openid, "SCAN", EventKey=f"staff:{token}"))
+    assert "工作人员" in answer.text, answer.text

@@ -82,14 +82,14 @@ def test_a_demo_course_has_a_session_today(db, clock):
     assert today, "the check-in demo needs a class running on the day the demo is loaded"
 
 
-def test_loading_the_demo_twice_changes_nothing(db, sessions, clock):
+def test_loading_the_demo_twice_changes_nothing(db, sessions, clock, services):
     def counts():
         return [db.scalar(select(func.count()).select_from(t)) for t in
                 (Region, Category, Target, Institution, Course, ClassSession, AuditEntry)]
 
     before = counts()
     with sessions.begin() as again:
-        load_demo(again, now=clock.now(), today=clock.today())
+        load_demo(again, vault=services.vault, now=clock.now(), today=clock.today())
     assert counts() == before
 
 

@@ -43,7 +43,8 @@ def load_demo_data(services: Services, *, only_if_empty: bool) -> bool:
     with services.sessions.begin() as db:
         if only_if_empty and db.scalar(select(func.count(Course.id))):
             return False
-        load_demo(db, now=services.clock.now(), today=services.clock.today())
+        load_demo(db, vault=services.vault, now=services.clock.now(),
+                  today=services.clock.today())
     return True
 
 

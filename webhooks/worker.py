@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,11 @@ import requests
 from sqlalchemy import select
 from wechatpy.exceptions import WeChatClientException
 
+from bot import notices
+from locales import translator
 from models.outbox import Outbox, OutboxStatus
+from models.persons import Person
+from models.vouchers import expire_vouchers, remind_expiring
 from webhooks.services import Services
 from webhooks.wechat_api import Client
 
@@ -44,14 +49,30 @@ def send_due(services: Services, client: Client) -> int:
     return len(ids)
 
 
-def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+def run_jobs(services: Services) -> dict[str, int]:
+    """The periodic work: vouchers that expire, holders to remind. Each job is safe to run
+    again at any time, by any number of workers."""
+    now = services.clock.now()
+    done = {}
+    for name, job in (("expired", expire_vouchers), ("reminded", remind_expiring)):
+        with services.sessions.begin() as db:
+            done[name] = job(db, now=now)
+    return done
+
+
+def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
+        jobs_every_seconds: float = 60.0) -> None:
     client = Client(services.config, services.kv)
     logger.info("outbox worker started")
+    next_jobs = 0.0
     while not stop.is_set():
         try:
+            if time.monotonic() >= next_jobs:
+                logger.info("jobs: %s", run_jobs(services))
+                next_jobs = time.monotonic() + jobs_every_seconds
             handled = send_due(services, client)
         except Exception:
-            logger.exception("outbox round failed")
+            logger.exception("worker round failed")
             handled = 0
         if not handled:
             stop.wait(poll_seconds)
@@ -78,7 +99,9 @@ def _claim(services: Services) -> list[int]:
 def _deliver(services: Services, client: Client, outbox_id: int) -> None:
     with services.sessions.begin() as db:
         row = db.get(Outbox, outbox_id)
-        openid, text, template, attempts = row.openid, row.text, row.template, row.attempts
+        openid, template, attempts = row.openid, row.template, row.attempts
+        text = row.text or notices.word(translator(db.get(Person, row.person_id).locale),
+                                        row.notice, row.params or {})
     outcome = _send(services, client, openid, text, template)
     now = services.clock.now()
     with services.sessions.begin() as db:

@@ -1,0 +1,35 @@
+"""What the outbox tells people, worded in their language when the worker sends it: the
+domain queues a notice's name and its data, never sentences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locales import N_, Translator
+
+NOTICES: dict[str, str] = {
+    "voucher_redeemed": N_(
+        "Your training voucher for “%(course)s” has been redeemed: you are enrolled. Check in "
+        "at every class with the 签到 menu."),
+    "voucher_completed": N_(
+        "Congratulations, you have completed “%(course)s”. Certificate number: "
+        "%(certificate_no)s. Reply “补贴” to see the subsidies you can get."),
+    "voucher_failed": N_(
+        "You have finished “%(course)s”, but the appraisal was not passed, so no certificate "
+        "was issued. Ask the institution about a second attempt."),
+    "voucher_expiring": N_(
+        "Your training voucher for “%(course)s” expires tomorrow. Go to the institution with "
+        "your ID card and show the voucher code to enrol (menu 我的培训券)."),
+    "voucher_expired": N_(
+        "Your training voucher for “%(course)s” has expired because it was not used in time; "
+        "the seat is free for someone else. Reply “课程” to choose another course."),
+    "voucher_revoked": N_(
+        "Your training voucher for “%(course)s” was revoked by the labour bureau: %(reason)s"),
+}
+
+
+def word(t: Translator, notice: str, params: dict[str, Any]) -> str:
+    values = dict(params)
+    if t.locale.startswith("en") and "course_en" in values:
+        values["course"] = values["course_en"]
+    return t._(NOTICES[notice], **values)

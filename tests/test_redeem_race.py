@@ -1,0 +1,104 @@
+"""Two staff scan the same voucher code at the same moment: exactly one redemption, proved
+with real concurrent transactions on PostgreSQL (SQLite has one writer at a time anyway)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import sessionmaker
+
+from models.audit import Channel
+from models.base import make_engine
+from models.catalogue import Course
+from models.catalogue import Intent as WorkIntent
+from models.codes import RotatingCode
+from models.demo import load_demo
+from models.errors import VoucherAlreadyRedeemed
+from models.persons import ConsentHow, meet
+from models.pii import Vault
+from models.registration import RegistrationForm, register
+from models.staff import bind_staff, invite_staff
+from models.vouchers import Redemption, Voucher, VoucherStatus, claim_voucher, redeem_voucher
+from tests.conftest import POSTGRES_URL, START, _unavailable
+from tests.people import id_number
+from webhooks.cli import migrate
+
+pytestmark = pytest.mark.postgres
+
+RACE_DB = f"peixun_race{os.getpid()}"
+STAFF = [f"o-race-staff-{n}" for n in range(8)]
+
+
+@pytest.fixture(scope="module")
+def race_engine():
+    """A database of its own: these transactions really commit."""
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {RACE_DB}"))
+            connection.execute(text(f"CREATE DATABASE {RACE_DB}"))
+    except Exception as error:  # unreachable server
+        _unavailable("PostgreSQL at " + POSTGRES_URL, error)
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + RACE_DB
+    engine = make_engine(url, pool_size=10)
+    migrate(engine)
+    with sessionmaker(engine).begin() as db:
+        load_demo(db, vault=Vault("race"), now=START, today=START.date())
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {RACE_DB}"))
+    admin.dispose()
+
+
+def _voucher_and_staff(engine, n: int) -> tuple[int, list[str]]:
+    vault = Vault("race")
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    openid = f"o-race-trainee-{n}"
+    staff = [f"{s}-{n}" for s in STAFF]
+    with sessions.begin() as db:
+        meet(db, openid=openid, now=START)
+        register(db, vault=vault, openid=openid, consent=ConsentHow.WECHAT,
+                 channel=Channel.WECHAT, now=START, today=START.date(),
+                 form=RegistrationForm(name="并发", id_number=id_number(seq=f"{100 + n:03d}"),
+                                       phone="13800000000", township_code="luoxiong",
+                                       intent=WorkIntent.LOCAL))
+        course = db.scalar(select(Course).where(Course.code == "lp-2026-001"))
+        voucher = claim_voucher(db, openid=openid, course_id=course.id,
+                                channel=Channel.WECHAT, now=START, today=START.date())
+        for member in staff:
+            person = meet(db, openid=member, now=START)
+            token = invite_staff(db, institution_code="lp-pes", now=START)
+            bind_staff(db, person_id=person.id, token=token, now=START)
+        return voucher.id, staff
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_simultaneous_scans_redeem_exactly_once(race_engine, attempt):
+    voucher_id, staff = _voucher_and_staff(race_engine, attempt)
+    codes = RotatingCode("race-secret", prefix="PXV", period_seconds=60)
+    code = codes.show(voucher_id, START).code
+    sessions = sessionmaker(race_engine, expire_on_commit=False)
+    start = threading.Barrier(len(staff))
+
+    def scan(openid: str) -> str:
+        start.wait()  # all transactions go at once
+        try:
+            with sessions.begin() as db:
+                redeem_voucher(db, codes=codes, code=code, staff_openid=openid,
+                               channel=Channel.WECHAT, now=START)
+            return "redeemed"
+        except VoucherAlreadyRedeemed:
+            return "refused"
+
+    with ThreadPoolExecutor(len(staff)) as pool:
+        outcomes = list(pool.map(scan, staff))
+    assert sorted(outcomes) == ["redeemed"] + ["refused"] * (len(staff) - 1)
+    with sessions() as db:
+        assert db.get(Voucher, voucher_id).status is VoucherStatus.REDEEMED
+        assert db.scalar(select(func.count(Redemption.id))
+                         .where(Redemption.voucher_id == voucher_id)) == 1
