@@ -2,6 +2,7 @@
 connects to nothing."""
 
 from models import (  # noqa: F401
+    attendance,
     audit,
     cadres,
     catalogue,

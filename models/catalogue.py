@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, enum_column
+from models.clock import LOCAL_TZ
 from models.regions import Region
 
 
@@ -109,7 +110,12 @@ class Course(Base):
     address: Mapped[str] = mapped_column(String(200))
     lat: Mapped[float | None]
     lng: Mapped[float | None]
+    # Check-in within this many metres of the class (lat/lng), when set.
     radius_m: Mapped[int | None]
+    # A check-out scan records the hours really attended; without it a session counts whole.
+    requires_checkout: Mapped[bool] = mapped_column(default=False)
+    # The share of the course's hours a trainee must attend to complete it.
+    completion_share: Mapped[float] = mapped_column(default=0.9)
     description: Mapped[str] = mapped_column(Text, default="")
     starts_on: Mapped[date] = mapped_column(index=True)
     ends_on: Mapped[date]
@@ -131,6 +137,10 @@ class Course(Base):
     def is_free(self) -> bool:
         return self.fee_yuan == 0
 
+    @property
+    def requires_location(self) -> bool:
+        return self.radius_m is not None and self.lat is not None and self.lng is not None
+
     def display_name(self, locale: str) -> str:
         return self.name_en if locale.startswith("en") else self.name
 
@@ -146,6 +156,9 @@ class ClassSession(Base):
     day: Mapped[date]
     starts: Mapped[time]
     ends: Mapped[time]
+    # Staff open a session to show its check-in code; the display link lives as long as it.
+    opened_at: Mapped[datetime | None]
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
 
     course: Mapped[Course] = relationship(back_populates="sessions")
 
@@ -155,3 +168,9 @@ class ClassSession(Base):
             self.starts.hour * 60 + self.starts.minute
         )
         return minutes / 60
+
+
+def session_bounds(session: ClassSession) -> tuple[datetime, datetime]:
+    """A session's start and end as aware datetimes (class times are local wall-clock)."""
+    return (datetime.combine(session.day, session.starts, tzinfo=LOCAL_TZ),
+            datetime.combine(session.day, session.ends, tzinfo=LOCAL_TZ))

@@ -123,3 +123,35 @@ class VoucherStateWrong(DomainError):
 
 class GracePeriodOver(DomainError):
     code = "grace_period_over"
+
+
+class CheckInRefused(DomainError):
+    """A check-in scan that does not count; ``rule`` says which condition failed."""
+
+    code = "check_in_refused"
+
+
+class AlreadyCheckedIn(DomainError):
+    code = "already_checked_in"
+
+
+class NoSessionToday(DomainError):
+    code = "no_session_today"
+
+
+class NotInspector(DomainError):
+    code = "not_inspector"
+
+
+class AttendanceShort(DomainError):
+    """Completion needs more attended hours (``attended`` of ``needed``)."""
+
+    code = "attendance_short"
+
+
+class SettlementRefused(DomainError):
+    """A run that cannot be made; ``reason`` says why: ``period_reversed`` (the period ends
+    before it starts), ``no_rate`` (a voucher's certificate has no rate: ``number``,
+    ``certificate_kind``, ``level``), ``changed_meanwhile`` (another run took a voucher)."""
+
+    code = "settlement_refused"

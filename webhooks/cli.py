@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from alembic import command
@@ -14,16 +16,25 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from locales import translator
+from locales import N_, Translator, translator
 from models.audit import Channel
 from models.cadres import INVITATION_DAYS, invite_cadre
-from models.catalogue import Course
+from models.catalogue import CertificateKind, Course
 from models.course_import import ImportResult, import_courses
 from models.demo import load_demo
-from models.errors import CourseFileRejected
+from models.errors import CourseFileRejected, DomainError
+from models.settlement import settle
+from models.staff import invite_staff
+from models.vouchers import VoucherStatus, revoke_voucher
 from webhooks import qr, worker
 from webhooks.config import PROJECT_ROOT
-from webhooks.course_import_report import LANGUAGES, rejection_lines, summary_line
+from webhooks.course_import_report import (
+    CERTIFICATES,
+    LANGUAGES,
+    rejection_lines,
+    summary_line,
+)
+from webhooks.exports import settlement_workbook
 from webhooks.services import Services, current
 from webhooks.wechat_api import Client
 
@@ -148,6 +159,162 @@ def register(app: Flask) -> None:
         if svg_file:
             svg_file.write_text(qr.svg(url), encoding="utf-8")
             click.echo(f"written to {svg_file}")
+
+    # --- the bureau: settling vouchers, revoking one, inviting institution staff ------------
+
+    # What the bureau reads when an operation is refused: (code, reason or kind) -> message.
+    bureau_errors: dict[tuple[str, str | None], str] = {
+        ("not_found", "institution"): N_("No institution has the code “%(institution)s”."),
+        ("invitation_invalid", "unknown_institution"): N_(
+            "No institution has the code “%(institution)s”."),
+        ("voucher_not_found", None): N_("No voucher has the number %(number)s."),
+        ("voucher_state_wrong", None): N_(
+            "Voucher %(number)s is %(status)s: only a voucher not yet completed can be "
+            "revoked."),
+        ("settlement_refused", "period_reversed"): N_(
+            "The period ends (%(end)s) before it starts (%(start)s)."),
+        ("settlement_refused", "no_rate"): N_(
+            "Nothing was settled: voucher %(number)s is for a %(certificate)s of level "
+            "“%(level)s”, which has no rate in models/data/policy.yaml; correct the course's "
+            "level or add the rate."),
+        ("settlement_refused", "changed_meanwhile"): N_(
+            "Nothing was settled: another settlement took some of these vouchers at the same "
+            "time. Run the command again."),
+    }
+    bureau_statuses = {
+        VoucherStatus.ISSUED: N_("issued"),
+        VoucherStatus.REDEEMED: N_("enrolled"),
+        VoucherStatus.COMPLETED: N_("completed"),
+        VoucherStatus.SETTLED: N_("settled"),
+        VoucherStatus.CANCELLED: N_("cancelled"),
+        VoucherStatus.EXPIRED: N_("expired"),
+        VoucherStatus.REVOKED: N_("revoked"),
+    }
+
+    def refuse(error: DomainError, t: Translator, **context: object) -> NoReturn:
+        """One clear line on stderr, exit code 1."""
+        key = error.data.get("reason") or error.data.get("kind")
+        message = (bureau_errors.get((error.code, key))
+                   or bureau_errors.get((error.code, None))
+                   or N_("That could not be done (%(code)s)."))
+        params = {"code": error.code, **error.data, **context}
+        if "status" in params:
+            params["status"] = t._(bureau_statuses[VoucherStatus(params["status"])])
+        if "certificate_kind" in params:
+            params["certificate"] = t._(CERTIFICATES[CertificateKind(params["certificate_kind"])])
+        click.echo(t._(message, **params), err=True)
+        raise click.exceptions.Exit(1)
+
+    language = click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="zh",
+                            show_default=True, help="The language of the output.")
+    day = click.DateTime(formats=["%Y-%m-%d"])
+
+    @app.cli.group("vouchers")
+    def vouchers_group() -> None:
+        """Training vouchers: the bureau's side."""
+
+    @vouchers_group.command("settle")
+    @click.option("--institution", required=True, help="Institution code, e.g. lp-pes.")
+    @click.option("--from", "period_start", type=day, required=True,
+                  help="First day of the period (YYYY-MM-DD), local time.")
+    @click.option("--to", "period_end", type=day, required=True,
+                  help="Last day of the period (YYYY-MM-DD), included.")
+    @click.option("--out", "out_file", required=True,
+                  type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                  help="The settlement sheet to write (.xlsx), to print and sign.")
+    @language
+    def vouchers_settle(institution: str, period_start: datetime, period_end: datetime,
+                        out_file: Path, lang: str) -> None:
+        """Settle the institution's vouchers completed in the period (each once, ever) and
+        write the sheet. Nothing to settle: a message, no file, no settlement."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        # Written beside the target while the transaction is open, renamed once it commits:
+        # a failed write settles nothing, a failed commit leaves no sheet.
+        partial = out_file.with_name(out_file.name + ".part")
+        is_committed = False
+        try:
+            with services.sessions.begin() as db:
+                result = settle(db, institution_code=institution,
+                                period_start=period_start.date(), period_end=period_end.date(),
+                                now=services.clock.now(), channel=Channel.CLI)
+                if result.rows:
+                    partial.write_bytes(settlement_workbook(result, t))
+            is_committed = True
+        except DomainError as error:
+            refuse(error, t)
+        except OSError as error:
+            click.echo(t._("Nothing was settled: %(file)s could not be written (%(error)s).",
+                           file=out_file, error=error.strerror or error), err=True)
+            raise click.exceptions.Exit(1) from None
+        finally:
+            if not is_committed:
+                partial.unlink(missing_ok=True)
+        if not result.rows:
+            click.echo(t._("Nothing to settle: %(institution)s has no completed vouchers from "
+                           "%(start)s to %(end)s that are not settled yet. No file was written.",
+                           institution=result.institution_display_name(t.locale),
+                           start=t.day(result.period_start),
+                           end=t.day(result.period_end)))
+            return
+        partial.replace(out_file)
+        click.echo(t.ngettext("Settlement %(number)s for %(institution)s: %(num)s voucher, "
+                              "%(total)s.",
+                              "Settlement %(number)s for %(institution)s: %(num)s vouchers, "
+                              "%(total)s.",
+                              result.voucher_count, number=result.settlement_id,
+                              institution=result.institution_display_name(t.locale),
+                              total=t.money(result.total_yuan)))
+        if result.is_demo_rates:
+            click.echo(t._("These are demo rates, not the county's: do not pay by this sheet."))
+        click.echo(t._("Written to %(file)s.", file=out_file))
+
+    @vouchers_group.command("revoke")
+    @click.argument("number")
+    @click.option("--reason", required=True, help="Why, in words the holder will read.")
+    @language
+    def vouchers_revoke(number: str, reason: str, lang: str) -> None:
+        """Take back an issued or enrolled voucher; the holder is told, with the reason."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        if not reason.strip():
+            click.echo(t._("Give the reason for revoking (--reason)."), err=True)
+            raise click.exceptions.Exit(1)
+        try:
+            with services.sessions.begin() as db:
+                voucher = revoke_voucher(db, number=number, reason=reason.strip(),
+                                         now=services.clock.now())
+        except DomainError as error:
+            refuse(error, t, number=number)
+        click.echo(t._("Voucher %(number)s revoked; the holder will be told.",
+                       number=voucher.number))
+
+    @app.cli.group("staff")
+    def staff_group() -> None:
+        """Staff of training institutions."""
+
+    @staff_group.command("invite")
+    @click.option("--institution", required=True, help="Institution code, e.g. lp-pes.")
+    @click.option("--svg", "svg_file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Also write the QR code to this SVG file, for printing.")
+    @language
+    def staff_invite(institution: str, svg_file: Path | None, lang: str) -> None:
+        """A one-time QR code that binds the staff member who scans it to the institution."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        try:
+            with services.sessions.begin() as db:
+                token = invite_staff(db, institution_code=institution, now=services.clock.now())
+        except DomainError as error:
+            refuse(error, t)
+        scene = f"staff:{token}"
+        url = invitation_qr_url(services, scene)
+        click.echo(qr.ascii_art(url))
+        click.echo(t._("Scene %(scene)s for institution %(institution)s; valid %(days)s days, "
+                       "once.", scene=scene, institution=institution, days=INVITATION_DAYS))
+        if svg_file:
+            svg_file.write_text(qr.svg(url), encoding="utf-8")
+            click.echo(t._("Written to %(file)s.", file=svg_file))
 
     @app.cli.command("worker")
     def run_worker() -> None:

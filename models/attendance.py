@@ -1,0 +1,349 @@
+"""Attendance without proxy signing (DX2020 三(六)): staff open a session and show its rotating
+code; a trainee's own WeChat scans it inside the session's window (and radius, where the course
+asks); staff mark by hand only with a reason, audited; inspectors record spot checks."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
+
+from models.audit import Channel, audit
+from models.base import Base, enum_column
+from models.catalogue import ClassSession, Course, session_bounds
+from models.clock import LOCAL_TZ
+from models.codes import RotatingCode, ShownCode
+from models.courses import distance_km
+from models.errors import (
+    AlreadyCheckedIn,
+    AttendanceShort,
+    CheckInRefused,
+    NoSessionToday,
+    NotInspector,
+    VoucherNotFound,
+    VoucherWrongInstitution,
+)
+from models.persons import Person
+from models.staff import staff_of
+from models.vouchers import Voucher, VoucherStatus
+
+CHECKIN_CODE_SECONDS = 30
+OPENS_BEFORE = timedelta(minutes=15)  # check-in opens this long before the session starts
+LATE_AFTER = timedelta(minutes=30)  # and closes this long after it starts
+CHECKOUT_BEFORE = timedelta(minutes=15)  # check-out opens this long before the end
+CHECKOUT_AFTER = timedelta(minutes=30)
+LOCATION_FRESH = timedelta(hours=2)  # a location older than this is asked for again
+DX2020_ATTENDANCE = "东县府办发〔2020〕57号 三(六)"
+
+
+class MarkHow(enum.StrEnum):
+    SCAN = "scan"
+    MANUAL = "manual"
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("session_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id"), index=True)
+    is_present: Mapped[bool]
+    checked_in_at: Mapped[datetime | None]
+    checked_out_at: Mapped[datetime | None]
+    hours: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False), default=0)
+    how: Mapped[MarkHow] = mapped_column(enum_column(MarkHow))
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    session: Mapped[ClassSession] = relationship()
+
+
+class Inspector(Base):
+    """A bureau inspector (督查): records spot checks of classes (每班必查, YN2021 三(三))."""
+
+    __tablename__ = "inspectors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    bound_at: Mapped[datetime]
+
+
+class SpotCheck(Base):
+    __tablename__ = "spot_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id"), index=True)
+    inspector_person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    at: Mapped[datetime]
+    present_seen: Mapped[int]
+    checked_in_then: Mapped[int]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    photo_media_id: Mapped[str | None] = mapped_column(String(128))
+
+
+# --- opening a session and showing its code ------------------------------------------------
+
+def open_session(db: Session, *, staff_openid: str, now: datetime) -> ClassSession:
+    """开课: today's session of the staff's institution that is running or comes next."""
+    staff = staff_of(db, openid=staff_openid)
+    today = now.astimezone(LOCAL_TZ).date()
+    sessions = db.scalars(select(ClassSession).join(ClassSession.course)
+                          .where(Course.institution_id == staff.institution_id,
+                                 ClassSession.day == today)
+                          .options(joinedload(ClassSession.course))
+                          .order_by(ClassSession.starts)).all()
+    upcoming = [s for s in sessions if session_bounds(s)[1] + CHECKOUT_AFTER >= now]
+    if not upcoming:
+        raise NoSessionToday()
+    session = upcoming[0]
+    if session.opened_at is None:
+        session.opened_at, session.opened_by_id = now, staff.person_id
+        audit(db, actor_id=staff.person_id, channel=Channel.WECHAT, action="session.open",
+              target=session, after={"course": session.course.code,
+                                     "day": session.day.isoformat()}, at=now)
+    return session
+
+
+@dataclass(frozen=True)
+class DisplayState:
+    code: ShownCode | None
+    checked_in: int
+    enrolled: int
+    session: ClassSession
+
+
+def display_state(db: Session, *, codes: RotatingCode, session_id: int,
+                  now: datetime) -> DisplayState:
+    session = db.scalar(select(ClassSession).where(ClassSession.id == session_id)
+                        .options(joinedload(ClassSession.course)))
+    if session is None:
+        raise NoSessionToday()
+    starts, ends = session_bounds(session)
+    is_open = session.opened_at is not None
+    showing = is_open and starts - OPENS_BEFORE <= now <= ends + CHECKOUT_AFTER
+    return DisplayState(code=codes.show(session.id, now) if showing else None,
+                        checked_in=_present_count(db, session.id),
+                        enrolled=_enrolled_count(db, session.course_id), session=session)
+
+
+def _present_count(db: Session, session_id: int) -> int:
+    return db.scalar(select(func.count(Attendance.id)).where(
+        Attendance.session_id == session_id, Attendance.is_present.is_(True))) or 0
+
+
+def _enrolled_count(db: Session, course_id: int) -> int:
+    return db.scalar(select(func.count(Voucher.id)).where(
+        Voucher.course_id == course_id, Voucher.status == VoucherStatus.REDEEMED)) or 0
+
+
+# --- the trainee's scan --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckInResult:
+    session: ClassSession
+    attendance: Attendance
+    is_checkout: bool
+    number: int  # which session of the course this is
+    total: int
+
+
+def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
+             now: datetime) -> CheckInResult:
+    """CHECKIN: counts only with a current code of an open session, an enrolled scanner,
+    inside the window, and inside the radius where the course asks for it."""
+    session_id = codes.read(code, now)
+    session = db.scalar(select(ClassSession).where(ClassSession.id == session_id)
+                        .options(joinedload(ClassSession.course)))
+    if session is None or session.opened_at is None:
+        raise CheckInRefused(rule="not_open", source=DX2020_ATTENDANCE)
+    person = db.scalar(select(Person).where(Person.openid == openid))
+    voucher = person and db.scalar(select(Voucher).where(
+        Voucher.person_id == person.id, Voucher.course_id == session.course_id,
+        Voucher.status == VoucherStatus.REDEEMED))
+    if not voucher:
+        raise CheckInRefused(rule="not_enrolled", source=DX2020_ATTENDANCE,
+                             course=session.course.name)
+    existing = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
+                                                  Attendance.person_id == person.id)
+                         .with_for_update())
+    starts, ends = session_bounds(session)
+    if existing is not None and existing.is_present:
+        return _check_out(db, session, existing, person, now, ends)
+    if not starts - OPENS_BEFORE <= now <= starts + LATE_AFTER:
+        raise CheckInRefused(rule="window", source=DX2020_ATTENDANCE,
+                             opens=(starts - OPENS_BEFORE).isoformat(),
+                             closes=(starts + LATE_AFTER).isoformat())
+    _check_place(session.course, person, now)
+    record = existing or Attendance(session_id=session.id, person_id=person.id,
+                                    voucher_id=voucher.id)
+    record.is_present, record.checked_in_at, record.how = True, now, MarkHow.SCAN
+    record.hours = 0 if session.course.requires_checkout else session.hours
+    db.add(record)
+    db.flush()
+    audit(db, actor_id=person.id, channel=Channel.WECHAT, action="attendance.check_in",
+          target=record, after={"session": session.id}, at=now)
+    return _result(db, session, record, is_checkout=False)
+
+
+def _check_out(db: Session, session: ClassSession, record: Attendance, person: Person,
+               now: datetime, ends: datetime) -> CheckInResult:
+    course = session.course
+    if (not course.requires_checkout or record.checked_out_at is not None
+            or not ends - CHECKOUT_BEFORE <= now <= ends + CHECKOUT_AFTER):
+        raise AlreadyCheckedIn(at=record.checked_in_at.isoformat() if record.checked_in_at
+                               else "")
+    record.checked_out_at = now
+    stayed = (min(now, ends) - max(record.checked_in_at, session_bounds(session)[0]))
+    record.hours = round(max(0.0, min(session.hours, stayed.total_seconds() / 3600)), 2)
+    audit(db, actor_id=person.id, channel=Channel.WECHAT, action="attendance.check_out",
+          target=record, after={"hours": record.hours}, at=now)
+    return _result(db, session, record, is_checkout=True)
+
+
+def _check_place(course: Course, person: Person, now: datetime) -> None:
+    if not course.requires_location:
+        return
+    if (person.last_lat is None or person.located_at is None
+            or now - person.located_at > LOCATION_FRESH):
+        raise CheckInRefused(rule="location_needed", source=DX2020_ATTENDANCE)
+    metres = distance_km((person.last_lat, person.last_lng), (course.lat, course.lng)) * 1000
+    if metres > course.radius_m:
+        raise CheckInRefused(rule="too_far", source=DX2020_ATTENDANCE,
+                             metres=int(metres), radius=course.radius_m)
+
+
+def _result(db: Session, session: ClassSession, record: Attendance, *,
+            is_checkout: bool) -> CheckInResult:
+    days = db.scalars(select(ClassSession.id).where(ClassSession.course_id == session.course_id)
+                      .order_by(ClassSession.day, ClassSession.starts)).all()
+    return CheckInResult(session=session, attendance=record, is_checkout=is_checkout,
+                         number=days.index(session.id) + 1, total=len(days))
+
+
+# --- staff: roll call and manual marks -----------------------------------------------------
+
+@dataclass(frozen=True)
+class RollLine:
+    voucher_number: str
+    name: str
+    id_masked: str
+    attendance: Attendance | None
+
+
+def roll_call(db: Session, *, staff_openid: str, now: datetime) -> tuple[ClassSession,
+                                                                          list[RollLine]]:
+    session = open_session(db, staff_openid=staff_openid, now=now)
+    vouchers = db.scalars(select(Voucher).where(Voucher.course_id == session.course_id,
+                                                Voucher.status == VoucherStatus.REDEEMED)
+                          .options(joinedload(Voucher.person)).order_by(Voucher.id)).all()
+    marks = {a.person_id: a for a in db.scalars(
+        select(Attendance).where(Attendance.session_id == session.id))}
+    return session, [RollLine(v.number, v.person.name, v.person.id_masked,
+                              marks.get(v.person_id)) for v in vouchers]
+
+
+def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_present: bool,
+                 reason: str, now: datetime, channel: Channel) -> Attendance:
+    """A manual mark for today's session, with a reason; audited, and counted apart (a high
+    share of manual marks is a warning sign of 代签)."""
+    session = open_session(db, staff_openid=staff_openid, now=now)
+    staff = staff_of(db, openid=staff_openid)
+    voucher = db.scalar(select(Voucher).where(Voucher.number == voucher_number.strip().upper()))
+    if voucher is None:
+        raise VoucherNotFound(number=voucher_number)
+    if voucher.course_id != session.course_id:
+        raise VoucherWrongInstitution()
+    record = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
+                                                Attendance.person_id == voucher.person_id))
+    before = {"present": record.is_present, "how": record.how.value} if record else None
+    if record is None:
+        record = Attendance(session_id=session.id, person_id=voucher.person_id,
+                            voucher_id=voucher.id)
+        db.add(record)
+    record.is_present, record.how = is_present, MarkHow.MANUAL
+    record.marked_by_id, record.reason = staff.person_id, reason[:200]
+    record.hours = session.hours if is_present else 0
+    record.checked_in_at = record.checked_in_at or (now if is_present else None)
+    db.flush()
+    audit(db, actor_id=staff.person_id, channel=channel, action="attendance.mark",
+          target=record, before=before,
+          after={"present": is_present, "reason": reason[:200], "session": session.id}, at=now)
+    return record
+
+
+# --- what a trainee has attended, and completion -------------------------------------------
+
+@dataclass(frozen=True)
+class CourseAttendance:
+    course: Course
+    attended: int
+    missed: int  # sessions already over without attendance
+    total: int
+    hours: float
+    needed_hours: float
+
+
+def attendance_of(db: Session, *, person_id: int, course: Course,
+                  now: datetime) -> CourseAttendance:
+    sessions = db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)).all()
+    marks = {a.session_id: a for a in db.scalars(select(Attendance).where(
+        Attendance.person_id == person_id,
+        Attendance.session_id.in_([s.id for s in sessions])))}
+    attended = [s for s in sessions if s.id in marks and marks[s.id].is_present]
+    over = [s for s in sessions if session_bounds(s)[1] < now]
+    return CourseAttendance(
+        course=course, attended=len(attended),
+        missed=len([s for s in over if s not in attended]), total=len(sessions),
+        hours=round(sum(marks[s.id].hours for s in attended), 2),
+        needed_hours=round(course.hours * course.completion_share, 2))
+
+
+def my_attendance(db: Session, *, openid: str, now: datetime) -> list[CourseAttendance]:
+    person = db.scalar(select(Person).where(Person.openid == openid))
+    if person is None:
+        return []
+    courses = db.scalars(select(Course).join(Voucher, Voucher.course_id == Course.id).where(
+        Voucher.person_id == person.id,
+        Voucher.status.in_((VoucherStatus.REDEEMED, VoucherStatus.COMPLETED,
+                            VoucherStatus.SETTLED)))).all()
+    return [attendance_of(db, person_id=person.id, course=c, now=now) for c in courses]
+
+
+def check_attendance_for_completion(db: Session, *, voucher: Voucher, now: datetime) -> None:
+    """结业 needs the course's share of hours attended (default 90%)."""
+    summary = attendance_of(db, person_id=voucher.person_id, course=voucher.course, now=now)
+    if summary.hours + 1e-9 < summary.needed_hours:
+        raise AttendanceShort(attended=f"{summary.hours:g}", needed=f"{summary.needed_hours:g}")
+
+
+# --- inspectors ----------------------------------------------------------------------------
+
+def inspector_of(db: Session, *, openid: str) -> Inspector:
+    inspector = db.scalar(select(Inspector).join(Person, Person.id == Inspector.person_id)
+                          .where(Person.openid == openid))
+    if inspector is None:
+        raise NotInspector()
+    return inspector
+
+
+def record_spot_check(db: Session, *, codes: RotatingCode, code: str, openid: str,
+                      present_seen: int, notes: str, photo_media_id: str | None,
+                      now: datetime) -> SpotCheck:
+    inspector = inspector_of(db, openid=openid)
+    session_id = codes.read(code, now)
+    session = db.get(ClassSession, session_id)
+    if session is None:
+        raise CheckInRefused(rule="not_open", source=DX2020_ATTENDANCE)
+    check = SpotCheck(session_id=session_id, inspector_person_id=inspector.person_id, at=now,
+                      present_seen=present_seen, checked_in_then=_present_count(db, session_id),
+                      notes=notes[:2000], photo_media_id=photo_media_id)
+    db.add(check)
+    audit(db, actor_id=inspector.person_id, channel=Channel.WECHAT, action="spot_check.record",
+          target=check, after={"session": session_id, "present_seen": present_seen,
+                               "checked_in": check.checked_in_then}, at=now)
+    return check
