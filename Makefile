@@ -10,9 +10,20 @@ export HOST PORT
 CATALOGUES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: install run serve worker test chat bench lint messages menu clean
+.PHONY: install chromium run serve worker test chat bench lint messages menu clean
 
-install: $(VENV)/.installed $(COMPILED)
+install: $(VENV)/.installed $(COMPILED) chromium
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei; \
+	else \
+		echo "/usr/bin/chromium is missing and this is not root: run"; \
+		echo "  sudo apt-get install chromium chromium-driver"; \
+		echo "or the browser tests skip (and fail when PEIXUN_REQUIRE_SERVICES=1)."; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -4,6 +4,7 @@ their own figures; and the QR scenes that attribute a follower to a cadre."""
 from __future__ import annotations
 
 from bot import dialogue, links
+from bot.attendance import bind as inspector_binding
 from bot.errors import explain
 from bot.general import welcome, with_menu
 from bot.intents import Intent
@@ -84,6 +85,8 @@ def scene(turn: Turn, intent: Intent) -> Reply:
             village=cadre.village))
     if kind == "staff":
         return staff_binding(turn, value)
+    if kind == "inspector":
+        return inspector_binding(turn, value)
     if kind == "ref" and value.isdigit():
         turn.run(attribute_to_cadre, person_id=turn.person.id, cadre_id=int(value),
                  now=turn.now())

@@ -5,9 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
+from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
 
-from bot import cadre, courses, dialogue, general, profile, registration, vouchers
+from bot import (
+    attendance,
+    cadre,
+    courses,
+    dialogue,
+    general,
+    profile,
+    registration,
+    vouchers,
+)
 from bot.intents import Intent, read
 from bot.replies import SILENCE, Reply
 from bot.turn import Turn
@@ -50,10 +59,16 @@ HANDLERS: dict[str, Handler] = {
     "VOUCHER": vouchers.voucher_details,
     "CANCEL_VOUCHER": vouchers.cancel,
     "REDEEM": vouchers.redeem,
-    "COMPLETE": vouchers.complete,
+    "COMPLETE": vouchers.complete_course,
     "UNDO_REDEEM": vouchers.undo,
-    # Not built yet; each says so and offers the main menu.
-    "CHECKIN": general.coming_soon,
+    "CHECKIN": attendance.scan,
+    "LOCATION_SENT": attendance.location_message,
+    "MY_ATTENDANCE": attendance.my_record,
+    "OPEN_CLASS": attendance.open_class,
+    "ROLL_CALL": attendance.call_roll,
+    "MARK_PRESENT": attendance.mark_present,
+    "MARK_ABSENT": attendance.mark_absent,
+    # Not built yet; it says so and offers the main menu.
     "SUBSIDY": general.coming_soon,
 }
 
@@ -70,6 +85,11 @@ def respond(turn: Turn, message: BaseMessage) -> Reply:
         if isinstance(message, TYPED) and _typed(message):
             reply = dialogue.answer(turn, _typed(message), on_cancel=general.cancelled,
                                     on_timeout=registration.expired)
+            turn.remember(reply)
+            return reply
+        if isinstance(message, ImageMessage) and dialogue.takes_photo(turn):
+            dialogue.attach_photo(turn, message.media_id)
+            reply = Reply(text=turn.t._("Photo received."))
             turn.remember(reply)
             return reply
         if intent.name not in ("LOCATION", "UNFOLLOW"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.intents import normalize
@@ -39,7 +39,8 @@ class Dialogue:
     explain: Callable[[Turn, DomainError], str]
     # Steps a summary may send the person back to, to correct one answer.
     confirm_step: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Where a photo sent during the dialogue is kept among the answers, if it takes one.
+    photo_answer: str | None = None
 
     def index(self, step: str) -> int:
         return [s.name for s in self.steps].index(step)
@@ -140,3 +141,18 @@ def _keep(turn: Turn, dialogue: Dialogue, at: int, answers: dict[str, Any], *, m
         "expires": turn.now().timestamp() + turn.dialogue_seconds,
         "sealed": turn.vault.seal(json.dumps(answers, ensure_ascii=False)),
     }
+
+
+def takes_photo(turn: Turn) -> bool:
+    dialogue = DIALOGUES.get((turn.state.dialogue or {}).get("name", ""))
+    return dialogue is not None and dialogue.photo_answer is not None
+
+
+def attach_photo(turn: Turn, media_id: str) -> None:
+    """Keep a photo (WeChat's media id) with the answers; the current step is asked again."""
+    state = turn.state.dialogue
+    dialogue = DIALOGUES[state["name"]]
+    answers = answers_of(turn)
+    answers[dialogue.photo_answer] = media_id
+    _keep(turn, dialogue, state["step"], answers, mode=state.get("mode", "self"),
+          back_to_confirm=False)

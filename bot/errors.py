@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.labels import VOUCHER_STATUSES
 from bot.turn import Turn
 from locales import N_
@@ -77,9 +79,29 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("voucher_wrong_institution", None): N_(
         "This voucher is for another institution's course; it cannot be redeemed here."),
     ("voucher_already_redeemed", None): N_(
-        "This voucher has been redeemed already; it cannot be redeemed twice."),
+        "This voucher was redeemed already, at %(at)s; it cannot be redeemed twice."),
     ("voucher_not_redeemable", None): N_("This voucher is %(status)s and cannot be redeemed."),
     ("voucher_state_wrong", None): N_("This voucher is %(status)s; that cannot be done now."),
+    ("check_in_refused", "not_open"): N_(
+        "This class has not been opened for check-in. Ask the teacher to open it (开课)."),
+    ("check_in_refused", "not_enrolled"): N_(
+        "You are not enrolled in “%(course)s”: only trainees whose voucher the institution "
+        "has redeemed can check in. (%(source)s)"),
+    ("check_in_refused", "window"): N_(
+        "Check-in is open from 15 minutes before the class starts until 30 minutes after. "
+        "(%(source)s)"),
+    ("check_in_refused", "location_needed"): N_(
+        "This class checks in at its place: send your location first (tap + then 位置 / "
+        "Location), then scan the code again."),
+    ("check_in_refused", "too_far"): N_(
+        "You seem to be %(metres)s m from the class; check-in works within %(radius)s m. If "
+        "you are in the room, send your location again and scan once more."),
+    ("already_checked_in", None): N_(
+        "You have already checked in to this session, at %(at)s."),
+    ("no_session_today", None): N_("Your institution has no class session left today."),
+    ("not_inspector", None): N_("Only inspectors of the labour bureau can do this."),
+    ("attendance_short", None): N_(
+        "Not enough attendance to complete: %(attended)s hours of the %(needed)s needed."),
     ("grace_period_over", None): N_(
         "An enrolment can only be undone within %(hours)s hours. Ask the labour bureau."),
 }
@@ -90,6 +112,8 @@ def explain(turn: Turn, error: DomainError) -> str:
     reason = error.data.get("reason") or error.data.get("rule")
     message = ERROR_REPLIES.get((error.code, reason)) or ERROR_REPLIES.get((error.code, None))
     params = {k: v for k, v in error.data.items() if isinstance(v, (str, int))}
+    if isinstance(params.get("at"), str) and params["at"]:
+        params["at"] = turn.t.moment(datetime.fromisoformat(params["at"]))
     if "status" in params:
         params["status"] = turn.t._(VOUCHER_STATUSES[VoucherStatus(params["status"])])
     return turn.t._(message or FALLBACK, **params)

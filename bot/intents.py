@@ -56,6 +56,9 @@ WORDS: dict[str, Intent] = {
     **{w: Intent("FREE_COURSES") for w in ("免费", "免费课程", "free", "free courses")},
     **{w: Intent("CATEGORIES") for w in ("分类", "类别", "课程分类", "categories", "category")},
     **{w: Intent("CLAIM") for w in ("领券", "领取", "领培训券", "claim", "claim voucher")},
+    **{w: Intent("OPEN_CLASS") for w in ("开课", "open class", "open")},
+    **{w: Intent("ROLL_CALL") for w in ("点名", "roll call", "roll")},
+    **{w: Intent("MY_ATTENDANCE") for w in ("出勤", "考勤", "我的出勤", "签到记录", "attendance")},
 }
 
 # A first word that takes the rest of the message as its argument: "课程 电工", "绑定 123456".
@@ -63,6 +66,8 @@ PREFIXES: dict[str, str] = {
     "课程": "SEARCH", "找": "SEARCH", "搜": "SEARCH", "course": "SEARCH", "courses": "SEARCH",
     "search": "SEARCH", "绑定": "BIND", "bind": "BIND",
     "结业": "COMPLETE", "complete": "COMPLETE", "撤销报到": "UNDO_REDEEM", "undo": "UNDO_REDEEM",
+    "补签": "MARK_PRESENT", "present": "MARK_PRESENT", "缺勤": "MARK_ABSENT",
+    "absent": "MARK_ABSENT",
 }
 
 CHINESE_NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))
@@ -146,6 +151,8 @@ def read(message: messages.BaseMessage, choices: list[Intent],
         if message.recognition:
             return read_text(message.recognition, choices, more)
         return Intent("UNHEARD")
+    if isinstance(message, messages.LocationMessage):
+        return Intent("LOCATION_SENT", f"{message.location_x},{message.location_y}")
     if isinstance(message, events.BaseEvent):
         reader = EVENTS.get(message.event)
         return reader(message) if reader else None

@@ -26,13 +26,15 @@ STATE_SECONDS = 24 * 3600
 
 class Turn:
     def __init__(self, *, openid: str, sessions: sessionmaker, kv: Redis, clock: Clock,
-                 vault: Vault, voucher_codes: RotatingCode, dialogue_seconds: int,
+                 vault: Vault, voucher_codes: RotatingCode, class_codes: RotatingCode,
+                 dialogue_seconds: int,
                  base_url: str, secret_key: str) -> None:
         self.openid = openid
         self.kv = kv
         self.clock = clock
         self.vault = vault
         self.voucher_codes = voucher_codes
+        self.class_codes = class_codes
         self.base_url = base_url
         self.secret_key = secret_key
         self.dialogue_seconds = dialogue_seconds

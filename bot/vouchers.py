@@ -11,6 +11,7 @@ from bot.labels import VOUCHER_STATUSES as STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
 from models.audit import Channel
+from models.completion import complete
 from models.errors import DomainError
 from models.staff import bind_staff
 from models.vouchers import (
@@ -18,7 +19,6 @@ from models.vouchers import (
     VoucherStatus,
     cancel_voucher,
     claim_voucher,
-    complete_voucher,
     redeem_voucher,
     undo_redemption,
     vouchers_of,
@@ -106,7 +106,7 @@ def redeem(turn: Turn, intent: Intent) -> Reply:
     ]))
 
 
-def complete(turn: Turn, intent: Intent) -> Reply:
+def complete_course(turn: Turn, intent: Intent) -> Reply:
     """结业 PX2026000001 <certificate number> | 结业 PX2026000001 不合格"""
     number, _, rest = (intent.arg or "").partition(" ")
     rest = rest.strip()
@@ -115,7 +115,7 @@ def complete(turn: Turn, intent: Intent) -> Reply:
             "Write: 结业 <voucher number> <certificate number>, or 结业 <voucher number> 不合格"))
     certificate_no = None if rest.lower() in FAILED_WORDS else rest
     try:
-        voucher = turn.run(complete_voucher, staff_openid=turn.openid, number=number,
+        voucher = turn.run(complete, staff_openid=turn.openid, number=number,
                            certificate_no=certificate_no, now=turn.now(),
                            channel=Channel.WECHAT)
     except DomainError as error:

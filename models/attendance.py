@@ -5,6 +5,7 @@ asks); staff mark by hand only with a reason, audited; inspectors record spot ch
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,13 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 
 from models.audit import Channel, audit
 from models.base import Base, enum_column
+from models.cadres import (
+    INVITATION_DAYS,
+    Invitation,
+    InvitationKind,
+    token_hash,
+    use_invitation,
+)
 from models.catalogue import ClassSession, Course, session_bounds
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
@@ -331,14 +339,20 @@ def inspector_of(db: Session, *, openid: str) -> Inspector:
     return inspector
 
 
-def record_spot_check(db: Session, *, codes: RotatingCode, code: str, openid: str,
-                      present_seen: int, notes: str, photo_media_id: str | None,
-                      now: datetime) -> SpotCheck:
-    inspector = inspector_of(db, openid=openid)
+def spot_check_session(db: Session, *, codes: RotatingCode, code: str, openid: str,
+                      now: datetime) -> int:
+    """The session an inspector is standing in: its display's code, scanned now."""
+    inspector_of(db, openid=openid)
     session_id = codes.read(code, now)
     session = db.get(ClassSession, session_id)
-    if session is None:
+    if session is None or session.opened_at is None:
         raise CheckInRefused(rule="not_open", source=DX2020_ATTENDANCE)
+    return session_id
+
+
+def record_spot_check(db: Session, *, session_id: int, openid: str, present_seen: int,
+                      notes: str, photo_media_id: str | None, now: datetime) -> SpotCheck:
+    inspector = inspector_of(db, openid=openid)
     check = SpotCheck(session_id=session_id, inspector_person_id=inspector.person_id, at=now,
                       present_seen=present_seen, checked_in_then=_present_count(db, session_id),
                       notes=notes[:2000], photo_media_id=photo_media_id)
@@ -347,3 +361,57 @@ def record_spot_check(db: Session, *, codes: RotatingCode, code: str, openid: st
           target=check, after={"session": session_id, "present_seen": present_seen,
                                "checked_in": check.checked_in_then}, at=now)
     return check
+
+
+def invite_inspector(db: Session, *, now: datetime) -> str:
+    token = secrets.token_urlsafe(16)
+    invitation = Invitation(kind=InvitationKind.INSPECTOR, token_hash=token_hash(token),
+                            created_at=now, expires_at=now + timedelta(days=INVITATION_DAYS))
+    db.add(invitation)
+    audit(db, actor_id=None, channel=Channel.CLI, action="invitation.create",
+          target=invitation, after={"kind": "inspector"}, at=now)
+    return token
+
+
+def bind_inspector(db: Session, *, person_id: int, token: str, now: datetime) -> Inspector:
+    invitation = use_invitation(db, token=token, kind=InvitationKind.INSPECTOR, now=now)
+    inspector = db.scalar(select(Inspector).where(Inspector.person_id == person_id))
+    if inspector is None:
+        inspector = Inspector(person_id=person_id, bound_at=now)
+        db.add(inspector)
+    invitation.used_at, invitation.used_by_id = now, person_id
+    db.flush()
+    audit(db, actor_id=person_id, channel=Channel.WECHAT, action="inspector.bind",
+          target=inspector, at=now)
+    return inspector
+
+
+@dataclass(frozen=True)
+class ClassOversight:
+    """What the bureau watches per class: manual marks (a warning sign of 代签) and whether
+    any spot check was made (每班必查)."""
+
+    course: Course
+    marks: int
+    manual_marks: int
+    spot_checks: int
+
+    @property
+    def manual_share(self) -> float:
+        return self.manual_marks / self.marks if self.marks else 0.0
+
+
+def oversight(db: Session) -> list[ClassOversight]:
+    marks = dict(db.execute(select(ClassSession.course_id, func.count(Attendance.id))
+                            .join(Attendance, Attendance.session_id == ClassSession.id)
+                            .group_by(ClassSession.course_id)).all())
+    manual = dict(db.execute(select(ClassSession.course_id, func.count(Attendance.id))
+                             .join(Attendance, Attendance.session_id == ClassSession.id)
+                             .where(Attendance.how == MarkHow.MANUAL)
+                             .group_by(ClassSession.course_id)).all())
+    checks = dict(db.execute(select(ClassSession.course_id, func.count(SpotCheck.id))
+                             .join(SpotCheck, SpotCheck.session_id == ClassSession.id)
+                             .group_by(ClassSession.course_id)).all())
+    courses = db.scalars(select(Course).order_by(Course.starts_on, Course.code)).all()
+    return [ClassOversight(c, marks.get(c.id, 0), manual.get(c.id, 0), checks.get(c.id, 0))
+            for c in courses]

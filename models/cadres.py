@@ -26,6 +26,7 @@ INVITATION_DAYS = 14
 class InvitationKind(enum.StrEnum):
     CADRE = "cadre"
     STAFF = "staff"
+    INSPECTOR = "inspector"
 
 
 class Invitation(Base):

@@ -339,7 +339,7 @@ def redeem_voucher(db: Session, *, codes: RotatingCode, code: str, staff_openid:
                     course_name=voucher.course.name)
 
 
-def _staff_voucher(db: Session, *, staff_openid: str, number: str) -> tuple[Voucher, int]:
+def staff_voucher(db: Session, *, staff_openid: str, number: str) -> tuple[Voucher, int]:
     staff = staff_of(db, openid=staff_openid)
     voucher = db.scalar(select(Voucher).where(Voucher.number == number.strip().upper())
                         .options(joinedload(Voucher.course), joinedload(Voucher.person))
@@ -354,7 +354,7 @@ def _staff_voucher(db: Session, *, staff_openid: str, number: str) -> tuple[Vouc
 def undo_redemption(db: Session, *, staff_openid: str, number: str, reason: str,
                     now: datetime) -> Voucher:
     """Take back a redemption made by mistake, within UNDO_GRACE, with a reason."""
-    voucher, staff_person_id = _staff_voucher(db, staff_openid=staff_openid, number=number)
+    voucher, staff_person_id = staff_voucher(db, staff_openid=staff_openid, number=number)
     if voucher.status is not VoucherStatus.REDEEMED:
         raise VoucherStateWrong(status=voucher.status.value)
     if now - voucher.redeemed_at > UNDO_GRACE:
@@ -372,7 +372,7 @@ def undo_redemption(db: Session, *, staff_openid: str, number: str, reason: str,
 def complete_voucher(db: Session, *, staff_openid: str, number: str, certificate_no: str | None,
                      now: datetime, channel: Channel) -> Voucher:
     """结业: the course's certificate with its number, or, without a number, a failed appraisal."""
-    voucher, staff_person_id = _staff_voucher(db, staff_openid=staff_openid, number=number)
+    voucher, staff_person_id = staff_voucher(db, staff_openid=staff_openid, number=number)
     if voucher.status is not VoucherStatus.REDEEMED:
         raise VoucherStateWrong(status=voucher.status.value)
     voucher.status, voucher.completed_at, voucher.completed_by_id = (

@@ -1,17 +1,21 @@
 """Pages people open from the bot's links, inside WeChat's browser. Each link carries a signed,
-expiring token; a page asks WeChat's API for nothing it already has."""
+expiring token; a page asks WeChat's API for nothing it already has, and loads nothing from
+anywhere else: styles, script and QR codes are all inline."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from wechatpy.exceptions import WeChatClientException
 
 from bot import links
 from bot.cadre import QR_PAGE_SECONDS
-from locales import translator
+from locales import N_, translator
 from models.cadres import keep_qr_url, load_cadre, referral_scene
+from models.codes import ShownCode
+from models.errors import VoucherNotFound
+from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
 from webhooks.locale import request_locale
 from webhooks.qr import svg
 from webhooks.services import current
@@ -20,6 +24,25 @@ from webhooks.wechat_api import Client
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__, url_prefix="/p")
+
+# How long the voucher card link the bot sends stays valid.
+VOUCHER_PAGE_SECONDS = 30 * 24 * 3600
+# The card asks for a new code at least this often (a code lives one period of 60 s).
+VOUCHER_REFRESH_MAX_SECONDS = 60
+
+VOUCHER_STATUS_WORDS = {
+    VoucherStatus.ISSUED: N_("Show this code at the institution to enrol"),
+    VoucherStatus.REDEEMED: N_("Enrolled"),
+    VoucherStatus.COMPLETED: N_("Completed"),
+    VoucherStatus.SETTLED: N_("Completed"),
+    VoucherStatus.CANCELLED: N_("Cancelled"),
+    VoucherStatus.EXPIRED: N_("Expired"),
+    VoucherStatus.REVOKED: N_("Revoked by the bureau"),
+}
+# The card's content security policy: nothing but this page and its own JSON, so nothing
+# is ever downloaded from elsewhere.
+VOUCHER_PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                    "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")
 
 
 def _payload(purpose: str, token: str, max_age: int) -> dict:
@@ -44,6 +67,64 @@ def cadre_qr(token: str):
         with services.sessions.begin() as db:
             keep_qr_url(db, cadre_id=cadre_id, url=url)
     return _page("cadre_qr.html", village=village, qr=svg(url))
+
+
+@bp.get("/voucher/<token>")
+def voucher_card(token: str):
+    """The holder's voucher card: what it is for and, while it can be redeemed, its rotating
+    code. With ``Accept: application/json`` the same URL answers the card's script:
+    ``{"qr": code or null, "expires_in": seconds or null, "status": VoucherStatus value}``,
+    plus ``"svg"`` (the code drawn as inline SVG markup) when there is a code.
+
+    ``?refresh=N`` (1–60 s) makes the card ask for a new code at least every N seconds: a
+    diagnostic aid, which lets a test see a refresh without waiting a minute."""
+    services = current()
+    payload = _payload("voucher", token, VOUCHER_PAGE_SECONDS)
+    try:
+        with services.sessions.begin() as db:
+            voucher = holder_voucher(db, voucher_id=int(payload["v"]),
+                                     person_id=int(payload["p"]))
+    except VoucherNotFound:
+        abort(404)
+    shown = show_code(services.voucher_codes, voucher, services.clock.now())
+    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if wants_json == "application/json":
+        response = jsonify(_code_json(voucher.status, shown))
+    else:
+        response = Response(_voucher_page(voucher, shown))
+        response.headers["Content-Security-Policy"] = VOUCHER_PAGE_CSP
+    # A code is good for a minute: no copy of either answer may be kept.
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
+    return response
+
+
+def _code_json(status: VoucherStatus, shown: ShownCode | None) -> dict:
+    body = {"qr": shown.code if shown else None,
+            "expires_in": shown.expires_in if shown else None,
+            "status": status.value}
+    if shown:
+        body["svg"] = svg(shown.code)
+    return body
+
+
+def _voucher_page(voucher: Voucher, shown: ShownCode | None) -> str:
+    t = translator(request_locale())
+    refresh = request.args.get("refresh", VOUCHER_REFRESH_MAX_SECONDS, type=int)
+    expires_in = shown.expires_in if shown else VOUCHER_REFRESH_MAX_SECONDS
+    # Everything the card's script may have to show, already in the reader's language.
+    texts = {
+        "status": {status.value: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()},
+        "countdown": t._("New code in %(seconds)s s", seconds="{seconds}"),
+        "offline": t._("Offline, retrying…"),
+    }
+    return _page("voucher.html", voucher=voucher, qr=svg(shown.code) if shown else None,
+                 course=voucher.course.display_name(t.locale),
+                 institution=voucher.course.institution.display_name(t.locale),
+                 status_words=texts["status"][voucher.status.value],
+                 countdown=texts["countdown"].replace("{seconds}", str(expires_in)),
+                 expires_in=expires_in, texts=texts,
+                 refresh=min(max(refresh, 1), VOUCHER_REFRESH_MAX_SECONDS))
 
 
 def _page(template: str, **context):

@@ -15,6 +15,7 @@ from redis.retry import Retry
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from models.attendance import CHECKIN_CODE_SECONDS
 from models.base import make_engine, make_sessionmaker
 from models.clock import Clock
 from models.codes import RotatingCode
@@ -34,6 +35,7 @@ class Services:
     message_rate: RateLimitItemPerMinute
     vault: Vault
     voucher_codes: RotatingCode
+    class_codes: RotatingCode
 
 
 def build_services(config: Config, *, engine: Engine | None = None,
@@ -51,6 +53,8 @@ def build_services(config: Config, *, engine: Engine | None = None,
         vault=Vault(config.data_key),
         voucher_codes=RotatingCode(config.secret_key, prefix="PXV",
                                    period_seconds=CODE_PERIOD_SECONDS),
+        class_codes=RotatingCode(config.secret_key, prefix="PXC",
+                                 period_seconds=CHECKIN_CODE_SECONDS),
     )
 
 

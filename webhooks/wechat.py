@@ -61,7 +61,7 @@ def _answer(services: Services, message: BaseMessage) -> str:
     config = services.config
     turn = Turn(openid=message.source, sessions=services.sessions, kv=services.kv,
                 clock=services.clock, vault=services.vault,
-                voucher_codes=services.voucher_codes,
+                voucher_codes=services.voucher_codes, class_codes=services.class_codes,
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
                 secret_key=config.secret_key)
     if not _within_rate(services.limiter, services.message_rate, message.source):
