@@ -70,11 +70,11 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("not_staff", None): N_(
         "Only staff of a training institution can redeem vouchers. Staff bind their WeChat "
         "with the invitation code from the labour bureau."),
-    ("code_invalid", "foreign"): N_("This is not a training voucher code."),
+    ("code_invalid", "foreign"): N_("This is not a %(expected)s code."),
     ("code_invalid", "forged"): N_("This code has been altered; it is not valid."),
     ("code_invalid", "stale"): N_(
-        "This code is too old (a screenshot does not work). Ask the trainee to open the "
-        "voucher page again and show the new code."),
+        "This code is too old (a screenshot does not work). Scan the code shown on the "
+        "screen now."),
     ("voucher_not_found", None): N_("There is no such voucher."),
     ("voucher_wrong_institution", None): N_(
         "This voucher is for another institution's course; it cannot be redeemed here."),
@@ -106,6 +106,8 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
         "An enrolment can only be undone within %(hours)s hours. Ask the labour bureau."),
 }
 FALLBACK = N_("Sorry, that could not be done.")
+# What a scanned code should have been, by its prefix (models.codes.RotatingCode).
+CODE_KINDS = {"PXV": N_("training voucher"), "PXC": N_("class check-in")}
 
 
 def explain(turn: Turn, error: DomainError) -> str:
@@ -114,6 +116,9 @@ def explain(turn: Turn, error: DomainError) -> str:
     params = {k: v for k, v in error.data.items() if isinstance(v, (str, int))}
     if isinstance(params.get("at"), str) and params["at"]:
         params["at"] = turn.t.moment(datetime.fromisoformat(params["at"]))
+    kind = CODE_KINDS.get(params.get("expected", ""))
+    if kind:
+        params["expected"] = turn.t._(kind)
     if "status" in params:
         params["status"] = turn.t._(VOUCHER_STATUSES[VoucherStatus(params["status"])])
     return turn.t._(message or FALLBACK, **params)

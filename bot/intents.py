@@ -107,15 +107,17 @@ def read_text(text: str, choices: list[Intent], more: Intent | None) -> Intent:
 
 
 def _with_argument(text: str) -> Intent | None:
-    # Arguments keep their case (a certificate number); only the keyword is normalized.
-    words = _PUNCTUATION.sub("", unicodedata.normalize("NFKC", text or ""))
+    # Only the keyword is normalized; the argument is kept as written (a certificate number's
+    # case, a reason's full-width punctuation), less its outer punctuation.
+    words = _PUNCTUATION.sub("", (text or "").replace("\u3000", " "))
     first, _, rest = words.partition(" ")
-    first = first.lower()
-    if rest.strip() and first in PREFIXES:
-        return Intent(PREFIXES[first], rest.strip())
+    keyword = unicodedata.normalize("NFKC", first).lower()
+    if rest.strip() and keyword in PREFIXES:
+        return Intent(PREFIXES[keyword], rest.strip())
     for prefix in ("课程", "绑定"):  # Chinese is often typed without a space
         if words.startswith(prefix) and len(words) > len(prefix):
-            return Intent(PREFIXES[prefix], words[len(prefix):].strip())
+            return Intent(PREFIXES[prefix], unicodedata.normalize(
+                "NFKC", words[len(prefix):]).strip())
     return None
 
 

@@ -36,14 +36,14 @@ class RotatingCode:
         """The subject of a code shown now or a period ago; CodeInvalid says why not."""
         parts = (code or "").strip().split(":")
         if len(parts) != 4 or parts[0] != self.prefix:
-            raise CodeInvalid(reason="foreign")
+            raise CodeInvalid(reason="foreign", expected=self.prefix)
         _, subject, window, signature = parts
         if not (subject.isdigit() and window.isdigit()):
-            raise CodeInvalid(reason="forged")
+            raise CodeInvalid(reason="forged", expected=self.prefix)
         if not hmac.compare_digest(signature, self._sign(int(subject), int(window))):
-            raise CodeInvalid(reason="forged")
+            raise CodeInvalid(reason="forged", expected=self.prefix)
         if not 0 <= self._window(now) - int(window) <= 1:
-            raise CodeInvalid(reason="stale")
+            raise CodeInvalid(reason="stale", expected=self.prefix)
         return int(subject)
 
     def _window(self, now: datetime) -> int:

@@ -1,0 +1,201 @@
+"""Check-in without proxy signing, through the official account (DX2020 三(六))."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from models.attendance import Attendance, MarkHow, SpotCheck, invite_inspector
+from models.audit import AuditEntry
+from models.catalogue import ClassSession, Course
+from models.clock import LOCAL_TZ
+from models.persons import Person
+from tests.people import bind_staff_via_chat, register_via_chat
+
+TRAINEE, STAFF = "demo-trainee", "demo-staff"
+AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)  # the 13:00 session opens 12:45
+
+
+@pytest.fixture
+def course(db) -> Course:
+    return db.scalar(select(Course).where(Course.code == "lp-2026-today"))
+
+
+@pytest.fixture
+def at_class(wechat, clock, course):
+    """The afternoon class is open and demo-trainee stands in the room."""
+    clock.set(AFTERNOON)
+    assert "已开课" in wechat.say(STAFF, "开课").text
+    wechat.report_location(TRAINEE, course.lat + 0.0005, course.lng)  # about 55 m away
+    return course
+
+
+def class_code(services, clock, db, course: Course) -> str:
+    session = db.scalar(select(ClassSession).where(
+        ClassSession.course_id == course.id, ClassSession.day == clock.today(),
+        ClassSession.opened_at.is_not(None)))
+    return services.class_codes.show(session.id, clock.now()).code
+
+
+def marks(db, openid: str) -> list[Attendance]:
+    db.expire_all()
+    return db.scalars(select(Attendance).join(Person, Person.id == Attendance.person_id)
+                      .where(Person.openid == openid)).all()
+
+
+def test_open_class_gives_the_display_link(wechat, clock):
+    clock.set(AFTERNOON)
+    answer = wechat.say(STAFF, "开课")
+    assert "挖掘机司机（初级）培训班" in answer.text and "13:00–17:00" in answer.text
+    assert re.search(r"http://peixun\.test/p/class/\S+", answer.text)
+
+
+def test_a_trainee_checks_in_by_scanning_the_class_code(wechat, at_class, services, clock, db):
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert "12:5" in answer.text and "签到成功" in answer.text and "共40次" in answer.text
+    [mark] = marks(db, TRAINEE)
+    assert mark.is_present and mark.how is MarkHow.SCAN and mark.hours == 4
+
+
+def test_a_second_scan_says_when_and_changes_nothing(wechat, at_class, services, clock, db):
+    code = class_code(services, clock, db, at_class)
+    wechat.scan(TRAINEE, "CHECKIN", code)
+    again = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert "已经签到过了" in again.text and "12:5" in again.text
+    assert len(marks(db, TRAINEE)) == 1
+
+
+def test_the_previous_code_still_counts_but_not_an_older_one(wechat, at_class, services,
+                                                            clock, db):
+    code = class_code(services, clock, db, at_class)
+    clock.advance(seconds=35)  # the display has turned once: a slow network is forgiven
+    assert "签到成功" in wechat.scan(TRAINEE, "CHECKIN", code).text
+    register_via_chat(wechat, "o-a1")
+    old = class_code(services, clock, db, at_class)
+    clock.advance(seconds=70)
+    assert "二维码太旧" in wechat.scan("o-a1", "CHECKIN", old).text
+
+
+def test_someone_not_enrolled_is_refused(wechat, at_class, services, clock, db):
+    register_via_chat(wechat, "o-a2")
+    answer = wechat.scan("o-a2", "CHECKIN", class_code(services, clock, db, at_class))
+    assert "您没有报到" in answer.text
+    assert marks(db, "o-a2") == []
+
+
+def test_outside_the_window_is_refused(wechat, at_class, services, clock, db):
+    clock.advance(minutes=40)  # 13:35: more than 30 minutes late
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert "上课前15分钟到上课后30分钟" in answer.text
+    assert marks(db, TRAINEE) == []
+
+
+def test_outside_the_radius_is_refused(wechat, at_class, services, clock, db):
+    wechat.report_location(TRAINEE, at_class.lat + 0.05, at_class.lng)  # 5.5 km away
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert re.search(r"约\d+米", answer.text) and f"{at_class.radius_m}米以内" in answer.text
+    assert marks(db, TRAINEE) == []
+
+
+def test_without_a_location_the_bot_asks_for_one(wechat, services, clock, db, course):
+    clock.set(AFTERNOON)
+    wechat.say(STAFF, "开课")
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, course))
+    assert "请先发送您的位置" in answer.text
+    sent = wechat.send(wechat.xml(TRAINEE, "location", Location_X=f"{course.lat}",
+                                  Location_Y=f"{course.lng}", Scale="15", Label="教室",
+                                  MsgId=4242))
+    assert "已收到您的位置" in sent.text
+    assert "签到成功" in wechat.scan(TRAINEE, "CHECKIN",
+                                     class_code(services, clock, db, course)).text
+
+
+def test_a_code_of_a_class_not_opened_is_refused(wechat, services, clock, db, course):
+    clock.set(AFTERNOON)
+    session = db.scalar(select(ClassSession).where(ClassSession.course_id == course.id,
+                                                   ClassSession.day == clock.today()))
+    code = services.class_codes.show(session.id, clock.now()).code
+    assert "还没有开课签到" in wechat.scan(TRAINEE, "CHECKIN", code).text
+
+
+def test_a_forged_or_foreign_code_is_refused(wechat, at_class, services, clock, db):
+    code = class_code(services, clock, db, at_class)
+    assert "被改动过" in wechat.scan(TRAINEE, "CHECKIN", code[:-2] + "00").text
+    voucher_code = services.voucher_codes.show(1, clock.now()).code
+    assert "这不是课堂签到二维码" in wechat.scan(TRAINEE, "CHECKIN", voucher_code).text
+    assert marks(db, TRAINEE) == []
+
+
+def test_staff_actions_by_a_trainee_are_refused(wechat, clock):
+    clock.set(AFTERNOON)
+    assert "只有培训机构工作人员" in wechat.say(TRAINEE, "开课").text
+    assert "只有培训机构工作人员" in wechat.say(TRAINEE, "点名").text
+    assert "只有培训机构工作人员" in wechat.say(TRAINEE, "补签 PX2026000001 在场").text
+
+
+def test_roll_call_and_a_manual_mark_with_its_reason(wechat, at_class, db):
+    roll = wechat.say(STAFF, "点名").text
+    assert "应到1人，实到0人" in roll and "李春花" in roll and "5303**********0028" in roll
+    number = re.search(r"(PX\d+) 李春花", roll).group(1)
+    assert "需要写原因" not in wechat.say(STAFF, f"补签 {number}").text
+    answer = wechat.say(STAFF, f"补签 {number} 手机没电，老师核对身份证")
+    assert "手工补记" in answer.text
+    [mark] = marks(db, TRAINEE)
+    assert mark.how is MarkHow.MANUAL and mark.reason == "手机没电，老师核对身份证"
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "attendance.mark"))
+    assert entry.after["reason"] == "手机没电，老师核对身份证"
+    roll = wechat.say(STAFF, "点名").text
+    assert "已签到" in roll and "（手工）" in roll
+
+
+def test_staff_of_another_institution_cannot_mark(wechat, at_class, services, clock):
+    bind_staff_via_chat(wechat, services, clock, "o-a-other", "lp-pes")
+    roll = wechat.say(STAFF, "点名").text
+    number = re.search(r"(PX\d+) 李春花", roll).group(1)
+    answer = wechat.say("o-a-other", f"补签 {number} 代签")
+    assert "别的机构" in answer.text or "没有要上的课" in answer.text
+
+
+def test_a_trainee_sees_their_own_attendance(wechat, at_class, services, clock, db):
+    wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    answer = wechat.say(TRAINEE, "出勤")
+    assert "已上1次课（共40次）" in answer.text and "已计4学时" in answer.text
+    assert "结业需要144学时" in answer.text
+
+
+def test_an_inspector_records_a_spot_check(wechat, at_class, services, clock, db):
+    with services.sessions.begin() as setup:
+        token = invite_inspector(setup, now=clock.now())
+    assert "督查人员" in wechat.send(wechat.event("o-insp", "SCAN",
+                                                 EventKey=f"inspector:{token}")).text
+    wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert "现场实际有多少学员" in wechat.scan("o-insp", "CHECKIN",
+                                             class_code(services, clock, db, at_class)).text
+    assert "请回复数字" in wechat.say("o-insp", "很多").text
+    wechat.say("o-insp", "2")
+    photo = wechat.send(wechat.xml("o-insp", "image", PicUrl="http://x/p.jpg",
+                                   MediaId="media-777", MsgId=8888))
+    assert "照片已收到" in photo.text
+    done = wechat.say("o-insp", "按计划授课，一人未签到")
+    assert "现场2人，系统签到1人" in done.text
+    check = db.scalar(select(SpotCheck))
+    assert (check.present_seen, check.checked_in_then, check.photo_media_id) == (2, 1,
+                                                                                "media-777")
+    assert check.notes == "按计划授课，一人未签到"
+
+
+def test_checkout_records_the_hours_actually_attended(wechat, at_class, services, clock, db,
+                                                      sessions):
+    with sessions.begin() as setup:
+        setup.get(Course, at_class.id).requires_checkout = True
+    wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    clock.set(AFTERNOON.replace(hour=16, minute=50))
+    wechat.report_location(TRAINEE, at_class.lat, at_class.lng)
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert "签退成功" in answer.text and "3.83学时" in answer.text
+    [mark] = marks(db, TRAINEE)
+    assert mark.hours == pytest.approx(3.83) and mark.checked_out_at is not None
+
