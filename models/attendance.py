@@ -29,6 +29,7 @@ from models.errors import (
     AlreadyCheckedIn,
     AttendanceShort,
     CheckInRefused,
+    CourseNotFound,
     NoSessionToday,
     NotInspector,
     VoucherNotFound,
@@ -415,3 +416,74 @@ def oversight(db: Session) -> list[ClassOversight]:
     courses = db.scalars(select(Course).order_by(Course.starts_on, Course.code)).all()
     return [ClassOversight(c, marks.get(c.id, 0), manual.get(c.id, 0), checks.get(c.id, 0))
             for c in courses]
+
+
+# --- the bureau's attendance sheet ---------------------------------------------------------
+
+# A class with at least this share of its marks made by hand is flagged (a warning sign of 代签).
+PROXY_SIGNING_SHARE = 0.2
+# The vouchers whose holders are on a class's attendance sheet.
+SHEET_STATUSES = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
+
+
+@dataclass(frozen=True)
+class SheetTrainee:
+    person_id: int
+    voucher_number: str
+    name: str | None  # None once the person withdrew consent and their details were deleted
+    id_masked: str | None
+
+
+@dataclass(frozen=True)
+class AttendanceSheet:
+    """A class's attendance as the bureau prints it: the sessions in order, the trainees who
+    hold its vouchers, and every mark recorded (no mark: nothing was recorded)."""
+
+    course: Course
+    sessions: list[ClassSession]
+    trainees: list[SheetTrainee]
+    marks: dict[tuple[int, int], Attendance]  # (session id, person id) -> the mark
+    markers: dict[int, str | None]  # person id -> the name of staff who marked by hand
+
+    def mark(self, session_id: int, person_id: int) -> Attendance | None:
+        return self.marks.get((session_id, person_id))
+
+    def sessions_attended(self, person_id: int) -> int:
+        return sum(1 for s in self.sessions if (m := self.mark(s.id, person_id)) and m.is_present)
+
+    def hours_attended(self, person_id: int) -> float:
+        return round(sum(m.hours for s in self.sessions
+                         if (m := self.mark(s.id, person_id)) and m.is_present), 2)
+
+    def present_at(self, session_id: int) -> int:
+        return sum(1 for t in self.trainees
+                   if (m := self.mark(session_id, t.person_id)) and m.is_present)
+
+    @property
+    def manual_marks(self) -> list[tuple[ClassSession, SheetTrainee, Attendance]]:
+        """Marks made by hand, session by session, in the order of the sheet."""
+        return [(s, t, m) for s in self.sessions for t in self.trainees
+                if (m := self.mark(s.id, t.person_id)) and m.how is MarkHow.MANUAL]
+
+
+def attendance_sheet(db: Session, *, course_code: str) -> AttendanceSheet:
+    course = db.scalar(select(Course).where(Course.code == course_code)
+                       .options(joinedload(Course.institution)))
+    if course is None:
+        raise CourseNotFound(course_code=course_code)
+    sessions = db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)
+                          .order_by(ClassSession.day, ClassSession.starts)).all()
+    vouchers = db.scalars(select(Voucher).where(Voucher.course_id == course.id,
+                                                Voucher.status.in_(SHEET_STATUSES))
+                          .options(joinedload(Voucher.person)).order_by(Voucher.id)).all()
+    trainees = [SheetTrainee(v.person_id, v.number, v.person.name, v.person.id_masked)
+                for v in vouchers]
+    marks = {(a.session_id, a.person_id): a for a in db.scalars(select(Attendance).where(
+        Attendance.session_id.in_([s.id for s in sessions]),
+        Attendance.person_id.in_([t.person_id for t in trainees])))}
+    marker_ids = {a.marked_by_id for a in marks.values()
+                  if a.how is MarkHow.MANUAL and a.marked_by_id is not None}
+    markers = dict(db.execute(select(Person.id, Person.name)
+                              .where(Person.id.in_(marker_ids))).all()) if marker_ids else {}
+    return AttendanceSheet(course=course, sessions=list(sessions), trainees=trainees,
+                           marks=marks, markers=markers)

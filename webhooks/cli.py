@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from locales import N_, Translator, translator
+from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, invite_inspector, oversight
 from models.audit import Channel
 from models.cadres import INVITATION_DAYS, invite_cadre
 from models.catalogue import CertificateKind, Course
 from models.course_import import ImportResult, import_courses
 from models.demo import load_demo
-from models.errors import CourseFileRejected, DomainError
+from models.errors import CourseFileRejected, CourseNotFound, DomainError
 from models.settlement import settle
 from models.staff import invite_staff
 from models.vouchers import VoucherStatus, revoke_voucher
@@ -34,7 +35,7 @@ from webhooks.course_import_report import (
     rejection_lines,
     summary_line,
 )
-from webhooks.exports import settlement_workbook
+from webhooks.exports import attendance_workbook, settlement_workbook
 from webhooks.services import Services, current
 from webhooks.wechat_api import Client
 
@@ -312,6 +313,93 @@ def register(app: Flask) -> None:
         click.echo(qr.ascii_art(url))
         click.echo(t._("Scene %(scene)s for institution %(institution)s; valid %(days)s days, "
                        "once.", scene=scene, institution=institution, days=INVITATION_DAYS))
+        if svg_file:
+            svg_file.write_text(qr.svg(url), encoding="utf-8")
+            click.echo(t._("Written to %(file)s.", file=svg_file))
+
+    # --- the bureau: attendance sheets, oversight of classes, inspectors ---------------------
+
+    @app.cli.group("attendance")
+    def attendance_group() -> None:
+        """Attendance: the sheet a class's teacher signs, the bureau's oversight of classes."""
+
+    @attendance_group.command("sheet")
+    @click.option("--course", "course_code", required=True,
+                  help="Course code, e.g. lp-2026-today.")
+    @click.option("--out", "out_file", required=True,
+                  type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                  help="The attendance sheet to write (.xlsx), to print and sign.")
+    @language
+    def attendance_write_sheet(course_code: str, out_file: Path, lang: str) -> None:
+        """Write a class's attendance sheet: every session, every trainee, each mark (check-in
+        time, by hand with its reason, absent), the totals and the signature line."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        try:
+            with services.sessions.begin() as db:
+                sheet = attendance_sheet(db, course_code=course_code)
+                content = attendance_workbook(sheet, t)
+        except CourseNotFound:
+            click.echo(t._("No course has the code “%(course)s”.", course=course_code), err=True)
+            raise click.exceptions.Exit(1) from None
+        try:
+            out_file.write_bytes(content)
+        except OSError as error:
+            click.echo(t._("%(file)s could not be written (%(error)s).", file=out_file,
+                           error=error.strerror or error), err=True)
+            raise click.exceptions.Exit(1) from None
+        click.echo(t._("Attendance sheet of %(course)s: trainees %(trainees)s, sessions "
+                       "%(sessions)s, marks made by hand %(manual)s.",
+                       course=sheet.course.code, trainees=len(sheet.trainees),
+                       sessions=len(sheet.sessions), manual=len(sheet.manual_marks)))
+        click.echo(t._("Written to %(file)s.", file=out_file))
+
+    @attendance_group.command("oversight")
+    @language
+    def attendance_oversight(lang: str) -> None:
+        """One line per class that has started: its marks, the share made by hand (flagged
+        from 20%: a warning sign of 代签) and its spot checks (flagged while there are none:
+        every class is checked, YN2021 三(三))."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        today = services.clock.today()
+        lines = []
+        with services.sessions.begin() as db:
+            for line in oversight(db):
+                if line.course.starts_on > today:
+                    continue
+                text = t._("%(code)s %(course)s — marks: %(marks)s, by hand: %(share)s, spot "
+                           "checks: %(checks)s", code=line.course.code,
+                           course=line.course.display_name(t.locale), marks=line.marks,
+                           share=f"{line.manual_share:.0%}", checks=line.spot_checks)
+                flags = []
+                if line.marks and line.manual_share >= PROXY_SIGNING_SHARE:
+                    flags.append(t._("⚠ check for proxy signing"))
+                if not line.spot_checks:
+                    flags.append(t._("⚠ no spot check yet"))
+                lines.append("  ".join([text, *flags]))
+        for text in lines or [t._("No class has started yet.")]:
+            click.echo(text)
+
+    @app.cli.group("inspectors")
+    def inspectors_group() -> None:
+        """The bureau's inspectors (督查), who spot-check classes."""
+
+    @inspectors_group.command("invite")
+    @click.option("--svg", "svg_file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Also write the QR code to this SVG file, for printing.")
+    @language
+    def inspectors_invite(svg_file: Path | None, lang: str) -> None:
+        """A one-time QR code that makes the person who scans it an inspector."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        with services.sessions.begin() as db:
+            token = invite_inspector(db, now=services.clock.now())
+        scene = f"inspector:{token}"
+        url = invitation_qr_url(services, scene)
+        click.echo(qr.ascii_art(url))
+        click.echo(t._("Scene %(scene)s for an inspector; valid %(days)s days, once.",
+                       scene=scene, days=INVITATION_DAYS))
         if svg_file:
             svg_file.write_text(qr.svg(url), encoding="utf-8")
             click.echo(t._("Written to %(file)s.", file=svg_file))

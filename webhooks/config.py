@@ -41,8 +41,9 @@ class Config:
     wechat_notice_template_id: str | None = None
     public_base_url: str = ""
     max_body_bytes: int = 64 * 1024
-    # A person may send this many messages a minute before the bot asks them to slow down.
-    messages_per_minute: int = 30
+    # A person may send this many messages a minute before the bot asks them to slow down
+    # (staff scanning a whole class at its start stay well under it).
+    messages_per_minute: int = 60
     dedup_seconds: int = 300
     dialogue_seconds: int = 30 * 60
     testing: bool = False

@@ -3,6 +3,7 @@ acted on; a retry gets the same answer again and changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -16,13 +17,15 @@ PENDING = "…"
 
 
 def message_key(raw: dict) -> str:
-    """MsgId for messages; sender, time and event for events, which have no MsgId."""
+    """MsgId for messages; for events, which have none, the sender and time as WeChat advises,
+    plus the event and what was scanned: two different scans are never one retried event."""
     if raw.get("MsgId"):
         return f"peixun:seen:{raw['MsgId']}"
-    return "peixun:seen:{}:{}:{}:{}".format(
-        raw.get("FromUserName", ""), raw.get("CreateTime", ""), raw.get("Event", ""),
-        raw.get("EventKey", ""),
-    )
+    scanned = (raw.get("ScanCodeInfo") or {}).get("ScanResult", "") if isinstance(
+        raw.get("ScanCodeInfo"), dict) else ""
+    parts = (raw.get("FromUserName", ""), raw.get("CreateTime", ""), raw.get("Event", ""),
+             raw.get("EventKey", ""), hashlib.sha1(str(scanned).encode()).hexdigest()[:16])
+    return "peixun:seen:" + ":".join(str(p) for p in parts)
 
 
 def once(kv: Redis, key: str, ttl_seconds: int, act: Callable[[], str],

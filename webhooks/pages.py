@@ -5,16 +5,20 @@ anywhere else: styles, script and QR codes are all inline."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from wechatpy.exceptions import WeChatClientException
 
 from bot import links
+from bot.attendance import DISPLAY_PURPOSE
 from bot.cadre import QR_PAGE_SECONDS
 from locales import N_, translator
+from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
+from models.catalogue import Institution, session_bounds
 from models.codes import ShownCode
-from models.errors import VoucherNotFound
+from models.errors import NoSessionToday, VoucherNotFound
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
 from webhooks.locale import request_locale
 from webhooks.qr import svg
@@ -43,6 +47,20 @@ VOUCHER_STATUS_WORDS = {
 # is ever downloaded from elsewhere.
 VOUCHER_PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
                     "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")
+
+# The class display link (开课) is signed to last at most this long; the session's end refuses
+# it much sooner.
+CLASS_DISPLAY_SECONDS = 24 * 3600
+# ...once the session has been over this long: the display shows its code until check-out
+# closes, and its link dies then too ("expires with the session").
+CLASS_DISPLAY_AFTER_END = CHECKOUT_AFTER
+# The display asks for the code and the count this often by default (the count follows the
+# trainees' scans), and just after each code turns; ?refresh= may ask for 1 s up to the code's
+# period of 30 s.
+CLASS_DISPLAY_REFRESH_SECONDS = 10
+CLASS_DISPLAY_REFRESH_MAX_SECONDS = 30
+# Like the voucher card: nothing but the page itself and its own JSON.
+CLASS_DISPLAY_CSP = VOUCHER_PAGE_CSP
 
 
 def _payload(purpose: str, token: str, max_age: int) -> dict:
@@ -125,6 +143,83 @@ def _voucher_page(voucher: Voucher, shown: ShownCode | None) -> str:
                  countdown=texts["countdown"].replace("{seconds}", str(expires_in)),
                  expires_in=expires_in, texts=texts,
                  refresh=min(max(refresh, 1), VOUCHER_REFRESH_MAX_SECONDS))
+
+
+@bp.get("/class/<token>")
+def class_display(token: str):
+    """The class's check-in display, for the classroom's projector or tablet: the course, the
+    session's day and time, its rotating check-in code as large as the screen allows, and how
+    many of the enrolled trainees have checked in. With ``Accept: application/json`` the same
+    URL answers the display's script: ``{"qr": code or null, "expires_in": seconds or null,
+    "checked_in": n, "enrolled": n}``, plus ``"svg"`` when there is a code (none before the
+    check-in window opens or after it closes).
+
+    The link (sent to staff by 开课) expires with its session: refused with 403 once the session
+    has been over for ``CLASS_DISPLAY_AFTER_END``. ``?refresh=N`` (1–30 s) makes the display
+    ask at least every N seconds (default 10)."""
+    services = current()
+    payload = _payload(DISPLAY_PURPOSE, token, CLASS_DISPLAY_SECONDS)
+    now = services.clock.now()
+    try:
+        with services.sessions.begin() as db:
+            state = display_state(db, codes=services.class_codes,
+                                  session_id=int(payload["s"]), now=now)
+            institution = state.session.course.institution
+    except NoSessionToday:
+        abort(404)
+    if now > session_bounds(state.session)[1] + CLASS_DISPLAY_AFTER_END:
+        abort(403)
+    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if wants_json == "application/json":
+        response = jsonify(_display_json(state))
+    else:
+        response = Response(_class_page(state, institution, now))
+        response.headers["Content-Security-Policy"] = CLASS_DISPLAY_CSP
+    # A code is good for half a minute and the count changes: no copy may be kept.
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
+    return response
+
+
+def _display_json(state: DisplayState) -> dict:
+    shown = state.code
+    body = {"qr": shown.code if shown else None,
+            "expires_in": shown.expires_in if shown else None,
+            "checked_in": state.checked_in, "enrolled": state.enrolled}
+    if shown:
+        body["svg"] = svg(shown.code)
+    return body
+
+
+def _class_page(state: DisplayState, institution: Institution, now: datetime) -> str:
+    t = translator(request_locale())
+    session, shown = state.session, state.code
+    starts = session_bounds(session)[0]
+    refresh = request.args.get("refresh", CLASS_DISPLAY_REFRESH_SECONDS, type=int)
+    # Everything the display's script may have to show, already in the reader's language.
+    texts = {
+        "countdown": t._("New code in %(seconds)s s", seconds="{seconds}"),
+        "offline": t._("Offline, retrying… The code shown still works for a short while."),
+        "closed": t._("Check-in for this session is closed."),
+    }
+    if shown:
+        no_code = ""
+    elif now < starts - OPENS_BEFORE:
+        no_code = t._("The check-in code appears here at %(time)s.",
+                      time=t.clock((starts - OPENS_BEFORE).time()))
+    else:
+        no_code = texts["closed"]
+    return _page("class_display.html", state=state, code=shown.code if shown else "",
+                 qr=svg(shown.code) if shown else None,
+                 course=session.course.display_name(t.locale),
+                 institution=institution.display_name(t.locale),
+                 day=t.day(session.day, "full"), start=t.clock(session.starts),
+                 end=t.clock(session.ends), no_code=no_code,
+                 expires_in=shown.expires_in if shown else "",
+                 countdown=texts["countdown"].replace(
+                     "{seconds}", str(shown.expires_in if shown else "")),
+                 texts=texts,
+                 refresh=min(max(refresh, 1), CLASS_DISPLAY_REFRESH_MAX_SECONDS))
 
 
 def _page(template: str, **context):
