@@ -383,3 +383,21 @@ def test_notices_are_worded_in_the_holders_language(wechat, trainee, claim, staf
     assert sent["touser"] == trainee
     assert "Bricklayer (entry level)" in sent["text"]["content"]
     assert "redeemed" in sent["text"]["content"]
+
+
+def test_two_different_scans_in_the_same_second_are_two_events(wechat, staff, services,
+                                                               clock, db, claim):
+    register_via_chat(wechat, "o-v4", id=id_number(seq="051"))
+    register_via_chat(wechat, "o-v5", id=id_number(seq="053"))
+    claim("o-v4")
+    claim("o-v5")
+    first, second = voucher_of(db, "o-v4"), voucher_of(db, "o-v5")
+
+    def scan_xml(voucher):
+        return wechat.event(staff, "scancode_waitmsg", EventKey="REDEEM", _inner=(
+            "<ScanCodeInfo><ScanType><![CDATA[qrcode]]></ScanType><ScanResult><![CDATA["
+            + shown_code(services, clock, voucher) + "]]></ScanResult></ScanCodeInfo>"))
+
+    one, two = scan_xml(first), scan_xml(second)  # built in the same second
+    assert "报到成功" in wechat.send(one).text and "报到成功" in wechat.send(two).text
+    assert voucher_of(db, "o-v5").status is VoucherStatus.REDEEMED
