@@ -15,6 +15,7 @@ from bot import (
     general,
     profile,
     registration,
+    subsidy,
     vouchers,
 )
 from bot.intents import Intent, read
@@ -68,8 +69,7 @@ HANDLERS: dict[str, Handler] = {
     "ROLL_CALL": attendance.call_roll,
     "MARK_PRESENT": attendance.mark_present,
     "MARK_ABSENT": attendance.mark_absent,
-    # Not built yet; it says so and offers the main menu.
-    "SUBSIDY": general.coming_soon,
+    "SUBSIDY": subsidy.explain_subsidies,
 }
 
 # Messages that are typed or spoken: inside a dialogue they answer its question.

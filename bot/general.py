@@ -86,10 +86,5 @@ def change_language(turn: Turn, intent: Intent) -> Reply:
     return with_menu(turn, turn.t._("Language set to English."))
 
 
-def coming_soon(turn: Turn, intent: Intent) -> Reply:
-    # Menu entries whose service is not built yet: say so plainly rather than stay silent.
-    return with_menu(turn, turn.t._("This service is not open yet."))
-
-
 def cancelled(turn: Turn) -> Reply:
     return with_menu(turn, turn.t._("Stopped; nothing was saved."))

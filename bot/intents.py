@@ -66,6 +66,7 @@ PREFIXES: dict[str, str] = {
     "课程": "SEARCH", "找": "SEARCH", "搜": "SEARCH", "course": "SEARCH", "courses": "SEARCH",
     "search": "SEARCH", "绑定": "BIND", "bind": "BIND",
     "结业": "COMPLETE", "complete": "COMPLETE", "撤销报到": "UNDO_REDEEM", "undo": "UNDO_REDEEM",
+    "补贴": "SUBSIDY", "subsidy": "SUBSIDY", "subsidies": "SUBSIDY",
     "补签": "MARK_PRESENT", "present": "MARK_PRESENT", "缺勤": "MARK_ABSENT",
     "absent": "MARK_ABSENT",
 }

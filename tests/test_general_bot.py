@@ -67,13 +67,6 @@ def test_a_language_change_is_audited_once(wechat, db, person_named):
         ({"locale": "zh_Hans_CN"}, {"locale": "en"}, "wechat")]
 
 
-def test_menu_entries_not_built_yet_say_so_plainly(wechat):
-    for key in ("SUBSIDY",):
-        answer = wechat.click("o-g10", key)
-        assert "这项服务还没有开通" in answer.text
-        assert "1. 查课程" in answer.text
-
-
 def test_a_location_report_gets_no_reply(wechat):
     assert wechat.report_location("o-g11", 24.88, 104.31).is_silent
 

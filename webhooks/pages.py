@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from wechatpy.exceptions import WeChatClientException
 
 from bot import links
+from bot import subsidy as subsidy_words
 from bot.attendance import DISPLAY_PURPOSE
 from bot.cadre import QR_PAGE_SECONDS
 from locales import N_, translator
@@ -18,7 +19,8 @@ from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, displa
 from models.cadres import keep_qr_url, load_cadre, referral_scene
 from models.catalogue import Institution, session_bounds
 from models.codes import ShownCode
-from models.errors import NoSessionToday, VoucherNotFound
+from models.eligibility import evaluate
+from models.errors import DomainError, NoSessionToday, VoucherNotFound
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
 from webhooks.locale import request_locale
 from webhooks.qr import svg
@@ -237,3 +239,30 @@ def _permanent_qr_url(services, scene: str) -> str:
         logger.warning("QR code not created: %s", type(error).__name__)
         abort(503)
     return result["url"]
+
+
+@bp.get("/subsidy/<token>")
+def subsidy(token: str):
+    """The subsidies a person can get, each with its reasons and the clause they cite."""
+    payload = _payload(subsidy_words.PAGE_PURPOSE, token, subsidy_words.PAGE_SECONDS)
+    services = current()
+    with services.sessions.begin() as db:
+        try:
+            evaluation = evaluate(db, person_id=int(payload["p"]),
+                                  course_id=payload.get("c"), on=services.clock.today())
+        except DomainError:
+            abort(404)
+    t = translator(request_locale())
+    outcomes = [{
+        "title": o.display_title(t.locale),
+        "mark": subsidy_words.MARKS[o.status],
+        "status": t._(subsidy_words.STATUSES[o.status]),
+        "status_code": o.status.value,
+        "amount": subsidy_words.amount_text(t, o),
+        "reasons": [(subsidy_words.reason_text(t, r.code, r.params), r.source)
+                    for r in o.reasons],
+        "missing": [t._(subsidy_words.MISSING.get(m, m)) for m in o.missing],
+        "source": o.source,
+    } for o in evaluation.outcomes]
+    return _page("subsidy.html", outcomes=outcomes, version=evaluation.policy_version,
+                 day=t.day(evaluation.on))

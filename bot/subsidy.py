@@ -1,0 +1,185 @@
+"""SUBSIDY: what a person can get and why, clause by clause, from models.eligibility. The chat
+gets a short summary; the reasons, each with its citation, are on a page the summary links to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot import links
+from bot.courses import CERTIFICATES
+from bot.general import with_menu
+from bot.intents import Intent
+from bot.labels import GROUPS
+from bot.replies import Reply
+from bot.turn import Turn
+from locales import N_, Translator
+from models.catalogue import CertificateKind
+from models.courses import CourseQuery, find_courses
+from models.eligibility import Evaluation, Outcome, PayKind, Status, evaluate
+from models.persons import Group
+
+PAGE_PURPOSE = "subsidy"
+PAGE_SECONDS = 7 * 24 * 3600
+
+STATUSES = {
+    Status.ELIGIBLE: N_("eligible"),
+    Status.PROVISIONAL: N_("yes once verified"),
+    Status.NOT_ELIGIBLE: N_("not eligible"),
+}
+MARKS = {Status.ELIGIBLE: "✔", Status.PROVISIONAL: "…", Status.NOT_ELIGIBLE: "✘"}
+
+REASONS: dict[str, str] = {
+    "group_verified": N_("The bureau has verified that you are %(group)s."),
+    "group_self_declared": N_(
+        "You declared yourself %(group)s; the bureau has not verified it yet."),
+    "group_rejected": N_("The bureau did not confirm that you are %(group)s."),
+    "not_in_groups": N_("This is only for: %(groups)s."),
+    "age_threshold_met": N_(
+        "As %(group)s aged %(age)s (%(min_age)s or over) you count as %(counts_as)s."),
+    "below_age_threshold": N_(
+        "%(group)s count as %(counts_as)s from age %(min_age)s; you are %(age)s and reach it "
+        "on %(reaches_on)s."),
+    "draws_pension": N_("People who draw a monthly pension are not covered."),
+    "pension_unknown": N_("We do not know yet whether you draw a monthly pension."),
+    "township_unknown": N_("We do not know your household township yet."),
+    "outside_region": N_("Your household township %(township)s is not in %(region)s."),
+    "yearly_count": N_("You have used %(used)s of %(max)s subsidized trainings for %(year)s."),
+    "yearly_cap_reached": N_(
+        "You already have %(used)s subsidized trainings in %(year)s; the limit is %(max)s a "
+        "year."),
+    "same_occupation_level": N_(
+        "You already had %(course)s (%(year)s): the same occupation at the same level is "
+        "subsidized once."),
+    "not_counted_in_yearly_cap": N_(
+        "It does not count toward the %(max)s subsidized trainings a year."),
+    "applies_to_courses": N_("It depends on the course you choose."),
+    "course_is_free": N_("The course is free."),
+    "course_not_free": N_("The course costs %(fee_yuan)s yuan."),
+    "institution_kind_covered": N_("The course is run by a %(institution_kind)s."),
+    "institution_kind_not_covered": N_(
+        "The course is run by a %(institution_kind)s, which this does not cover."),
+    "certificate_kind_not_covered": N_("A %(certificate_kind)s is not covered."),
+    "certificate_obtained": N_("You obtained the %(certificate_kind)s."),
+    "certificate_pending": N_("It is paid once you obtain the certificate."),
+    "no_certificate": N_("You did not obtain the certificate."),
+    "needs_fact": N_("It also needs: %(fact)s."),
+    "paid_to": N_("It is paid to the %(payee)s, not to you."),
+    "advanced_by": N_("The training institution pays it to you first and claims it back."),
+    "demo_amount": N_("The amount is an example until the county sets it."),
+    "days_attended": N_("You attended %(days)s of %(days_max)s class days."),
+    "days_not_started": N_("Paid for each day you attend, up to %(days_max)s days."),
+    "certificate_rate": N_(
+        "For a %(certificate_kind)s: %(training_yuan)s yuan training subsidy plus "
+        "%(appraisal_yuan)s yuan appraisal subsidy."),
+    "certificate_range": N_(
+        "%(min)s to %(max)s yuan by certificate kind, plus at most %(appraisal_max)s yuan "
+        "appraisal subsidy."),
+    "no_rate_for_certificate": N_(
+        "The county has set no amount for this certificate yet (%(min)s to %(max)s yuan)."),
+    "cadre_certified": N_("%(count)s people you mobilized obtained a certificate in %(year)s."),
+}
+MISSING: dict[str, str] = {
+    "verify_group": N_("Ask the county employment service centre to verify your group."),
+    "declare_group": N_("If you belong to one of these groups, add it in your profile."),
+    "pension_status": N_("Tell us whether you draw a monthly pension."),
+    "household_township": N_("Tell us your household township."),
+    "obtain_certificate": N_("Obtain the course's certificate."),
+    "hired_by_eligible_employer": N_(
+        "Be hired and trained on the job by a cooperative, poverty workshop or insured "
+        "enterprise."),
+    "apprenticeship_contract": N_("Be an enterprise's new-style apprentice."),
+}
+PAYEES = {"trainee": N_("trainee"), "employer": N_("employer"), "enterprise": N_("enterprise"),
+          "cadre": N_("cadre")}
+INSTITUTION_KINDS = {
+    "public_employment_service": N_("public employment service institution"),
+    "private_school": N_("private training school"),
+    "vocational_school": N_("vocational or technical school"),
+    "enterprise_centre": N_("enterprise training centre"),
+    "hr_agency": N_("human resources service agency"),
+}
+
+
+def _certificate_words(t: Translator, code: str) -> str:
+    return t._(CERTIFICATES[CertificateKind(code)])
+
+
+# How each parameter's code becomes words (a value not listed is shown as it is).
+WORDING: dict[str, Callable[[Translator, Any], str]] = {
+    "group": lambda t, v: t._(GROUPS[Group(v)]),
+    "counts_as": lambda t, v: t._(GROUPS[Group(v)]),
+    "groups": lambda t, v: t.listing([t._(GROUPS[Group(g)]) for g in v]),
+    "payee": lambda t, v: t._(PAYEES.get(v, v)),
+    "institution_kind": lambda t, v: t._(INSTITUTION_KINDS.get(v, v)),
+    "certificate_kind": _certificate_words,
+    "fact": lambda t, v: t._(MISSING.get(v, v)),
+    "reaches_on": lambda t, v: t.day(v),
+}
+
+
+def reason_text(t: Translator, code: str, params: dict[str, Any]) -> str:
+    values = {k: (WORDING[k](t, v) if k in WORDING else v) for k, v in params.items()}
+    template = REASONS.get(code)
+    return t._(template, **values) if template else code
+
+
+def amount_text(t: Translator, outcome: Outcome) -> str:
+    per = {"day": N_("%(amount)s a day"), "month": N_("%(amount)s a month"),
+           "year": N_("%(amount)s a year"), "person": N_("%(amount)s a person")}
+    if outcome.kind is PayKind.FREE:
+        return t._("free training")
+    if outcome.total is not None and outcome.kind is not PayKind.PER_DAY:
+        return t.money(outcome.total)
+    if outcome.amount is not None:
+        words = per.get(outcome.per or "")
+        text = t._(words, amount=t.money(outcome.amount)) if words else t.money(outcome.amount)
+        if outcome.kind is PayKind.PER_DAY and outcome.total is not None:
+            text += " · " + t._("so far %(total)s", total=t.money(outcome.total))
+        return text
+    if outcome.amount_range:
+        low, high = outcome.amount_range
+        if high is None:
+            return t._("from %(low)s", low=t.money(low))
+        return t._("%(low)s to %(high)s", low=t.money(low), high=t.money(high))
+    return "—"
+
+
+def summary(turn: Turn, evaluation: Evaluation, heading: str) -> Reply:
+    t = turn.t
+    lines = [heading]
+    for n, outcome in enumerate(evaluation.outcomes, 1):
+        lines.append(f"{n}. {MARKS[outcome.status]} {outcome.display_title(t.locale)}: "
+                     f"{t._(STATUSES[outcome.status])} · {amount_text(t, outcome)}")
+    token = links.sign(turn.secret_key, PAGE_PURPOSE, {
+        "p": evaluation.person_id, "c": evaluation.course_id})
+    lines += ["", t._("Why, clause by clause (policy %(version)s):",
+                      version=evaluation.policy_version),
+              f"{turn.base_url}/p/subsidy/{token}"]
+    return Reply(text="\n".join(lines))
+
+
+def explain_subsidies(turn: Turn, intent: Intent) -> Reply:
+    """补贴 / subsidy; 补贴 电工 evaluates a course the person has not joined yet."""
+    if not turn.person.is_registered:
+        return with_menu(turn, turn.t._(
+            "Rural workers can train free of charge, get a living allowance of 60 yuan and a "
+            "transport allowance of 20 yuan a day in free training if they belong to certain "
+            "groups, and a subsidy of 800 to 6000 yuan for a certificate they paid for "
+            "themselves. Register (reply “注册”) and we will tell you exactly what you can get "
+            "and why."))
+    course_id = None
+    heading = turn.t._("What you can get:")
+    if intent.arg:
+        page = turn.run(find_courses, query=CourseQuery(text=intent.arg.strip()[:30]),
+                        today=turn.today(), per_page=1)
+        if not page.courses:
+            return Reply(text=turn.t._("No open course matches “%(text)s”. Reply “课程” for "
+                                       "all courses, or “分类” to pick a category.",
+                                       text=intent.arg.strip()))
+        course = page.courses[0]
+        course_id = course.id
+        heading = turn.t._("If you took %(course)s:", course=course.display_name(turn.t.locale))
+    evaluation = turn.run(evaluate, person_id=turn.person.id, course_id=course_id,
+                          on=turn.today())
+    return summary(turn, evaluation, heading)
