@@ -95,7 +95,7 @@ def respond(turn: Turn, message: BaseMessage) -> Reply:
         if intent.name not in ("LOCATION", "UNFOLLOW"):
             dialogue.forget(turn)  # a menu tap or a scan leaves the dialogue
     handler = HANDLERS.get(intent.name, general.not_understood)
-    logger.info("intent %s", intent.name)
+    logger.debug("intent %s", intent.name)
     reply = handler(turn, intent)
     if reply is not SILENCE:
         turn.remember(reply)

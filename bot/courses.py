@@ -89,13 +89,33 @@ def _query(turn: Turn, q: dict) -> CourseQuery:
         text=q.get("text") or None, category_id=q.get("category"),
         free_only=bool(q.get("free")),
         intent=WorkIntent(q["intent"]) if q.get("intent") else None,
-        near=turn.run(origin_of, openid=turn.openid),
+        near=_origin(turn),
     )
 
 
+def _origin(turn: Turn) -> tuple[float, float] | None:
+    person = turn.person
+    if person.last_lat is not None and person.last_lng is not None:
+        return person.last_lat, person.last_lng
+    if person.township_id is None:
+        return None  # most people: no query needed
+    return turn.run(origin_of, openid=turn.openid)
+
+
 def _page(turn: Turn, q: dict, page_no: int, heading: str | None = None) -> Reply:
+    query = _query(turn, q)
+    if query.near is not None:
+        return _render_page(turn, q, query, page_no, heading)
+    # The same list for everyone in one language: share the reply for a few seconds.
+    key = ("courses", turn.t.locale, turn.today(), json.dumps(q, sort_keys=True), page_no,
+           heading)
+    return turn.shared(key, lambda: _render_page(turn, q, query, page_no, heading))
+
+
+def _render_page(turn: Turn, q: dict, query: CourseQuery, page_no: int,
+                 heading: str | None) -> Reply:
     t = turn.t
-    page = turn.run(find_courses, query=_query(turn, q), today=turn.today(), page=page_no,
+    page = turn.run(find_courses, query=query, today=turn.today(), page=page_no,
                     per_page=PER_PAGE)
     if not page.courses:
         if q.get("text"):

@@ -3,7 +3,7 @@ and the one door through which the bot reaches the domain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, MutableMapping
 from datetime import date, datetime
 from typing import TypeVar
 
@@ -27,14 +27,15 @@ STATE_SECONDS = 24 * 3600
 class Turn:
     def __init__(self, *, openid: str, sessions: sessionmaker, kv: Redis, clock: Clock,
                  vault: Vault, voucher_codes: RotatingCode, class_codes: RotatingCode,
-                 dialogue_seconds: int,
-                 base_url: str, secret_key: str) -> None:
+                 dialogue_seconds: int, base_url: str, secret_key: str,
+                 shared: MutableMapping | None = None) -> None:
         self.openid = openid
         self.kv = kv
         self.clock = clock
         self.vault = vault
         self.voucher_codes = voucher_codes
         self.class_codes = class_codes
+        self._shared = shared if shared is not None else {}
         self.base_url = base_url
         self.secret_key = secret_key
         self.dialogue_seconds = dialogue_seconds
@@ -47,6 +48,16 @@ class Turn:
         """Run one domain operation in one transaction."""
         with self._sessions.begin() as db:
             return operation(db, **kwargs)
+
+    def shared(self, key: Hashable, make: Callable[[], T]) -> T:
+        """An answer that is the same for everyone who asks it this way and may be a few
+        seconds old; kept per process (see webhooks.services.SHARED_SECONDS)."""
+        try:
+            return self._shared[key]
+        except KeyError:
+            value = make()
+            self._shared[key] = value
+            return value
 
     def now(self) -> datetime:
         return self.clock.now()

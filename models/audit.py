@@ -61,6 +61,6 @@ def audit(
         after=after,
     )
     db.add(entry)
-    logger.info("audit %s %s#%s by %s via %s", action, entry.target_type, entry.target_id,
-                actor_id, channel.value)
+    logger.debug("audit %s %s#%s by %s via %s", action, entry.target_type, entry.target_id,
+                 actor_id, channel.value)
     return entry

@@ -119,8 +119,10 @@ def meet(db: Session, *, openid: str, now: datetime) -> Person:
         audit(db, actor_id=None, channel=Channel.WECHAT, action="person.first_contact",
               target=person, at=now)
         return person
-    # Written at most once a minute: a busy chat should not turn every read into a write.
-    if person.last_seen_at is None or now - person.last_seen_at > timedelta(minutes=1):
+    # Written at most once an hour: a chat should not turn every read into a write, and the
+    # 48-hour customer-message window needs no finer clock (the worker falls back to a
+    # template message when WeChat says the window has closed).
+    if person.last_seen_at is None or now - person.last_seen_at > timedelta(hours=1):
         person.last_seen_at = now
     return person
 

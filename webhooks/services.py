@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import fakeredis
+from cachetools import TTLCache
 from flask import current_app
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage, Storage
@@ -23,6 +25,25 @@ from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
 from webhooks.config import Config
 
+# How stale a shared answer may be: seats left on a course list lag a claim by at most this.
+SHARED_SECONDS = 5
+
+
+class SharedAnswers(TTLCache):
+    """A TTL cache that threads of one process may share (Flask's threaded server)."""
+
+    def __init__(self, maxsize: int, ttl: float) -> None:
+        super().__init__(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.RLock()
+
+    def __getitem__(self, key):
+        with self._lock:
+            return super().__getitem__(key)
+
+    def __setitem__(self, key, value) -> None:
+        with self._lock:
+            super().__setitem__(key, value)
+
 
 @dataclass
 class Services:
@@ -36,6 +57,8 @@ class Services:
     vault: Vault
     voucher_codes: RotatingCode
     class_codes: RotatingCode
+    # Read-mostly answers shared by everyone for a few seconds (the course list), per process.
+    shared: SharedAnswers
 
 
 def build_services(config: Config, *, engine: Engine | None = None,
@@ -55,6 +78,7 @@ def build_services(config: Config, *, engine: Engine | None = None,
                                    period_seconds=CODE_PERIOD_SECONDS),
         class_codes=RotatingCode(config.secret_key, prefix="PXC",
                                  period_seconds=CHECKIN_CODE_SECONDS),
+        shared=SharedAnswers(maxsize=512, ttl=SHARED_SECONDS),
     )
 
 

@@ -63,7 +63,7 @@ def _answer(services: Services, message: BaseMessage) -> str:
                 clock=services.clock, vault=services.vault,
                 voucher_codes=services.voucher_codes, class_codes=services.class_codes,
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
-                secret_key=config.secret_key)
+                secret_key=config.secret_key, shared=services.shared)
     if not _within_rate(services.limiter, services.message_rate, message.source):
         return slow_down(turn).text
     try:
