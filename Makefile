@@ -56,6 +56,7 @@ chat: install
 
 bench: install
 	bash bench/run.sh
+	$(BIN)/python -m bench.scenarios --vouchers 50
 
 # After changing a user-facing string: extract, then merge into the catalogues.
 messages: install
