@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.labels import GROUPS
 from locales import N_, Translator
+from models.persons import Group
 
 NOTICES: dict[str, str] = {
     "voucher_redeemed": N_(
@@ -23,6 +25,12 @@ NOTICES: dict[str, str] = {
     "voucher_expired": N_(
         "Your training voucher for “%(course)s” has expired because it was not used in time; "
         "the seat is free for someone else. Reply “课程” to choose another course."),
+    "group_verified": N_(
+        "The labour bureau has verified that you are %(group)s. Reply “补贴” to see what you "
+        "can get now."),
+    "group_rejected": N_(
+        "The labour bureau could not confirm that you are %(group)s. If you think this is "
+        "wrong, bring your documents to the county public employment service centre."),
     "voucher_revoked": N_(
         "Your training voucher for “%(course)s” was revoked by the labour bureau: %(reason)s"),
 }
@@ -32,4 +40,6 @@ def word(t: Translator, notice: str, params: dict[str, Any]) -> str:
     values = dict(params)
     if t.locale.startswith("en") and "course_en" in values:
         values["course"] = values["course_en"]
+    if "group" in values:
+        values["group"] = t._(GROUPS[Group(values["group"])])
     return t._(NOTICES[notice], **values)

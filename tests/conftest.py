@@ -34,8 +34,9 @@ POSTGRES_URL = os.environ.get("PEIXUN_TEST_POSTGRES_URL",
 # Each test run gets a database of its own (and, mostly, a Redis database of its own), so that
 # runs side by side — two developers' shells, CI and a benchmark — never see each other.
 RUN_DB = f"peixun_t{os.getpid()}"
-REDIS_URL = os.environ.get("PEIXUN_TEST_REDIS_URL",
-                           f"redis://127.0.0.1:6379/{10 + os.getpid() % 6}")
+REDIS_HOST = "redis://127.0.0.1:6379"
+REDIS_DBS = range(10, 16)  # test runs side by side each claim one of these
+OWNER_KEY = "peixun:test-run-owner"
 REQUIRE_SERVICES = os.environ.get("PEIXUN_REQUIRE_SERVICES") == "1"
 
 # A Wednesday morning in Luoping; the demo data is laid out around it.
@@ -90,11 +91,18 @@ def _drop_postgres() -> None:
 
 
 def _redis_or_skip() -> str:
+    """A Redis database of this run's own: the first of REDIS_DBS no other live run holds."""
+    if os.environ.get("PEIXUN_TEST_REDIS_URL"):
+        return os.environ["PEIXUN_TEST_REDIS_URL"]
     try:
-        Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        for n in REDIS_DBS:
+            url = f"{REDIS_HOST}/{n}"
+            if Redis.from_url(url, socket_connect_timeout=1).set(OWNER_KEY, os.getpid(),
+                                                                 nx=True, ex=3600):
+                return url
     except Exception as error:  # any failure to reach it means "not here"
-        _unavailable("Redis at " + REDIS_URL, error)
-    return REDIS_URL
+        _unavailable("Redis at " + REDIS_HOST, error)
+    pytest.fail(f"all Redis test databases {list(REDIS_DBS)} are held by other test runs")
 
 
 @pytest.fixture(scope="session", params=STACKS)
@@ -112,6 +120,8 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     result.engine.dispose()
     if result.is_postgres:
         _drop_postgres()
+    if result.redis_url:
+        Redis.from_url(result.redis_url).delete(OWNER_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +159,7 @@ def kv(stack: Stack) -> Redis:
         return fakeredis.FakeRedis(decode_responses=True)
     client = Redis.from_url(stack.redis_url, decode_responses=True)
     client.flushdb()
+    client.set(OWNER_KEY, os.getpid(), ex=3600)  # the run still holds this database
     return client
 
 

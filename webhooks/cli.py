@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from bot.labels import GROUPS
 from locales import N_, Translator, translator
 from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, invite_inspector, oversight
 from models.audit import Channel
@@ -24,8 +25,10 @@ from models.catalogue import CertificateKind, Course
 from models.course_import import ImportResult, import_courses
 from models.demo import load_demo
 from models.errors import CourseFileRejected, CourseNotFound, DomainError
+from models.persons import Group
 from models.settlement import settle
 from models.staff import invite_staff
+from models.verification import decide_group
 from models.vouchers import VoucherStatus, revoke_voucher
 from webhooks import qr, worker
 from webhooks.config import PROJECT_ROOT
@@ -403,6 +406,41 @@ def register(app: Flask) -> None:
         if svg_file:
             svg_file.write_text(qr.svg(url), encoding="utf-8")
             click.echo(t._("Written to %(file)s.", file=svg_file))
+
+    @app.cli.group("groups")
+    def groups_group() -> None:
+        """The groups people declared (脱贫劳动力, 就业困难人员 …), verified by the bureau."""
+
+    @groups_group.command("verify")
+    @click.option("--id-number", required=True, prompt=True, hide_input=True,
+                  help="From the ID card in front of you; asked for if not given, not echoed.")
+    @click.option("--group", "group_code", required=True,
+                  type=click.Choice([g.value for g in Group]))
+    @click.option("--document", required=True, help="What was seen, e.g. 扶贫手册 No.123.")
+    @click.option("--reject", is_flag=True, help="The document does not confirm the group.")
+    def groups_verify(id_number: str, group_code: str, document: str, reject: bool) -> None:
+        """Verify (or with --reject, refuse) one group of a registered person."""
+        services = current()
+        t = translator("zh_Hans_CN")
+        try:
+            with services.sessions.begin() as db:
+                person = decide_group(
+                    db, vault=services.vault, id_number=id_number, group=Group(group_code),
+                    is_verified=not reject, document=document, decided_by=None,
+                    channel=Channel.CLI, now=services.clock.now(),
+                    today=services.clock.today())
+                masked = person.id_masked
+        except DomainError as error:
+            words = {"not_registered": N_("No registered person has this ID card number."),
+                     "invalid_id_number": N_("This is not a valid ID card number.")}
+            fallback = N_("That could not be done (%(code)s).")
+            raise click.ClickException(t._(words.get(error.code, fallback), code=error.code)
+                                       ) from error
+        group = t._(GROUPS[Group(group_code)])
+        click.echo(t._("Rejected: %(group)s for %(id)s; the person will be told.", group=group,
+                       id=masked) if reject else
+                   t._("Verified: %(group)s for %(id)s; the person will be told.", group=group,
+                       id=masked))
 
     @app.cli.command("worker")
     def run_worker() -> None:
