@@ -6,6 +6,7 @@ from models import (  # noqa: F401
     audit,
     cadres,
     catalogue,
+    claims,
     outbox,
     persons,
     regions,

@@ -206,12 +206,17 @@ def _due(db: Session, *, institution_id: int, period_start: date,
          period_end: date) -> list[Voucher]:
     """The vouchers to settle, locked: a second clerk settling at once waits, then finds them
     settled and leaves them out."""
+    # models.claims prices its lines from this module's rates, hence the late import.
+    from models.claims import ClaimLine
+
     starts = datetime.combine(period_start, time.min, tzinfo=LOCAL_TZ)
     ends = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=LOCAL_TZ)
     return list(db.scalars(
         select(Voucher).join(Voucher.course)
         .where(Course.institution_id == institution_id,
                Voucher.status == VoucherStatus.COMPLETED, Voucher.settlement_id.is_(None),
+               # A voucher whose training subsidy went into a class's claim is paid already.
+               Voucher.id.not_in(select(ClaimLine.voucher_id)),
                Voucher.completed_at >= starts, Voucher.completed_at < ends)
         .options(contains_eager(Voucher.course), joinedload(Voucher.person))
         .order_by(Voucher.completed_at, Voucher.id)

@@ -320,6 +320,123 @@ def register(app: Flask) -> None:
             svg_file.write_text(qr.svg(url), encoding="utf-8")
             click.echo(t._("Written to %(file)s.", file=svg_file))
 
+    # --- the bureau: claims of ended classes, their due and payment dates ---------------------
+    # Imported here: this section is the only part of the file that needs them.
+    from models.claims import (
+        PAY_WITHIN_WORKING_DAYS,
+        claim_by_number,
+        classes_to_claim,
+        make_claim,
+        mark_paid,
+        overdue_claims,
+    )
+    from webhooks.exports import claim_workbook
+
+    bureau_errors.update({
+        ("not_found", "claim"): N_("No claim has the number %(number)s."),
+        ("course_not_found", None): N_("No course has the code “%(course)s”."),
+        ("claim_not_allowed", "class_not_ended"): N_(
+            "Class %(course)s ends on %(ends_on)s: it can be claimed from the day after."),
+        ("claim_not_allowed", "nothing_to_claim"): N_(
+            "Nothing to claim: class %(course)s has no completed vouchers. No file was "
+            "written."),
+        ("claim_not_allowed", "already_claimed"): N_(
+            "Already claimed in claim %(reference)s: a class, and each trainee, is claimed "
+            "once (QJ2019 (二十三)). No file was written."),
+        ("claim_not_allowed", "already_paid"): N_(
+            "Claim %(reference)s was already marked paid (%(paid_at)s)."),
+    })
+
+    @app.cli.group("claims")
+    def claims_group() -> None:
+        """Claims of ended classes (补贴申领): made, followed up, paid."""
+
+    @claims_group.command("make")
+    @click.option("--course", "course_code", required=True, help="Course code, e.g. lp-2026-006.")
+    @click.option("--out", "out_file", required=True,
+                  type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                  help="The claim sheet to write (.xlsx), to print and sign.")
+    @language
+    def claims_make(course_code: str, out_file: Path, lang: str) -> None:
+        """Claim an ended class's subsidies, trainee by trainee, and write the sheet. A class
+        is claimed once; a refused claim writes nothing."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        # Written beside the target while the transaction is open, renamed once it commits.
+        partial = out_file.with_name(out_file.name + ".part")
+        is_committed = False
+        try:
+            with services.sessions.begin() as db:
+                made = make_claim(db, course_code=course_code, now=services.clock.now(),
+                                  channel=Channel.CLI)
+                claim = claim_by_number(db, number=made.number)
+                partial.write_bytes(claim_workbook(claim, claim.lines, t))
+                lines = len(claim.lines)
+            is_committed = True
+        except DomainError as error:
+            refuse(error, t, course=course_code)
+        except OSError as error:
+            click.echo(t._("Nothing was claimed: %(file)s could not be written (%(error)s).",
+                           file=out_file, error=error.strerror or error), err=True)
+            raise click.exceptions.Exit(1) from None
+        finally:
+            if not is_committed:
+                partial.unlink(missing_ok=True)
+        partial.replace(out_file)
+        click.echo(t.ngettext("Claim %(number)s for %(course)s: %(num)s trainee, %(total)s.",
+                              "Claim %(number)s for %(course)s: %(num)s trainees, %(total)s.",
+                              lines, number=claim.number, course=claim.course.code,
+                              total=t.money(claim.total_yuan)))
+        click.echo(t._("Due by %(due)s; to be paid by %(pay)s.", due=t.day(claim.due_by),
+                       pay=t.day(claim.pay_by)))
+        if claim.is_late:
+            click.echo(t._("⚠ claimed after its due date"))
+        click.echo(t._("Written to %(file)s.", file=out_file))
+
+    @claims_group.command("overdue")
+    @language
+    def claims_overdue(lang: str) -> None:
+        """Ended classes not claimed yet, with their due dates (flagged once past), and claims
+        not paid by their payment date."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        today = services.clock.today()
+        with services.sessions.begin() as db:
+            waiting = classes_to_claim(db, today=today)
+            unpaid = overdue_claims(db, today=today)
+            lines = [t._("%(code)s %(course)s (%(institution)s): ended %(ended)s, to be "
+                         "claimed by %(due)s", code=c.course.code,
+                         course=c.course.display_name(t.locale),
+                         institution=c.course.institution.display_name(t.locale),
+                         ended=t.day(c.class_ended_on), due=t.day(c.due_by))
+                     + ("  " + t._("⚠ past its due date") if c.is_overdue else "")
+                     for c in waiting]
+            lines += [t._("⚠ Claim %(number)s (%(course)s, %(institution)s): %(total)s, to be "
+                          "paid by %(pay)s, not paid (%(days)s working days from the claim)",
+                          number=c.number, course=c.course.code,
+                          institution=c.institution.display_name(t.locale),
+                          total=t.money(c.total_yuan), pay=t.day(c.pay_by),
+                          days=PAY_WITHIN_WORKING_DAYS)
+                      for c in unpaid]
+        for text in lines or [t._("No class waits for a claim and no claim is overdue.")]:
+            click.echo(text)
+
+    @claims_group.command("paid")
+    @click.argument("number")
+    @language
+    def claims_paid(number: str, lang: str) -> None:
+        """Record that the bureau paid a claim."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        try:
+            with services.sessions.begin() as db:
+                claim = mark_paid(db, number=number, now=services.clock.now(),
+                                  channel=Channel.CLI)
+        except DomainError as error:
+            refuse(error, t, number=number)
+        click.echo(t._("Claim %(number)s marked paid on %(day)s.", number=claim.number,
+                       day=t.day(services.clock.today())))
+
     # --- the bureau: attendance sheets, oversight of classes, inspectors ---------------------
 
     @app.cli.group("attendance")

@@ -5,6 +5,7 @@ visible word through the translator, message ids in English)."""
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
@@ -16,8 +17,15 @@ from openpyxl.worksheet.worksheet import Worksheet
 from locales import N_, Translator
 from models.attendance import Attendance, AttendanceSheet, MarkHow, SheetTrainee
 from models.catalogue import ClassSession
+from models.claims import (
+    CLAIM_WITHIN_WORKING_DAYS,
+    PAY_WITHIN_WORKING_DAYS,
+    Claim,
+    ClaimLine,
+    LineNote,
+)
 from models.clock import LOCAL_TZ
-from models.settlement import SettlementResult, SettlementRow
+from models.settlement import SettlementResult, SettlementRow, settlement_rates
 from webhooks.course_import_report import CERTIFICATES
 
 # (header, column width in characters) in the order of the sheet.
@@ -337,3 +345,120 @@ def _manual_note(session: ClassSession, trainee: SheetTrainee, mark: Attendance,
 
 def _clock(moment, t: Translator) -> str:
     return t.clock(moment.astimezone(LOCAL_TZ).time())
+
+
+# --- a class's subsidy claim -----------------------------------------------------------------
+
+CLAIM_COLUMNS = (
+    (N_("No."), 5),
+    (N_("Voucher no."), 16),
+    (N_("Name"), 10),
+    (N_("ID number (masked)"), 21),
+    (N_("Days attended"), 9),
+    (N_("Training subsidy (yuan)"), 12),
+    (N_("Appraisal subsidy (yuan)"), 12),
+    (N_("Living allowance (yuan)"), 12),
+    (N_("Transport allowance (yuan)"), 12),
+    (N_("Total (yuan)"), 12),
+    (N_("Note"), 22),
+)
+CLAIM_DATES_ROW, CLAIM_HEADER_ROW = 3, 4
+FIRST_AMOUNT_COLUMN = 6  # the training subsidy; the amounts run to the total
+CLAIM_NOTES = {
+    LineNote.GROUP_NOT_VERIFIED: N_("group not verified: no allowance"),
+    LineNote.ALREADY_SETTLED: N_("training already settled"),
+}
+
+
+def claim_workbook(claim: Claim, lines: list[ClaimLine], t: Translator) -> bytes:
+    """The claim the institution signs and the bureau pays by: title with its number, the
+    class and its dates, the due and payment dates; one row per trainee (masked ID, days
+    attended, each amount, total, note); the total row; notes; the signature line. A4
+    landscape, one page wide, the header repeated on every page. ``claim`` needs its course
+    and institution loaded, each line its voucher and person."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = t._("Claim")[:31]
+    width = len(CLAIM_COLUMNS)
+    course = claim.course
+
+    _line(sheet, TITLE_ROW, width, t._(
+        "Subsidy claim %(number)s: %(institution)s", number=claim.number,
+        institution=claim.institution.display_name(t.locale)),
+        font=Font(bold=True, size=14), alignment=_CENTRE)
+    sheet.row_dimensions[TITLE_ROW].height = 30
+    _line(sheet, SUBTITLE_ROW, width, t._(
+        "Class: %(course)s (%(code)s), %(first)s to %(last)s",
+        course=course.display_name(t.locale), code=course.code, first=t.day(course.starts_on),
+        last=t.day(claim.class_ended_on)), alignment=_CENTRE)
+    _line(sheet, CLAIM_DATES_ROW, width, t._(
+        "Claimed on %(claimed)s; due by %(due)s (%(claim_days)s working days after the class "
+        "ended); to be paid by %(pay)s (%(pay_days)s working days after the claim)",
+        claimed=t.day(claim.claimed_on), due=t.day(claim.due_by),
+        claim_days=CLAIM_WITHIN_WORKING_DAYS, pay=t.day(claim.pay_by),
+        pay_days=PAY_WITHIN_WORKING_DAYS), alignment=_CENTRE)
+
+    for column, (header, chars) in enumerate(CLAIM_COLUMNS, start=1):
+        cell = sheet.cell(CLAIM_HEADER_ROW, column, t._(header))
+        cell.font, cell.fill, cell.border, cell.alignment = (
+            Font(bold=True), _HEADER_FILL, _BOX, _CENTRE)
+        sheet.column_dimensions[get_column_letter(column)].width = chars
+    sheet.row_dimensions[CLAIM_HEADER_ROW].height = 30
+
+    row_no = CLAIM_HEADER_ROW
+    for seq, line in enumerate(lines, start=1):
+        row_no = CLAIM_HEADER_ROW + seq
+        note = t._(CLAIM_NOTES[line.note]) if line.note in CLAIM_NOTES else ""
+        values = (seq, line.voucher.number, line.person.name or NOTHING,
+                  line.person.id_masked or NOTHING, line.days_attended, line.training_yuan,
+                  line.appraisal_yuan, line.living_yuan, line.transport_yuan, line.total_yuan,
+                  note)
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row_no, column, value)
+            cell.border, cell.alignment = _BOX, _WRAP
+            if FIRST_AMOUNT_COLUMN <= column < width:
+                cell.number_format = AMOUNT_FORMAT
+        sheet.cell(row_no, 1).alignment = _CENTRE
+
+    total_row = row_no + 1
+    sheet.cell(total_row, 1, t.ngettext("Total (%(num)s trainee)", "Total (%(num)s trainees)",
+                                        len(lines)))
+    sheet.merge_cells(start_row=total_row, start_column=1, end_row=total_row,
+                      end_column=FIRST_AMOUNT_COLUMN - 1)
+    sums = [sum((getattr(line, name) for line in lines), Decimal(0)) for name in
+            ("training_yuan", "appraisal_yuan", "living_yuan", "transport_yuan", "total_yuan")]
+    for offset, value in enumerate(sums):
+        sheet.cell(total_row, FIRST_AMOUNT_COLUMN + offset, value).number_format = AMOUNT_FORMAT
+    for column in range(1, width + 1):
+        cell = sheet.cell(total_row, column)
+        cell.font, cell.border = Font(bold=True), _BOX
+    sheet.cell(total_row, 1).alignment = _CENTRE
+
+    notes = [t._("Training and appraisal subsidy by the certificate obtained; living and "
+                 "transport allowances per day attended, for trainees whose group the bureau "
+                 "has verified (QJ2020 五(一)(二)). Each trainee is claimed once for a class "
+                 "(QJ2019 (二十三)).")]
+    if settlement_rates().is_demo:
+        notes.append(t._("These are demo rates, not the county's: do not pay by this sheet."))
+    for offset, note in enumerate(notes, start=2):
+        _line(sheet, total_row + offset, width, note, alignment=_WRAP)
+        sheet.row_dimensions[total_row + offset].height = 30
+    signature_row = total_row + len(notes) + 3
+    _line(sheet, signature_row, width,
+          t._("Prepared by:                Reviewed by:                Date:"),
+          font=Font(size=12), alignment=Alignment(vertical="center"))
+    sheet.row_dimensions[signature_row].height = 36
+
+    sheet.freeze_panes = f"A{CLAIM_HEADER_ROW + 1}"
+    sheet.print_title_rows = f"{CLAIM_HEADER_ROW}:{CLAIM_HEADER_ROW}"
+    sheet.print_area = f"A1:{get_column_letter(width)}{signature_row}"
+    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

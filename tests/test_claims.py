@@ -1,0 +1,327 @@
+"""Claims of ended classes: working days by the State Council's calendar, the amounts per
+trainee from certificates and attendance, one claim per class, the follow-up of due and
+payment dates, the sheet and the commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from models.attendance import Attendance, MarkHow
+from models.audit import AuditEntry, Channel
+from models.catalogue import CertificateKind, ClassSession, Course
+from models.claims import (
+    Claim,
+    ClaimLine,
+    ClaimNotAllowed,
+    LineNote,
+    classes_to_claim,
+    make_claim,
+    mark_paid,
+    overdue_claims,
+)
+from models.clock import LOCAL_TZ
+from models.persons import Group, GroupStatus, PersonGroup, meet
+from models.settlement import settlement_rates
+from models.staff import bind_staff, invite_staff
+from models.vouchers import Voucher, claim_voucher, complete_voucher, redeem_voucher
+from models.workdays import add_working_days, work_calendar, working_days_between
+from tests.people import id_number, register_via_chat
+
+# lp-2026-006 (lp-pes, free, 专项职业能力): 10 class days from 28 Nov 2026, the last on Mon 7 Dec.
+COURSE = "lp-2026-006"
+ENDS_ON = date(2026, 12, 7)
+DUE_BY = date(2026, 12, 21)  # 10 working days after Mon 7 Dec: two weeks later
+CLAIMED_ON = date(2026, 12, 8)
+PAY_BY = date(2026, 12, 22)
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=LOCAL_TZ)
+
+
+# --- working days ----------------------------------------------------------------------------
+
+def test_working_days_skip_the_weekend():
+    calendar = work_calendar()
+    friday = date(2026, 11, 27)
+    assert add_working_days(friday, 1, calendar) == date(2026, 11, 30)  # Monday
+    assert add_working_days(friday, 10, calendar) == date(2026, 12, 11)
+    assert working_days_between(friday, date(2026, 11, 30), calendar) == 1
+    assert working_days_between(friday, date(2026, 11, 29), calendar) == 0
+
+
+@pytest.mark.parametrize(("before", "first", "make_up"), [
+    # 2025: 1–8 Oct off, Sat 11 Oct worked; 2026: 1–7 Oct off, Sat 10 Oct worked.
+    (date(2025, 9, 30), date(2025, 10, 9), date(2025, 10, 11)),
+    (date(2026, 9, 30), date(2026, 10, 8), date(2026, 10, 10)),
+])
+def test_working_days_skip_national_day_and_count_its_make_up_saturday(before, first, make_up):
+    calendar = work_calendar()
+    assert add_working_days(before, 1, calendar) == first
+    assert add_working_days(first, 2, calendar) == make_up
+    assert make_up.weekday() == 5
+    assert working_days_between(before, make_up, calendar) == 3
+    # The make-up Sunday before the holiday is worked too (2025: 28 Sep; 2026: 20 Sep).
+    assert calendar.is_working_day(date(before.year, 9, 28 if before.year == 2025 else 20))
+
+
+# --- a class to claim ------------------------------------------------------------------------
+
+@dataclass
+class Trainee:
+    openid: str
+    id_number: str
+    voucher_id: int
+    number: str
+    person_id: int
+
+
+@pytest.fixture
+def desk(wechat, services, sessions, clock):
+    """Vouchers set up through the domain, as trainees and institution staff would; attendance
+    and a verified group set directly, as fixture setup."""
+
+    class Desk:
+        def __init__(self) -> None:
+            self.staff: dict[str, str] = {}
+            self.seq = 40
+
+        def run(self, fn, **kw):
+            with sessions.begin() as session:
+                return fn(session, **kw)
+
+        def staff_of(self, institution: str) -> str:
+            if institution not in self.staff:
+                openid = f"o-staff-{institution}"
+                token = self.run(invite_staff, institution_code=institution, now=clock.now())
+                person = self.run(meet, openid=openid, now=clock.now())
+                self.run(bind_staff, person_id=person.id, token=token, now=clock.now())
+                self.staff[institution] = openid
+            return self.staff[institution]
+
+        def completed(self, course_code: str = COURSE, *, certificate_no: str | None,
+                      name: str = "张三", days_present: int = 0,
+                      is_verified: bool = False) -> Trainee:
+            self.seq += 2
+            openid, number = f"o-cl{self.seq}", id_number(seq=f"0{self.seq}")
+            register_via_chat(wechat, openid, id=number, name=name, groups="1")
+            course = self.run(lambda s: s.scalar(select(Course).where(Course.code == course_code)))
+            voucher = self.run(claim_voucher, openid=openid, course_id=course.id,
+                               channel=Channel.WECHAT, now=clock.now(), today=clock.today())
+            staff = self.staff_of("lp-pes")
+            code = services.voucher_codes.show(voucher.id, clock.now()).code
+            self.run(redeem_voucher, codes=services.voucher_codes, code=code, staff_openid=staff,
+                     channel=Channel.WECHAT, now=clock.now())
+            self.run(complete_voucher, staff_openid=staff, number=voucher.number,
+                     certificate_no=certificate_no, now=clock.now(), channel=Channel.WECHAT)
+            with sessions.begin() as db:
+                if is_verified:
+                    group = db.scalar(select(PersonGroup).where(
+                        PersonGroup.person_id == voucher.person_id,
+                        PersonGroup.group == Group.POVERTY_ALLEVIATED))
+                    group.status = GroupStatus.VERIFIED
+                sessions_ = db.scalars(select(ClassSession).where(
+                    ClassSession.course_id == course.id)
+                    .order_by(ClassSession.day, ClassSession.starts)).all()
+                days = sorted({s.day for s in sessions_})[:days_present]
+                for session in (s for s in sessions_ if s.day in days):  # both sittings a day
+                    db.add(Attendance(session_id=session.id, person_id=voucher.person_id,
+                                      voucher_id=voucher.id, is_present=True,
+                                      checked_in_at=datetime.combine(session.day, session.starts,
+                                                                     tzinfo=LOCAL_TZ),
+                                      hours=session.hours, how=MarkHow.SCAN))
+                if days_present:  # a day marked absent does not count
+                    absent = next(s for s in sessions_ if s.day not in days)
+                    db.add(Attendance(session_id=absent.id, person_id=voucher.person_id,
+                                      voucher_id=voucher.id, is_present=False, hours=0,
+                                      how=MarkHow.MANUAL, reason="病假"))
+            return Trainee(openid, number, voucher.id, voucher.number, voucher.person_id)
+
+    return Desk()
+
+
+def lines_by_voucher(db, claim: Claim) -> dict[int, ClaimLine]:
+    db.expire_all()
+    return {line.voucher_id: line for line in db.scalars(
+        select(ClaimLine).where(ClaimLine.claim_id == claim.id))}
+
+
+def test_a_claim_pays_certificates_and_allowances_by_days_attended(desk, db, clock):
+    verified = desk.completed(certificate_no="ZX-101", days_present=3, is_verified=True)
+    unverified = desk.completed(certificate_no="ZX-102", days_present=4)
+    failed = desk.completed(certificate_no=None, days_present=2, is_verified=True)
+    clock.set(local(2026, 12, 8, 10, 0))
+
+    claim = desk.run(make_claim, course_code=COURSE, now=clock.now())
+
+    assert claim.number == f"CL2026{claim.id:06d}"
+    assert (claim.class_ended_on, claim.due_by, claim.pay_by) == (ENDS_ON, DUE_BY, PAY_BY)
+    assert claim.paid_at is None and not claim.is_late
+    rate = settlement_rates().by_kind[CertificateKind.SPECIAL_ABILITY]
+    lines = lines_by_voucher(db, claim)
+    mine = lines[verified.voucher_id]
+    assert (mine.training_yuan, mine.appraisal_yuan) == (rate.training_yuan, rate.appraisal_yuan)
+    assert (mine.days_attended, mine.living_yuan, mine.transport_yuan) == (3, 180, 60)
+    assert mine.note is None
+    theirs = lines[unverified.voucher_id]
+    assert theirs.training_yuan == rate.training_yuan and theirs.days_attended == 4
+    assert (theirs.living_yuan, theirs.transport_yuan) == (0, 0)
+    assert theirs.note == LineNote.GROUP_NOT_VERIFIED
+    no_certificate = lines[failed.voucher_id]
+    assert (no_certificate.training_yuan, no_certificate.appraisal_yuan) == (0, 0)
+    assert (no_certificate.living_yuan, no_certificate.transport_yuan) == (120, 40)
+    assert claim.total_yuan == sum(line.total_yuan for line in lines.values())
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.target_type == "claims",
+                                               AuditEntry.target_id == claim.id))
+    assert entry.action == "claim.create" and entry.after["lines"] == 3
+
+
+def test_a_class_is_claimed_once_naming_the_first_claim(desk, db, clock):
+    desk.completed(certificate_no="ZX-201", days_present=1)
+    clock.set(local(2026, 12, 8, 10, 0))
+    first = desk.run(make_claim, course_code=COURSE, now=clock.now())
+
+    with pytest.raises(ClaimNotAllowed) as refused:
+        desk.run(make_claim, course_code=COURSE, now=clock.now())
+    assert refused.value.code == "claim_not_allowed"
+    assert refused.value.data["reason"] == "already_claimed"
+    assert refused.value.data["reference"] == first.number
+    assert db.scalar(select(func.count(Claim.id)).where(Claim.course_id == first.course_id)) == 1
+
+
+def test_a_class_not_ended_is_not_claimed(desk, clock):
+    desk.completed(certificate_no="ZX-301")
+    clock.set(local(2026, 12, 7, 18, 0))  # the last class day
+    with pytest.raises(ClaimNotAllowed) as refused:
+        desk.run(make_claim, course_code=COURSE, now=clock.now())
+    assert refused.value.data["reason"] == "class_not_ended"
+
+
+def test_a_class_without_completed_vouchers_has_nothing_to_claim(desk, clock):
+    clock.set(local(2026, 12, 8, 10, 0))
+    with pytest.raises(ClaimNotAllowed) as refused:
+        desk.run(make_claim, course_code=COURSE, now=clock.now())
+    assert refused.value.data["reason"] == "nothing_to_claim"
+
+
+def test_classes_to_claim_and_claims_overdue_follow_the_dates(desk, clock):
+    desk.completed(certificate_no="ZX-401", days_present=1)
+    [waiting] = [c for c in desk.run(classes_to_claim, today=date(2026, 12, 8))
+                 if c.course.code == COURSE]
+    assert (waiting.due_by, waiting.is_overdue) == (DUE_BY, False)
+    [late] = [c for c in desk.run(classes_to_claim, today=date(2026, 12, 22))
+              if c.course.code == COURSE]
+    assert late.is_overdue
+
+    clock.set(local(2026, 12, 8, 10, 0))
+    claim = desk.run(make_claim, course_code=COURSE, now=clock.now())
+    assert COURSE not in [c.course.code for c in desk.run(classes_to_claim,
+                                                          today=date(2026, 12, 9))]
+    assert claim.id not in [c.id for c in desk.run(overdue_claims, today=PAY_BY)]
+    clock.set(local(2026, 12, 23, 9, 0))  # past the payment date, unpaid
+    assert claim.id in [c.id for c in desk.run(overdue_claims, today=clock.today())]
+
+    desk.run(mark_paid, number=claim.number, now=clock.now())
+    assert claim.id not in [c.id for c in desk.run(overdue_claims, today=clock.today())]
+    with pytest.raises(ClaimNotAllowed) as again:
+        desk.run(mark_paid, number=claim.number, now=clock.now())
+    assert again.value.data["reason"] == "already_paid"
+
+
+# --- the sheet and the commands ----------------------------------------------------------------
+
+def cells(path: Path) -> list[list[object]]:
+    return [list(row) for row in load_workbook(path).active.iter_rows(values_only=True)]
+
+
+def test_claims_make_writes_the_sheet_and_refuses_a_second_claim(runner, desk, db, clock,
+                                                                 tmp_path):
+    verified = desk.completed(certificate_no="ZX-501", days_present=3, is_verified=True,
+                              name="李秀英")
+    unverified = desk.completed(certificate_no="ZX-502", days_present=2, name="王芳")
+    early = runner.invoke(args=["claims", "make", "--course", COURSE, "--out",
+                                str(tmp_path / "early.xlsx"), "--lang", "en"])
+    assert early.exit_code == 1 and "can be claimed from the day after" in early.output
+    assert not (tmp_path / "early.xlsx").exists()
+
+    clock.set(local(2026, 12, 8, 10, 0))
+    out = tmp_path / "claim.xlsx"
+    result = runner.invoke(args=["claims", "make", "--course", COURSE, "--out", str(out),
+                                 "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    claim = db.scalar(select(Claim).join(Claim.course).where(Course.code == COURSE))
+    assert claim.number in result.output and "2 trainees" in result.output
+
+    sheet = cells(out)
+    assert claim.number in sheet[0][0]
+    assert sheet[3][:5] == ["No.", "Voucher no.", "Name", "ID number (masked)", "Days attended"]
+    rows = sheet[4:6]
+    numbers = {v.id: v.number for v in db.scalars(select(Voucher).where(
+        Voucher.id.in_([verified.voucher_id, unverified.voucher_id])))}
+    assert [r[1] for r in rows] == [numbers[verified.voucher_id], numbers[unverified.voucher_id]]
+    assert [r[2] for r in rows] == ["李秀英", "王芳"]
+    assert all("*" in r[3] for r in rows)
+    assert [r[4] for r in rows] == [3, 2]
+    assert [Decimal(str(r[7])) for r in rows] == [180, 0]
+    assert [Decimal(str(r[8])) for r in rows] == [60, 0]
+    assert rows[1][10] == "group not verified: no allowance"
+    assert Decimal(str(sheet[6][9])) == claim.total_yuan  # the total row
+    assert any(row[0] and str(row[0]).startswith("Prepared by:") for row in sheet)
+    everything = " ".join(str(value) for row in sheet for value in row if value is not None)
+    assert verified.id_number not in everything and unverified.id_number not in everything
+
+    again = runner.invoke(args=["claims", "make", "--course", COURSE, "--out",
+                                str(tmp_path / "again.xlsx"), "--lang", "en"])
+    assert again.exit_code == 1
+    assert claim.number in again.output and "Already claimed" in again.output
+    assert not (tmp_path / "again.xlsx").exists()
+    unknown = runner.invoke(args=["claims", "make", "--course", "lp-nope", "--out",
+                                  str(tmp_path / "x.xlsx")])
+    assert unknown.exit_code == 1
+
+
+def test_claims_overdue_and_paid_commands(runner, desk, db, clock, tmp_path):
+    desk.completed(certificate_no="ZX-601", days_present=1)
+    clock.set(local(2026, 12, 22, 9, 0))  # past the due date, not claimed
+    waiting = runner.invoke(args=["claims", "overdue", "--lang", "en"])
+    assert waiting.exit_code == 0, waiting.output
+    assert COURSE in waiting.output and "past its due date" in waiting.output
+
+    made = runner.invoke(args=["claims", "make", "--course", COURSE, "--out",
+                               str(tmp_path / "c.xlsx"), "--lang", "en"])
+    assert made.exit_code == 0 and "claimed after its due date" in made.output
+    claim = db.scalar(select(Claim).join(Claim.course).where(Course.code == COURSE))
+    clock.set(local(2027, 1, 20, 9, 0))
+    overdue = runner.invoke(args=["claims", "overdue", "--lang", "en"])
+    assert claim.number in overdue.output and "not paid" in overdue.output
+
+    paid = runner.invoke(args=["claims", "paid", claim.number, "--lang", "en"])
+    assert paid.exit_code == 0, paid.output
+    assert claim.number not in runner.invoke(args=["claims", "overdue", "--lang", "en"]).output
+    assert runner.invoke(args=["claims", "paid", claim.number]).exit_code == 1
+    assert runner.invoke(args=["claims", "paid", "CL2026999999"]).exit_code == 1
+
+
+def test_local_time_of_the_claim_decides_its_day(desk, clock):
+    desk.completed(certificate_no="ZX-701")
+    clock.set(datetime.combine(date(2026, 12, 8), time(0, 30), tzinfo=LOCAL_TZ))  # 7 Dec UTC
+    claim = desk.run(make_claim, course_code=COURSE, now=clock.now())
+    assert claim.claimed_on == CLAIMED_ON and claim.pay_by == PAY_BY
+
+
+def test_a_voucher_in_a_claim_is_not_settled_again(desk, db, clock):
+    from models.settlement import settle
+
+    desk.completed(certificate_no="ZX-901", days_present=1)
+    clock.set(local(2026, 12, 8, 10, 0))
+    desk.run(make_claim, course_code=COURSE, now=clock.now())
+    result = desk.run(settle, institution_code="lp-pes", period_start=date(2026, 11, 1),
+                      period_end=date(2026, 12, 31), now=clock.now())
+    assert result.rows == [] and result.settlement_id is None
