@@ -101,7 +101,8 @@ def my_record(turn: Turn, intent: Intent) -> Reply:
 
 def open_class(turn: Turn, intent: Intent) -> Reply:
     try:
-        session = turn.run(open_session, staff_openid=turn.openid, now=turn.now())
+        session = turn.run(open_session, staff_openid=turn.openid, now=turn.now(),
+                           course_code=intent.arg)
     except DomainError as error:
         return Reply(text=explain(turn, error))
     starts, ends = session_bounds(session)
@@ -114,7 +115,8 @@ def open_class(turn: Turn, intent: Intent) -> Reply:
 
 def call_roll(turn: Turn, intent: Intent) -> Reply:
     try:
-        session, lines = turn.run(roll_call, staff_openid=turn.openid, now=turn.now())
+        session, lines = turn.run(roll_call, staff_openid=turn.openid, now=turn.now(),
+                                  course_code=intent.arg)
     except DomainError as error:
         return Reply(text=explain(turn, error))
     t = turn.t

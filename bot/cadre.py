@@ -3,6 +3,8 @@ their own figures; and the QR scenes that attribute a follower to a cadre."""
 
 from __future__ import annotations
 
+from redis import RedisError
+
 from bot import dialogue, links
 from bot.attendance import bind as inspector_binding
 from bot.errors import explain
@@ -12,7 +14,7 @@ from bot.replies import Reply
 from bot.turn import Turn
 from bot.vouchers import bind as staff_binding
 from models.cadres import attribute_to_cadre, bind_cadre, cadre_figures, cadre_of
-from models.errors import DomainError
+from models.errors import DomainError, InvitationInvalid
 from models.registration import bind_with_code
 
 QR_PAGE_SECONDS = 7 * 24 * 3600
@@ -101,8 +103,14 @@ def follow(turn: Turn, intent: Intent) -> Reply:
     return welcome(turn, intent)
 
 
+BIND_TRIES_A_DAY = 5
+
+
 def bind(turn: Turn, intent: Intent) -> Reply:
-    """绑定 123456: take over the record a cadre made for this person."""
+    """绑定 123456: take over the record a cadre made for this person. A six-digit code could
+    be guessed at 60 messages a minute, so a person gets a few tries a day."""
+    if not _may_try_binding(turn):
+        return with_menu(turn, explain(turn, InvitationInvalid(reason="too_many_tries")))
     try:
         person = turn.run(bind_with_code, vault=turn.vault, openid=turn.openid,
                           code=intent.arg or "", now=turn.now())
@@ -110,3 +118,13 @@ def bind(turn: Turn, intent: Intent) -> Reply:
         return with_menu(turn, explain(turn, error))
     return with_menu(turn, turn.t._(
         "Welcome, %(name)s: your registration is now on your own WeChat.", name=person.name))
+
+
+def _may_try_binding(turn: Turn) -> bool:
+    key = f"peixun:bind-tries:{turn.openid}:{turn.today().isoformat()}"
+    try:
+        tries = turn.kv.incr(key)
+        turn.kv.expire(key, 24 * 3600)
+    except RedisError:
+        return True  # Redis lost: the per-minute message limit still applies
+    return tries <= BIND_TRIES_A_DAY

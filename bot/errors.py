@@ -81,12 +81,19 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("voucher_already_redeemed", None): N_(
         "This voucher was redeemed already, at %(at)s; it cannot be redeemed twice."),
     ("voucher_not_redeemable", None): N_("This voucher is %(status)s and cannot be redeemed."),
+    ("voucher_not_redeemable", "institution_suspended"): N_(
+        "Your institution is suspended and takes no new trainees."),
+    ("invitation_invalid", "too_many_tries"): N_(
+        "Too many wrong codes today. Ask the cadre to check the code, or try again tomorrow."),
     ("voucher_state_wrong", None): N_("This voucher is %(status)s; that cannot be done now."),
     ("check_in_refused", "not_open"): N_(
         "This class has not been opened for check-in. Ask the teacher to open it (开课)."),
     ("check_in_refused", "not_enrolled"): N_(
         "You are not enrolled in “%(course)s”: only trainees whose voucher the institution "
         "has redeemed can check in. (%(source)s)"),
+    ("check_in_refused", "mark_not_enrolled"): N_(
+        "This trainee's voucher for “%(course)s” is not redeemed, so no attendance can be "
+        "recorded for them. (%(source)s)"),
     ("check_in_refused", "window"): N_(
         "Check-in is open from 15 minutes before the class starts until 30 minutes after. "
         "(%(source)s)"),
@@ -99,6 +106,8 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("already_checked_in", None): N_(
         "You have already checked in to this session, at %(at)s."),
     ("no_session_today", None): N_("Your institution has no class session left today."),
+    ("several_classes_now", None): N_(
+        "Several classes run now (%(codes)s): name one, for example 开课 %(codes)s."),
     ("not_inspector", None): N_("Only inspectors of the labour bureau can do this."),
     ("attendance_short", None): N_(
         "Not enough attendance to complete: %(attended)s hours of the %(needed)s needed."),

@@ -67,6 +67,7 @@ PREFIXES: dict[str, str] = {
     "search": "SEARCH", "绑定": "BIND", "bind": "BIND",
     "结业": "COMPLETE", "complete": "COMPLETE", "撤销报到": "UNDO_REDEEM", "undo": "UNDO_REDEEM",
     "补贴": "SUBSIDY", "subsidy": "SUBSIDY", "subsidies": "SUBSIDY",
+    "开课": "OPEN_CLASS", "点名": "ROLL_CALL",
     "补签": "MARK_PRESENT", "present": "MARK_PRESENT", "缺勤": "MARK_ABSENT",
     "absent": "MARK_ABSENT",
 }

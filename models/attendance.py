@@ -32,6 +32,7 @@ from models.errors import (
     CourseNotFound,
     NoSessionToday,
     NotInspector,
+    SeveralClassesNow,
     VoucherNotFound,
     VoucherWrongInstitution,
 )
@@ -97,19 +98,39 @@ class SpotCheck(Base):
 
 # --- opening a session and showing its code ------------------------------------------------
 
-def open_session(db: Session, *, staff_openid: str, now: datetime) -> ClassSession:
-    """开课: today's session of the staff's institution that is running or comes next."""
+def current_session(db: Session, *, staff_openid: str, now: datetime,
+                    course_code: str | None = None) -> ClassSession:
+    """The session of the staff's institution that is running now (inside its check-in and
+    check-out window; the latest to start if two overlap), else the next one today. With two
+    classes at once the staff member names the course."""
     staff = staff_of(db, openid=staff_openid)
     today = now.astimezone(LOCAL_TZ).date()
-    sessions = db.scalars(select(ClassSession).join(ClassSession.course)
-                          .where(Course.institution_id == staff.institution_id,
-                                 ClassSession.day == today)
-                          .options(joinedload(ClassSession.course))
-                          .order_by(ClassSession.starts)).all()
-    upcoming = [s for s in sessions if session_bounds(s)[1] + CHECKOUT_AFTER >= now]
+    query = (select(ClassSession).join(ClassSession.course)
+             .where(Course.institution_id == staff.institution_id, ClassSession.day == today)
+             .options(joinedload(ClassSession.course)).order_by(ClassSession.starts))
+    if course_code:
+        query = query.where(Course.code == course_code.strip())
+    sessions = db.scalars(query).all()
+    running = [s for s in sessions
+               if session_bounds(s)[0] - OPENS_BEFORE <= now <= session_bounds(s)[1]
+               + CHECKOUT_AFTER]
+    if running:
+        latest = max(session_bounds(s)[0] for s in running)
+        running = [s for s in running if session_bounds(s)[0] == latest]
+        if len({s.course_id for s in running}) > 1:
+            raise SeveralClassesNow(codes=", ".join(sorted(s.course.code for s in running)))
+        return running[0]
+    upcoming = [s for s in sessions if session_bounds(s)[0] - OPENS_BEFORE > now]
     if not upcoming:
         raise NoSessionToday()
-    session = upcoming[0]
+    return upcoming[0]
+
+
+def open_session(db: Session, *, staff_openid: str, now: datetime,
+                 course_code: str | None = None) -> ClassSession:
+    """开课: open the current (or next) session for check-in."""
+    staff = staff_of(db, openid=staff_openid)
+    session = current_session(db, staff_openid=staff_openid, now=now, course_code=course_code)
     if session.opened_at is None:
         session.opened_at, session.opened_by_id = now, staff.person_id
         audit(db, actor_id=staff.person_id, channel=Channel.WECHAT, action="session.open",
@@ -244,9 +265,9 @@ class RollLine:
     attendance: Attendance | None
 
 
-def roll_call(db: Session, *, staff_openid: str, now: datetime) -> tuple[ClassSession,
-                                                                          list[RollLine]]:
-    session = open_session(db, staff_openid=staff_openid, now=now)
+def roll_call(db: Session, *, staff_openid: str, now: datetime,
+              course_code: str | None = None) -> tuple[ClassSession, list[RollLine]]:
+    session = current_session(db, staff_openid=staff_openid, now=now, course_code=course_code)
     vouchers = db.scalars(select(Voucher).where(Voucher.course_id == session.course_id,
                                                 Voucher.status == VoucherStatus.REDEEMED)
                           .options(joinedload(Voucher.person)).order_by(Voucher.id)).all()
@@ -260,13 +281,17 @@ def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_pres
                  reason: str, now: datetime, channel: Channel) -> Attendance:
     """A manual mark for today's session, with a reason; audited, and counted apart (a high
     share of manual marks is a warning sign of 代签)."""
-    session = open_session(db, staff_openid=staff_openid, now=now)
+    session = current_session(db, staff_openid=staff_openid, now=now)
     staff = staff_of(db, openid=staff_openid)
     voucher = db.scalar(select(Voucher).where(Voucher.number == voucher_number.strip().upper()))
     if voucher is None:
         raise VoucherNotFound(number=voucher_number)
     if voucher.course_id != session.course_id:
         raise VoucherWrongInstitution()
+    if voucher.status is not VoucherStatus.REDEEMED:
+        # The same rule as a scan: only an enrolled trainee's attendance counts.
+        raise CheckInRefused(rule="mark_not_enrolled", source=DX2020_ATTENDANCE,
+                             course=session.course.name)
     record = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
                                                 Attendance.person_id == voucher.person_id))
     before = {"present": record.is_present, "how": record.how.value} if record else None

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from models.audit import Channel
 from models.catalogue import Category, CertificateKind, Course, Institution
 from models.courses import CourseSpec, PublishOutcome, course_rule_breaks, publish_course_spec
-from models.errors import CourseFileRejected
+from models.errors import CourseFileRejected, CourseRuleBroken
 from models.regions import Region, RegionLevel
 
 logger = logging.getLogger(__name__)
@@ -528,10 +528,15 @@ def import_courses(db: Session, *, filename: str, content: bytes, actor_id: int 
         logger.info("course file rejected: %s problems in %s rows", len(rejected.data["errors"]),
                     len(sheet.rows))
         raise
-    outcomes = Counter(
-        publish_course_spec(db, spec=spec, actor_id=actor_id, channel=channel, now=now).outcome
-        for spec in specs
-    )
+    try:
+        outcomes = Counter(
+            publish_course_spec(db, spec=spec, actor_id=actor_id, channel=channel,
+                                now=now).outcome
+            for spec in specs
+        )
+    except CourseRuleBroken as broken:  # a class day that trainees attended would vanish
+        raise CourseFileRejected(errors=[RowError(FILE, None, broken.data["rule"],
+                                                  dict(broken.data))]) from None
     result = ImportResult(new=outcomes[PublishOutcome.CREATED],
                           updated=outcomes[PublishOutcome.UPDATED],
                           unchanged=outcomes[PublishOutcome.UNCHANGED])

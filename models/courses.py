@@ -288,6 +288,7 @@ def _replace_sessions(db: Session, course: Course,
                 existing.ends = ends
                 changed = True
         else:
+            _refuse_if_attended(db, course, existing)
             course.sessions.remove(existing)
             db.delete(existing)
             changed = True
@@ -295,6 +296,17 @@ def _replace_sessions(db: Session, course: Course,
         course.sessions.append(ClassSession(day=day, starts=starts, ends=ends))
         changed = True
     return changed
+
+
+def _refuse_if_attended(db: Session, course: Course, session: ClassSession) -> None:
+    """A session someone attended is part of the record: it cannot be republished away."""
+    # models.attendance measures distances with this module, hence the late import.
+    from models.attendance import Attendance
+
+    if session.id and db.scalar(select(func.count(Attendance.id))
+                                .where(Attendance.session_id == session.id)):
+        raise CourseRuleBroken(rule="session_has_attendance", value=course.code,
+                               day=session.day.isoformat())
 
 
 def _by_code(db: Session, model: type, code: str, what: str):

@@ -155,3 +155,9 @@ class SettlementRefused(DomainError):
     ``certificate_kind``, ``level``), ``changed_meanwhile`` (another run took a voucher)."""
 
     code = "settlement_refused"
+
+
+class SeveralClassesNow(DomainError):
+    """Two classes of the institution run now; ``codes`` lists them for the staff to name."""
+
+    code = "several_classes_now"

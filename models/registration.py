@@ -139,21 +139,29 @@ def change_intent(db: Session, *, openid: str, intent: WorkIntent, channel: Chan
 
 
 def withdraw_consent(db: Session, *, openid: str, channel: Channel, now: datetime) -> Person:
-    """Forget the person's personal information (PIPL 第十五条, 第四十七条).
+    """Forget the person's personal information (PIPL 第十五条, 第四十七条), except what the
+    subsidy ledgers must keep: a voucher not yet used is cancelled (its seat freed); once a
+    voucher has been redeemed, the name, the ID number (sealed) and the verified groups stay for
+    the ledgers and the audit of the money paid; everything else goes."""
+    from models.vouchers import cancel_unused_vouchers, has_ledger_vouchers
 
-    What subsidy ledgers must keep (vouchers paid for their training) arrives with vouchers;
-    until then nothing needs keeping, so everything personal goes.
-    """
     person = registered_person(db, openid=openid)
-    for name in ("name", "id_sealed", "id_hash", "id_masked", "birth_date", "sex",
-                 "phone_sealed", "phone_masked", "township_id", "intent", "draws_pension",
-                 "consent_at", "consent_how", "registered_at", "last_lat", "last_lng",
-                 "located_at", "bind_code_hash", "bind_code_expires_at"):
+    cancel_unused_vouchers(db, person_id=person.id, reason="consent withdrawn", now=now)
+    keeps_ledger = has_ledger_vouchers(db, person_id=person.id)
+    forget = ["phone_sealed", "phone_masked", "intent", "draws_pension", "consent_at",
+              "consent_how", "registered_at", "last_lat", "last_lng", "located_at",
+              "bind_code_hash", "bind_code_expires_at"]
+    if not keeps_ledger:
+        forget += ["name", "id_sealed", "id_hash", "id_masked", "birth_date", "sex",
+                   "township_id"]
+    for name in forget:
         setattr(person, name, None)
-    person.groups.clear()
+    for group in list(person.groups):
+        if not keeps_ledger or group.status is not GroupStatus.VERIFIED:
+            person.groups.remove(group)
     person.anonymized_at = now
     audit(db, actor_id=person.id, channel=channel, action="person.withdraw_consent",
-          target=person, at=now)
+          target=person, after={"kept_for_ledgers": keeps_ledger}, at=now)
     return person
 
 

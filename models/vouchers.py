@@ -201,14 +201,19 @@ def _check_budget(db: Session, *, course: Course) -> None:
     """The county's target for the category and year is its budget of vouchers, where the
     bureau has loaded one; without a target the budget is not limited here."""
     year = course.starts_on.year
-    budget = db.scalar(select(func.sum(Target.count)).where(
+    county = _county_of(db, course)
+    # Locking the target rows makes claims for other courses of the category wait their turn.
+    targets = db.scalars(select(Target).where(
         Target.category_id == course.category_id, Target.year == year,
-        Target.measure == TargetMeasure.TRAININGS, Target.region_id == _county_of(db, course)))
-    if budget is None:
+        Target.measure == TargetMeasure.TRAININGS, Target.region_id == county)
+        .with_for_update()).all()
+    if not targets:
         return
-    used = db.scalar(select(func.count(Voucher.id)).join(Voucher.course).where(
+    budget = sum(t.count for t in targets)
+    used = db.scalar(select(func.count(Voucher.id)).join(Voucher.course)
+                     .join(Region, Region.id == Course.township_id).where(
         Course.category_id == course.category_id, Voucher.year == year,
-        Voucher.status.in_(HOLDING)))
+        Voucher.status.in_(HOLDING), Region.parent_id == county))
     if used >= budget:
         raise ClaimRefused(rule="budget", source=LP2021_TARGETS, year=year)
 
@@ -277,6 +282,25 @@ def cancel_voucher(db: Session, *, openid: str, voucher_id: int, now: datetime) 
     return voucher
 
 
+def cancel_unused_vouchers(db: Session, *, person_id: int, reason: str, now: datetime) -> int:
+    """Cancel a person's vouchers not yet redeemed, freeing their seats (consent withdrawn)."""
+    unused = db.scalars(select(Voucher).where(Voucher.person_id == person_id,
+                                              Voucher.status == VoucherStatus.ISSUED)
+                        .with_for_update()).all()
+    for voucher in unused:
+        _end(db, voucher, VoucherStatus.CANCELLED, reason=reason, now=now, actor_id=person_id,
+             channel=Channel.WECHAT)
+    return len(unused)
+
+
+def has_ledger_vouchers(db: Session, *, person_id: int) -> bool:
+    """Whether money has been or will be paid on this person's vouchers."""
+    return db.scalar(select(func.count(Voucher.id)).where(
+        Voucher.person_id == person_id,
+        Voucher.status.in_((VoucherStatus.REDEEMED, VoucherStatus.COMPLETED,
+                            VoucherStatus.SETTLED)))) > 0
+
+
 def _end(db: Session, voucher: Voucher, status: VoucherStatus, *, reason: str, now: datetime,
          actor_id: int | None, channel: Channel) -> None:
     before = voucher.status.value
@@ -304,12 +328,15 @@ def redeem_voucher(db: Session, *, codes: RotatingCode, code: str, staff_openid:
     staff = staff_of(db, openid=staff_openid)
     voucher_id = codes.read(code, now)
     voucher = db.scalar(select(Voucher).where(Voucher.id == voucher_id)
-                        .options(joinedload(Voucher.course), joinedload(Voucher.person))
+                        .options(joinedload(Voucher.course).joinedload(Course.institution),
+                                 joinedload(Voucher.person))
                         .with_for_update(of=Voucher))
     if voucher is None:
         raise VoucherNotFound(voucher_id=voucher_id)
     if voucher.course.institution_id != staff.institution_id:
         raise VoucherWrongInstitution()
+    if voucher.course.institution.status is not InstitutionStatus.ACTIVE:
+        raise VoucherNotRedeemable(reason="institution_suspended")
     if voucher.status is not VoucherStatus.ISSUED:
         if voucher.redeemed_at is not None and voucher.status is not VoucherStatus.CANCELLED:
             raise VoucherAlreadyRedeemed(at=voucher.redeemed_at.isoformat())

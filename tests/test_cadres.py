@@ -162,3 +162,9 @@ def test_the_cadre_sees_only_their_own_figures(wechat, cadre, db, invite):
     figures = wechat.say(cadre, "3").text
     assert "您动员的人数：2人" in figures and "其中已登记：1人" in figures
     assert ANSWERS["name"] not in figures  # counts only, no names
+
+
+def test_binding_codes_cannot_be_guessed_for_long(wechat):
+    for n in range(5):
+        assert "这个码无效" in wechat.say("o-k20", f"绑定 {n:06d}").text
+    assert "输错的次数太多" in wechat.say("o-k20", "绑定 123456").text

@@ -227,3 +227,30 @@ def test_production_refuses_to_start_without_secrets():
     message = str(error.value)
     assert "WECHAT_TOKEN" in message and "PEIXUN_DATA_KEY" in message
     assert "SECRET_KEY" not in message.split(":")[1]
+
+
+def test_in_safe_mode_a_plain_body_is_refused(safe_wechat, db):
+    before = persons(db)
+    server = safe_wechat
+    crypto, server.crypto = server.crypto, None  # post as if the account were in plain mode
+    try:
+        answer = server.say("o-plain-in-safe", "课程")
+    finally:
+        server.crypto = crypto
+    assert answer.status == 403
+    assert persons(db) == before
+
+
+def test_a_signed_query_reused_with_another_body_is_refused(wechat, clock, db):
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"timestamp": timestamp, "nonce": "777",
+             "signature": signature(wechat.token, timestamp, "777")}
+    first = wechat.send(wechat.xml("o-n1", "text", Content="帮助", MsgId=9001), query=query)
+    assert first.status == 200
+    # WeChat's own retry repeats query and body: answered again.
+    again = wechat.send(wechat.xml("o-n1", "text", Content="帮助", MsgId=9001), query=query)
+    assert again.status == 200 and again.text == first.text
+    before = persons(db)
+    forged = wechat.send(wechat.xml("o-n2", "text", Content="课程", MsgId=9002), query=query)
+    assert forged.status == 403
+    assert persons(db) == before

@@ -297,3 +297,36 @@ def test_every_cell_problem_of_a_row_is_reported_at_once(db, clock):
         ("first_day", "first_day_past"),
     }
     assert FILE not in {error.row for error in rejected.value.data["errors"]}
+
+
+def test_reimporting_cannot_remove_a_class_day_that_was_attended(runner, tmp_path, sessions,
+                                                                  clock, db):
+    """The demo's class running today has attendance once someone checks in; a file that
+    moves its days is refused and changes nothing."""
+    from sqlalchemy import select as sa_select
+
+    from models.attendance import Attendance, MarkHow
+    from models.catalogue import ClassSession, Course
+    from models.vouchers import Voucher
+
+    with sessions.begin() as setup:
+        course = setup.scalar(sa_select(Course).where(Course.code == "lp-2026-today"))
+        first = setup.scalar(sa_select(ClassSession).where(ClassSession.course_id == course.id)
+                             .order_by(ClassSession.day, ClassSession.starts))
+        voucher = setup.scalar(sa_select(Voucher).where(Voucher.course_id == course.id))
+        setup.add(Attendance(session_id=first.id, person_id=voucher.person_id,
+                             voucher_id=voucher.id, is_present=True, hours=4,
+                             how=MarkHow.SCAN))
+    header = ("code,institution,category,name,occupation,certificate_kind,certificate_level,"
+              "theory_hours,practice_hours,capacity,township,address,first_day,session_days,"
+              "daily\n")
+    row = ("lp-2026-today,lp-zhongzhi,construction,挖掘机司机（初级）培训班,挖掘机司机,"
+           "skill_level,初级工,48,112,40,lashan,腊山,2026-11-26,20,"
+           "08:00-12:00;13:00-17:00\n")
+    path = tmp_path / "moved.csv"
+    path.write_text(header + row, encoding="utf-8")
+    result = runner.invoke(args=["courses", "import", str(path), "--lang", "en"])
+    assert result.exit_code == 1
+    assert "has attendance on 2026-11-25" in result.output
+    db.expire_all()
+    assert db.scalar(sa_select(ClassSession).where(ClassSession.id == first.id)) is not None

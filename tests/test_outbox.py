@@ -132,3 +132,21 @@ def test_wechat_unreachable_means_not_sent_and_tried_again(services, queue, cloc
     clock.advance(minutes=5)
     worker.send_due(services, Client(services.config, services.kv))
     assert row(services, outbox_id).status is OutboxStatus.SENT
+
+
+def test_a_failure_before_sending_puts_the_message_back_not_stuck(services, api, clock,
+                                                                  fake_wechat):
+    with services.sessions.begin() as db:
+        person = meet(db, openid="o-w10", now=clock.now())
+        row = enqueue(db, person=person, reason="test:12", now=clock.now(),
+                      notice="a_notice_nobody_wrote", params={})
+        outbox_id = row.id
+    worker.send_due(services, api)
+    waiting = row_of(services, outbox_id)
+    assert waiting.status is OutboxStatus.PENDING
+    assert waiting.last_error == "internal error before sending"
+    assert fake_wechat.state.sent == []
+
+
+def row_of(services, outbox_id: int) -> Outbox:
+    return row(services, outbox_id)

@@ -74,3 +74,44 @@ def test_saying_no_to_withdrawal_keeps_everything(wechat, person_named):
     wechat.say("o-p7", "5")
     assert "没有做任何修改" in wechat.say("o-p7", "2").text
     assert person_named("o-p7").is_registered
+
+
+def test_withdrawing_consent_cancels_an_unused_voucher_and_frees_its_seat(wechat, db,
+                                                                          person_named):
+    from models.vouchers import Voucher, VoucherStatus
+
+    register_via_chat(wechat, "o-p8")
+    wechat.say("o-p8", "课程 砌筑")
+    wechat.say("o-p8", "1")
+    assert "培训券号" in wechat.say("o-p8", "领券").text
+    wechat.click("o-p8", "PROFILE")
+    wechat.say("o-p8", "5")
+    wechat.say("o-p8", "1")
+    person = person_named("o-p8")
+    voucher = db.scalar(select(Voucher).where(Voucher.person_id == person.id))
+    assert voucher.status is VoucherStatus.CANCELLED
+    assert person.name is None and person.phone_sealed is None
+
+
+def test_after_enrolment_withdrawal_keeps_only_what_the_ledgers_need(wechat, db, person_named,
+                                                                     services, clock):
+    from tests.people import bind_staff_via_chat
+
+    register_via_chat(wechat, "o-p9")
+    wechat.say("o-p9", "课程 砌筑")
+    wechat.say("o-p9", "1")
+    wechat.say("o-p9", "领券")
+    from models.vouchers import Voucher
+
+    person = person_named("o-p9")
+    voucher = db.scalar(select(Voucher).where(Voucher.person_id == person.id))
+    bind_staff_via_chat(wechat, services, clock, "o-p9-staff", "lp-pes")
+    code = services.voucher_codes.show(voucher.id, clock.now()).code
+    assert "报到成功" in wechat.scan("o-p9-staff", "REDEEM", code).text
+    wechat.click("o-p9", "PROFILE")
+    wechat.say("o-p9", "5")
+    wechat.say("o-p9", "1")
+    person = person_named("o-p9")
+    assert person.name == "张三" and person.id_masked and person.id_sealed  # for the ledgers
+    assert person.phone_sealed is None and person.phone_masked is None
+    assert not person.is_registered

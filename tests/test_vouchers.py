@@ -401,3 +401,17 @@ def test_two_different_scans_in_the_same_second_are_two_events(wechat, staff, se
     one, two = scan_xml(first), scan_xml(second)  # built in the same second
     assert "报到成功" in wechat.send(one).text and "报到成功" in wechat.send(two).text
     assert voucher_of(db, "o-v5").status is VoucherStatus.REDEEMED
+
+
+def test_a_suspended_institution_takes_no_new_trainees(wechat, trainee, claim, staff,
+                                                       services, clock, db, sessions):
+    from models.catalogue import Institution, InstitutionStatus
+
+    claim(trainee)
+    voucher = voucher_of(db, trainee)
+    with sessions.begin() as setup:
+        setup.scalar(select(Institution).where(Institution.code == "lp-pes")).status = \
+            InstitutionStatus.SUSPENDED
+    answer = wechat.scan(staff, "REDEEM", shown_code(services, clock, voucher))
+    assert "暂停" in answer.text
+    assert voucher_of(db, trainee).status is VoucherStatus.ISSUED

@@ -15,6 +15,8 @@ PRODUCTION_SECRETS = (
     "WECHAT_TOKEN",
     "WECHAT_APP_ID",
     "WECHAT_APP_SECRET",
+    # Links the bot sends must reach people's phones, not this server's loopback address.
+    "PUBLIC_BASE_URL",
 )
 
 

@@ -75,6 +75,8 @@ PROBLEMS: dict[str, str] = {
                       "(YN2021 二(七))"),
     "sessions_hours": N_("the class times add up to %(value)s hours, but theory and practice "
                          "hours to %(limit)s"),
+    "session_has_attendance": N_("course %(value)s has attendance on %(day)s; a class day "
+                                 "trainees attended cannot be moved or removed by an import"),
 }
 UNKNOWN_PROBLEM = N_("problem “%(code)s”")
 

@@ -59,3 +59,13 @@ def _earlier_answer(kv: Redis, key: str, wait_seconds: float) -> str:
         if time.monotonic() >= deadline:
             return ""
         time.sleep(0.05)
+
+
+def nonce_fits(kv: Redis, timestamp: str, nonce: str, key: str, ttl_seconds: int) -> bool:
+    """One signed query carries one message: WeChat's retries repeat both, a replay that
+    swaps the body (plain mode signs only the query) does not."""
+    try:
+        kv.set(f"peixun:nonce:{timestamp}:{nonce}", key, nx=True, ex=ttl_seconds)
+        return kv.get(f"peixun:nonce:{timestamp}:{nonce}") == key
+    except RedisError:
+        return True  # Redis lost: the timestamp window still bounds a replay

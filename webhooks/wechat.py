@@ -43,10 +43,16 @@ def receive() -> Response:
     timestamp = request.args.get("timestamp", "")
     nonce = request.args.get("nonce", "")
     is_encrypted = request.args.get("encrypt_type") == "aes"
+    if services.config.is_safe_mode and not is_encrypted:
+        # In safe mode WeChat always encrypts; a plain body is not from WeChat.
+        abort(403)
     crypto = _crypto(services) if is_encrypted else None
     xml = _decrypt(crypto, request.get_data(), timestamp, nonce) if crypto else request.get_data()
     message = _parse(xml)
     key = dedup.message_key(message._data)
+    if not dedup.nonce_fits(services.kv, timestamp, nonce, key, services.config.dedup_seconds):
+        # The signature covers the query, not the body: a captured query with another body.
+        abort(403)
     answer = dedup.once(services.kv, key, services.config.dedup_seconds,
                         lambda: _answer(services, message))
     if not answer:

@@ -45,7 +45,13 @@ def send_due(services: Services, client: Client) -> int:
     """Send every message that is due now; return how many were handled."""
     ids = _claim(services)
     for outbox_id in ids:
-        _deliver(services, client, outbox_id)
+        try:
+            _deliver(services, client, outbox_id)
+        except Exception:
+            # Whatever broke (Redis for the token, a notice's wording), nothing reached
+            # WeChat: put the row back to be tried later rather than leave it "sending".
+            logger.exception("outbox %s not delivered; will retry", outbox_id)
+            _retry_later(services, outbox_id)
     return len(ids)
 
 
@@ -137,6 +143,14 @@ def _attempt(call: Callable[[], object], sent_as: str) -> Outcome:
     except requests.RequestException as error:
         # It may have been delivered (a timeout after sending): never risk a second copy.
         return Outcome(OutboxStatus.FAILED, error=f"unknown outcome: {type(error).__name__}")
+
+
+def _retry_later(services: Services, outbox_id: int) -> None:
+    now = services.clock.now()
+    with services.sessions.begin() as db:
+        row = db.get(Outbox, outbox_id)
+        _record(row, Outcome(OutboxStatus.PENDING, error="internal error before sending"),
+                row.attempts, now)
 
 
 def _record(row: Outbox, outcome: Outcome, attempts: int, now: datetime) -> None:
