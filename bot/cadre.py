@@ -13,8 +13,9 @@ from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
 from bot.vouchers import bind as staff_binding
-from models.cadres import attribute_to_cadre, bind_cadre, cadre_figures, cadre_of
+from models.cadres import attribute_to_cadre, bind_cadre, cadre_of
 from models.errors import DomainError, InvitationInvalid
+from models.mobilization import cadre_figures
 from models.registration import bind_with_code
 
 QR_PAGE_SECONDS = 7 * 24 * 3600
@@ -66,11 +67,22 @@ def figures(turn: Turn, intent: Intent) -> Reply:
     except DomainError as error:
         return with_menu(turn, explain(turn, error))
     counts = turn.run(cadre_figures, cadre=cadre)
-    return Reply(text="\n".join([
-        turn.t._("People you brought in: %(n)s", n=counts.mobilized),
-        turn.t._("Of them registered: %(n)s", n=counts.registered),
-        turn.t._("Registered by you on their behalf: %(n)s", n=counts.registered_by_cadre),
-    ]))
+    t = turn.t
+    lines = [
+        t._("People you brought in: %(n)s", n=counts.mobilized),
+        t._("Of them registered: %(n)s", n=counts.registered),
+        t._("Registered by you on their behalf: %(n)s", n=counts.registered_by_cadre),
+        t._("In training: %(training)s; finished: %(finished)s; certified: %(certified)s",
+            training=counts.in_training, finished=counts.finished,
+            certified=counts.certified),
+    ]
+    for course in counts.courses:
+        name = course.course_name_en if t.locale.startswith("en") else course.course_name
+        lines.append("· " + t._("%(course)s: in training %(training)s, finished %(finished)s, "
+                                "certified %(certified)s", course=name,
+                                training=course.in_training, finished=course.finished,
+                                certified=course.certified))
+    return Reply(text="\n".join(lines))
 
 
 def scene(turn: Turn, intent: Intent) -> Reply:

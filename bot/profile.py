@@ -10,7 +10,7 @@ from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent, normalize, number_in
-from bot.labels import GROUP_STATUSES, GROUPS, INTENTS
+from bot.labels import GROUP_STATUSES, GROUPS, INTENTS, VOUCHER_STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
 from models.audit import Channel
@@ -23,6 +23,7 @@ from models.registration import (
     load_profile,
     withdraw_consent,
 )
+from models.vouchers import vouchers_of
 
 
 def show_profile(turn: Turn, intent: Intent) -> Reply:
@@ -40,6 +41,7 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
         t._("Township: %(township)s", township=person.township.display_name(t.locale)),
         t._("Where to work: %(intent)s", intent=t._(INTENTS[person.intent])),
         t._("Groups: %(groups)s", groups=t.listing(groups) if groups else t._("none")),
+        *_trainings(turn),
         "",
         t._("Reply with a number to change something:"),
         "1. " + t._("Mobile number"),
@@ -52,6 +54,21 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
         Intent("PROFILE_EDIT", "change_phone"), Intent("PROFILE_EDIT", "change_township"),
         Intent("PROFILE_EDIT", "change_intent"), Intent("LANGUAGE"),
         Intent("PROFILE_EDIT", "withdraw")))
+
+
+def _trainings(turn: Turn) -> list[str]:
+    """The person's vouchers so far, with their state and any certificate."""
+    t = turn.t
+    vouchers = turn.run(vouchers_of, openid=turn.openid)
+    if not vouchers:
+        return [t._("Trainings: none yet")]
+    lines = [t._("Trainings:")]
+    for v in vouchers:
+        line = f"· {v.course.display_name(t.locale)} · {t._(VOUCHER_STATUSES[v.status])}"
+        if v.certificate_no:
+            line += " · " + t._("certificate %(number)s", number=v.certificate_no)
+        lines.append(line)
+    return lines
 
 
 def edit(turn: Turn, intent: Intent) -> Reply:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, func, select
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.audit import Channel, audit
@@ -127,28 +126,6 @@ def attribute_to_cadre(db: Session, *, person_id: int, cadre_id: int, now: datet
     audit(db, actor_id=person_id, channel=Channel.WECHAT, action="person.referred",
           target=person, after={"cadre_id": cadre_id}, at=now)
     return True
-
-
-@dataclass(frozen=True)
-class CadreFigures:
-    """Counts of the cadre's own people. Training figures (in training, finished, certified)
-    come with vouchers and attendance."""
-
-    mobilized: int
-    registered: int
-    registered_by_cadre: int
-
-
-def cadre_figures(db: Session, *, cadre: Cadre) -> CadreFigures:
-    mine = Person.referred_by_id == cadre.id
-    alive = Person.anonymized_at.is_(None)
-    return CadreFigures(
-        mobilized=db.scalar(select(func.count(Person.id)).where(mine)) or 0,
-        registered=db.scalar(select(func.count(Person.id)).where(
-            mine, alive, Person.registered_at.is_not(None))) or 0,
-        registered_by_cadre=db.scalar(select(func.count(Person.id)).where(
-            Person.registered_by_id == cadre.person_id, alive)) or 0,
-    )
 
 
 def register_neighbour(db: Session, *, vault: Vault, cadre_openid: str, form: RegistrationForm,

@@ -168,3 +168,25 @@ def test_binding_codes_cannot_be_guessed_for_long(wechat):
     for n in range(5):
         assert "这个码无效" in wechat.say("o-k20", f"绑定 {n:06d}").text
     assert "输错的次数太多" in wechat.say("o-k20", "绑定 123456").text
+
+
+def test_the_cadres_figures_follow_their_peoples_training(wechat, cadre, db, services, clock):
+    from tests.people import bind_staff_via_chat
+
+    mine = cadre_row(db, cadre)
+    wechat.follow("o-k30", scene=f"ref:{mine.id}")
+    register_via_chat(wechat, "o-k30", id=id_number(seq="061"))
+    wechat.say("o-k30", "课程 砌筑")
+    wechat.say("o-k30", "1")
+    wechat.say("o-k30", "领券")
+    from models.vouchers import Voucher
+
+    db.expire_all()
+    person = db.scalar(select(Person).where(Person.openid == "o-k30"))
+    voucher = db.scalar(select(Voucher).where(Voucher.person_id == person.id))
+    bind_staff_via_chat(wechat, services, clock, "o-k30-staff", "lp-pes")
+    wechat.scan("o-k30-staff", "REDEEM",
+                services.voucher_codes.show(voucher.id, clock.now()).code)
+    wechat.click(cadre, "CADRE")
+    figures = wechat.say(cadre, "3").text
+    assert "培训中：1" in figures and "砌筑工（初级）培训班：培训中1" in figures

@@ -115,3 +115,13 @@ def test_after_enrolment_withdrawal_keeps_only_what_the_ledgers_need(wechat, db,
     assert person.name == "张三" and person.id_masked and person.id_sealed  # for the ledgers
     assert person.phone_sealed is None and person.phone_masked is None
     assert not person.is_registered
+
+
+def test_the_profile_lists_trainings_with_their_state(wechat):
+    register_via_chat(wechat, "o-p10")
+    assert "培训记录：暂无" in wechat.click("o-p10", "PROFILE").text
+    wechat.say("o-p10", "课程 砌筑")
+    wechat.say("o-p10", "1")
+    wechat.say("o-p10", "领券")
+    text = wechat.click("o-p10", "PROFILE").text
+    assert "· 砌筑工（初级）培训班 · 待报到" in text
