@@ -190,6 +190,9 @@ class CourseSpec:
     radius_m: int | None
     sessions: list[tuple[date, time, time]]
     description: str = ""
+    # A check-out scan records hours attended; the share of hours needed to complete.
+    requires_checkout: bool = False
+    completion_share: float = 0.9
 
 
 def check_course_rules(spec: CourseSpec) -> None:
@@ -259,7 +262,8 @@ def publish_course_spec(db: Session, *, spec: CourseSpec, actor_id: int | None,
     course.township = township
     for name in ("name", "name_en", "occupation", "occupation_en", "certificate_kind",
                  "certificate_level", "theory_hours", "practice_hours", "capacity", "fee_yuan",
-                 "is_entrepreneurship", "address", "lat", "lng", "radius_m", "description"):
+                 "is_entrepreneurship", "address", "lat", "lng", "radius_m", "description",
+                 "requires_checkout", "completion_share"):
         setattr(course, name, getattr(spec, name))
     days = sorted(day for day, _, _ in spec.sessions)
     course.starts_on, course.ends_on = days[0], days[-1]

@@ -330,3 +330,21 @@ def test_reimporting_cannot_remove_a_class_day_that_was_attended(runner, tmp_pat
     assert "has attendance on 2026-11-25" in result.output
     db.expire_all()
     assert db.scalar(sa_select(ClassSession).where(ClassSession.id == first.id)) is not None
+
+
+def test_a_class_can_ask_for_check_out_and_its_own_completion_share(runner, tmp_path, db):
+    from sqlalchemy import select as sa_select
+
+    from models.catalogue import Course
+
+    header = ("code,institution,category,name,occupation,certificate_kind,theory_hours,"
+              "practice_hours,capacity,township,address,first_day,session_days,daily,"
+              "requires_checkout,completion_percent\n")
+    row = ("lp-2026-201,lp-pes,care,家政服务员（签退班）,家政服务员,completion,2,6,30,"
+           "luoxiong,罗雄,2026-12-10,1,08:00-12:00;13:00-17:00,是,80\n")
+    path = tmp_path / "checkout.csv"
+    path.write_text(header + row, encoding="utf-8")
+    result = runner.invoke(args=["courses", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    course = db.scalar(sa_select(Course).where(Course.code == "lp-2026-201"))
+    assert course.requires_checkout is True and course.completion_share == 0.8
