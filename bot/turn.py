@@ -4,11 +4,11 @@ and the one door through which the bot reaches the domain."""
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, MutableMapping
+from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from redis import Redis
-from sqlalchemy.orm import sessionmaker
 
 from bot import state as conversation
 from bot.replies import Reply
@@ -20,12 +20,18 @@ from models.pii import Vault
 
 T = TypeVar("T")
 
+
+class Transactions(Protocol):
+    """Where one domain operation gets its transaction (webhooks gives a sessionmaker)."""
+
+    def begin(self) -> AbstractContextManager: ...
+
 # The state outlives a dialogue's own timeout, so that the bot can say the dialogue expired.
 STATE_SECONDS = 24 * 3600
 
 
 class Turn:
-    def __init__(self, *, openid: str, sessions: sessionmaker, kv: Redis, clock: Clock,
+    def __init__(self, *, openid: str, sessions: Transactions, kv: Redis, clock: Clock,
                  vault: Vault, voucher_codes: RotatingCode, class_codes: RotatingCode,
                  dialogue_seconds: int, base_url: str, secret_key: str,
                  shared: MutableMapping | None = None) -> None:

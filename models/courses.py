@@ -122,6 +122,10 @@ def list_open_courses(db: Session, *, today: date, page: int = 1, per_page: int 
     return find_courses(db, query=CourseQuery(), today=today, page=page, per_page=per_page)
 
 
+def has_courses(db: Session) -> bool:
+    return db.scalar(select(func.count(Course.id))) > 0
+
+
 def list_categories(db: Session) -> list[Category]:
     return list(db.scalars(select(Category).order_by(Category.no)))
 

@@ -79,3 +79,19 @@ def enqueue(
     db.add(row)
     db.flush()
     return row
+
+
+def claim_due(db: Session, *, now: datetime, limit: int) -> list[int]:
+    """Take the messages due now for sending: marked SENDING so that no other worker takes
+    them (SKIP LOCKED lets several workers share the outbox on PostgreSQL; SQLite ignores it)."""
+    rows = db.scalars(
+        select(Outbox)
+        .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now)
+        .order_by(Outbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        row.status = OutboxStatus.SENDING
+        row.attempts += 1
+    return [row.id for row in rows]

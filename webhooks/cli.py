@@ -13,7 +13,6 @@ import click
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.labels import GROUPS
@@ -21,8 +20,9 @@ from locales import N_, Translator, translator
 from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, invite_inspector, oversight
 from models.audit import Channel
 from models.cadres import INVITATION_DAYS, invite_cadre
-from models.catalogue import CertificateKind, Course
+from models.catalogue import CertificateKind
 from models.course_import import ImportResult, import_courses
+from models.courses import has_courses
 from models.demo import load_demo
 from models.errors import CourseFileRejected, CourseNotFound, DomainError
 from models.persons import Group
@@ -56,7 +56,7 @@ def migrate(engine: Engine) -> None:
 
 def load_demo_data(services: Services, *, only_if_empty: bool) -> bool:
     with services.sessions.begin() as db:
-        if only_if_empty and db.scalar(select(func.count(Course.id))):
+        if only_if_empty and has_courses(db):
             return False
         load_demo(db, vault=services.vault, now=services.clock.now(),
                   today=services.clock.today())

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import select
 from wechatpy.exceptions import WeChatClientException
 
 from bot import notices
 from locales import translator
-from models.outbox import Outbox, OutboxStatus
+from models.outbox import Outbox, OutboxStatus, claim_due
 from models.persons import Person
 from models.vouchers import expire_vouchers, remind_expiring
 from webhooks.services import Services
@@ -86,20 +85,8 @@ def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
 
 
 def _claim(services: Services) -> list[int]:
-    # SKIP LOCKED lets several workers share the outbox on PostgreSQL; SQLite ignores it.
-    now = services.clock.now()
     with services.sessions.begin() as db:
-        rows = db.scalars(
-            select(Outbox)
-            .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now)
-            .order_by(Outbox.id)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for row in rows:
-            row.status = OutboxStatus.SENDING
-            row.attempts += 1
-        return [row.id for row in rows]
+        return claim_due(db, now=services.clock.now(), limit=BATCH)
 
 
 def _deliver(services: Services, client: Client, outbox_id: int) -> None:
