@@ -90,4 +90,6 @@ def _fix_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock at the start, so a transaction that reads then writes
+        # waits for another process's commit (busy_timeout) instead of failing "locked".
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -7,6 +7,7 @@ import enum
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.audit import Channel, audit
@@ -114,11 +115,18 @@ def meet(db: Session, *, openid: str, now: datetime) -> Person:
     """The person behind an openid, created on first contact; marks them as seen now."""
     person = db.scalar(select(Person).where(Person.openid == openid))
     if person is None:
-        person = Person(openid=openid, locale=DEFAULT_LOCALE, created_at=now, last_seen_at=now)
-        db.add(person)
-        audit(db, actor_id=None, channel=Channel.WECHAT, action="person.first_contact",
-              target=person, at=now)
-        return person
+        try:
+            # Two first messages from one person can arrive at once (go-live day: every
+            # follower is new): the loser of the insert reads the winner's row.
+            with db.begin_nested():
+                person = Person(openid=openid, locale=DEFAULT_LOCALE, created_at=now,
+                                last_seen_at=now)
+                db.add(person)
+                audit(db, actor_id=None, channel=Channel.WECHAT,
+                      action="person.first_contact", target=person, at=now)
+            return person
+        except IntegrityError:
+            person = db.scalar(select(Person).where(Person.openid == openid))
     # Written at most once an hour: a chat should not turn every read into a write, and the
     # 48-hour customer-message window needs no finer clock (the worker falls back to a
     # template message when WeChat says the window has closed).

@@ -102,3 +102,18 @@ def test_simultaneous_scans_redeem_exactly_once(race_engine, attempt):
         assert db.get(Voucher, voucher_id).status is VoucherStatus.REDEEMED
         assert db.scalar(select(func.count(Redemption.id))
                          .where(Redemption.voucher_id == voucher_id)) == 1
+
+
+def test_two_first_messages_at_once_make_one_person(race_engine):
+    """Go-live day: a follower's first two messages arrive together; neither fails."""
+    sessions = sessionmaker(race_engine, expire_on_commit=False)
+    start = threading.Barrier(2)
+
+    def first_contact(_: int) -> int:
+        start.wait()
+        with sessions.begin() as db:
+            return meet(db, openid="o-race-newcomer", now=START).id
+
+    with ThreadPoolExecutor(2) as pool:
+        ids = list(pool.map(first_contact, range(2)))
+    assert ids[0] == ids[1]
