@@ -5,7 +5,6 @@ asks); staff mark by hand only with a reason, audited; inspectors record spot ch
 from __future__ import annotations
 
 import enum
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,13 +13,7 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 
 from models.audit import Channel, audit
 from models.base import Base, enum_column
-from models.cadres import (
-    INVITATION_DAYS,
-    Invitation,
-    InvitationKind,
-    token_hash,
-    use_invitation,
-)
+from models.cadres import InvitationKind, create_invitation, use_invitation
 from models.catalogue import ClassSession, Course, session_bounds
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
@@ -390,13 +383,7 @@ def record_spot_check(db: Session, *, session_id: int, openid: str, present_seen
 
 
 def invite_inspector(db: Session, *, now: datetime) -> str:
-    token = secrets.token_urlsafe(16)
-    invitation = Invitation(kind=InvitationKind.INSPECTOR, token_hash=token_hash(token),
-                            created_at=now, expires_at=now + timedelta(days=INVITATION_DAYS))
-    db.add(invitation)
-    audit(db, actor_id=None, channel=Channel.CLI, action="invitation.create",
-          target=invitation, after={"kind": "inspector"}, at=now)
-    return token
+    return create_invitation(db, kind=InvitationKind.INSPECTOR, now=now, described={})
 
 
 def bind_inspector(db: Session, *, person_id: int, token: str, now: datetime) -> Inspector:

@@ -65,19 +65,27 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def create_invitation(db: Session, *, kind: InvitationKind, now: datetime,
+                      described: dict[str, str], **scope: object) -> str:
+    """A one-time invitation of any kind; returns the token for the QR scene (only its hash is
+    kept). ``scope`` fills the invitation's columns (township, village, institution)."""
+    token = secrets.token_urlsafe(16)
+    invitation = Invitation(kind=kind, token_hash=token_hash(token), created_at=now,
+                            expires_at=now + timedelta(days=INVITATION_DAYS), **scope)
+    db.add(invitation)
+    audit(db, actor_id=None, channel=Channel.CLI, action="invitation.create",
+          target=invitation, after={"kind": kind.value, **described}, at=now)
+    return token
+
+
 def invite_cadre(db: Session, *, township_code: str, village: str, now: datetime) -> str:
     """Create a one-time cadre invitation; return the token for the QR scene."""
     township = db.scalar(select(Region).where(Region.code == township_code))
     if township is None:
         raise InvitationInvalid(reason="unknown_township", township=township_code)
-    token = secrets.token_urlsafe(16)
-    invitation = Invitation(kind=InvitationKind.CADRE, token_hash=token_hash(token),
-                            township_id=township.id, village=village, created_at=now,
-                            expires_at=now + timedelta(days=INVITATION_DAYS))
-    db.add(invitation)
-    audit(db, actor_id=None, channel=Channel.CLI, action="invitation.create",
-          target=invitation, after={"kind": "cadre", "village": village}, at=now)
-    return token
+    return create_invitation(db, kind=InvitationKind.CADRE, now=now,
+                             described={"village": village}, township_id=township.id,
+                             village=village)
 
 
 def use_invitation(db: Session, *, token: str, kind: InvitationKind, now: datetime) -> Invitation:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.audit import Channel, audit
 from models.base import Base
-from models.cadres import INVITATION_DAYS, Invitation, InvitationKind, token_hash, use_invitation
+from models.cadres import InvitationKind, create_invitation, use_invitation
 from models.catalogue import Institution
 from models.errors import InvitationInvalid, NotStaff
 from models.persons import Person
@@ -32,14 +31,9 @@ def invite_staff(db: Session, *, institution_code: str, now: datetime) -> str:
     institution = db.scalar(select(Institution).where(Institution.code == institution_code))
     if institution is None:
         raise InvitationInvalid(reason="unknown_institution", institution=institution_code)
-    token = secrets.token_urlsafe(16)
-    invitation = Invitation(kind=InvitationKind.STAFF, token_hash=token_hash(token),
-                            institution_id=institution.id, created_at=now,
-                            expires_at=now + timedelta(days=INVITATION_DAYS))
-    db.add(invitation)
-    audit(db, actor_id=None, channel=Channel.CLI, action="invitation.create",
-          target=invitation, after={"kind": "staff", "institution": institution_code}, at=now)
-    return token
+    return create_invitation(db, kind=InvitationKind.STAFF, now=now,
+                             described={"institution": institution_code},
+                             institution_id=institution.id)
 
 
 def bind_staff(db: Session, *, person_id: int, token: str, now: datetime) -> StaffMember:
