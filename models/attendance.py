@@ -387,12 +387,11 @@ def invite_inspector(db: Session, *, now: datetime) -> str:
 
 
 def bind_inspector(db: Session, *, person_id: int, token: str, now: datetime) -> Inspector:
-    invitation = use_invitation(db, token=token, kind=InvitationKind.INSPECTOR, now=now)
+    use_invitation(db, token=token, kind=InvitationKind.INSPECTOR, now=now, by=person_id)
     inspector = db.scalar(select(Inspector).where(Inspector.person_id == person_id))
     if inspector is None:
         inspector = Inspector(person_id=person_id, bound_at=now)
         db.add(inspector)
-    invitation.used_at, invitation.used_by_id = now, person_id
     db.flush()
     audit(db, actor_id=person_id, channel=Channel.WECHAT, action="inspector.bind",
           target=inspector, at=now)

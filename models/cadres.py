@@ -88,8 +88,9 @@ def invite_cadre(db: Session, *, township_code: str, village: str, now: datetime
                              village=village)
 
 
-def use_invitation(db: Session, *, token: str, kind: InvitationKind, now: datetime) -> Invitation:
-    """The invitation behind a token, if it is still good; it is then spent by the caller."""
+def use_invitation(db: Session, *, token: str, kind: InvitationKind, now: datetime,
+                   by: int) -> Invitation:
+    """Spend the invitation behind a token, if it is still good, for the person ``by``."""
     invitation = db.scalar(select(Invitation).where(
         Invitation.token_hash == token_hash(token), Invitation.kind == kind
     ).with_for_update())
@@ -99,11 +100,13 @@ def use_invitation(db: Session, *, token: str, kind: InvitationKind, now: dateti
         raise InvitationInvalid(reason="used")
     if invitation.expires_at < now:
         raise InvitationInvalid(reason="expired")
+    invitation.used_at, invitation.used_by_id = now, by
     return invitation
 
 
 def bind_cadre(db: Session, *, person_id: int, token: str, now: datetime) -> Cadre:
-    invitation = use_invitation(db, token=token, kind=InvitationKind.CADRE, now=now)
+    invitation = use_invitation(db, token=token, kind=InvitationKind.CADRE, now=now,
+                                by=person_id)
     cadre = db.scalar(select(Cadre).where(Cadre.person_id == person_id))
     if cadre is None:
         cadre = Cadre(person_id=person_id, township_id=invitation.township_id,
@@ -111,7 +114,6 @@ def bind_cadre(db: Session, *, person_id: int, token: str, now: datetime) -> Cad
         db.add(cadre)
     else:  # a cadre moved to another village keeps one record
         cadre.township_id, cadre.village = invitation.township_id, invitation.village
-    invitation.used_at, invitation.used_by_id = now, person_id
     audit(db, actor_id=person_id, channel=Channel.WECHAT, action="cadre.bind", target=cadre,
           after={"village": invitation.village}, at=now)
     return cadre

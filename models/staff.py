@@ -37,7 +37,8 @@ def invite_staff(db: Session, *, institution_code: str, now: datetime) -> str:
 
 
 def bind_staff(db: Session, *, person_id: int, token: str, now: datetime) -> StaffMember:
-    invitation = use_invitation(db, token=token, kind=InvitationKind.STAFF, now=now)
+    invitation = use_invitation(db, token=token, kind=InvitationKind.STAFF, now=now,
+                                by=person_id)
     member = db.scalar(select(StaffMember).where(StaffMember.person_id == person_id))
     if member is None:
         member = StaffMember(person_id=person_id, institution_id=invitation.institution_id,
@@ -45,7 +46,6 @@ def bind_staff(db: Session, *, person_id: int, token: str, now: datetime) -> Sta
         db.add(member)
     else:
         member.institution_id = invitation.institution_id
-    invitation.used_at, invitation.used_by_id = now, person_id
     member.institution = db.get_one(Institution, invitation.institution_id)
     db.flush()
     audit(db, actor_id=person_id, channel=Channel.WECHAT, action="staff.bind", target=member,
