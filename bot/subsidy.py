@@ -149,8 +149,9 @@ def summary(turn: Turn, evaluation: Evaluation, heading: str) -> Reply:
     t = turn.t
     lines = [heading]
     for n, outcome in enumerate(evaluation.outcomes, 1):
-        lines.append(f"{n}. {MARKS[outcome.status]} {outcome.display_title(t.locale)}: "
-                     f"{t._(STATUSES[outcome.status])} · {amount_text(t, outcome)}")
+        lines.append(f"{n}. {MARKS[outcome.status]} " + t._(
+            "%(title)s: %(status)s · %(amount)s", title=outcome.display_title(t.locale),
+            status=t._(STATUSES[outcome.status]), amount=amount_text(t, outcome)))
     token = links.sign(turn.secret_key, PAGE_PURPOSE, {
         "p": evaluation.person_id, "c": evaluation.course_id})
     lines += ["", t._("Why, clause by clause (policy %(version)s):",
