@@ -58,7 +58,6 @@ def settlement_workbook(result: SettlementResult, t: Translator) -> bytes:
     sheet = book.active
     sheet.title = t._("Settlement")[:31]
     width = len(SETTLEMENT_COLUMNS)
-    last = get_column_letter(width)
 
     _line(sheet, TITLE_ROW, width, t._(
         "Training voucher settlement: %(institution)s, %(start)s to %(end)s",
@@ -100,28 +99,8 @@ def settlement_workbook(result: SettlementResult, t: Translator) -> bytes:
                  "appraisal subsidy; a trainee without a certificate earns none (QJ2020 五(二)).")]
     if result.is_demo_rates:
         notes.append(t._("These are demo rates, not the county's: do not pay by this sheet."))
-    for offset, note in enumerate(notes, start=2):
-        _line(sheet, total_row + offset, width, note, alignment=_WRAP)
-        sheet.row_dimensions[total_row + offset].height = 30
-    signature_row = total_row + len(notes) + 3
-    _line(sheet, signature_row, width,
-          t._("Prepared by:                Reviewed by:                Date:"),
-          font=Font(size=12), alignment=Alignment(vertical="center"))
-    sheet.row_dimensions[signature_row].height = 36
-
-    sheet.freeze_panes = f"A{HEADER_ROW + 1}"
-    sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    sheet.print_area = f"A1:{last}{signature_row}"
-    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_options.horizontalCentered = True
-
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return _signed_and_printable(book, sheet, t, notes=notes, total_row=total_row,
+                                 width=width, header_row=HEADER_ROW)
 
 
 def _cells(seq: int, row: SettlementRow, t: Translator) -> list[object]:
@@ -440,6 +419,14 @@ def claim_workbook(claim: Claim, lines: list[ClaimLine], t: Translator) -> bytes
                  "(QJ2019 (二十三)).")]
     if settlement_rates().is_demo:
         notes.append(t._("These are demo rates, not the county's: do not pay by this sheet."))
+    return _signed_and_printable(book, sheet, t, notes=notes, total_row=total_row,
+                                 width=width, header_row=CLAIM_HEADER_ROW)
+
+
+def _signed_and_printable(book, sheet, t: Translator, *, notes: list[str], total_row: int,
+                          width: int, header_row: int) -> bytes:
+    """Notes under the total, a line for the signatures, and a page a clerk prints as it is:
+    A4 landscape, one page wide, the header repeated on every page."""
     for offset, note in enumerate(notes, start=2):
         _line(sheet, total_row + offset, width, note, alignment=_WRAP)
         sheet.row_dimensions[total_row + offset].height = 30
@@ -448,9 +435,8 @@ def claim_workbook(claim: Claim, lines: list[ClaimLine], t: Translator) -> bytes
           t._("Prepared by:                Reviewed by:                Date:"),
           font=Font(size=12), alignment=Alignment(vertical="center"))
     sheet.row_dimensions[signature_row].height = 36
-
-    sheet.freeze_panes = f"A{CLAIM_HEADER_ROW + 1}"
-    sheet.print_title_rows = f"{CLAIM_HEADER_ROW}:{CLAIM_HEADER_ROW}"
+    sheet.freeze_panes = f"A{header_row + 1}"
+    sheet.print_title_rows = f"{header_row}:{header_row}"
     sheet.print_area = f"A1:{get_column_letter(width)}{signature_row}"
     sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
@@ -458,7 +444,6 @@ def claim_workbook(claim: Claim, lines: list[ClaimLine], t: Translator) -> bytes
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_options.horizontalCentered = True
-
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
