@@ -184,6 +184,13 @@ class Policy:
         return {rid: latest[rid] for rid in order if rid in latest and latest[rid].in_force(day)}
 
 
+def yearly_cap_on(day: date) -> int:
+    """How many subsidized trainings a person may take in a year (QJ2019 (十六)), as the
+    policy in force on the day says; claiming a voucher and SUBSIDY read the same number."""
+    rule = eligibility_policy().rules_on(day).get("yearly_cap")
+    return rule.condition.max if rule is not None and rule.condition is not None else 3
+
+
 @cache
 def eligibility_policy() -> Policy:
     """The county's policy, read and checked once per process. Call it at start-up to stop

@@ -35,9 +35,6 @@ from models.regions import Region
 from models.staff import staff_of
 from models.targets import Target, TargetMeasure
 
-# QJ2019 (十六): at most 3 subsidized trainings a person a year; 以工代训 does not count
-# (YN2021 二(四)) and is not a voucher.
-YEARLY_CAP = 3
 # A voucher not redeemed within this long after the course starts expires and frees its seat.
 REDEEM_GRACE = timedelta(days=3)
 # How long before expiry the holder is reminded.
@@ -188,9 +185,13 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
         busy = voucher.status in (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
         if busy and other.starts_on <= course.ends_on and course.starts_on <= other.ends_on:
             raise ClaimRefused(rule="overlap", source=DX2020_VOUCHERS, course=other.name)
+    # The policy file holds the cap (models.eligibility reads vouchers, hence the late import).
+    from models.eligibility import yearly_cap_on
+
+    cap = yearly_cap_on(today)
     this_year = [v for v in held if v.year == course.starts_on.year]
-    if len(this_year) >= YEARLY_CAP:
-        raise ClaimRefused(rule="yearly_cap", source=QJ2019_CAPS, limit=YEARLY_CAP,
+    if len(this_year) >= cap:
+        raise ClaimRefused(rule="yearly_cap", source=QJ2019_CAPS, limit=cap,
                            year=course.starts_on.year)
     if seats_taken(db, course_id=course.id) >= course.capacity:
         raise ClaimRefused(rule="no_seats", source=YN2021_CLASS_SIZE)
