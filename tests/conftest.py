@@ -22,6 +22,7 @@ from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
 from models.persons import Person
 from models.pii import Vault
+from tests.browser import chromium, live_server
 from tests.wechat_server import Answer, WeChatServer
 from webhooks.app import create_app
 from webhooks.cli import migrate
@@ -219,3 +220,17 @@ def person_named(db):
         return db.scalar(select(Person).where(Person.openid == openid))
 
     return find
+
+
+# Headless Chromium for the pages a person sees (tests/browser.py says how it is found).
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def server(app):
+    """The app on a free local port, for the browser."""
+    with live_server(app) as running:
+        yield running

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from bot import links
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
-from tests.browser import chromium, live_server
 
 STAFF = "demo-staff"
 TRAINEE = "demo-trainee"  # holds a redeemed voucher for the class
@@ -165,18 +164,6 @@ def test_the_refresh_interval_is_capped_between_1_and_30_seconds(client, display
 
 
 # --- in headless Chromium ------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def server(app):
-    with live_server(app) as server:
-        yield server
-
 
 @pytest.fixture
 def projector(browser, server):

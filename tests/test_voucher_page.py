@@ -18,7 +18,6 @@ from models.catalogue import Course
 from models.persons import Person
 from models.staff import bind_staff, invite_staff
 from models.vouchers import claim_voucher, redeem_voucher
-from tests.browser import chromium, live_server
 from tests.people import ANSWERS, id_number, register_via_chat
 
 HOLDER = "o-card-holder"
@@ -145,18 +144,6 @@ def test_after_redemption_the_card_shows_no_code(client, card, redeem):
 
 
 # --- in headless Chromium ------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def server(app):
-    with live_server(app) as server:
-        yield server
-
 
 @pytest.fixture
 def phone(browser, server):

@@ -229,19 +229,9 @@ def attendance_workbook(sheet: AttendanceSheet, t: Translator) -> bytes:
           font=Font(size=12), alignment=Alignment(vertical="center"))
     ws.row_dimensions[signature_row].height = 36
 
-    ws.freeze_panes = ws.cell(TIMES_ROW + 1, first_session).coordinate
-    ws.print_title_rows = f"{DAY_ROW}:{TIMES_ROW}"
-    ws.print_area = f"A1:{get_column_letter(width)}{signature_row}"
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return _printable(book, ws, freeze=ws.cell(TIMES_ROW + 1, first_session).coordinate,
+                      title_rows=f"{DAY_ROW}:{TIMES_ROW}",
+                      area=f"A1:{get_column_letter(width)}{signature_row}")
 
 
 def _attendance_header(ws: Worksheet, sheet: AttendanceSheet, t: Translator,
@@ -435,9 +425,17 @@ def _signed_and_printable(book, sheet, t: Translator, *, notes: list[str], total
           t._("Prepared by:                Reviewed by:                Date:"),
           font=Font(size=12), alignment=Alignment(vertical="center"))
     sheet.row_dimensions[signature_row].height = 36
-    sheet.freeze_panes = f"A{header_row + 1}"
-    sheet.print_title_rows = f"{header_row}:{header_row}"
-    sheet.print_area = f"A1:{get_column_letter(width)}{signature_row}"
+    return _printable(book, sheet, freeze=f"A{header_row + 1}",
+                      title_rows=f"{header_row}:{header_row}",
+                      area=f"A1:{get_column_letter(width)}{signature_row}")
+
+
+def _printable(book, sheet, *, freeze: str, title_rows: str, area: str) -> bytes:
+    """A sheet a clerk prints as it is: A4 landscape, one page wide, the header rows repeated
+    on every page; returned as the .xlsx file's bytes."""
+    sheet.freeze_panes = freeze
+    sheet.print_title_rows = title_rows
+    sheet.print_area = area
     sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
