@@ -7,6 +7,8 @@ from models import (  # noqa: F401
     cadres,
     catalogue,
     claims,
+    desk,
+    followups,
     outbox,
     persons,
     regions,

@@ -30,6 +30,8 @@ from webhooks.config import Config
 from webhooks.fake_wechat import FakeWeChatServer
 from webhooks.services import Services
 
+pytest_plugins = ["tests.desk_fixtures", "tests.api_fixtures"]
+
 POSTGRES_URL = os.environ.get("PEIXUN_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 # Each test run gets a database of its own (and, mostly, a Redis database of its own), so that

@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from locales import N_, translator
-from webhooks import cli, pages, wechat
+from webhooks import admin, api, cli, pages, wechat
 from webhooks.config import Config
 from webhooks.locale import request_locale
 from webhooks.services import build_services
@@ -43,6 +43,8 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     app.extensions["peixun"] = build_services(config, **overrides)
     app.register_blueprint(wechat.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
+    api.register(app)
     cli.register(app)
     _log_requests(app)
     _answer_errors(app)

@@ -1,0 +1,36 @@
+"""the bureau desk's users (issue 8; helper B fills this)
+
+Revision ID: a8d0e5c00001
+Revises: 7eed6e4815ba
+Create Date: 2026-11-25 14:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import models.base
+
+
+revision = 'a8d0e5c00001'
+down_revision = '7eed6e4815ba'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('desk_users',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=60), nullable=False),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('role', sa.Enum('admin', 'inspector', 'institution', name='deskrole', native_enum=False, length=32), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_sign_in_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_desk_users_institution_id_institutions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_desk_users')),
+    sa.UniqueConstraint('username', name=op.f('uq_desk_users_username'))
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('desk_users')
+

@@ -1,0 +1,23 @@
+"""job openings, pushes, unsubscribe (issue 8; helper E)
+
+Revision ID: a8d0e5c00004
+Revises: a8d0e5c00003
+Create Date: 2026-11-25 14:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import models.base
+
+
+revision = 'a8d0e5c00004'
+down_revision = 'a8d0e5c00003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

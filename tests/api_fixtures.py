@@ -1,0 +1,1 @@
+"""Fixtures of the mini-program API: sessions and bearer tokens (issue 9)."""

@@ -1,0 +1,1 @@
+"""Fixtures of the bureau desk: desk users and signing in (issue 8)."""

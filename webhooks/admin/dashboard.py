@@ -1,0 +1,3 @@
+"""dashboard views of the desk (being built)."""
+
+from webhooks.admin import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""followups views of the desk (being built)."""
+
+from webhooks.admin import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""jobs views of the desk (being built)."""
+
+from webhooks.admin import bp  # noqa: F401
