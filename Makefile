@@ -10,7 +10,7 @@ export HOST PORT
 CATALOGUES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: install chromium run serve worker test chat bench lint messages menu clean
+.PHONY: install chromium run serve worker test chat bench bench-volume lint messages menu clean
 
 install: $(VENV)/.installed $(COMPILED) chromium
 
@@ -57,6 +57,10 @@ chat: install
 bench: install
 	bash bench/run.sh
 	$(BIN)/python -m bench.scenarios --vouchers 50
+
+# The dashboard on a province-sized data set, on PostgreSQL (a database of its own, dropped).
+bench-volume: install
+	$(BIN)/python -m bench.dashboard_volume
 
 # After changing a user-facing string: extract, then merge into the catalogues.
 messages: install

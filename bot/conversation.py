@@ -8,11 +8,14 @@ from collections.abc import Callable
 from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
 
 from bot import (
+    app_link,
     attendance,
     cadre,
     courses,
     dialogue,
+    followup,
     general,
+    jobs,
     profile,
     registration,
     subsidy,
@@ -70,7 +73,20 @@ HANDLERS: dict[str, Handler] = {
     "MARK_PRESENT": attendance.mark_present,
     "MARK_ABSENT": attendance.mark_absent,
     "SUBSIDY": subsidy.explain_subsidies,
+    "JOBS": jobs.list_openings,
+    "JOB": jobs.opening_details,
+    "UNSUBSCRIBE": jobs.stop_broadcasts,
+    "SUBSCRIBE": jobs.resume_broadcasts,
+    "APP_CODE": app_link.link_code,
+    "FOLLOWUP": followup.followup_word,
+    "FOLLOWUP_WORK": followup.answer,
+    "FOLLOWUP_RATING": followup.rate,
+    "FOLLOWUP_AGAIN": followup.again,
 }
+
+# How a dialogue ends on 取消 and on timeout, where not as registration's (nothing kept, start
+# again): the follow-up's optional sentence keeps the answers given before it.
+ENDINGS = {followup.OPINION: (followup.opinion_skipped, followup.opinion_expired)}
 
 # Messages that are typed or spoken: inside a dialogue they answer its question.
 TYPED = (TextMessage, VoiceMessage)
@@ -83,8 +99,10 @@ def respond(turn: Turn, message: BaseMessage) -> Reply:
     turn.meet()
     if dialogue.is_active(turn):
         if isinstance(message, TYPED) and _typed(message):
-            reply = dialogue.answer(turn, _typed(message), on_cancel=general.cancelled,
-                                    on_timeout=registration.expired)
+            on_cancel, on_timeout = ENDINGS.get(turn.state.dialogue.get("name"),
+                                                (general.cancelled, registration.expired))
+            reply = dialogue.answer(turn, _typed(message), on_cancel=on_cancel,
+                                    on_timeout=on_timeout)
             turn.remember(reply)
             return reply
         if isinstance(message, ImageMessage) and dialogue.takes_photo(turn):
@@ -94,6 +112,7 @@ def respond(turn: Turn, message: BaseMessage) -> Reply:
             return reply
         if intent.name not in ("LOCATION", "UNFOLLOW"):
             dialogue.forget(turn)  # a menu tap or a scan leaves the dialogue
+    intent = followup.reroute(turn, message, intent)
     handler = HANDLERS.get(intent.name, general.not_understood)
     logger.debug("intent %s", intent.name)
     reply = handler(turn, intent)

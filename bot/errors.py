@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.labels import VOUCHER_STATUSES
 from bot.turn import Turn
-from locales import N_
+from locales import N_, Translator
 from models.errors import DomainError
 from models.vouchers import VoucherStatus
 
@@ -113,6 +113,20 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
         "Not enough attendance to complete: %(attended)s hours of the %(needed)s needed."),
     ("grace_period_over", None): N_(
         "An enrolment can only be undone within %(hours)s hours. Ask the labour bureau."),
+    ("followup_not_found", None): N_("This follow-up question is not yours or no longer open."),
+    ("followup_refused", "not_visitor"): N_(
+        "Only village cadres and training institution staff can record a follow-up visit."),
+    ("followup_refused", "not_yours"): N_(
+        "You can record visits only for your institution's trainees (staff) or for the people "
+        "you brought in or registered (cadres)."),
+    ("followup_refused", "not_finished"): N_(
+        "This voucher's training is not completed, so there is no follow-up for it."),
+    ("followup_refused", "too_early"): N_(
+        "No follow-up is due yet for this voucher; rounds fall due some months after the "
+        "course ends."),
+    ("followup_refused", "rating"): N_("Please reply with a number from 1 to 5."),
+    ("followup_refused", "opinion_too_long"): N_(
+        "Please keep it to one sentence of at most %(limit)s characters."),
 }
 FALLBACK = N_("Sorry, that could not be done.")
 # What a scanned code should have been, by its prefix (models.codes.RotatingCode).
@@ -120,14 +134,19 @@ CODE_KINDS = {"PXV": N_("training voucher"), "PXC": N_("class check-in")}
 
 
 def explain(turn: Turn, error: DomainError) -> str:
+    return explain_in(turn.t, error)
+
+
+def explain_in(t: Translator, error: DomainError) -> str:
+    """The error in words, for any channel that speaks through a translator (the API too)."""
     reason = error.data.get("reason") or error.data.get("rule")
     message = ERROR_REPLIES.get((error.code, reason)) or ERROR_REPLIES.get((error.code, None))
     params = {k: v for k, v in error.data.items() if isinstance(v, (str, int))}
     if isinstance(params.get("at"), str) and params["at"]:
-        params["at"] = turn.t.moment(datetime.fromisoformat(params["at"]))
+        params["at"] = t.moment(datetime.fromisoformat(params["at"]))
     kind = CODE_KINDS.get(params.get("expected", ""))
     if kind:
-        params["expected"] = turn.t._(kind)
+        params["expected"] = t._(kind)
     if "status" in params:
-        params["status"] = turn.t._(VOUCHER_STATUSES[VoucherStatus(params["status"])])
-    return turn.t._(message or FALLBACK, **params)
+        params["status"] = t._(VOUCHER_STATUSES[VoucherStatus(params["status"])])
+    return t._(message or FALLBACK, **params)

@@ -59,6 +59,13 @@ WORDS: dict[str, Intent] = {
     **{w: Intent("OPEN_CLASS") for w in ("开课", "open class", "open")},
     **{w: Intent("ROLL_CALL") for w in ("点名", "roll call", "roll")},
     **{w: Intent("MY_ATTENDANCE") for w in ("出勤", "考勤", "我的出勤", "签到记录", "attendance")},
+    **{w: Intent("FOLLOWUP") for w in ("回访", "跟踪回访", "follow-up", "followup", "follow up")},
+    **{w: Intent("JOBS") for w in (
+        "招聘", "招聘信息", "找工作", "工作", "岗位", "jobs", "job", "job openings", "work")},
+    **{w: Intent("UNSUBSCRIBE") for w in ("退订", "取消订阅", "unsubscribe")},
+    **{w: Intent("SUBSCRIBE") for w in ("订阅", "恢复订阅", "subscribe")},
+    **{w: Intent("APP_CODE") for w in (
+        "绑定小程序", "小程序", "小程序绑定", "bind app", "app code", "mini program")},
 }
 
 # A first word that takes the rest of the message as its argument: "课程 电工", "绑定 123456".
@@ -70,6 +77,7 @@ PREFIXES: dict[str, str] = {
     "开课": "OPEN_CLASS", "点名": "ROLL_CALL",
     "补签": "MARK_PRESENT", "present": "MARK_PRESENT", "缺勤": "MARK_ABSENT",
     "absent": "MARK_ABSENT",
+    "回访": "FOLLOWUP", "followup": "FOLLOWUP", "follow-up": "FOLLOWUP",
 }
 
 CHINESE_NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))

@@ -3,8 +3,11 @@ domain queues a notice's name and its data, never sentences."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+from bot import followup
 from bot.labels import GROUPS
 from locales import N_, Translator
 from models.persons import Group
@@ -33,13 +36,59 @@ NOTICES: dict[str, str] = {
         "wrong, bring your documents to the county public employment service centre."),
     "voucher_revoked": N_(
         "Your training voucher for “%(course)s” was revoked by the labour bureau: %(reason)s"),
+    "job_opening": N_(
+        "New job opening: %(occupation)s at %(employer)s\nPlace: %(place)s\nPay: %(wage)s\n"
+        "Contact: %(contact)s (until %(valid_until)s)\nReply “招聘” for more openings, or "
+        "“退订” to stop receiving them."),
 }
 
 
+def _job_template(t: Translator, values: dict[str, Any]) -> dict[str, str]:
+    return {
+        "first": t._("New job opening: %(occupation)s", **values),
+        "keyword1": values["employer"],
+        "keyword2": f"{values['place']} · {values['wage']}",
+        "remark": t._("Contact: %(contact)s (until %(valid_until)s). Reply “招聘” for more "
+                      "openings, or “退订” to stop receiving them.", **values),
+    }
+
+
+# Notices that may go as a template message when the 48-hour window has closed: the fields of
+# the account's one notice template (WECHAT_NOTICE_TEMPLATE_ID), worded like the notice.
+TEMPLATES: dict[str, Callable[[Translator, dict[str, Any]], dict[str, str]]] = {
+    "job_opening": _job_template,
+}
+
+
+# Notices worded by a function rather than one message: a question with its numbered answers.
+COMPOSED: dict[str, Callable[[Translator, dict[str, Any]], str]] = {
+    "followup_question": followup.question,
+}
+TEMPLATES["followup_question"] = followup.template_fields
+
+
 def word(t: Translator, notice: str, params: dict[str, Any]) -> str:
+    if notice in COMPOSED:
+        return COMPOSED[notice](t, _values(t, params))
+    return t._(NOTICES[notice], **_values(t, params))
+
+
+def template(t: Translator, notice: str | None, params: dict[str, Any]) -> dict | None:
+    """The template message a notice falls back on outside the 48-hour window, if it has one."""
+    fields = TEMPLATES.get(notice or "")
+    if fields is None:
+        return None
+    return {"data": {name: {"value": value}
+                     for name, value in fields(t, _values(t, params)).items()}}
+
+
+def _values(t: Translator, params: dict[str, Any]) -> dict[str, Any]:
     values = dict(params)
-    if t.locale.startswith("en") and "course_en" in values:
-        values["course"] = values["course_en"]
+    if t.locale.startswith("en"):  # "course_en" stands in for "course", and so on
+        values.update({name[:-3]: value for name, value in params.items()
+                       if name.endswith("_en")})
     if "group" in values:
         values["group"] = t._(GROUPS[Group(values["group"])])
-    return t._(NOTICES[notice], **values)
+    if "valid_until" in values:
+        values["valid_until"] = t.day(date.fromisoformat(values["valid_until"]))
+    return values

@@ -29,6 +29,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    # Who acted at the bureau's web desk (desk users are not persons).
+    desk_user_id: Mapped[int | None] = mapped_column(ForeignKey("desk_users.id"), index=True)
     channel: Mapped[Channel] = mapped_column(enum_column(Channel))
     action: Mapped[str] = mapped_column(String(60), index=True)
     target_type: Mapped[str] = mapped_column(String(40))
@@ -48,11 +50,13 @@ def audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     at: datetime | None = None,
+    desk_user_id: int | None = None,
 ) -> AuditEntry:
     db.flush()  # the target needs its id
     entry = AuditEntry(
         at=at or datetime.now(UTC),
         actor_id=actor_id,
+        desk_user_id=desk_user_id,
         channel=channel,
         action=action,
         target_type=target.__tablename__,

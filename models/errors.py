@@ -161,3 +161,39 @@ class SeveralClassesNow(DomainError):
     """Two classes of the institution run now; ``codes`` lists them for the staff to name."""
 
     code = "several_classes_now"
+
+
+class SignInRefused(DomainError):
+    """The desk refuses a sign-in; ``reason``: ``bad_credentials`` (unknown user name or wrong
+    password: the two are never told apart) or ``disabled`` (told only after the right
+    password)."""
+
+    code = "sign_in_refused"
+
+
+class DeskUserRefused(DomainError):
+    """A desk user that cannot be created as asked; ``reason``: ``username_taken``,
+    ``username_invalid``, ``password_too_short`` (``minimum``), ``institution_unknown``
+    (``institution_code``), ``institution_required``, ``institution_not_allowed``."""
+
+    code = "desk_user_refused"
+
+
+class JobOpeningRefused(DomainError):
+    """A job opening that cannot be posted; ``problems`` lists each field's problem
+    (models.jobs.FieldProblem), nothing is saved."""
+
+    code = "job_opening_refused"
+
+
+class JobFileRejected(DomainError):
+    """A file of job openings with problems; ``errors`` lists every one (RowError), nothing is
+    saved."""
+
+    code = "job_file_rejected"
+
+
+class JobOpeningNotFound(NotFound):
+    """No such opening, or it is withdrawn or past its date."""
+
+    code = "job_opening_not_found"

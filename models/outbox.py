@@ -4,12 +4,13 @@ them, and sent later by the worker so that no reply waits on WeChat's API."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.audit import Channel, audit
 from models.base import Base, enum_column
 from models.persons import Person
 
@@ -45,6 +46,9 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None]
     sent_as: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # A message the person did not cause (a job opening, a follow-up question): never queued
+    # for, nor sent to, someone who said 退订 (see unsubscribe).
+    is_broadcast: Mapped[bool] = mapped_column(default=False)
 
 
 def enqueue(
@@ -57,10 +61,15 @@ def enqueue(
     notice: str | None = None,
     params: dict[str, Any] | None = None,
     template: dict[str, Any] | None = None,
+    broadcast: bool = False,
 ) -> Outbox | None:
     """Queue a message unless one for the same reason is queued already. A person without
-    WeChat (registered by a cadre, not yet bound) is not messaged."""
+    WeChat (registered by a cadre, not yet bound) is not messaged. A ``broadcast`` (anything
+    the person did not cause: job openings, follow-up questions; not a notice about their own
+    voucher) is not queued for someone who unsubscribed or no longer follows the account."""
     if person.openid is None:
+        return None
+    if broadcast and (person.unsubscribed_at is not None or not person.is_following):
         return None
     if db.scalar(select(Outbox.id).where(Outbox.reason == reason)) is not None:
         return None
@@ -75,10 +84,24 @@ def enqueue(
         template=template,
         status=OutboxStatus.PENDING,
         next_attempt_at=now,
+        is_broadcast=broadcast,
     )
     db.add(row)
     db.flush()
     return row
+
+
+# WeChat takes customer messages for 48 hours after the person's last message. last_seen_at
+# is written at most hourly (models.persons.meet), so the last message may be up to an hour
+# later than it says: the window is surely closed only an hour after the 48.
+CUSTOMER_WINDOW = timedelta(hours=48)
+SEEN_GRAIN = timedelta(hours=1)
+
+
+def window_surely_closed(last_seen_at: datetime | None, now: datetime) -> bool:
+    """True when a customer message would surely be refused (45015), so a template message
+    should go at once; when unsure, the worker tries a customer message and falls back."""
+    return last_seen_at is None or now - last_seen_at >= CUSTOMER_WINDOW + SEEN_GRAIN
 
 
 def claim_due(db: Session, *, now: datetime, limit: int) -> list[int]:
@@ -95,3 +118,29 @@ def claim_due(db: Session, *, now: datetime, limit: int) -> list[int]:
         row.status = OutboxStatus.SENDING
         row.attempts += 1
     return [row.id for row in rows]
+
+
+def unsubscribe(db: Session, *, person_id: int, channel: Channel, now: datetime) -> Person:
+    """The one stop state every broadcast respects (退订): nothing more is queued, and what is
+    queued and not yet sent is dropped. Notices about the person's own vouchers still go."""
+    person = db.get_one(Person, person_id)
+    if person.unsubscribed_at is None:
+        person.unsubscribed_at = now
+        db.execute(update(Outbox)
+                   .where(Outbox.person_id == person.id, Outbox.is_broadcast.is_(True),
+                          Outbox.status == OutboxStatus.PENDING)
+                   .values(status=OutboxStatus.FAILED, last_error="unsubscribed before sending"))
+        audit(db, actor_id=person.id, channel=channel, action="person.unsubscribe",
+              target=person, after={"unsubscribed_at": now.isoformat()}, at=now)
+    return person
+
+
+def resubscribe(db: Session, *, person_id: int, channel: Channel, now: datetime) -> Person:
+    """订阅: broadcasts reach the person again (those dropped meanwhile stay dropped)."""
+    person = db.get_one(Person, person_id)
+    if person.unsubscribed_at is not None:
+        before = person.unsubscribed_at.isoformat()
+        person.unsubscribed_at = None
+        audit(db, actor_id=person.id, channel=channel, action="person.resubscribe",
+              target=person, before={"unsubscribed_at": before}, at=now)
+    return person

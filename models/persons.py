@@ -49,6 +49,8 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # None for a neighbour a cadre registered who has not bound their own WeChat yet.
     openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # WeChat's unionid, the same in the official account and the mini-program (models.miniprogram).
+    unionid: Mapped[str | None] = mapped_column(String(64), unique=True)
     locale: Mapped[str] = mapped_column(String(16), default=DEFAULT_LOCALE)
     is_following: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
@@ -84,6 +86,9 @@ class Person(Base):
     bind_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     bind_code_expires_at: Mapped[datetime | None]
     anonymized_at: Mapped[datetime | None]
+    # 退订: no broadcast (job openings, follow-up questions) is queued or sent while set;
+    # notices about the person's own vouchers still are (models.outbox.unsubscribe).
+    unsubscribed_at: Mapped[datetime | None]
 
     township: Mapped[Region | None] = relationship()
     groups: Mapped[list[PersonGroup]] = relationship(

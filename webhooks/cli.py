@@ -31,6 +31,7 @@ from models.staff import invite_staff
 from models.verification import decide_group
 from models.vouchers import VoucherStatus, revoke_voucher
 from webhooks import qr, worker
+from webhooks.admin import commands as desk_commands
 from webhooks.config import PROJECT_ROOT
 from webhooks.course_import_report import (
     CERTIFICATES,
@@ -87,6 +88,8 @@ def invitation_qr_url(services: Services, scene: str) -> str:
 
 
 def register(app: Flask) -> None:
+    app.cli.add_command(desk_commands.group)
+
     @app.cli.group("db")
     def db_group() -> None:
         """The database schema."""

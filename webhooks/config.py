@@ -39,6 +39,10 @@ class Config:
     wechat_app_secret: str = "demo-app-secret"
     wechat_encoding_aes_key: str | None = None
     wechat_api_base_url: str = "http://127.0.0.1:5001/"
+    # The mini-program's own app id and secret (code2session); unset in production: sign-in
+    # through the mini-program API then answers 503.
+    wechat_miniprogram_app_id: str = "wxdemominiprogram0"
+    wechat_miniprogram_app_secret: str = "demo-miniprogram-secret"
     # Template used for a notice outside WeChat's 48-hour customer-message window.
     wechat_notice_template_id: str | None = None
     public_base_url: str = ""
@@ -48,6 +52,8 @@ class Config:
     messages_per_minute: int = 60
     dedup_seconds: int = 300
     dialogue_seconds: int = 30 * 60
+    # Follow-up rounds after a course's end, in months (FOLLOWUP_MONTHS="1,6").
+    followup_months: tuple[int, ...] = (1, 6)
     testing: bool = False
 
     @property
@@ -95,7 +101,12 @@ class Config:
             wechat_encoding_aes_key=env.get("WECHAT_ENCODING_AES_KEY") or None,
             wechat_api_base_url=_with_slash(env.get("WECHAT_API_BASE_URL") or base_url_default),
             wechat_notice_template_id=env.get("WECHAT_NOTICE_TEMPLATE_ID") or None,
+            wechat_miniprogram_app_id=env.get("WECHAT_MINIPROGRAM_APP_ID")
+            or ("" if production else defaults.wechat_miniprogram_app_id),
+            wechat_miniprogram_app_secret=env.get("WECHAT_MINIPROGRAM_APP_SECRET")
+            or ("" if production else defaults.wechat_miniprogram_app_secret),
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
+            followup_months=_months(env.get("FOLLOWUP_MONTHS")) or defaults.followup_months,
         )
         config.validate()
         return config
@@ -110,3 +121,15 @@ class Config:
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
+
+
+def _months(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    try:
+        months = tuple(sorted({int(part) for part in value.replace(" ", "").split(",") if part}))
+    except ValueError:
+        raise ConfigError('FOLLOWUP_MONTHS is a list of months, for example "1,6".') from None
+    if not months or any(m < 1 or m > 36 for m in months):
+        raise ConfigError('FOLLOWUP_MONTHS is a list of months from 1 to 36, for example "1,6".')
+    return months

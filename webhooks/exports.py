@@ -433,15 +433,22 @@ def _signed_and_printable(book, sheet, t: Translator, *, notes: list[str], total
 def _printable(book, sheet, *, freeze: str, title_rows: str, area: str) -> bytes:
     """A sheet a clerk prints as it is: A4 landscape, one page wide, the header rows repeated
     on every page; returned as the .xlsx file's bytes."""
+    _print_setup(sheet, freeze=freeze, title_rows=title_rows, area=area)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _print_setup(sheet, *, freeze: str, title_rows: str, area: str | None) -> None:
+    """_printable's page setup, for workbooks of several sheets and write-only ones (where the
+    freeze and the fit to page must come before the first row; the area once it is known)."""
     sheet.freeze_panes = freeze
     sheet.print_title_rows = title_rows
-    sheet.print_area = area
-    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    if area:
+        sheet.print_area = area
+    sheet.page_setup.orientation = Worksheet.ORIENTATION_LANDSCAPE
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_options.horizontalCentered = True
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()

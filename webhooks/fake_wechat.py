@@ -26,6 +26,9 @@ class FakeState:
     fail_next: list[int] = field(default_factory=list)
     menus: list[dict[str, Any]] = field(default_factory=list)
     qrcodes: list[dict[str, Any]] = field(default_factory=list)
+    # code2session calls as sent (appid, secret, js_code, grant_type), and the codes spent
+    logins: list[dict[str, Any]] = field(default_factory=list)
+    used_codes: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -39,6 +42,8 @@ class FakeState:
             self.sent.clear()
             self.menus.clear()
             self.qrcodes.clear()
+            self.logins.clear()
+            self.used_codes.clear()
             self.silent_openids.clear()
             self.fail_next.clear()
             self.token_fetches = 0
@@ -105,6 +110,24 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
         return jsonify(ticket=f"ticket-{len(state.qrcodes)}",
                        expire_seconds=body.get("expire_seconds"),
                        url=f"http://weixin.qq.com/q/fake-{key}")
+
+    @app.get("/sns/jscode2session")
+    def code_to_session():
+        # A wx.login code maps to a user deterministically: "code-<x>" is openid "mp-<x>" with
+        # unionid "union-<x>"; "nounion-<x>" is "mp-<x>" without one. A code works once, like
+        # WeChat's; "code-<x>~2" is another code of the same user (anything after "~").
+        with state.lock:
+            state.logins.append(dict(request.args))
+            code = request.args.get("js_code", "")
+            kind, _, user = code.partition("~")[0].partition("-")
+            if kind not in ("code", "nounion") or not user or code in state.used_codes:
+                return jsonify(errcode=40029, errmsg="invalid code")
+            state.used_codes.add(code)
+            n = len(state.used_codes)
+        answer = {"openid": f"mp-{user}", "session_key": f"fake-session-key-{user}-{n}"}
+        if kind == "code":
+            answer["unionid"] = f"union-{user}"
+        return jsonify(answer)
 
     @app.get("/_fake/sent")
     def show_sent():

@@ -15,10 +15,20 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from bot import notices
+from bot.followup import await_answer
 from locales import translator
-from models.outbox import Outbox, OutboxStatus, claim_due
+from models.export_jobs import remove_old_files
+from models.followups import (
+    create_due_followups,
+    followup_of_reason,
+    mark_asked,
+    queue_followup_questions,
+)
+from models.jobs import push_due_openings
+from models.outbox import Outbox, OutboxStatus, claim_due, window_surely_closed
 from models.persons import Person
 from models.vouchers import expire_vouchers, remind_expiring
+from webhooks.ledger_exports import run_export_jobs
 from webhooks.services import Services
 from webhooks.wechat_api import Client
 
@@ -26,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BATCH = 50
+# Job pushes are queued this many people a transaction, at most PUSH_CHUNKS a round, so that a
+# push to thousands advances every round, survives a crash (done chunks stay done) and never
+# holds the worker long.
+PUSH_CHUNK = 500
+PUSH_CHUNKS = 10
 # WeChat's answers that mean "not sent, and trying again later may work".
 RETRYABLE_ERRCODES = {-1, 45009, 45047}
 # "Customer message outside the 48-hour window": a template message may still be sent.
@@ -62,7 +77,42 @@ def run_jobs(services: Services) -> dict[str, int]:
     for name, job in (("expired", expire_vouchers), ("reminded", remind_expiring)):
         with services.sessions.begin() as db:
             done[name] = job(db, now=now)
+    done["job_pushes"] = push_jobs(services, now)
+    with services.sessions.begin() as db:
+        done["export_files_removed"] = remove_old_files(db, now=now)
+    done["exported"] = run_export_jobs(services)
+    done.update(follow_up(services, now))
     return done
+
+
+def follow_up(services: Services, now: datetime) -> dict[str, int]:
+    """Make the follow-up rounds that fell due and queue their questions, a chunk a
+    transaction (resumable: what is done stays done), at most PUSH_CHUNKS chunks a round."""
+    done = {"followups_created": 0, "followups_queued": 0}
+    for name, job in (
+            ("followups_created", lambda db: create_due_followups(
+                db, now=now, rounds=services.config.followup_months, limit=PUSH_CHUNK)),
+            ("followups_queued", lambda db: queue_followup_questions(
+                db, now=now, limit=PUSH_CHUNK))):
+        for _ in range(PUSH_CHUNKS):
+            with services.sessions.begin() as db:
+                chunk = job(db)
+            done[name] += chunk
+            if chunk < PUSH_CHUNK:
+                break
+    return done
+
+
+def push_jobs(services: Services, now: datetime) -> int:
+    """Queue job pushes chunk by chunk, each in its own transaction, until a chunk is short."""
+    queued = 0
+    for _ in range(PUSH_CHUNKS):
+        with services.sessions.begin() as db:
+            chunk = push_due_openings(db, now=now, limit=PUSH_CHUNK)
+        queued += chunk
+        if chunk < PUSH_CHUNK:
+            break
+    return queued
 
 
 def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
@@ -75,7 +125,8 @@ def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
             if time.monotonic() >= next_jobs:
                 logger.info("jobs: %s", run_jobs(services))
                 next_jobs = time.monotonic() + jobs_every_seconds
-            handled = send_due(services, client)
+            # A queued export is picked up within a round, not only with the periodic jobs.
+            handled = send_due(services, client) + run_export_jobs(services)
         except Exception:
             logger.exception("worker round failed")
             handled = 0
@@ -92,22 +143,35 @@ def _claim(services: Services) -> list[int]:
 def _deliver(services: Services, client: Client, outbox_id: int) -> None:
     with services.sessions.begin() as db:
         row = db.get(Outbox, outbox_id)
-        openid, template, attempts = row.openid, row.template, row.attempts
-        text = row.text or notices.word(translator(db.get(Person, row.person_id).locale),
-                                        row.notice, row.params or {})
-    outcome = _send(services, client, openid, text, template)
+        person = db.get(Person, row.person_id)
+        t = translator(person.locale)
+        openid, attempts = row.openid, row.attempts
+        text = row.text or notices.word(t, row.notice, row.params or {})
+        template = row.template or notices.template(t, row.notice, row.params or {})
+        # Decided now, not when queued: a message may wait (retries, a long push) while the
+        # person writes to us, or while their window closes.
+        closed = window_surely_closed(person.last_seen_at, services.clock.now())
+    outcome = _send(services, client, openid, text, template, closed)
     now = services.clock.now()
     with services.sessions.begin() as db:
         row = db.get(Outbox, outbox_id)
         _record(row, outcome, attempts, now)
+        followup_id = followup_of_reason(row.reason)
+        if row.status is OutboxStatus.SENT and followup_id is not None:
+            mark_asked(db, followup_id=followup_id, now=now)
+            await_answer(services.kv, openid, followup_id)  # its digits answer it now
 
 
 def _send(services: Services, client: Client, openid: str, text: str,
-          template: dict | None) -> Outcome:
+          template: dict | None, window_closed: bool = False) -> Outcome:
+    template_id = services.config.wechat_notice_template_id
+    if window_closed and template and template_id:
+        # No point asking WeChat for a customer message it must refuse.
+        return _attempt(lambda: client.message.send_template(
+            openid, template_id, template.get("data", {}), url=template.get("url")), "template")
     outcome = _attempt(lambda: client.message.send_text(openid, text), "customer")
     if outcome.errcode not in OUTSIDE_WINDOW_ERRCODES:
         return outcome
-    template_id = services.config.wechat_notice_template_id
     if not template or not template_id:
         return Outcome(OutboxStatus.FAILED, error=f"{outcome.error}; no template to fall back on")
     return _attempt(lambda: client.message.send_template(

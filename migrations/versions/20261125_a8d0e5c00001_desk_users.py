@@ -29,8 +29,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_desk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_desk_users_username'))
     )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('desk_user_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_audit_log_desk_user_id'), ['desk_user_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_audit_log_desk_user_id_desk_users'), 'desk_users', ['desk_user_id'], ['id'])
+    # The dashboard reads a voucher holder's township from this index alone (models/progress.py).
+    op.create_index('ix_persons_id_township_id', 'persons', ['id', 'township_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_persons_id_township_id', table_name='persons')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_audit_log_desk_user_id_desk_users'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_audit_log_desk_user_id'))
+        batch_op.drop_column('desk_user_id')
     op.drop_table('desk_users')
 

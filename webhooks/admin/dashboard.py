@@ -1,3 +1,275 @@
-"""dashboard views of the desk (being built)."""
+"""The desk's dashboard: a year's targets against what really happened, by category and by
+township, as a chart drawn here (inline SVG, nothing from elsewhere) and the same table under
+it; and the list of people behind every figure (masked)."""
 
-from webhooks.admin import bp  # noqa: F401
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import Response, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locales import N_
+from models.catalogue import Category, Institution
+from models.desk import DeskRole
+from models.progress import (
+    TARGET_MEASURE,
+    Measure,
+    Progress,
+    ProgressFilter,
+    ProgressRow,
+    people,
+    progress,
+)
+from models.regions import Region, RegionLevel
+from webhooks.admin import bp
+from webhooks.admin.auth import (
+    current_desk_user,
+    desk_message,
+    desk_page,
+    desk_translator,
+    forbidden,
+    require_role,
+)
+from webhooks.services import current
+
+ALL_ROLES = (DeskRole.ADMIN, DeskRole.INSPECTOR, DeskRole.INSTITUTION)
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+MEASURE_WORDS = {
+    Measure.REGISTERED: N_("Signed up"),
+    Measure.REDEEMED: N_("Enrolled"),
+    Measure.COMPLETED: N_("Completed"),
+    Measure.CERTIFIED: N_("Certified"),
+    Measure.EMPLOYED: N_("Employed"),
+}
+STATUS_WORDS = {
+    "issued": N_("Voucher issued"),
+    "redeemed": N_("Enrolled"),
+    "completed": N_("Completed"),
+    "settled": N_("Completed"),
+    "expired": N_("Expired"),
+    "cancelled": N_("Cancelled"),
+    "revoked": N_("Revoked by the bureau"),
+}
+
+# The chart's geometry (SVG user units): label column, bar area, figures after the bar.
+CHART_LABEL = 170
+CHART_BAR = 460
+CHART_ROW = 28
+CHART_WIDTH = CHART_LABEL + CHART_BAR + 170
+CHART_LABEL_UNITS = 24  # what fits in CHART_LABEL at 12px: a CJK character counts 2
+
+
+class BadFilter(Exception):
+    """A filter naming something that does not exist; ``words`` says which (a msgid)."""
+
+    def __init__(self, words: str, value: str) -> None:
+        super().__init__(words)
+        self.words, self.value = words, value
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One row of the chart, in SVG units."""
+
+    label: str
+    y: int
+    registered: float
+    completed: float
+    lags: bool
+    has_target: bool
+    figure: str
+    href: str | None
+    title: str
+
+
+@bp.get("/")
+@bp.get("/dashboard")
+@require_role(*ALL_ROLES)
+def dashboard() -> Response:
+    """Targets and progress for a year (``?year=``, default this year), with filters by
+    ``township``, ``category`` and ``institution`` (codes). Institution staff see their own
+    institution's figures only."""
+    services = current()
+    t = desk_translator()
+    with services.sessions.begin() as db:
+        try:
+            filters, codes = _filters(db)
+        except BadFilter as bad:
+            return desk_message(bad.words, N_("Check the filter and try again."), status=400)
+        except PermissionError:
+            return forbidden()
+        result = progress(db, filters=filters, today=services.clock.today())
+        choices = _choices(db, t.locale)
+    sections = [
+        (t._("By category"), "category", result.by_category),
+        (t._("By township"), "township", result.by_township),
+    ]
+    charts = [(title, _bars(rows, key, codes, result, t)) for title, key, rows in sections]
+    return desk_page("admin/dashboard.html", result=result, codes=codes, choices=choices,
+                     sections=sections, charts=charts, measures=list(Measure),
+                     measure_words={m: t._(w) for m, w in MEASURE_WORDS.items()},
+                     row_url=lambda key, row, measure: _row_url(codes, key, row, measure),
+                     row_name=lambda row: _row_name(row, t),
+                     chart=dict(label=CHART_LABEL, bar=CHART_BAR, row=CHART_ROW,
+                                width=CHART_WIDTH),
+                     percent=_percent, target_measure=TARGET_MEASURE,
+                     forced_institution=current_desk_user().role is DeskRole.INSTITUTION)
+
+
+@bp.get("/list")
+@require_role(*ALL_ROLES)
+def people_list() -> Response:
+    """The people behind one figure: ``?measure=`` and the dashboard's filters; masked ID and
+    phone, 50 a page (``?page=``)."""
+    services = current()
+    t = desk_translator()
+    try:
+        measure = Measure(request.args.get("measure", Measure.REGISTERED.value))
+    except ValueError:
+        return desk_message(N_("There is no such figure."), N_("Check the filter and try again."),
+                            status=400)
+    with services.sessions.begin() as db:
+        try:
+            filters, codes = _filters(db)
+        except BadFilter as bad:
+            return desk_message(bad.words, N_("Check the filter and try again."), status=400)
+        except PermissionError:
+            return forbidden()
+        found = people(db, filters=filters, measure=measure,
+                       page=request.args.get("page", 1, type=int))
+        choices = _choices(db, t.locale)
+    return desk_page("admin/list.html", found=found, measure=measure, codes=codes,
+                     choices=choices, measure_words={m: t._(w) for m, w in MEASURE_WORDS.items()},
+                     status_words={k: t._(v) for k, v in STATUS_WORDS.items()},
+                     page_url=lambda page: _list_url(codes, measure=measure.value, page=page),
+                     back_url="/admin/dashboard?" + urlencode(_present(codes)))
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def _filters(db: Session) -> tuple[ProgressFilter, dict[str, str]]:
+    """The request's filters as ids, and as the codes to put in links. An institution user is
+    held to its own institution: asking for another is refused (PermissionError)."""
+    user = current_desk_user()
+    today = current().clock.today()
+    year = request.args.get("year", today.year, type=int)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BadFilter(N_("There is no such year."), str(year))
+    codes = {"year": str(year)}
+    township_id = _lookup(db, Region, "township", codes,
+                          Region.level == RegionLevel.TOWNSHIP,
+                          words=N_("There is no such township."))
+    category_id = _lookup(db, Category, "category", codes,
+                          words=N_("There is no such category."))
+    institution_id = _lookup(db, Institution, "institution", codes,
+                             words=N_("There is no such institution."))
+    if user.role is DeskRole.INSTITUTION:
+        if institution_id not in (None, user.institution_id):
+            raise PermissionError
+        institution_id = user.institution_id
+        codes["institution"] = user.institution.code
+    return ProgressFilter(year=year, township_id=township_id, category_id=category_id,
+                          institution_id=institution_id), codes
+
+
+def _lookup(db: Session, model, name: str, codes: dict[str, str], *conditions,
+            words: str) -> int | None:
+    code = request.args.get(name, "").strip()
+    if not code:
+        return None
+    found = db.scalar(select(model.id).where(model.code == code, *conditions))
+    if found is None:
+        raise BadFilter(words, code)
+    codes[name] = code
+    return found
+
+
+def _choices(db: Session, locale: str) -> dict[str, list[Choice]]:
+    def names(model, *conditions, order) -> list[Choice]:
+        rows = db.scalars(select(model).where(*conditions).order_by(order)).all()
+        return [Choice(row.code, row.display_name(locale)) for row in rows]
+
+    return {
+        "township": names(Region, Region.level == RegionLevel.TOWNSHIP, order=Region.code),
+        "category": names(Category, order=Category.no),
+        "institution": names(Institution, order=Institution.code),
+    }
+
+
+def _present(codes: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in codes.items() if v}
+
+
+def _list_url(codes: dict[str, str], **more) -> str:
+    query = {**_present(codes), **{k: str(v) for k, v in more.items() if v is not None}}
+    return "/admin/list?" + urlencode(query)
+
+
+# --- the chart -----------------------------------------------------------------------------
+
+
+def _row_url(codes: dict[str, str], key: str, row: ProgressRow, measure: Measure) -> str | None:
+    """The list behind one figure of a row; none for people whose township is not known."""
+    if row.code is None:
+        return None if row.id is None and key == "township" else _list_url(
+            codes, measure=measure.value)
+    return _list_url(codes, measure=measure.value, **{key: row.code})
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
+def _bars(rows: list[ProgressRow], key: str, codes: dict[str, str], result: Progress, t
+          ) -> list[Bar]:
+    """Each row's bars as widths: against its target when it has one (the bar's end is 100%),
+    else against the largest figure of the chart."""
+    largest = max([row.counts.registered for row in rows] + [1])
+    bars = []
+    for n, row in enumerate(rows):
+        scale = row.target or largest
+        name = _row_name(row, t)
+        completed = row.counts.of(TARGET_MEASURE)
+        figure = (f"{completed}/{row.target} · {_percent(row.share)}" if row.target
+                  else t._("%(count)s, no target", count=completed))
+        bars.append(Bar(
+            label=_short(name), y=n * CHART_ROW,
+            registered=min(row.counts.registered / scale, 1.0) * CHART_BAR,
+            completed=min(completed / scale, 1.0) * CHART_BAR,
+            lags=row.lags(result.elapsed), has_target=bool(row.target), figure=figure,
+            href=_row_url(codes, key, row, TARGET_MEASURE),
+            title=t._("%(name)s: %(registered)s signed up, %(completed)s completed",
+                      name=name, registered=row.counts.registered, completed=completed)))
+    return bars
+
+
+def _short(name: str) -> str:
+    """A label that fits the chart's label column (the full name is the bar's tooltip and is
+    in the table): about 11 CJK characters or 24 Latin ones."""
+    width = sum(2 if ord(ch) > 0x2E80 else 1 for ch in name)
+    if width <= CHART_LABEL_UNITS:
+        return name
+    kept, used = [], 0
+    for ch in name:
+        used += 2 if ord(ch) > 0x2E80 else 1
+        if used > CHART_LABEL_UNITS - 2:
+            break
+        kept.append(ch)
+    return "".join(kept).rstrip("、，, ") + "…"
+
+
+def _row_name(row: ProgressRow, t) -> str:
+    if row.id is None:
+        return t._("Township not known")
+    return row.display_name(t.locale)

@@ -1,3 +1,89 @@
-"""followups views of the desk (being built)."""
+"""The desk's follow-up page: employment after training against the 90% goal (QJ2020 二; DX2020
+三(六)), with completion and certificate pass rates and the trainees' rating of the training,
+by course, institution, category or township. Institution staff see their own courses only."""
 
-from webhooks.admin import bp  # noqa: F401
+from __future__ import annotations
+
+from flask import Response, request
+
+from locales import N_
+from models.desk import DeskRole
+from models.outcomes import EMPLOYMENT_GOAL, Dimension, outcomes
+from webhooks.admin import bp
+from webhooks.admin.auth import (
+    current_desk_user,
+    desk_message,
+    desk_page,
+    desk_translator,
+    institution_scope,
+    require_role,
+)
+from webhooks.services import current
+
+DIMENSION_WORDS = {
+    Dimension.COURSE: N_("Course"),
+    Dimension.INSTITUTION: N_("Institution"),
+    Dimension.CATEGORY: N_("Category"),
+    Dimension.TOWNSHIP: N_("Township"),
+}
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class BadFilter(ValueError):
+    """A filter value the page cannot use; the message is a msgid."""
+
+
+@bp.get("/followups")
+@require_role(DeskRole.ADMIN, DeskRole.INSPECTOR, DeskRole.INSTITUTION)
+def followups() -> Response:
+    """``?by=course|institution|category|township`` (default course), ``?year=`` (the courses'
+    start year; all years when blank), ``?round=`` (one follow-up round in months; blank: each
+    trainee's latest answered round)."""
+    services = current()
+    t = desk_translator()
+    try:
+        dimension, year, round_months = _filters(services.config.followup_months)
+    except BadFilter as bad:
+        return desk_message(str(bad), N_("Check the filter and try again."), status=400)
+    with services.sessions.begin() as db:
+        result = outcomes(db, dimension=dimension, today=services.clock.today(),
+                          institution_id=institution_scope(), year=year,
+                          round_months=round_months)
+    user = current_desk_user()
+    return desk_page(
+        "admin/followups.html", result=result, year=year, round_months=round_months,
+        rounds=services.config.followup_months, goal=EMPLOYMENT_GOAL,
+        dimensions=[(d.value, t._(words)) for d, words in DIMENSION_WORDS.items()],
+        dimension_words=t._(DIMENSION_WORDS[dimension]), percent=_percent, mean=_mean,
+        own_institution=user.institution.display_name(t.locale)
+        if user.role is DeskRole.INSTITUTION and user.institution else None)
+
+
+def _filters(rounds: tuple[int, ...]) -> tuple[Dimension, int | None, int | None]:
+    by = request.args.get("by", "").strip() or Dimension.COURSE.value
+    if by not in {d.value for d in Dimension}:
+        raise BadFilter(N_("There is no such view of the follow-up."))
+    year = _number(request.args.get("year"))
+    if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BadFilter(N_("The year is not valid."))
+    round_months = _number(request.args.get("round"))
+    if round_months is not None and round_months not in rounds:
+        raise BadFilter(N_("There is no such follow-up round."))
+    return Dimension(by), year, round_months
+
+
+def _number(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise BadFilter(N_("A filter needs a number."))
+    return int(value)
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
+def _mean(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"

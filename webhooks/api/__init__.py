@@ -1,7 +1,22 @@
-"""The mini-program's JSON API under ``/api/v1/`` (being built)."""
+"""The mini-program's JSON API under ``/api/v1/``: the same domain operations as the bot, as
+JSON, described by an OpenAPI 3.1 document generated from the code (spectree + pydantic)."""
 
-from flask import Flask
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from webhooks.api import cadre, docs, errors, jobs, session, staff, trainee  # noqa: F401
+from webhooks.api.core import bp
+
+# Everything else under /api/ answers JSON too (an unknown path, a wrong method).
+fallback = Blueprint("api_fallback", __name__, url_prefix="/api")
+fallback.add_url_rule("/<path:rest>", view_func=docs.not_here,
+                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+errors.install(bp)
+errors.install(fallback)
 
 
 def register(app: Flask) -> None:
     """Attach the API to the app."""
+    app.register_blueprint(bp)
+    app.register_blueprint(fallback)

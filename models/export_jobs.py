@@ -1,0 +1,227 @@
+"""Exports the desk asks for and the worker makes (issue 8): who may ask for which, the queue,
+the progress, the finished file and who may fetch it. The file is kept in the database (a
+county's ledger is a few megabytes; one database to back up, and any worker or web process
+reaches it) and removed KEEP_FILES after it was made, as it carries personal data."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ForeignKey, LargeBinary, String, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.audit import Channel, audit
+from models.base import Base, enum_column
+from models.claims import Claim
+from models.desk import DeskRole, DeskUser
+from models.errors import DomainError, NotFound
+from models.ledgers import Month, Quarter, find_course
+
+logger = logging.getLogger(__name__)
+
+# A finished file is removed this long after it was made (it carries personal data).
+KEEP_FILES = timedelta(days=7)
+# A running job that has not moved for this long lost its worker: it is run again.
+STALE_AFTER = timedelta(minutes=10)
+
+
+class ExportKind(enum.StrEnum):
+    LEDGER = "ledger"  # 培训台账, one quarter
+    PROGRESS = "progress"  # monthly progress against the targets
+    CLASS_RECORD = "class_record"  # one class's record
+    CLAIM = "claim"  # one class's claim list (issue 6)
+    PROVINCIAL = "provincial"  # one class for the provincial platform (凡补必进)
+
+
+class ExportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# Who may ask for each export. An institution's staff only ever see their own classes.
+ALLOWED: dict[ExportKind, frozenset[DeskRole]] = {
+    ExportKind.LEDGER: frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR}),
+    ExportKind.PROGRESS: frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR}),
+    ExportKind.CLASS_RECORD: frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR,
+                                        DeskRole.INSTITUTION}),
+    ExportKind.CLAIM: frozenset({DeskRole.ADMIN, DeskRole.INSTITUTION}),
+    ExportKind.PROVINCIAL: frozenset({DeskRole.ADMIN}),
+}
+# The exports that can carry full ID numbers (and phones); only the bureau's admins get them.
+# The provincial platform matches people by ID number: its file always carries them.
+FULL_IDS_POSSIBLE = frozenset({ExportKind.LEDGER, ExportKind.CLASS_RECORD})
+ALWAYS_FULL_IDS = frozenset({ExportKind.PROVINCIAL})
+FULL_IDS_ROLES = frozenset({DeskRole.ADMIN})
+# The parameter each export needs.
+PARAMETER = {ExportKind.LEDGER: "quarter", ExportKind.PROGRESS: "month",
+             ExportKind.CLASS_RECORD: "course", ExportKind.CLAIM: "course",
+             ExportKind.PROVINCIAL: "course"}
+
+
+class ExportRefused(DomainError):
+    """An export the desk user may not have; ``reason``: ``role`` (``kind``), ``full_ids``,
+    ``not_claimed`` (``course``: the class has no claim yet)."""
+
+    code = "export_refused"
+
+
+class ExportJob(Base):
+    __tablename__ = "export_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ExportKind] = mapped_column(enum_column(ExportKind))
+    params: Mapped[dict[str, Any]]
+    # The file carries full ID numbers and phones (admins only), not the masked ones.
+    with_full_ids: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(String(16))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("desk_users.id"), index=True)
+    status: Mapped[ExportStatus] = mapped_column(enum_column(ExportStatus), index=True)
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int | None]  # None until the worker has counted the rows
+    filename: Mapped[str | None] = mapped_column(String(120))
+    # Loaded only when the file is fetched, never with the job's progress.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    moved_at: Mapped[datetime | None]  # the last progress, to find a job whose worker died
+    finished_at: Mapped[datetime | None]
+    file_removed_at: Mapped[datetime | None]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ExportStatus.DONE, ExportStatus.FAILED)
+
+    @property
+    def has_file(self) -> bool:
+        return self.status is ExportStatus.DONE and self.file_removed_at is None
+
+    @property
+    def percent(self) -> int:
+        if self.status is ExportStatus.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(99, self.done * 100 // self.total)
+
+
+# --- asking for an export ------------------------------------------------------------------
+
+def may_ask(user: DeskUser, kind: ExportKind) -> bool:
+    return user.role in ALLOWED[kind]
+
+
+def queue_export(db: Session, *, user: DeskUser, kind: ExportKind, value: str,
+                 with_full_ids: bool, locale: str, now: datetime) -> ExportJob:
+    """Check the role and the parameter, then queue the job; audited (who exported what)."""
+    if not may_ask(user, kind):
+        raise ExportRefused(reason="role", kind=kind.value)
+    full_ids = kind in ALWAYS_FULL_IDS or (with_full_ids and kind in FULL_IDS_POSSIBLE)
+    if full_ids and user.role not in FULL_IDS_ROLES:
+        raise ExportRefused(reason="full_ids")
+    params = {PARAMETER[kind]: _checked(db, user=user, kind=kind, value=value)}
+    job = ExportJob(kind=kind, params=params, with_full_ids=full_ids, locale=locale,
+                    requested_by_id=user.id, status=ExportStatus.QUEUED, done=0,
+                    created_at=now)
+    db.add(job)
+    audit(db, actor_id=None, desk_user_id=user.id, channel=Channel.PAGE, action="export.queue",
+          target=job, after={"kind": kind.value, **params, "full_ids": full_ids}, at=now)
+    logger.info("export %s queued: %s by desk user %s", job.id, kind.value, user.id)
+    return job
+
+
+def _checked(db: Session, *, user: DeskUser, kind: ExportKind, value: str) -> str:
+    """The parameter in its one written form; a class outside the user's institution is not
+    found, as if it did not exist."""
+    if PARAMETER[kind] == "quarter":
+        return str(Quarter.parse(value))
+    if PARAMETER[kind] == "month":
+        return str(Month.parse(value))
+    scope = user.institution_id if user.role is DeskRole.INSTITUTION else None
+    course = find_course(db, course_code=value, institution_id=scope)
+    if kind is ExportKind.CLAIM and db.scalar(
+            select(Claim.id).where(Claim.course_id == course.id)) is None:
+        raise ExportRefused(reason="not_claimed", course=course.code)
+    return course.code
+
+
+# --- the desk user's jobs ------------------------------------------------------------------
+
+def jobs_of(db: Session, *, user: DeskUser, limit: int = 20) -> list[ExportJob]:
+    return list(db.scalars(select(ExportJob).where(ExportJob.requested_by_id == user.id)
+                           .order_by(ExportJob.id.desc()).limit(limit)))
+
+
+def job_for(db: Session, *, user: DeskUser, job_id: int) -> ExportJob:
+    """A job is its requester's alone: anyone else's is not found. A file with full IDs is
+    given only to someone who is an admin now (a role taken away takes the file too)."""
+    job = db.scalar(select(ExportJob).where(ExportJob.id == job_id,
+                                            ExportJob.requested_by_id == user.id))
+    if job is None:
+        raise NotFound(kind="export", number=str(job_id))
+    if job.with_full_ids and user.role not in FULL_IDS_ROLES:
+        raise ExportRefused(reason="full_ids")
+    return job
+
+
+def export_file(db: Session, *, user: DeskUser, job_id: int,
+                now: datetime) -> tuple[str, bytes]:
+    """The finished file and its name; fetching a file with personal data is audited."""
+    job = job_for(db, user=user, job_id=job_id)
+    if not job.has_file or job.content is None:
+        raise NotFound(kind="export_file", number=str(job_id))
+    audit(db, actor_id=None, desk_user_id=user.id, channel=Channel.PAGE,
+          action="export.download", target=job,
+          after={"kind": job.kind.value, "full_ids": job.with_full_ids}, at=now)
+    return job.filename or f"export-{job.id}.xlsx", job.content
+
+
+# --- the worker's side ---------------------------------------------------------------------
+
+def claim_next_job(db: Session, *, now: datetime) -> ExportJob | None:
+    """The oldest queued job (or one whose worker died), marked running; two workers never
+    take the same job (the row is locked, and skipped by the other)."""
+    job = db.scalar(select(ExportJob).where(or_(
+        ExportJob.status == ExportStatus.QUEUED,
+        (ExportJob.status == ExportStatus.RUNNING) & (ExportJob.moved_at < now - STALE_AFTER)))
+        .order_by(ExportJob.id).limit(1).with_for_update(skip_locked=True))
+    if job is None:
+        return None
+    if job.status is ExportStatus.RUNNING:
+        logger.warning("export %s had stopped moving; running it again", job.id)
+    job.status, job.started_at, job.moved_at, job.done, job.total = (
+        ExportStatus.RUNNING, now, now, 0, None)
+    db.flush()
+    return job
+
+
+def record_progress(db: Session, *, job_id: int, done: int, total: int, now: datetime) -> None:
+    db.execute(update(ExportJob).where(ExportJob.id == job_id)
+               .values(done=done, total=total, moved_at=now))
+
+
+def finish_job(db: Session, *, job_id: int, filename: str, content: bytes,
+               now: datetime) -> None:
+    db.execute(update(ExportJob).where(ExportJob.id == job_id).values(
+        status=ExportStatus.DONE, filename=filename[:120], content=content, finished_at=now,
+        moved_at=now))
+    logger.info("export %s done: %s bytes", job_id, len(content))
+
+
+def fail_job(db: Session, *, job_id: int, error: str, now: datetime) -> None:
+    db.execute(update(ExportJob).where(ExportJob.id == job_id).values(
+        status=ExportStatus.FAILED, error=error[:300], finished_at=now, moved_at=now))
+    logger.warning("export %s failed: %s", job_id, error[:300])
+
+
+def remove_old_files(db: Session, *, now: datetime) -> int:
+    """Files made more than KEEP_FILES ago are removed; the job stays, saying so."""
+    return db.execute(update(ExportJob).where(
+        ExportJob.status == ExportStatus.DONE, ExportJob.file_removed_at.is_(None),
+        ExportJob.finished_at < now - KEEP_FILES).values(content=None, file_removed_at=now)
+    ).rowcount

@@ -1,0 +1,175 @@
+"""Staff and cadres through the mini-program API, and the same authorization matrix as the
+chat: a trainee cannot redeem, staff of another institution cannot, cadre endpoints refuse
+everyone but cadres."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from models.catalogue import Course
+from models.clock import LOCAL_TZ
+from models.persons import Person
+from models.vouchers import Redemption, Voucher, VoucherStatus
+from tests.people import bind_staff_via_chat, id_number
+
+ZHONGZHI_LATER = "lp-2026-007"  # at lp-zhongzhi (demo-staff's institution), from day 12
+PES_COURSE = "lp-2026-001"  # at lp-pes
+AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)
+FORM = {"name": "赵四", "id_number": id_number(born="19850707", seq="025"),
+        "phone": "13612345678", "township": "luoxiong", "intent": "local", "groups": [],
+        "draws_pension": False}
+
+
+@pytest.fixture
+def holder(newcomer_api, db):
+    """A registered trainee (through the app) holding a voucher for a lp-zhongzhi course."""
+    api = newcomer_api("o-holder")
+    assert api.post("/me/registration", {**FORM, "consent": True}).status_code == 201
+    course = db.scalar(select(Course.id).where(Course.code == ZHONGZHI_LATER))
+    voucher = api.post("/vouchers", {"course_id": course}).get_json()
+    return api, voucher
+
+
+def code_of(api, voucher) -> str:
+    return api.get(f"/vouchers/{voucher['id']}").get_json()["code"]["qr"]
+
+
+def redemptions(db, voucher_id: int) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count(Redemption.id)).where(
+        Redemption.voucher_id == voucher_id))
+
+
+def test_staff_redeem_once_with_the_holders_name_to_compare(holder, staff_api, db):
+    api, voucher = holder
+    code = code_of(api, voucher)
+    answer = staff_api.post("/staff/redemptions", {"code": code})
+    assert answer.status_code == 201, answer.get_json()
+    done = answer.get_json()
+    assert done["holder_name"] == "赵四" and done["holder_id_masked"].count("*") == 10
+    assert FORM["id_number"] not in answer.get_data(as_text=True)
+    # The card shows no code once redeemed; the same code scanned again is refused.
+    assert api.get(f"/vouchers/{voucher['id']}").get_json()["code"] is None
+    again = staff_api.post("/staff/redemptions", {"code": code})
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "voucher_already_redeemed"
+    assert redemptions(db, voucher["id"]) == 1
+
+
+def test_a_retried_redemption_answers_the_same_and_redeems_once(holder, staff_api, db, clock):
+    api, voucher = holder
+    code = code_of(api, voucher)
+    key = {"Idempotency-Key": "scan-0001"}
+    first = staff_api.post("/staff/redemptions", {"code": code}, headers=key)
+    retry = staff_api.post("/staff/redemptions", {"code": code}, headers=key)
+    assert first.status_code == retry.status_code == 201
+    assert first.get_json() == retry.get_json()
+    assert redemptions(db, voucher["id"]) == 1
+    db.expire_all()
+    assert db.get(Voucher, voucher["id"]).status is VoucherStatus.REDEEMED
+
+
+def test_a_trainee_cannot_redeem(holder, trainee_api, db):
+    api, voucher = holder
+    answer = trainee_api.post("/staff/redemptions", {"code": code_of(api, voucher)})
+    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "not_staff"
+    assert redemptions(db, voucher["id"]) == 0
+
+
+def test_staff_of_another_institution_cannot_redeem(holder, wechat, services, clock,
+                                                     newcomer_api, db):
+    api, voucher = holder
+    bind_staff_via_chat(wechat, services, clock, "o-staff-pes", "lp-pes")
+    other = newcomer_api("o-staff-pes")
+    answer = other.post("/staff/redemptions", {"code": code_of(api, voucher)})
+    assert answer.status_code == 403
+    assert answer.get_json()["error"]["code"] == "voucher_wrong_institution"
+    assert redemptions(db, voucher["id"]) == 0
+
+
+def test_an_old_or_altered_code_is_refused(holder, staff_api, clock, db):
+    api, voucher = holder
+    code = code_of(api, voucher)
+    clock.advance(minutes=3)
+    stale = staff_api.post("/staff/redemptions", {"code": code})
+    assert stale.status_code == 422
+    assert stale.get_json()["error"] | {"message": ""} == {
+        "code": "code_invalid", "field": "code", "reason": "stale", "message": ""}
+    altered = staff_api.post("/staff/redemptions", {"code": code_of(api, voucher)[:-2] + "00"})
+    assert altered.status_code == 422 and altered.get_json()["error"]["reason"] == "forged"
+    assert redemptions(db, voucher["id"]) == 0
+
+
+def test_roll_call_marks_and_completion(api_as, clock, db):
+    clock.set(AFTERNOON)
+    staff = api_as("demo-staff")
+    opened = staff.post("/staff/sessions/open", {})
+    assert opened.status_code == 200
+    state = opened.get_json()
+    assert state["display"]["qr"].startswith("PXC:") and state["display"]["enrolled"] >= 1
+    assert state["display_url"].startswith("http://peixun.test/p/class/")
+    roll = staff.get("/staff/roll-call").get_json()
+    [line] = [x for x in roll["lines"] if x["name"] == "李春花"]
+    assert line["state"] == "not_checked_in" and line["id_masked"] == "5303**********0028"
+    marked = staff.post("/staff/marks", {"voucher_number": line["voucher_number"],
+                                         "present": True, "reason": "手机没电"})
+    assert marked.status_code == 201 and marked.get_json()["how"] == "manual"
+    roll = staff.get("/staff/roll-call").get_json()
+    [line] = [x for x in roll["lines"] if x["name"] == "李春花"]
+    assert line["state"] == "present" and line["how"] == "manual"
+    short = staff.post("/staff/completions", {"voucher_number": line["voucher_number"],
+                                              "certificate_no": "C-1"})
+    assert short.status_code == 409 and short.get_json()["error"]["code"] == "attendance_short"
+
+
+def test_staff_endpoints_refuse_non_staff(api_as, clock):
+    clock.set(AFTERNOON)
+    for user in ("demo-trainee", "demo-cadre"):
+        api = api_as(user)
+        for method, path, body in (("POST", "/staff/sessions/open", {}),
+                                   ("GET", "/staff/roll-call", None),
+                                   ("POST", "/staff/marks", {"voucher_number": "PX1",
+                                                             "present": True, "reason": "x"}),
+                                   ("POST", "/staff/completions", {"voucher_number": "PX1",
+                                                                   "certificate_no": None})):
+            answer = api.call(method, path, json=body)
+            assert answer.status_code == 403, (user, path, answer.get_json())
+            assert answer.get_json()["error"]["code"] == "not_staff"
+
+
+# --- cadres --------------------------------------------------------------------------------
+
+def test_the_cadres_referral_code_and_figures(cadre_api):
+    referral = cadre_api.get("/cadre/referral").get_json()
+    assert referral["village"] == "腊者村" and referral["scene"].startswith("ref:")
+    assert referral["page_url"].startswith("http://peixun.test/p/cadre-qr/")
+    figures = cadre_api.get("/cadre/figures").get_json()
+    assert {"mobilized", "registered", "certified"} <= set(figures)
+
+
+def test_a_cadre_registers_a_neighbour(cadre_api, db):
+    neighbour = {**FORM, "id_number": id_number(born="19700101", seq="044"),
+                 "consent_on_paper": True}
+    answer = cadre_api.post("/cadre/neighbours", neighbour)
+    assert answer.status_code == 201, answer.get_json()
+    assert len(answer.get_json()["bind_code"]) == 6
+    db.expire_all()
+    person = db.scalar(select(Person).where(Person.name == "赵四"))
+    assert person.openid is None and person.registered_by_id is not None
+    assert cadre_api.get("/cadre/figures").get_json()["registered_by_cadre"] == 1
+    bad = cadre_api.post("/cadre/neighbours", {**neighbour, "phone": "1"})
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "phone"
+
+
+def test_cadre_endpoints_refuse_everyone_else(trainee_api, staff_api):
+    for api in (trainee_api, staff_api):
+        for method, path, body in (("GET", "/cadre/referral", None),
+                                   ("GET", "/cadre/figures", None),
+                                   ("POST", "/cadre/neighbours",
+                                    {**FORM, "consent_on_paper": True})):
+            answer = api.call(method, path, json=body)
+            assert answer.status_code == 403, (path, answer.get_json())
+            assert answer.get_json()["error"]["code"] == "not_a_cadre"

@@ -1,0 +1,321 @@
+"""The desk's dashboard: a year's targets against what really happened, by category and by
+township, the lists behind its figures, and who may see what. Figures are read off the page."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from models.desk import DeskRole
+from models.followups import WorkAfter
+from models.regions import Region
+from models.targets import Target, TargetMeasure
+from webhooks.config import PROJECT_ROOT
+
+ZH = {"Accept-Language": "zh-CN"}
+# Courses of the demo catalogue starting in 2026 (the clock stands on 2026-11-25).
+BUILDING = "lp-2026-today"  # construction, 罗平县中等职业技术学校 (lp-zhongzhi)
+OUTSIDE = "lp-2026-003"  # outside (转移就业), 滇黔桂人力资源 (lp-hrs)
+ECOMMERCE = "lp-2026-007"  # ecommerce, lp-zhongzhi
+CARE = "lp-2026-005"  # care, lp-pes
+
+
+def figure(html: str, table: str, code: str, measure: str) -> int:
+    """The figure in one cell of a table (``code``: the row's category or township code)."""
+    body = html.split(f'id="table-{table}"', 1)[1].split("</table>", 1)[0]
+    row = body.split(f'data-code="{code}"', 1)[1].split("</tr>", 1)[0]
+    cell = re.search(rf'data-measure="{measure}">(?:<a href="[^"]*">)?(\d+)', row)
+    assert cell, f"no {measure} in row {code}"
+    return int(cell.group(1))
+
+
+def headline(html: str, measure: str) -> int:
+    found = re.search(rf'data-measure="{measure}"><span class="n">(\d+)</span>', html)
+    assert found, measure
+    return int(found.group(1))
+
+
+def link(html: str, table: str, code: str, measure: str) -> str:
+    body = html.split(f'id="table-{table}"', 1)[1].split("</table>", 1)[0]
+    row = body.split(f'data-code="{code}"', 1)[1].split("</tr>", 1)[0]
+    return re.search(rf'data-measure="{measure}"><a href="([^"]+)"', row).group(1).replace(
+        "&amp;", "&")
+
+
+def page(client, url: str = "/admin/dashboard") -> str:
+    response = client.get(url, headers=ZH)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+# --- the figures ---------------------------------------------------------------------------
+
+
+def test_a_voucher_moves_each_figure_as_it_goes_through_the_funnel(desk_client, activity):
+    admin = desk_client(DeskRole.ADMIN)
+    before = page(admin)
+    start = {m: figure(before, "category", "outside", m)
+             for m in ("registered", "redeemed", "completed", "certified", "employed")}
+    majie = figure(before, "township", "majie", "registered")
+
+    made = activity.voucher(OUTSIDE, township="majie")
+    after = page(admin)
+    assert figure(after, "category", "outside", "registered") == start["registered"] + 1
+    assert figure(after, "township", "majie", "registered") == majie + 1
+    assert figure(after, "category", "outside", "redeemed") == start["redeemed"]
+
+    activity.voucher(OUTSIDE, township="majie", to="redeemed")
+    after = page(admin)
+    assert figure(after, "category", "outside", "redeemed") == start["redeemed"] + 1
+
+    done = activity.voucher(OUTSIDE, township="majie", to="completed",
+                            work=WorkAfter.PROVINCE)
+    activity.voucher(OUTSIDE, township="majie", to="completed", certified=False,
+                     work=WorkAfter.NOT_YET)
+    after = page(admin)
+    assert figure(after, "category", "outside", "completed") == start["completed"] + 2
+    assert figure(after, "category", "outside", "certified") == start["certified"] + 1
+    assert figure(after, "category", "outside", "employed") == start["employed"] + 1
+    assert figure(after, "township", "majie", "employed") == 1
+    assert headline(after, "registered") == headline(before, "registered") + 4
+    # An answer saying "employed" for a voucher not completed does not count.
+    activity.answered(made, _course_id(activity, OUTSIDE), WorkAfter.LOCAL)
+    assert figure(page(admin), "category", "outside", "employed") == start["employed"] + 1
+    assert done.number  # (the completed trainee's voucher, listed below)
+
+
+def _course_id(activity, code: str) -> int:
+    from models.catalogue import Course
+    return activity.run(lambda db: db.scalar(select(Course.id).where(Course.code == code)))
+
+
+def test_cancelled_vouchers_and_other_years_do_not_count(desk_client, activity, clock):
+    from models.vouchers import cancel_voucher
+
+    admin = desk_client(DeskRole.ADMIN)
+    start = figure(page(admin), "category", "care", "registered")
+    made = activity.voucher(CARE, township="fule")
+    assert figure(page(admin), "category", "care", "registered") == start + 1
+    activity.run(cancel_voucher, openid=made.openid, voucher_id=made.voucher_id, now=clock.now())
+    assert figure(page(admin), "category", "care", "registered") == start
+    assert figure(page(admin, "/admin/dashboard?year=2025"), "category", "care",
+                  "registered") == 0
+
+
+def test_filters_narrow_every_figure(desk_client, activity):
+    admin = desk_client(DeskRole.ADMIN)
+    activity.voucher(OUTSIDE, township="majie", to="redeemed")
+    activity.voucher(ECOMMERCE, township="agang", to="redeemed")
+    html = page(admin, "/admin/dashboard?township=majie")
+    assert figure(html, "category", "outside", "redeemed") == 1
+    assert figure(html, "category", "ecommerce", "redeemed") == 0
+    assert 'data-code="agang"' not in html.split('id="table-township"')[1]
+    html = page(admin, "/admin/dashboard?institution=lp-zhongzhi")
+    assert figure(html, "category", "outside", "redeemed") == 0
+    assert figure(html, "category", "ecommerce", "redeemed") == 1
+    html = page(admin, "/admin/dashboard?category=ecommerce")
+    assert figure(html, "township", "agang", "redeemed") == 1
+    assert figure(html, "township", "majie", "redeemed") == 0
+
+
+def test_rows_behind_the_calendar_are_highlighted(desk_client, activity, sessions):
+    # A target of its own for 2026: 阿岗镇 needs 2 completed trainings, 板桥镇 1.
+    with sessions.begin() as db:
+        for code, count in (("agang", 2), ("banqiao", 1)):
+            region = db.scalar(select(Region).where(Region.code == code))
+            db.add(Target(region_id=region.id, year=2026, category_id=None,
+                          measure=TargetMeasure.TRAININGS, count=count, source="test"))
+    activity.voucher(ECOMMERCE, township="banqiao", to="completed")
+    activity.voucher(ECOMMERCE, township="agang", to="completed")
+    html = page(desk_client(DeskRole.ADMIN))
+    table = html.split('id="table-township"', 1)[1]
+    # 25 November: 90% of the year gone. 板桥 has 100%, 阿岗 50%: behind.
+    assert re.search(r'<tr data-code="banqiao">', table)
+    assert re.search(r'<tr class="lag" data-code="agang">', table)
+    assert "100%" in table.split('data-code="banqiao"', 1)[1].split("</tr>", 1)[0]
+    assert "50%" in table.split('data-code="agang"', 1)[1].split("</tr>", 1)[0]
+    assert "targets-note" not in html  # 2026 has targets of its own now
+
+
+def test_a_year_without_targets_is_compared_with_the_latest_and_says_so(desk_client):
+    html = page(desk_client(DeskRole.ADMIN), "/admin/dashboard?year=2026")
+    note = re.search(r'id="targets-note">([^<]+)<', html).group(1)
+    assert "2026" in note and "2022" in note
+    # LP2021 附件2: 阿岗镇 2022, 360 trainings; nothing completed, all of the year gone.
+    agang = html.split('id="table-township"', 1)[1].split('data-code="agang"', 1)[1]
+    assert "360" in agang.split("</tr>", 1)[0]
+    html = page(desk_client(DeskRole.ADMIN), "/admin/dashboard?year=2021")
+    assert "targets-note" not in html
+    luoxiong = html.split('id="table-township"', 1)[1].split('data-code="luoxiong"', 1)[1]
+    assert "<td class=\"num\">360</td>" in luoxiong.split("</tr>", 1)[0]  # LP2021 附件2, 2021
+
+
+def test_the_chart_is_drawn_in_the_page_and_links_to_the_lists(desk_client, activity):
+    activity.voucher(ECOMMERCE, township="agang", to="completed")
+    response = desk_client(DeskRole.ADMIN).get("/admin/dashboard", headers=ZH)
+    html = response.get_data(as_text=True)
+    assert html.count("<svg") == 2
+    assert "按类别" in html and "按乡镇" in html
+    assert re.search(r'<a href="/admin/list\?year=2026&amp;measure=completed&amp;'
+                     r'category=ecommerce">', html)
+    assert "http://" not in html.split("<svg", 1)[1].replace("http://www.w3.org/2000/svg", "")
+    assert "img-src 'self' data:" in response.headers["Content-Security-Policy"]
+
+
+def test_the_dashboard_in_english(desk_client):
+    html = desk_client(DeskRole.ADMIN).get("/admin/dashboard?lang=en").get_data(as_text=True)
+    assert "By category" in html and "Agang" in html and "Share reached" in html
+
+
+# --- the lists behind the figures ----------------------------------------------------------
+
+
+def test_the_list_behind_a_figure_shows_its_people_masked(desk_client, activity):
+    admin = desk_client(DeskRole.ADMIN)
+    made = activity.voucher(OUTSIDE, township="majie", name="赵六", to="completed")
+    activity.voucher(OUTSIDE, township="majie", name="钱七")  # signed up only
+    url = link(page(admin), "township", "majie", "completed")
+    listing = page(admin, url)
+    assert "赵六" in listing and "钱七" not in listing
+    assert made.number in listing
+    assert made.id_number not in listing and made.phone not in listing
+    assert made.id_number[:4] + "**********" + made.id_number[-4:] in listing
+    assert made.phone[:3] + "****" + made.phone[-4:] in listing
+    assert "马街镇" in listing
+
+
+def test_a_long_list_comes_a_page_at_a_time(desk_client, activity):
+    admin = desk_client(DeskRole.ADMIN)
+    for n in range(51):
+        activity.voucher(BUILDING if n < 30 else ECOMMERCE, township="jiulong")
+    first = page(admin, "/admin/list?year=2026&township=jiulong&measure=registered")
+    assert "51" in first and "第 1 / 2 页" in first
+    assert first.count("<tr>") == 51  # the header and 50 people
+    second = page(admin, "/admin/list?year=2026&township=jiulong&measure=registered&page=2")
+    assert second.count("<tr>") == 2
+
+
+@pytest.mark.parametrize("url, words", [
+    ("/admin/dashboard?township=atlantis", "没有这个乡镇"),
+    ("/admin/dashboard?year=1850", "没有这个年份"),
+    ("/admin/list?measure=happiness", "没有这项数字"),
+    ("/admin/list?category=nothing", "没有这个类别"),
+    ("/admin/list?institution=lp-nowhere", "没有这个培训机构"),
+])
+def test_a_filter_naming_nothing_gets_a_clear_answer(desk_client, url, words):
+    response = desk_client(DeskRole.ADMIN).get(url, headers=ZH)
+    assert response.status_code == 400
+    assert words in response.get_data(as_text=True)
+
+
+# --- who may see what ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/dashboard", "/admin/list?measure=completed"])
+def test_signed_out_the_desk_asks_for_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login")
+
+
+@pytest.mark.parametrize("role", [DeskRole.ADMIN, DeskRole.INSPECTOR])
+def test_the_bureau_s_roles_see_every_institution(desk_client, activity, role):
+    activity.voucher(OUTSIDE, township="majie", name="孙八")
+    activity.voucher(ECOMMERCE, township="agang", name="周九")
+    viewer = desk_client(role)
+    assert figure(page(viewer), "category", "outside", "registered") >= 1
+    listing = page(viewer, "/admin/list?year=2026&measure=registered")
+    assert "孙八" in listing and "周九" in listing
+    assert page(viewer, "/admin/list?institution=lp-hrs&measure=registered").count("孙八") == 1
+
+
+def test_institution_staff_see_only_their_own_institution(desk_client, activity):
+    activity.voucher(OUTSIDE, township="majie", name="孙八")  # lp-hrs
+    activity.voucher(ECOMMERCE, township="agang", name="周九")  # lp-zhongzhi
+    staff = desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi")
+    html = page(staff)
+    assert figure(html, "category", "outside", "registered") == 0
+    assert figure(html, "category", "ecommerce", "registered") == 1
+    assert 'name="institution"' not in html  # no institution to choose
+    listing = page(staff, "/admin/list?year=2026&measure=registered")
+    assert "周九" in listing and "孙八" not in listing
+
+
+@pytest.mark.parametrize("url", ["/admin/dashboard?institution=lp-hrs",
+                                 "/admin/list?institution=lp-hrs&measure=registered"])
+def test_institution_staff_asking_for_another_institution_are_refused(desk_client, activity,
+                                                                      url):
+    activity.voucher(OUTSIDE, township="majie", name="孙八")
+    staff = desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi")
+    response = staff.get(url, headers=ZH)
+    assert response.status_code == 403
+    html = response.get_data(as_text=True)
+    assert "您无权查看此页面" in html and "孙八" not in html
+    english = staff.get(url + "&lang=en")
+    assert "You are not allowed to see this page." in english.get_data(as_text=True)
+
+
+# --- in a browser ----------------------------------------------------------------------------
+
+
+SCREENSHOT = PROJECT_ROOT / "docs" / "dashboard.png"
+
+
+def test_sign_in_and_read_the_dashboard_in_chromium(browser, server, make_desk_user, activity,
+                                                    tmp_path: Path):
+    """Through the real form in headless Chromium. With PEIXUN_SCREENSHOTS=1 the picture is
+    also written to docs/dashboard.png (the README shows it)."""
+    with server.paused():
+        user = make_desk_user(DeskRole.ADMIN, username="zhang.clerk")
+        _a_busy_autumn(activity)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.goto(server.url + "/admin/")
+    assert "/admin/login" in tab.url
+    tab.fill("#username", user.username)
+    tab.fill("#password", "not it")
+    tab.click("#sign-in")
+    assert "用户名或密码不正确" in tab.inner_text("#error")
+    tab.fill("#password", "correct horse battery")
+    tab.click("#sign-in")
+    tab.wait_for_selector("svg.chart")
+    assert tab.url.endswith("/admin/")  # back where the sign-in form was asked for
+    assert tab.locator("svg.chart").count() == 2
+    assert tab.locator("svg.chart rect").count() > 20
+    assert tab.locator("#table-category tbody tr").count() == 13  # 12 categories and the total
+    assert "zhang.clerk" in tab.inner_text("#who")
+    shot = tmp_path / "dashboard.png"
+    tab.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("PEIXUN_SCREENSHOTS") == "1":
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        SCREENSHOT.write_bytes(shot.read_bytes())
+    # A figure leads to its list, and signing out ends the session.
+    tab.click('#table-category tr[data-code="ecommerce"] td[data-measure="completed"] a')
+    tab.wait_for_selector("#people")
+    assert "**********" in tab.inner_text("#people")
+    tab.click("#sign-out")
+    tab.wait_for_selector("#sign-in")
+    tab.goto(server.url + "/admin/dashboard")
+    assert "/admin/login" in tab.url
+    context.close()
+
+
+def _a_busy_autumn(activity) -> None:
+    """Enough going on in 2026 for the chart to show something."""
+    plan = [
+        (ECOMMERCE, "agang", 6, 4, 3), (OUTSIDE, "majie", 9, 7, 5), (CARE, "fule", 5, 2, 2),
+        (BUILDING, "lashan", 7, 5, 4), ("lp-2026-002", "jiulong", 6, 4, 2),
+        ("lp-2026-006", "zhongshan", 4, 1, 1), ("lp-2026-001", "luoxiong", 5, 3, 2),
+    ]
+    works = [WorkAfter.LOCAL, WorkAfter.NOT_YET]
+    for course, township, signed, completed, employed in plan:
+        for n in range(signed):
+            to = "completed" if n < completed else ("redeemed" if n % 2 else "issued")
+            work = works[0] if n < employed else (works[1] if n < completed else None)
+            activity.voucher(course, township=township, to=to, work=work,
+                             certified=n != completed - 1)

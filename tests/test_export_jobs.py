@@ -1,0 +1,258 @@
+"""Exports as jobs: queued from the desk, made by the worker's step chunk by chunk with its
+progress moving, downloaded by whoever asked and nobody else; who may ask for which export;
+bad input refused with a clear answer and nothing queued; files removed after 7 days."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import event, func, select
+
+from models.audit import AuditEntry
+from models.desk import DeskRole, DeskUser
+from models.export_jobs import (
+    ExportJob,
+    ExportKind,
+    ExportStatus,
+    claim_next_job,
+    remove_old_files,
+)
+from tests.desk_fixtures import form_token, sign_in
+from tests.test_ledgers import COURSE, class_of_three, classroom  # noqa: F401 (fixtures)
+from webhooks.ledger_exports import run_export_jobs
+
+OWN_CLASS = COURSE  # lp-zhongzhi's
+OTHERS_CLASS = "lp-2026-001"  # lp-pes's
+OTHERS_CLAIMED_CLASS = "lp-2026-006"  # lp-pes's
+JSON = {"Accept": "application/json"}
+
+
+def ask(client, kind: str, value: str, *, full_ids: bool = False):
+    page = client.get("/admin/exports")
+    data = {"kind": kind, "value": value, "csrf_token": form_token(page.data)}
+    if full_ids:
+        data["full_ids"] = "1"
+    return client.post("/admin/exports", data=data)
+
+
+def jobs_count(db) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count(ExportJob.id)))
+
+
+# --- who may ask for what ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("role", "kind", "value", "full_ids", "status"), [
+    # an institution's staff: their own classes' records and claim lists, nothing else
+    (DeskRole.INSTITUTION, "ledger", "2026Q4", False, 403),
+    (DeskRole.INSTITUTION, "progress", "2026-11", False, 403),
+    (DeskRole.INSTITUTION, "provincial", OWN_CLASS, False, 403),
+    (DeskRole.INSTITUTION, "class_record", OWN_CLASS, True, 403),
+    (DeskRole.INSTITUTION, "class_record", OTHERS_CLASS, False, 404),
+    (DeskRole.INSTITUTION, "claim", OTHERS_CLAIMED_CLASS, False, 404),
+    (DeskRole.INSTITUTION, "class_record", OWN_CLASS, False, 303),
+    # an inspector: reads the ledger (masked) and class records; no claims, no full IDs
+    (DeskRole.INSPECTOR, "claim", OWN_CLASS, False, 403),
+    (DeskRole.INSPECTOR, "provincial", OWN_CLASS, False, 403),
+    (DeskRole.INSPECTOR, "ledger", "2026Q4", True, 403),
+    (DeskRole.INSPECTOR, "class_record", OWN_CLASS, True, 403),
+    (DeskRole.INSPECTOR, "ledger", "2026Q4", False, 303),
+    (DeskRole.INSPECTOR, "progress", "2026-11", False, 303),
+    (DeskRole.INSPECTOR, "class_record", OTHERS_CLASS, False, 303),
+    # the bureau's admin: everything
+    (DeskRole.ADMIN, "ledger", "2026Q4", True, 303),
+    (DeskRole.ADMIN, "provincial", OTHERS_CLASS, False, 303),
+    (DeskRole.ADMIN, "class_record", OTHERS_CLASS, True, 303),
+])
+def test_who_may_ask_for_which_export(desk_client, db, role, kind, value, full_ids, status):
+    client = desk_client(role, institution_code="lp-zhongzhi"
+                         if role is DeskRole.INSTITUTION else None)
+    before = jobs_count(db)
+    answer = ask(client, kind, value, full_ids=full_ids)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert jobs_count(db) == before + (1 if status == 303 else 0)
+    if status == 404:
+        # Another institution's class is answered as if it did not exist.
+        assert f"没有编号为“{value}”的培训班" in answer.get_data(as_text=True)
+
+
+def test_the_exports_page_offers_each_role_only_its_exports(desk_client):
+    institution = desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi")
+    page = institution.get("/admin/exports").get_data(as_text=True)
+    assert 'id="export-class_record"' in page and 'id="export-claim"' in page
+    for kind in ("ledger", "progress", "provincial"):
+        assert f'id="export-{kind}"' not in page
+    assert f'value="{OWN_CLASS}"' in page and f'value="{OTHERS_CLASS}"' not in page
+    assert 'name="full_ids"' not in page
+
+    inspector = desk_client(DeskRole.INSPECTOR).get("/admin/exports").get_data(as_text=True)
+    assert 'id="export-ledger"' in inspector and 'id="export-claim"' not in inspector
+    assert 'name="full_ids"' not in inspector
+
+    admin = desk_client(DeskRole.ADMIN).get("/admin/exports").get_data(as_text=True)
+    for kind in ExportKind:
+        assert f'id="export-{kind.value}"' in admin
+    assert 'name="full_ids"' in admin and f'value="{OTHERS_CLASS}"' in admin
+
+
+def test_signed_out_the_exports_lead_to_the_sign_in_form(client):
+    for path in ("/admin/exports", "/admin/exports/1", "/admin/exports/1/file"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and "/admin/login" in answer.headers["Location"]
+
+
+def test_a_form_without_its_token_queues_nothing(desk_client, db):
+    client = desk_client(DeskRole.ADMIN)
+    answer = client.post("/admin/exports", data={"kind": "ledger", "value": "2026Q4"})
+    assert answer.status_code == 400
+    assert jobs_count(db) == 0
+
+
+@pytest.mark.parametrize(("kind", "value", "status", "words"), [
+    ("ledger", "2026Q5", 400, "“2026Q5”不是季度，请按2026Q4的格式填写。"),
+    ("progress", "2026-13", 400, "“2026-13”不是月份，请按2026-11的格式填写。"),
+    ("class_record", "lp-nowhere", 404, "没有编号为“lp-nowhere”的培训班"),
+    ("payroll", "2026Q4", 400, "请从下面选择一种导出。"),
+])
+def test_bad_input_gets_a_clear_answer_and_queues_nothing(desk_client, db, kind, value,
+                                                          status, words):
+    answer = ask(desk_client(DeskRole.ADMIN), kind, value)
+    assert answer.status_code == status
+    assert words in answer.get_data(as_text=True)
+    assert jobs_count(db) == 0
+
+
+# --- the job: queued, made chunk by chunk, downloaded --------------------------------------
+
+@pytest.mark.usefixtures("class_of_three")  # three trainees in today's class
+def test_the_worker_makes_the_ledger_chunk_by_chunk_and_the_page_follows(
+        desk_client, services, sessions, classroom):  # noqa: F811 (the fixture)
+    classroom.enrol("孙七", OTHERS_CLAIMED_CLASS)  # and one in another class of the quarter
+    client = desk_client(DeskRole.ADMIN)
+    asked = ask(client, "ledger", "2026Q4")
+    job_url = asked.headers["Location"]
+    assert client.get(job_url, headers=JSON).get_json() == {
+        "status": "queued", "done": 0, "total": None, "percent": 0, "download": None}
+    page = client.get(job_url)
+    assert "排队中" in page.get_data(as_text=True) and page.headers["Refresh"] == "2"
+    assert "/file" not in page.get_data(as_text=True)
+
+    progress: list[tuple[int, int]] = []
+
+    def watch(state):  # the progress the worker records, as it records it
+        statement = state.statement
+        if state.is_update and statement.table.name == "export_jobs":
+            values = statement.compile().params
+            if "done" in values and "status" not in values:
+                progress.append((values["done"], values["total"]))
+
+    event.listen(sessions, "do_orm_execute", watch)
+    try:
+        assert run_export_jobs(services, chunk=1) == 1
+    finally:
+        event.remove(sessions, "do_orm_execute", watch)
+    assert progress[0] == (0, 4) and progress[-1] == (4, 4)
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+    assert {1, 2, 3} <= {done for done, _ in progress}  # it moved a chunk at a time
+
+    status = client.get(job_url, headers=JSON).get_json()
+    assert status == {"status": "done", "done": 4, "total": 4, "percent": 100,
+                      "download": f"{job_url}/file"}
+    page = client.get(job_url)
+    text = page.get_data(as_text=True)
+    assert "Refresh" not in page.headers and "已完成" in text and "培训台账_2026Q4.xlsx" in text
+    answer = client.get(status["download"])
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    rows = list(load_workbook(io.BytesIO(answer.data)).active.iter_rows(min_row=4,
+                                                                        values_only=True))
+    assert sorted(row[2] for row in rows) == sorted(["李春花", "王五", "赵六", "孙七"])
+    assert [row[0] for row in rows] == [1, 2, 3, 4]
+    assert run_export_jobs(services) == 0  # nothing left in the queue
+
+
+def test_the_list_shows_the_users_own_jobs(desk_client, services):
+    client = desk_client(DeskRole.INSPECTOR)
+    ask(client, "progress", "2026-11")
+    run_export_jobs(services)
+    other = desk_client(DeskRole.INSPECTOR)
+    ask(other, "ledger", "2026Q4")
+    page = client.get("/admin/exports").get_data(as_text=True)
+    assert "2026-11" in page and "已完成" in page and "2026Q4" not in page.split('id="jobs"')[1]
+
+
+def test_nobody_but_the_requester_gets_a_finished_file(desk_client, services, db):
+    owner = desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi")
+    job_url = ask(owner, "class_record", OWN_CLASS).headers["Location"]
+    run_export_jobs(services)
+    assert owner.get(f"{job_url}/file").status_code == 200
+    others = [desk_client(DeskRole.INSTITUTION, institution_code="lp-pes"),
+              desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi"),
+              desk_client(DeskRole.INSPECTOR), desk_client(DeskRole.ADMIN)]
+    for other in others:
+        for path in (job_url, f"{job_url}/file"):
+            answer = other.get(path)
+            assert answer.status_code == 404, (other.desk_user.username, path)
+            assert "导出文件只提供给发起人" in answer.get_data(as_text=True)
+        assert other.get(job_url, headers=JSON).status_code == 404
+    downloads = db.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "export.download",
+        AuditEntry.target_id == int(job_url.rsplit("/", 1)[1])))
+    assert downloads == 1  # the requester's; the refusals handed nothing out
+
+
+def test_a_file_with_full_ids_is_refused_once_its_requester_is_no_longer_admin(
+        desk_client, services, sessions):
+    admin = desk_client(DeskRole.ADMIN)
+    job_url = ask(admin, "ledger", "2026Q4", full_ids=True).headers["Location"]
+    run_export_jobs(services)
+    with sessions.begin() as db:
+        db.get(DeskUser, admin.desk_user.id).role = DeskRole.INSPECTOR
+    answer = admin.get(f"{job_url}/file")
+    assert answer.status_code == 403
+    assert "PK" not in answer.get_data(as_text=True)[:2]
+
+
+def test_files_are_removed_after_seven_days(desk_client, services, sessions, clock):
+    client = desk_client(DeskRole.ADMIN)
+    job_url = ask(client, "progress", "2026-11").headers["Location"]
+    run_export_jobs(services)
+    clock.advance(days=6)
+    with sessions.begin() as db:
+        assert remove_old_files(db, now=clock.now()) == 0
+    clock.advance(days=2)
+    with sessions.begin() as db:
+        assert remove_old_files(db, now=clock.now()) == 1
+    sign_in(client, client.desk_user.username)  # a week later: a new session
+    assert client.get(f"{job_url}/file").status_code == 404
+    assert "已在生成7天后删除" in client.get(job_url).get_data(as_text=True)
+
+
+def test_a_job_whose_class_is_gone_fails_with_a_clear_word(desk_client, services, sessions,
+                                                           clock):
+    client = desk_client(DeskRole.ADMIN)
+    with sessions.begin() as db:  # a job for a class that no longer exists
+        job = ExportJob(kind=ExportKind.CLASS_RECORD, params={"course": "lp-gone"},
+                        with_full_ids=False, locale="zh_Hans_CN",
+                        requested_by_id=client.desk_user.id, status=ExportStatus.QUEUED,
+                        done=0, created_at=clock.now())
+        db.add(job)
+    assert run_export_jobs(services) == 1
+    page = client.get(f"/admin/exports/{job.id}").get_data(as_text=True)
+    assert "生成失败" in page and "该培训班已不存在。" in page
+    assert client.get(f"/admin/exports/{job.id}/file").status_code == 404
+
+
+def test_a_job_whose_worker_died_is_taken_up_again(desk_client, sessions, clock):
+    ask(desk_client(DeskRole.ADMIN), "progress", "2026-11")
+    with sessions.begin() as db:
+        first = claim_next_job(db, now=clock.now())
+    assert first.status is ExportStatus.RUNNING
+    with sessions.begin() as db:
+        assert claim_next_job(db, now=clock.now()) is None  # another worker has it
+    clock.advance(minutes=11)  # and has not moved since
+    with sessions.begin() as db:
+        again = claim_next_job(db, now=clock.now())
+    assert again.id == first.id and again.status is ExportStatus.RUNNING

@@ -1,0 +1,56 @@
+"""A clerk at the desk in headless Chromium: signs in through the form, asks for the quarter's
+training ledger, watches the job's page until the worker has made the file, downloads it and
+opens it. The test plays the worker: it runs the worker's export step while the page polls."""
+
+from __future__ import annotations
+
+from openpyxl import load_workbook
+
+from models.desk import DeskRole
+from tests.desk_fixtures import DESK_PASSWORD
+from webhooks.ledger_exports import run_export_jobs
+
+PAGE_WAIT_MS = 20_000  # generous: the page reloads itself every 2 seconds
+
+
+def test_a_clerk_makes_the_ledger_and_downloads_it(browser, server, services, make_desk_user,
+                                                   tmp_path):
+    clerk = make_desk_user(DeskRole.ADMIN, username="clerk-wang")
+    context = browser.new_context(locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    page.goto(server.url + "/admin/exports")  # signed out: to the sign-in form, and back
+    page.fill("input[name=username]", clerk.username)
+    page.fill("input[name=password]", DESK_PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_url("**/admin/exports")
+
+    ledger = page.locator("#export-ledger")
+    assert ledger.get_by_text("季度培训台账").is_visible()
+    ledger.locator("select[name=value]").select_option("2026Q4")
+    ledger.get_by_role("button", name="生成文件").click()
+    page.wait_for_url("**/admin/exports/*")
+    assert page.locator("#status").inner_text() == "排队中"
+    assert page.locator("#progress").is_visible()
+
+    with server.paused():  # the worker's step, between two of the page's reloads
+        assert run_export_jobs(services) == 1
+    link = page.locator("#download")
+    link.wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    assert page.locator("#status").inner_text() == "已完成"
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "培训台账_2026Q4.xlsx"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+
+    ws = load_workbook(path).active
+    assert ws["A1"].value.startswith("培训台账 2026Q4")
+    assert [c.value for c in ws[3]][:4] == ["序号", "券号", "姓名", "身份证号（脱敏）"]
+    names = [row[2] for row in ws.iter_rows(min_row=4, values_only=True)]
+    assert "李春花" in names  # the demo's trainee, enrolled in today's class
+    assert all(url.startswith(server.url + "/") for url in requests), requests
+    context.close()

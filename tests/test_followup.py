@@ -1,0 +1,307 @@
+"""Follow-up after training through the signed callback and the fake WeChat API: the worker
+asks when the round falls due, the trainee answers by digit, rates the training and may add a
+sentence; wrong answers change nothing; 退订 holds; cadres and staff record visits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models.audit import AuditEntry, Channel
+from models.followups import FollowUp, WorkAfter, create_due_followups
+from models.outbox import Outbox
+from models.outcomes import Dimension, outcomes
+from models.vouchers import VoucherStatus
+from tests.followup_fixtures import (
+    ENDED,
+    ONE_MONTH_LATER,
+    finished_course,
+    person_of,
+    voucher_for,
+    worker_round,
+)
+from tests.people import bind_staff_via_chat, id_number, register_via_chat
+
+TRAINEE = "o-fu1"
+
+
+@pytest.fixture
+def finished(wechat, sessions, clock):
+    """A registered trainee who completed a one-day class that ended on ENDED."""
+    register_via_chat(wechat, TRAINEE)
+    with sessions.begin() as setup:
+        course = finished_course(setup, clock, "fu-weld")
+        voucher = voucher_for(setup, clock, person_of(setup, TRAINEE), course)
+        return {"course": course.id, "voucher": voucher.id, "number": voucher.number}
+
+
+def followups(db, voucher_id: int) -> list[FollowUp]:
+    db.expire_all()
+    return list(db.scalars(select(FollowUp).where(FollowUp.voucher_id == voucher_id)
+                           .order_by(FollowUp.round_months)))
+
+
+def course_figures(services, clock, course_id: int):
+    with services.sessions() as db:
+        table = outcomes(db, dimension=Dimension.COURSE, today=clock.today())
+    return next(row for row in table.rows if row.key == course_id)
+
+
+def test_a_month_after_the_end_the_trainee_is_asked_and_answers(
+        wechat, talk, finished, services, clock, fake_wechat, db):
+    before = course_figures(services, clock, finished["course"])
+    assert (before.completed, before.answered, before.ratings) == (1, 0, 0)
+    clock.set(ONE_MONTH_LATER - timedelta(days=1))
+    wechat.say(TRAINEE, "课程")  # the trainee wrote yesterday: the 48-hour window is open
+    clock.set(ONE_MONTH_LATER)
+    done = worker_round(services)
+    assert done["followups_created"] == 1 and done["followups_queued"] == 1
+    [question] = [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE]
+    assert question["kind"] == "customer"
+    text = question["text"]["content"]
+    assert "“fu-weld班”" in text and "2026年11月20日" in text
+    assert "1. 在本地（县内）就业" in text and "5. 还没有就业" in text
+    [round_1] = followups(db, finished["voucher"])
+    assert round_1.round_months == 1 and round_1.due_on == ENDED.replace(month=12)
+    assert round_1.asked_at == ONE_MONTH_LATER
+
+    talk(TRAINEE, [
+        ("1", ["谢谢", "请回复1到5的数字"]),
+        ("4", "一句话"),
+        ("老师讲得很清楚，实操多。", ["谢谢您的回答", "请回复数字"]),
+        ("1", "课程"),  # digits are the main menu's again
+    ])
+    [answered] = followups(db, finished["voucher"])
+    assert answered.work is WorkAfter.LOCAL and answered.answered_at is not None
+    assert answered.rating == 4 and answered.opinion == "老师讲得很清楚，实操多。"
+    assert answered.recorded_by_id is None and answered.channel is Channel.WECHAT
+    after = course_figures(services, clock, finished["course"])
+    assert (after.answered, after.employed, after.employment_rate) == (1, 1, 1.0)
+    assert (after.ratings, after.rating_mean) == (1, 4.0)
+    actions = db.scalars(select(AuditEntry.action).where(
+        AuditEntry.target_type == "follow_ups", AuditEntry.target_id == answered.id)).all()
+    assert set(actions) == {"followup.ask", "followup.answer", "followup.rate",
+                            "followup.opinion"}
+
+
+def test_the_question_is_asked_once_however_often_the_worker_runs(finished, services, clock,
+                                                                   fake_wechat, db):
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    again = worker_round(services)
+    assert again["followups_created"] == 0 and again["followups_queued"] == 0
+    assert len([m for m in fake_wechat.state.sent if m["touser"] == TRAINEE]) == 1
+    assert db.scalar(select(Outbox).where(Outbox.reason.like("followup:%"))).is_broadcast
+
+
+def test_outside_the_48_hour_window_it_goes_as_a_template_and_a_digit_still_answers(
+        wechat, finished, services, clock, fake_wechat, db):
+    clock.set(ONE_MONTH_LATER)  # nothing heard from the trainee for a month
+    worker_round(services)
+    [sent] = [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE]
+    assert sent["kind"] == "template"
+    assert "fu-weld班" in sent["data"]["keyword1"]["value"]
+    assert "5 还没有就业" in sent["data"]["remark"]["value"]
+    assert "谢谢" in wechat.say(TRAINEE, "5").text
+    assert followups(db, finished["voucher"])[0].work is WorkAfter.NOT_YET
+
+
+def test_wrong_answers_get_a_clear_reply_and_change_nothing(wechat, talk, finished, services,
+                                                            clock, db):
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    talk(TRAINEE, [
+        ("9", ["请回复1到5中的一个数字", "1. 在本地（县内）就业"]),
+        ("不知道", ["请回复1到5中的一个数字", "5. 还没有就业"]),
+    ])
+    assert followups(db, finished["voucher"])[0].work is None
+    talk(TRAINEE, [
+        ("3", "请回复1到5的数字"),
+        ("7", "请回复1到5的数字"),
+        ("很好", "请回复1到5的数字"),
+    ])
+    [followup] = followups(db, finished["voucher"])
+    assert followup.work is WorkAfter.OUTSIDE and followup.rating is None
+    talk(TRAINEE, [("5", "一句话"), ("跳过", "谢谢您的回答")])
+    [followup] = followups(db, finished["voucher"])
+    assert followup.rating == 5 and followup.opinion is None
+
+
+def test_cancel_at_the_sentence_keeps_the_answers(wechat, talk, finished, services, clock, db):
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    talk(TRAINEE, [("2", "1到5"), ("3", "一句话"), ("取消", "谢谢您的回答")])
+    [followup] = followups(db, finished["voucher"])
+    assert (followup.work, followup.rating, followup.opinion) == (WorkAfter.PROVINCE, 3, None)
+
+
+def test_a_person_who_moved_on_uses_digits_for_the_new_list(wechat, finished, services, clock,
+                                                            db):
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    assert "English" in wechat.say(TRAINEE, "语言").text
+    assert "Language set" in wechat.say(TRAINEE, "2").text  # the new list, not the question
+    wechat.say(TRAINEE, "中文")
+    assert followups(db, finished["voucher"])[0].work is None
+    # 回访 brings the question back.
+    assert "还没有就业" in wechat.say(TRAINEE, "回访").text
+    wechat.say(TRAINEE, "4")
+    assert followups(db, finished["voucher"])[0].work is WorkAfter.SELF_EMPLOYED
+
+
+def test_with_the_conversation_state_lost_a_digit_brings_the_question_back(
+        wechat, finished, services, clock, kv, db):
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    kv.delete(f"peixun:state:{TRAINEE}")  # Redis lost what the digits meant
+    answer = wechat.say(TRAINEE, "1")
+    assert "请回复1到5中的一个数字" in answer.text and "fu-weld班" in answer.text
+    assert followups(db, finished["voucher"])[0].work is None  # not guessed
+    wechat.say(TRAINEE, "1")
+    assert followups(db, finished["voucher"])[0].work is WorkAfter.LOCAL
+
+
+def test_nobody_who_said_unsubscribe_is_asked(wechat, finished, services, clock, fake_wechat,
+                                              db):
+    wechat.say(TRAINEE, "退订")
+    clock.set(ONE_MONTH_LATER)
+    done = worker_round(services)
+    assert done["followups_created"] == 1 and done["followups_queued"] == 0
+    assert [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE] == []
+    assert followups(db, finished["voucher"])[0].asked_at is None
+
+
+def test_redeemed_but_not_completed_trainees_are_not_asked(wechat, sessions, services, clock,
+                                                           fake_wechat, db):
+    register_via_chat(wechat, "o-fu-drop")
+    with sessions.begin() as setup:
+        course = finished_course(setup, clock, "fu-drop")
+        voucher = voucher_for(setup, clock, person_of(setup, "o-fu-drop"), course,
+                              status=VoucherStatus.REDEEMED)
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    assert followups(db, voucher.id) == []
+    assert [m for m in fake_wechat.state.sent if m["touser"] == "o-fu-drop"] == []
+
+
+def test_the_six_month_round_and_stale_rounds(finished, services, clock, fake_wechat, db):
+    # Six months and a day after the end: both rounds are due, the 1-month one long since.
+    clock.set(ONE_MONTH_LATER.replace(year=2027, month=5, day=21))
+    worker_round(services)
+    rounds = followups(db, finished["voucher"])
+    assert [f.round_months for f in rounds] == [1, 6]
+    assert rounds[0].asked_at is None  # more than 30 days late: not asked any more
+    assert rounds[1].asked_at is not None
+
+
+def test_creating_rounds_resumes_in_chunks(wechat, sessions, services, clock, db):
+    with sessions.begin() as setup:
+        course = finished_course(setup, clock, "fu-many")
+        for n in range(5):
+            register_via_chat(wechat, f"o-fu-m{n}", id=id_number(seq=f"{n + 61:03d}"))
+        for n in range(5):
+            voucher_for(setup, clock, person_of(setup, f"o-fu-m{n}"), course)
+    now = ONE_MONTH_LATER
+    with sessions.begin() as tx:
+        assert create_due_followups(tx, now=now, rounds=(1, 6), limit=2) == 2
+    with sessions.begin() as tx:
+        assert create_due_followups(tx, now=now, rounds=(1, 6), limit=2) == 2
+    with sessions.begin() as tx:
+        assert create_due_followups(tx, now=now, rounds=(1, 6), limit=2) == 1
+    with sessions.begin() as tx:
+        assert create_due_followups(tx, now=now, rounds=(1, 6), limit=2) == 0
+    made = db.scalars(select(FollowUp.round_months).where(FollowUp.course_id == course.id)).all()
+    assert made == [1] * 5
+
+
+# --- visits by cadres and staff ------------------------------------------------------------
+
+def test_staff_record_a_visit_for_their_institutions_trainee(wechat, finished, services,
+                                                             clock, db):
+    bind_staff_via_chat(wechat, services, clock, "o-fu-staff", "lp-pes")
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    answer = wechat.say("o-fu-staff", f"回访 {finished['number']} 3")
+    assert "已记录" in answer.text and "在省外就业" in answer.text
+    [followup] = followups(db, finished["voucher"])
+    staff = person_of(db, "o-fu-staff")
+    assert followup.work is WorkAfter.OUTSIDE and followup.recorded_by_id == staff.id
+    assert followup.channel is Channel.WECHAT
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "followup.answer",
+                                               AuditEntry.target_id == followup.id))
+    assert entry.actor_id == staff.id and entry.after["recorded_by_id"] == staff.id
+
+
+def test_staff_of_another_institution_are_refused(wechat, finished, services, clock, db):
+    bind_staff_via_chat(wechat, services, clock, "o-fu-other", "lp-zhongzhi")
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    assert "只能为本机构的学员" in wechat.say("o-fu-other", f"回访 {finished['number']} 1").text
+    assert followups(db, finished["voucher"])[0].work is None
+
+
+def test_a_trainee_cannot_record_for_someone_else(wechat, finished, services, clock, db):
+    register_via_chat(wechat, "o-fu-nosy", id=id_number(seq="071"))
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    assert "只有村干部和培训机构工作人员" in wechat.say(
+        "o-fu-nosy", f"回访 {finished['number']} 1").text
+    assert followups(db, finished["voucher"])[0].work is None
+
+
+@pytest.fixture
+def cadre_invite(services, clock):
+    from models.cadres import invite_cadre
+
+    def make() -> str:
+        with services.sessions.begin() as tx:
+            return invite_cadre(tx, township_code="lubuge", village="腊者村", now=clock.now())
+    return make
+
+
+def _bind_cadre(wechat, openid: str, token: str) -> None:
+    wechat.follow(openid)
+    assert "村干部" in wechat.send(wechat.event(openid, "SCAN", EventKey=f"cadre:{token}")).text
+
+
+def test_a_cadre_records_for_people_they_brought_in_only(wechat, cadre_invite, sessions,
+                                                         services, clock, db):
+    from models.cadres import Cadre
+
+    _bind_cadre(wechat, "o-fu-cadre", cadre_invite())
+    cadre_id = db.scalar(select(Cadre.id).join(Cadre.person).where(
+        Cadre.person.has(openid="o-fu-cadre")))
+    wechat.follow("o-fu-ref", scene=f"ref:{cadre_id}")
+    register_via_chat(wechat, "o-fu-ref", id=id_number(seq="073"))
+    register_via_chat(wechat, "o-fu-stranger", id=id_number(seq="075"))
+    with sessions.begin() as setup:
+        course = finished_course(setup, clock, "fu-cadre")
+        mine = voucher_for(setup, clock, person_of(setup, "o-fu-ref"), course)
+        theirs = voucher_for(setup, clock, person_of(setup, "o-fu-stranger"), course)
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    assert "已记录" in wechat.say("o-fu-cadre", f"回访 {mine.number} 5").text
+    assert "您动员或代报名的人" in wechat.say("o-fu-cadre", f"回访 {theirs.number} 5").text
+    assert followups(db, mine.id)[0].work is WorkAfter.NOT_YET
+    assert followups(db, theirs.id)[0].work is None
+
+
+def test_visit_refusals_too_early_not_finished_unknown_and_bad_digit(wechat, sessions,
+                                                                     services, clock, db):
+    bind_staff_via_chat(wechat, services, clock, "o-fu-staff2", "lp-pes")
+    register_via_chat(wechat, "o-fu-x", id=id_number(seq="077"))
+    with sessions.begin() as setup:
+        person = person_of(setup, "o-fu-x")
+        ended = voucher_for(setup, clock, person, finished_course(setup, clock, "fu-x1"))
+        dropped = voucher_for(setup, clock, person, finished_course(setup, clock, "fu-x2"),
+                              status=VoucherStatus.REDEEMED)
+    say = lambda text: wechat.say("o-fu-staff2", text).text  # noqa: E731
+    assert "还没有到回访的时候" in say(f"回访 {ended.number} 1")  # the course ended 5 days ago
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    assert "没有结业" in say(f"回访 {dropped.number} 1")
+    assert "没有这张培训券" in say("回访 PX2099999999 1")
+    assert "格式" in say(f"回访 {ended.number} 9") and "5. 还没有就业" in say("回访 PX1")
+    assert followups(db, ended.id)[0].work is None

@@ -1,0 +1,461 @@
+"""Request and response shapes of the API (pydantic): they validate what comes in and are the
+OpenAPI document's schemas. Personal data goes out masked only."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from spectree import Response
+
+from models.catalogue import Intent as WorkIntent
+from models.persons import Group
+
+# Text from a phone: no control characters (PostgreSQL refuses NUL; nothing needs the rest).
+_PLAIN = r"^[^\x00-\x1f\x7f]*$"
+
+
+def text(max_length: int, min_length: int = 0):
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=_PLAIN)]
+
+
+class In(BaseModel):
+    """A request body or query: unknown fields are refused, so a typo is not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors --------------------------------------------------------------------------------
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine code, e.g. claim_refused, not_staff")
+    message: str = Field(description="for the person, in the language of Accept-Language")
+    field: str | None = Field(description="the request field at fault, if one is")
+    reason: str | None = Field(description="which rule or condition, where the code has several")
+
+
+class Error(BaseModel):
+    error: ErrorDetail
+
+
+def answers(ok_status: int, model: type[BaseModel] | None, *errors: int) -> Response:
+    """The documented answers of an operation: its success and the refusals it can give
+    (every operation can be rate limited)."""
+    codes = {f"HTTP_{ok_status}": model}
+    codes.update({f"HTTP_{status}": Error for status in (*errors, 422, 429)})
+    return Response(**codes)
+
+
+# --- session -------------------------------------------------------------------------------
+
+class SignIn(In):
+    code: text(128, 1) = Field(description="the code wx.login gave the mini-program")
+
+
+class BindIn(In):
+    code: text(128, 1) = Field(description="a new code from wx.login")
+    bind_code: text(12, 1) = Field(
+        description="the six digits the official account sent for “绑定小程序”")
+
+
+class RefreshIn(In):
+    refresh_token: text(200, 1)
+
+
+class SessionOut(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(description="seconds the access token is valid")
+    refresh_token: str = Field(description="one use: POST /session/refresh answers a new one")
+    person_id: int
+    registered: bool
+    roles: list[Literal["trainee", "staff", "cadre"]]
+
+
+# --- profile -------------------------------------------------------------------------------
+
+class Place(BaseModel):
+    code: str
+    name: str
+
+
+class GroupOut(BaseModel):
+    group: Group
+    status: Literal["self_declared", "verified", "rejected"]
+    label: str
+
+
+class Profile(BaseModel):
+    person_id: int
+    registered: bool
+    roles: list[Literal["trainee", "staff", "cadre"]]
+    locale: str
+    name: str | None = None
+    id_masked: str | None = None
+    phone_masked: str | None = None
+    township: Place | None = None
+    intent: WorkIntent | None = None
+    draws_pension: bool | None = None
+    groups: list[GroupOut] = []
+
+
+class RegistrationIn(In):
+    name: text(40, 1)
+    id_number: text(30, 1) = Field(description="GB 11643, 18 characters; checked and sealed")
+    phone: text(20, 1)
+    township: text(40, 1) = Field(description="a township code from GET /townships")
+    intent: WorkIntent
+    groups: list[Group] = Field(default=[], max_length=7)
+    draws_pension: bool = False
+    consent: Literal[True] = Field(description="agreement to the processing of personal data")
+
+
+class ProfileChange(In):
+    phone: text(20, 1) | None = None
+    township: text(40, 1) | None = None
+    intent: WorkIntent | None = None
+    locale: Literal["zh_Hans_CN", "en"] | None = None
+
+
+class Withdrawn(BaseModel):
+    withdrawn: bool
+    kept_for_ledgers: bool
+
+
+class TownshipList(BaseModel):
+    townships: list[Place]
+
+
+class CategoryOut(BaseModel):
+    id: int
+    no: int
+    code: str
+    name: str
+    intent: WorkIntent
+
+
+class CategoryList(BaseModel):
+    categories: list[CategoryOut]
+
+
+# --- courses -------------------------------------------------------------------------------
+
+class CourseQueryIn(In):
+    q: text(30) | None = Field(default=None, description="words in names, occupations, places")
+    category: int | None = Field(default=None, ge=1, le=10**6, description="a category id")
+    free: bool = False
+    intent: WorkIntent | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    page: int = Field(default=1, ge=1, le=10**4)
+    per_page: int = Field(default=10, ge=1, le=50)
+
+
+class CourseSummary(BaseModel):
+    id: int
+    code: str
+    name: str
+    institution: str
+    category: str
+    occupation: str
+    certificate_kind: str
+    certificate_level: str | None
+    hours: int
+    fee_yuan: str
+    is_free: bool
+    township: str
+    starts_on: date
+    ends_on: date
+    seats_left: int
+    lat: float | None
+    lng: float | None
+
+
+class CoursePageOut(BaseModel):
+    courses: list[CourseSummary]
+    page: int
+    pages: int
+    total: int
+
+
+class SessionSlot(BaseModel):
+    id: int
+    day: date
+    starts: str
+    ends: str
+
+
+class CourseDetail(CourseSummary):
+    address: str
+    description: str
+    capacity: int
+    theory_hours: int
+    practice_hours: int
+    radius_m: int | None
+    requires_checkout: bool
+    sessions: list[SessionSlot]
+
+
+# --- vouchers ------------------------------------------------------------------------------
+
+class ClaimIn(In):
+    course_id: int = Field(ge=1, le=2**31 - 1)
+
+
+class VoucherCourse(BaseModel):
+    id: int
+    name: str
+    institution: str
+    starts_on: date
+
+
+class VoucherOut(BaseModel):
+    id: int
+    number: str
+    status: Literal["issued", "redeemed", "completed", "settled", "cancelled", "expired",
+                    "revoked"]
+    status_text: str
+    course: VoucherCourse
+    claimed_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+    completed_at: datetime | None
+    certified: bool | None
+    certificate_no: str | None
+
+
+class VoucherList(BaseModel):
+    vouchers: list[VoucherOut]
+
+
+class Code(BaseModel):
+    qr: str = Field(description="what the QR code encodes; it changes every period")
+    expires_in: int = Field(description="seconds until the next code replaces it")
+    svg: str = Field(description="the code drawn as inline SVG markup")
+
+
+class VoucherDetail(VoucherOut):
+    code: Code | None = Field(description="while the voucher can be redeemed")
+
+
+# --- attendance ----------------------------------------------------------------------------
+
+class CheckInIn(In):
+    code: text(200, 1) = Field(description="the class display's code, as scanned")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+
+
+class CheckInOut(BaseModel):
+    session_id: int
+    course: str
+    number: int = Field(description="which session of the course this is")
+    total: int
+    is_checkout: bool
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    hours: float
+
+
+class CourseAttendanceOut(BaseModel):
+    course_id: int
+    course: str
+    attended: int
+    missed: int
+    total: int
+    hours: float
+    needed_hours: float
+
+
+class AttendanceList(BaseModel):
+    courses: list[CourseAttendanceOut]
+
+
+# --- subsidies -----------------------------------------------------------------------------
+
+class SubsidyQuery(In):
+    course_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                  description="a course, joined or not (“what if”)")
+
+
+class ReasonOut(BaseModel):
+    code: str
+    text: str
+    source: str = Field(description="the clause it comes from")
+
+
+class OutcomeOut(BaseModel):
+    rule_id: str
+    title: str
+    status: Literal["eligible", "provisional", "not_eligible"]
+    status_text: str
+    amount_text: str
+    total_yuan: str | None
+    total_max_yuan: str | None
+    reasons: list[ReasonOut]
+    missing: list[str]
+    source: str
+
+
+class EvaluationOut(BaseModel):
+    policy_version: str
+    on: date
+    course_id: int | None
+    outcomes: list[OutcomeOut]
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+class RedeemIn(In):
+    code: text(200, 1) = Field(description="the holder's voucher code, as scanned")
+
+
+class RedeemedOut(BaseModel):
+    voucher_id: int
+    number: str
+    holder_name: str = Field(description="to compare with the ID card")
+    holder_id_masked: str
+    course: str
+
+
+class OpenIn(In):
+    course_code: text(40, 1) | None = Field(
+        default=None, description="needed only when two classes run at once")
+
+
+class Display(BaseModel):
+    qr: str | None
+    expires_in: int | None
+    svg: str | None
+    checked_in: int
+    enrolled: int
+
+
+class ClassOut(BaseModel):
+    session_id: int
+    course_code: str
+    course: str
+    day: date
+    starts: str
+    ends: str
+    display_url: str = Field(description="the projector page; with Accept: application/json "
+                                         "it answers the current code")
+    display: Display
+
+
+class RollCallQuery(In):
+    course_code: text(40, 1) | None = None
+
+
+class RollLine(BaseModel):
+    voucher_number: str
+    name: str | None
+    id_masked: str | None
+    state: Literal["present", "absent", "not_checked_in"]
+    how: Literal["scan", "manual"] | None
+    checked_in_at: datetime | None
+
+
+class RollCallOut(BaseModel):
+    session_id: int
+    course: str
+    present: int
+    enrolled: int
+    lines: list[RollLine]
+
+
+class MarkIn(In):
+    voucher_number: text(20, 1)
+    present: bool
+    reason: text(200, 1)
+
+
+class MarkOut(BaseModel):
+    voucher_number: str
+    present: bool
+    how: Literal["scan", "manual"]
+    hours: float
+
+
+class CompleteIn(In):
+    voucher_number: text(20, 1)
+    certificate_no: text(40, 1) | None = Field(
+        description="the certificate's number; null when the appraisal was failed")
+
+
+class CompletionOut(BaseModel):
+    voucher_number: str
+    status: str
+    certified: bool
+    certificate_no: str | None
+
+
+# --- cadres --------------------------------------------------------------------------------
+
+class ReferralOut(BaseModel):
+    cadre_id: int
+    village: str
+    page_url: str = Field(description="the page that shows the referral QR code")
+    scene: str
+
+
+class NeighbourIn(In):
+    name: text(40, 1)
+    id_number: text(30, 1)
+    phone: text(20, 1)
+    township: text(40, 1)
+    intent: WorkIntent
+    groups: list[Group] = Field(default=[], max_length=7)
+    draws_pension: bool = False
+    consent_on_paper: Literal[True] = Field(
+        description="the neighbour signed the consent form in front of the cadre")
+
+
+class NeighbourOut(BaseModel):
+    bind_code: str = Field(description="the neighbour types “绑定 <code>” once they have WeChat")
+    bind_code_days: int
+
+
+class CourseFiguresOut(BaseModel):
+    course: str
+    in_training: int
+    finished: int
+    certified: int
+
+
+class FiguresOut(BaseModel):
+    mobilized: int
+    registered: int
+    registered_by_cadre: int
+    in_training: int
+    finished: int
+    certified: int
+    courses: list[CourseFiguresOut]
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+class JobOut(BaseModel):
+    id: int
+    employer: str
+    occupation: str
+    place: str
+    wage: str
+    contact: str = Field(description="the employer's contact, as posted")
+    valid_until: date
+    is_match: bool = Field(description="matches the caller by training, intent or home")
+
+
+class JobList(BaseModel):
+    openings: list[JobOut]
+
+
+class IdempotencyHeaders(BaseModel):
+    """Claim and redeem take an Idempotency-Key: a retry with the same key (same caller, same
+    body, within 24 hours) answers the first answer again and acts no more."""
+
+    idempotency_key: text(200, 1) | None = Field(
+        default=None, alias="Idempotency-Key",
+        description="any unique string the mini-program makes per action, e.g. a UUID")
