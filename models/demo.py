@@ -24,6 +24,7 @@ from models.catalogue import (
 )
 from models.catalogue import Intent as WorkIntent
 from models.courses import CourseSpec, publish_course
+from models.desk import DeskRole, create_desk_user
 from models.persons import ConsentHow, Group, Person, meet
 from models.pii import Vault
 from models.regions import Region, RegionLevel
@@ -34,6 +35,12 @@ from models.vouchers import HOLDING, Redemption, Voucher, VoucherStatus, claim_v
 
 DATA = Path(__file__).resolve().parent / "data"
 DEMO_OPENIDS = ("demo-trainee", "demo-cadre", "demo-staff", "demo-admin")
+# The desk's demo users, one a role, all with this public password: loaded by `make run` into
+# an empty database, never in production (webhooks.cli.load_demo_data).
+DEMO_DESK_PASSWORD = "peixun-demo"
+DEMO_DESK_USERS = (("demo-admin", DeskRole.ADMIN, None),
+                   ("demo-inspector", DeskRole.INSPECTOR, None),
+                   ("demo-zhongzhi", DeskRole.INSTITUTION, "lp-zhongzhi"))
 TOWNSHIP_MEASURES = {
     "total": TargetMeasure.TRAININGS,
     "qualification": TargetMeasure.QUALIFICATION,
@@ -209,3 +216,10 @@ def _demo_roles(db: Session, people: dict[str, Person], *, vault: Vault, now: da
             VoucherStatus.REDEEMED, now, staff.id)
         db.add(Redemption(voucher_id=voucher.id, staff_person_id=staff.id,
                           institution_id=institution.id, at=now, channel=Channel.CLI))
+
+
+def load_demo_desk(db: Session, *, now: datetime) -> None:
+    """The desk's demo users, so that the dashboard can be tried at once."""
+    for username, role, institution_code in DEMO_DESK_USERS:
+        create_desk_user(db, username=username, password=DEMO_DESK_PASSWORD, role=role,
+                         institution_code=institution_code, now=now)

@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 from webhooks import worker
 from webhooks.app import create_app
 from webhooks.cli import load_demo_data, migrate
+from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS
 from webhooks.config import Config
 from webhooks.fake_wechat import create_fake_wechat
 
@@ -26,7 +27,9 @@ def main() -> None:
     services = app.extensions["peixun"]
     migrate(services.engine)
     if load_demo_data(services, only_if_empty=True):
-        logger.info("demo data loaded into the empty database")
+        logger.info("demo data loaded into the empty database; the desk: http://%s:%s/admin/ "
+                    "(%s, password %s)", config.host, config.port,
+                    " / ".join(name for name, _, _ in DEMO_DESK_USERS), DEMO_DESK_PASSWORD)
     api = urlsplit(config.wechat_api_base_url)
     if api.hostname in ("127.0.0.1", "localhost"):
         fake = make_server(api.hostname, api.port or 80, create_fake_wechat(), threaded=True)
