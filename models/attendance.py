@@ -120,13 +120,14 @@ def current_session(db: Session, *, staff_openid: str, now: datetime,
 
 
 def open_session(db: Session, *, staff_openid: str, now: datetime,
-                 course_code: str | None = None) -> ClassSession:
+                 course_code: str | None = None,
+                 channel: Channel = Channel.WECHAT) -> ClassSession:
     """开课: open the current (or next) session for check-in."""
     staff = staff_of(db, openid=staff_openid)
     session = current_session(db, staff_openid=staff_openid, now=now, course_code=course_code)
     if session.opened_at is None:
         session.opened_at, session.opened_by_id = now, staff.person_id
-        audit(db, actor_id=staff.person_id, channel=Channel.WECHAT, action="session.open",
+        audit(db, actor_id=staff.person_id, channel=channel, action="session.open",
               target=session, after={"course": session.course.code,
                                      "day": session.day.isoformat()}, at=now)
     return session

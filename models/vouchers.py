@@ -269,7 +269,8 @@ def show_code(codes: RotatingCode, voucher: Voucher, now: datetime) -> ShownCode
     return codes.show(voucher.id, now)
 
 
-def cancel_voucher(db: Session, *, openid: str, voucher_id: int, now: datetime) -> Voucher:
+def cancel_voucher(db: Session, *, openid: str, voucher_id: int, now: datetime,
+                   channel: Channel = Channel.WECHAT) -> Voucher:
     person = db.scalar(select(Person).where(Person.openid == openid))
     voucher = db.scalar(select(Voucher).where(
         Voucher.id == voucher_id, Voucher.person_id == (person.id if person else -1)
@@ -279,7 +280,7 @@ def cancel_voucher(db: Session, *, openid: str, voucher_id: int, now: datetime) 
     if voucher.status is not VoucherStatus.ISSUED:
         raise VoucherStateWrong(status=voucher.status.value)
     _end(db, voucher, VoucherStatus.CANCELLED, reason="cancelled by holder", now=now,
-         actor_id=person.id, channel=Channel.WECHAT)
+         actor_id=person.id, channel=channel)
     return voucher
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from models.audit import AuditEntry, Channel
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
@@ -111,6 +112,9 @@ def test_roll_call_marks_and_completion(api_as, clock, db):
     state = opened.get_json()
     assert state["display"]["qr"].startswith("PXC:") and state["display"]["enrolled"] >= 1
     assert state["display_url"].startswith("http://peixun.test/p/class/")
+    assert db.scalar(select(AuditEntry.channel).where(
+        AuditEntry.action == "session.open",
+        AuditEntry.target_id == state["session_id"])) is Channel.API
     roll = staff.get("/staff/roll-call").get_json()
     [line] = [x for x in roll["lines"] if x["name"] == "李春花"]
     assert line["state"] == "not_checked_in" and line["id_masked"] == "5303**********0028"

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from models.audit import AuditEntry, Channel
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
@@ -158,6 +159,10 @@ def test_claim_list_detail_and_cancel(trainee_api, db):
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     again = trainee_api.post(f"/vouchers/{voucher['id']}/cancel")
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "voucher_state_wrong"
+    # The audit says the mini-program did it, not the chat.
+    assert db.scalar(select(AuditEntry.channel).where(
+        AuditEntry.target_type == "vouchers", AuditEntry.target_id == voucher["id"],
+        AuditEntry.action == "voucher.cancelled")) is Channel.API
 
 
 def test_claim_refusals_cite_their_rule(trainee_api, newcomer_api, db):

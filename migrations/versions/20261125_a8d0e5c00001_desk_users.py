@@ -1,4 +1,4 @@
-"""the bureau desk's users (issue 8; helper B fills this)
+"""the bureau desk's users
 
 Revision ID: a8d0e5c00001
 Revises: 7eed6e4815ba

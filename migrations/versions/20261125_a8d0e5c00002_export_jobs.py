@@ -1,4 +1,4 @@
-"""export jobs with progress (issue 8; helper C)
+"""export jobs with progress
 
 Revision ID: a8d0e5c00002
 Revises: a8d0e5c00001

@@ -1,4 +1,4 @@
-"""follow-up answers and opinions (issue 8; helper D)
+"""follow-up answers and opinions
 
 Revision ID: a8d0e5c00003
 Revises: a8d0e5c00002

@@ -1,4 +1,4 @@
-"""job openings, pushes, unsubscribe (issue 8; helper E)
+"""job openings, pushes, unsubscribe
 
 Revision ID: a8d0e5c00004
 Revises: a8d0e5c00003

@@ -1,4 +1,4 @@
-"""mini-program accounts and API sessions (issue 9; helper A)
+"""mini-program accounts and API sessions
 
 Revision ID: a9a0e5c00001
 Revises: a8d0e5c00004

@@ -68,7 +68,7 @@ def open_class(json: OpenIn):
 
     def act(db: Session) -> dict[str, Any]:
         session = open_session(db, staff_openid=who.openid, now=core.now(),
-                               course_code=json.course_code)
+                               course_code=json.course_code, channel=Channel.API)
         state = display_state(db, codes=services.class_codes, session_id=session.id,
                               now=core.now())
         shown = state.code

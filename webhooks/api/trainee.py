@@ -333,7 +333,8 @@ def cancel(voucher_id: int):
     t = words()
 
     def act(db: Session) -> dict[str, Any]:
-        cancel_voucher(db, openid=who.openid, voucher_id=voucher_id, now=core.now())
+        cancel_voucher(db, openid=who.openid, voucher_id=voucher_id, now=core.now(),
+                       channel=Channel.API)
         return voucher_json(holder_voucher(db, voucher_id=voucher_id, person_id=who.person_id),
                             t)
 
