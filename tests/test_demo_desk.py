@@ -1,4 +1,5 @@
-"""`make run` opens the desk at once: the demo has a user for each role (never in production)."""
+"""`make run` opens the desk at once: the demo server has a user for each role; `flask demo
+load` and production never get them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from sqlalchemy import select
 from models.demo import DEMO_DESK_PASSWORD
 from models.desk import DeskRole, DeskUser
 from tests.desk_fixtures import sign_in
-from webhooks.cli import load_demo_data
+from webhooks.devserver import demo_desk
+
+
+def desk_roles(db) -> dict[str, DeskRole]:
+    return dict(db.execute(select(DeskUser.username, DeskUser.role)).all())
 
 
 def test_the_demo_admin_signs_in_to_the_dashboard(services, client, db):
-    load_demo_data(services, only_if_empty=False)
-    roles = dict(db.execute(select(DeskUser.username, DeskUser.role)).all())
+    assert demo_desk(services)
+    roles = desk_roles(db)
     assert roles["demo-admin"] is DeskRole.ADMIN
     assert roles["demo-zhongzhi"] is DeskRole.INSTITUTION
     sign_in(client, "demo-admin", DEMO_DESK_PASSWORD)
@@ -22,7 +27,12 @@ def test_the_demo_admin_signs_in_to_the_dashboard(services, client, db):
     assert page.status_code == 200 and "<svg" in page.get_data(as_text=True)
 
 
+def test_the_demo_load_command_makes_no_desk_users(runner, db):
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    assert "demo-admin" not in desk_roles(db)
+
+
 def test_production_gets_no_demo_desk_users(services, db):
     production = replace(services, config=replace(services.config, env="production"))
-    load_demo_data(production, only_if_empty=False)
-    assert db.scalar(select(DeskUser).where(DeskUser.username == "demo-admin")) is None
+    assert not demo_desk(production)
+    assert "demo-admin" not in desk_roles(db)

@@ -23,7 +23,7 @@ from models.cadres import INVITATION_DAYS, invite_cadre
 from models.catalogue import CertificateKind
 from models.course_import import ImportResult, import_courses
 from models.courses import has_courses
-from models.demo import load_demo, load_demo_desk
+from models.demo import load_demo
 from models.errors import CourseFileRejected, CourseNotFound, DomainError
 from models.persons import Group
 from models.settlement import settle
@@ -61,8 +61,6 @@ def load_demo_data(services: Services, *, only_if_empty: bool) -> bool:
             return False
         load_demo(db, vault=services.vault, now=services.clock.now(),
                   today=services.clock.today())
-        if not services.config.is_production:
-            load_demo_desk(db, now=services.clock.now())
     return True
 
 

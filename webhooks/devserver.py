@@ -9,14 +9,25 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
+from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
 from webhooks import worker
 from webhooks.app import create_app
 from webhooks.cli import load_demo_data, migrate
-from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS
 from webhooks.config import Config
 from webhooks.fake_wechat import create_fake_wechat
+from webhooks.services import Services
 
 logger = logging.getLogger("peixun.devserver")
+
+
+def demo_desk(services: Services) -> bool:
+    """Desk users with the public demo password, for the local demo server only: a database
+    loaded by `flask demo load`, or anything in production, never gets them."""
+    if services.config.is_production:
+        return False
+    with services.sessions.begin() as db:
+        load_demo_desk(db, now=services.clock.now())
+    return True
 
 
 def main() -> None:
@@ -26,7 +37,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     services = app.extensions["peixun"]
     migrate(services.engine)
-    if load_demo_data(services, only_if_empty=True):
+    if load_demo_data(services, only_if_empty=True) and demo_desk(services):
         logger.info("demo data loaded into the empty database; the desk: http://%s:%s/admin/ "
                     "(%s, password %s)", config.host, config.port,
                     " / ".join(name for name, _, _ in DEMO_DESK_USERS), DEMO_DESK_PASSWORD)
