@@ -40,6 +40,17 @@ def _counted(self, *args, **options):
 
 
 redis.client.Redis.execute_command = _counted
+_execute_pipeline = redis.client.Pipeline.execute
+
+
+def _counted_pipeline(self, *args, **options):
+    # A pipeline's commands go to Redis together: one round trip.
+    names = ", ".join(str(command[0][0]) for command in self.command_stack)
+    trips.append(("redis", f"pipeline: {names}"))
+    return _execute_pipeline(self, *args, **options)
+
+
+redis.client.Pipeline.execute = _counted_pipeline
 
 
 def send(client, token: str, openid: str, msg_id: int) -> str:

@@ -1,19 +1,21 @@
 """Follow-up after training in the chat (QJ2020 二, DX2020 三(六)).
 
-The worker sends the question (bot/notices.py words it) and, once it is sent, makes its five
-answers what the person's next digit means, exactly as any numbered list does (the
-conversation state's choices; they last ANSWER_DAYS). The digit records where they work, then
+The worker sends the question (bot/notices.py words it) when the person is not in a dialogue
+nor was just shown a numbered list, and, once it is sent, makes its five answers what the
+person's next digit means, exactly as any numbered list does (the conversation state's
+choices; they last ANSWER_DAYS). The digit records where they work, then
 the bot asks for a rating 1–5 (digits again), then for one optional sentence (a one-step
 dialogue; 跳过 / skip, or 取消, ends it). A wrong digit or a word the bot does not know, while
 the question is the last thing asked, asks it again and changes nothing. If the state is lost
 (Redis) a digit with no list pending brings the open question back rather than guessing.
-``回访`` shows the open question again; ``回访 <voucher number> <digit>`` is a cadre's or a staff
-member's record of a visit.
+After an answer the bot repeats it in words; ``回访`` shows the open question again (or the
+one answered in the last days, to change the answer); ``回访 <voucher number> <digit>`` is a
+cadre's or a staff member's record of a visit.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from redis import Redis
@@ -37,6 +39,7 @@ from models.followups import (
     WorkAfter,
     answer_work,
     course_of,
+    followup_to_show,
     give_opinion,
     open_followup,
     rate_training,
@@ -91,13 +94,25 @@ def rating_choices(followup_id: int) -> tuple[Intent, ...]:
     return tuple(Intent(RATING, f"{followup_id}:{n}") for n in range(1, 6))
 
 
-def await_answer(kv: Redis, openid: str, followup_id: int) -> None:
-    """The question has been sent: its digits are what the person's next digit means. A
-    dialogue in progress keeps the typed answers it is waiting for (``回访`` brings the question
-    back afterwards)."""
-    state = conversation.load(kv, openid)
-    state.choices, state.more = list(work_choices(followup_id)), None
-    conversation.save(kv, openid, state, ANSWER_DAYS * 24 * 3600)
+def may_ask(kv: Redis, openid: str, now: datetime) -> bool:
+    """Whether the question may be sent now: not while the person is in a dialogue or was just
+    shown a numbered list (their next digit means that list; the worker waits a few minutes)."""
+    return not conversation.load(kv, openid).is_busy(now.timestamp())
+
+
+def await_answer(kv: Redis, openid: str, followup_id: int, now: datetime) -> bool:
+    """The question has been sent: its digits become what the person's next digit means,
+    unless the person was shown something else meanwhile (a list, a dialogue): then that stays,
+    and ``回访``, or a digit with no list pending, brings the question back. A dialogue that
+    timed out is dropped rather than kept ANSWER_DAYS (it may hold an ID number, sealed).
+    True when the question's digits were set."""
+    def take(state: conversation.State) -> int | None:
+        if state.is_busy(now.timestamp()):
+            return None
+        state.choices, state.more, state.dialogue = list(work_choices(followup_id)), None, None
+        state.shown_at = now.timestamp()
+        return ANSWER_DAYS * 24 * 3600
+    return conversation.update(kv, openid, take)
 
 
 # --- the answers ---------------------------------------------------------------------------
@@ -114,8 +129,10 @@ def answer(turn: Turn, intent: Intent) -> Reply:
                  work=WorkAfter(value), channel=Channel.WECHAT, now=turn.now())
     except DomainError as error:
         return with_menu(turn, explain(turn, error))
-    return Reply(text=turn.t._("Thank you, noted.") + "\n" + ask_rating(turn.t),
-                 choices=rating_choices(followup_id))
+    t = turn.t
+    noted = t._("Noted: %(work)s. To change it, reply “回访”.",
+                work=t._(WORK_LABELS[WorkAfter(value)]))
+    return Reply(text=noted + "\n" + ask_rating(t), choices=rating_choices(followup_id))
 
 
 def ask_rating(t: Translator) -> str:
@@ -229,13 +246,16 @@ dialogue.declare(Dialogue(name=OPINION, steps=(Step("opinion", _ask_opinion, _ta
 def followup_word(turn: Turn, intent: Intent) -> Reply:
     if intent.arg:
         return _record_visit(turn, intent.arg)
-    followup = turn.run(open_followup, person_id=turn.person.id, now=turn.now(),
-                        within_days=None)
+    followup = turn.run(followup_to_show, person_id=turn.person.id, now=turn.now())
     if followup is None:
         return with_menu(turn, turn.t._(
             "There is no follow-up question waiting for you. Cadres and staff record a visit "
             "with: 回访 <voucher number> <number 1–5>"))
-    return Reply(text=_question_of(turn, followup.id), choices=work_choices(followup.id))
+    text = _question_of(turn, followup.id)
+    if followup.work is not None:
+        text = turn.t._("Your answer so far: %(work)s. To change it, reply with another "
+                        "number.", work=turn.t._(WORK_LABELS[followup.work])) + "\n" + text
+    return Reply(text=text, choices=work_choices(followup.id))
 
 
 def _record_visit(turn: Turn, arg: str) -> Reply:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Constraint names are fixed so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -73,6 +75,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     # Results outlive the transaction that read them (a reply is rendered after commit).
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def single_read(sessions: sessionmaker) -> Iterator[Session]:
+    """A session for one read-only statement. On PostgreSQL it runs outside a transaction,
+    which spares the BEGIN and COMMIT round trips; SQLite keeps its transaction (its own
+    BEGIN IMMEDIATE handling, see _fix_sqlite, must not be switched off and on), and so does
+    a session bound to a connection already in a transaction (the tests')."""
+    with sessions() as db:
+        bind = db.get_bind()
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield db
+        else:
+            with db.begin():
+                yield db
 
 
 def _fix_sqlite(engine: Engine) -> None:

@@ -1,14 +1,18 @@
 """Rotating codes: what a voucher card or a class display shows changes every period, signed,
-so that a screenshot or a forwarded picture is worthless a period later."""
+so that a screenshot or a forwarded picture is worthless a period later. And one-time codes:
+six digits handed to a person to type elsewhere, kept only as a keyed digest."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from models.errors import CodeInvalid
+from models.pii import Vault
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,24 @@ class RotatingCode:
     def _sign(self, subject_id: int, window: int) -> str:
         digest = hmac.new(self._key, f"{subject_id}:{window}".encode(), hashlib.sha256)
         return digest.hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class OneTimeCode:
+    """A six-digit code a person is given in one place and types in another (a cadre's binding
+    code, the mini-program's link code). Only its keyed digest is stored, under its purpose, so
+    reading the database gives no code away and one purpose's code never opens another's."""
+
+    purpose: str
+
+    def digest(self, vault: Vault, code: str) -> str:
+        return vault.digest(f"{self.purpose}:{code.strip()}")
+
+    def draw(self, vault: Vault, *, in_use: Callable[[str], bool]) -> tuple[str, str]:
+        """A fresh code and its digest; ``in_use(digest)`` says whether a code someone holds
+        already has it (the digest column is unique: a clash would fail the transaction)."""
+        while True:
+            code = f"{secrets.randbelow(10**6):06d}"
+            digest = self.digest(vault, code)
+            if not in_use(digest):
+                return code, digest

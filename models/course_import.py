@@ -3,34 +3,41 @@ of them are published, or none.
 
 The first row names the columns, in Chinese or English (COLUMNS). Every problem in the file is
 collected as a RowError (data, not words) and raised together as CourseFileRejected; only a file
-without any problem is published, in the caller's transaction.
+without any problem is published, in the caller's transaction. The file, its header and its
+cells are read as models.clerk_sheet reads every clerk's sheet.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import unicodedata
-import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
-from pathlib import PurePath
 from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import clerk_sheet
 from models.audit import Channel
 from models.catalogue import Category, CertificateKind, Course, Institution
+from models.clerk_sheet import (
+    FILE,
+    Cell,
+    RowError,
+    read_values,
+    row_values,
+)
+from models.clerk_sheet import CellRejected as _Rejected
+from models.clerk_sheet import day as _day
+from models.clerk_sheet import key as _key
+from models.clerk_sheet import shown as _shown
+from models.clerk_sheet import text as _text
 from models.courses import CourseSpec, PublishOutcome, course_rule_breaks, publish_course_spec
 from models.errors import CourseFileRejected, CourseRuleBroken
 from models.regions import Region, RegionLevel
@@ -38,21 +45,6 @@ from models.regions import Region, RegionLevel
 logger = logging.getLogger(__name__)
 
 MAX_ROWS = 2000
-FILE = 0  # the row of a problem with the whole file
-HEADER = 1  # rows are numbered as the spreadsheet numbers them: the header is row 1
-SHOWN_CHARS = 40  # a cell quoted in a problem is cut to this length
-
-Cell = str | int | float | bool | datetime | date | time | None
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem: where it is, and what (``code``, with the numbers in ``params``)."""
-
-    row: int  # the spreadsheet's row number; FILE for the file as a whole
-    column: str | None  # the column's English name, or a header as the file spells it
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,15 +62,6 @@ class Known:
     categories: dict[str, str]  # code, name or number → code
     townships: dict[str, str]  # code or name → code
     course_codes: frozenset[str]  # courses published already
-
-
-class _Rejected(Exception):
-    """A cell that cannot be read; becomes a RowError naming its row and column."""
-
-    def __init__(self, code: str, **params: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
 
 
 Parser = Callable[[Cell, Known], Any]
@@ -100,32 +83,6 @@ class Sheet:
 
 
 # --- reading cells ---------------------------------------------------------------------------
-
-def _key(text: str) -> str:
-    """How names and codes are matched: full-width folded, case and outer spaces ignored."""
-    return unicodedata.normalize("NFKC", text).strip().casefold()
-
-
-def _text(cell: Cell) -> str:
-    if isinstance(cell, bool):
-        return "1" if cell else "0"
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    if isinstance(cell, datetime):
-        return cell.date().isoformat()
-    if isinstance(cell, date | time):
-        return cell.isoformat()
-    return "" if cell is None else str(cell).strip()
-
-
-def _shown(cell: Cell) -> str:
-    text = _text(cell)
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
-
-
-def _is_blank(cell: Cell) -> bool:
-    return _text(cell) == ""
-
 
 def _plain(number: float | int | Decimal) -> int | float | str:
     """A number as a message shows it: 9 rather than 9.0."""
@@ -223,23 +180,6 @@ def _one_of(table: Callable[[Known], dict[str, Any]], code: str) -> Parser:
     return parse
 
 
-DAY = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-
-
-def _day(cell: Cell, known: Known) -> date:
-    if isinstance(cell, datetime):
-        return cell.date()
-    if isinstance(cell, date):
-        return cell
-    match = DAY.fullmatch(_key(_text(cell)))
-    if match:
-        try:
-            return date(*(int(part) for part in match.groups()))
-        except ValueError:  # 2026-13-01, 2026-02-30
-            pass
-    raise _Rejected("bad_date", value=_shown(cell))
-
-
 PERIOD = re.compile(r"(\d{1,2}):(\d{2})\s*[-~–—〜]\s*(\d{1,2}):(\d{2})")
 PERIOD_SEPARATORS = re.compile(r"[;,]")  # after NFKC, which folds ；，～－： to ;,~-:
 
@@ -314,89 +254,12 @@ RULE_PROBLEMS: dict[str, tuple[str, str]] = {
 
 # --- reading the file ------------------------------------------------------------------------
 
-def _rejected(code: str, **params: Any) -> CourseFileRejected:
-    return CourseFileRejected(errors=[RowError(FILE, None, code, params)])
-
-
-def _decode(content: bytes) -> str:
-    """UTF-8 (Excel's "CSV UTF-8" puts a BOM first), else GB18030 (Chinese Windows Excel)."""
-    if b"\x00" in content:  # UTF-16, or not text at all
-        raise _rejected("bad_encoding")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise _rejected("bad_encoding")
-
-
-def _csv_rows(content: bytes) -> Iterator[tuple[Cell, ...]]:
-    reader = csv.reader(io.StringIO(_decode(content), newline=""))
-    try:
-        yield from (tuple(row) for row in reader)
-    except csv.Error:
-        raise _rejected("unreadable_csv") from None
-
-
-def _xlsx_rows(content: bytes) -> Iterator[tuple[Cell, ...]]:
-    """The first worksheet's values (data_only: what formulas last computed)."""
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
-        raise _rejected("unreadable_xlsx") from None
-    try:
-        sheet = book.worksheets[0]
-        sheet.reset_dimensions()  # some writers record a wrong size; read what is there
-        yield from sheet.iter_rows(values_only=True)
-    finally:
-        book.close()
-
-
-READERS: dict[str, Callable[[bytes], Iterator[tuple[Cell, ...]]]] = {
-    ".csv": _csv_rows,
-    ".xlsx": _xlsx_rows,
-}
-
-
 def read_sheet(filename: str, content: bytes) -> Sheet:
     """The header and the rows that are not blank; CourseFileRejected if the file is unusable."""
-    suffix = PurePath(filename).suffix.lower()
-    reader = READERS.get(suffix)
-    if reader is None:
-        raise _rejected("unknown_extension", ext=suffix or PurePath(filename).name)
-    with closing(reader(content)) as rows:
-        numbered = enumerate(rows, start=HEADER)
-        _, header = next(numbered, (HEADER, ()))
-        columns = _columns(header)
-        body: list[tuple[int, tuple[Cell, ...]]] = []
-        for number, cells in numbered:
-            if all(_is_blank(cell) for cell in cells):
-                continue
-            if len(body) == MAX_ROWS:
-                raise _rejected("too_many_rows", limit=MAX_ROWS)
-            body.append((number, cells))
-    if not body:
-        raise _rejected("no_rows")
+    columns, body = clerk_sheet.read_sheet(
+        filename, content, suffixes=(".csv", ".xlsx"), max_rows=MAX_ROWS, headers=HEADERS,
+        columns=COLUMNS, refuse=CourseFileRejected)
     return Sheet(columns=columns, rows=tuple(body))
-
-
-def _columns(header: tuple[Cell, ...]) -> tuple[Column | None, ...]:
-    """Which column each header cell names; CourseFileRejected for any problem with them."""
-    columns = tuple(None if _is_blank(cell) else HEADERS.get(_key(_text(cell)))
-                    for cell in header)
-    if not any(columns):
-        raise _rejected("no_header")
-    errors = [RowError(HEADER, _text(cell), "unknown_column")
-              for cell, column in zip(header, columns, strict=True)
-              if column is None and not _is_blank(cell)]
-    named = [column.name for column in columns if column]
-    errors += [RowError(HEADER, name, "duplicate_column")
-               for name, count in Counter(named).items() if count > 1]
-    errors += [RowError(HEADER, column.name, "missing_column")
-               for column in COLUMNS if column.is_required and column.name not in named]
-    if errors:
-        raise CourseFileRejected(errors=errors)
-    return columns
 
 
 # --- checking rows ---------------------------------------------------------------------------
@@ -439,22 +302,8 @@ def check_rows(sheet: Sheet, *, known: Known, today: date) -> list[CourseSpec]:
 def _read_row(number: int, columns: tuple[Column | None, ...], cells: tuple[Cell, ...],
               known: Known) -> tuple[dict[str, Any], list[RowError]]:
     """Every column's value (its default where blank or unreadable), and the problems."""
-    given = {column.name: cell
-             for column, cell in zip(columns, cells, strict=False) if column is not None}
-    values: dict[str, Any] = {}
-    errors: list[RowError] = []
-    for column in COLUMNS:
-        cell = given.get(column.name)
-        values[column.name] = column.default
-        if _is_blank(cell):
-            if column.is_required:
-                errors.append(RowError(number, column.name, "required"))
-            continue
-        try:
-            values[column.name] = column.parse(cell, known)
-        except _Rejected as problem:
-            errors.append(RowError(number, column.name, problem.code, problem.params))
-    return values, errors
+    values, problems = read_values(row_values(columns, cells), COLUMNS, known)
+    return values, [RowError(number, *problem) for problem in problems]
 
 
 def _cross_checks(number: int, values: dict[str, Any], errors: list[RowError], known: Known,

@@ -48,6 +48,9 @@ class DeskUser(Base):
     created_at: Mapped[datetime]
     last_sign_in_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    # Raised on sign-out and on disabling: every session signed before it is over, wherever its
+    # cookie is (a signed cookie cannot be taken back, so the server must refuse it).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     institution: Mapped[Institution | None] = relationship()
 
@@ -57,8 +60,10 @@ class DeskUser(Base):
 
     @property
     def session_stamp(self) -> str:
-        """Kept in the signed session: a new password or a new hash signs out every session."""
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        """Kept in the signed session: a new password, a sign-out or disabling the user signs
+        out every session."""
+        seed = f"{self.session_generation}:{self.password_hash}"
+        return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
     @property
     def can_change(self) -> bool:
@@ -137,6 +142,22 @@ def load_desk_user(db: Session, *, user_id: int) -> DeskUser | None:
     return user
 
 
+def sign_out(db: Session, *, user_id: int, now: datetime,
+             channel: Channel = Channel.PAGE) -> None:
+    """End every session of this desk user, on every browser: a replayed cookie is refused."""
+    user = db.get(DeskUser, user_id)
+    if user is None:
+        return
+    _end_sessions(user)
+    audit(db, actor_id=None, desk_user_id=user.id, channel=channel,
+          action="desk_user.sign_out", target=user, at=now)
+
+
+def _end_sessions(user: DeskUser) -> None:
+    # In SQL, so that two sign-outs at once both count.
+    user.session_generation = DeskUser.session_generation + 1
+
+
 def disable_desk_user(db: Session, *, username: str, now: datetime,
                       channel: Channel = Channel.CLI, by: DeskUser | None = None) -> DeskUser:
     user = db.scalar(select(DeskUser).where(DeskUser.username == normalize_username(username)))
@@ -144,6 +165,7 @@ def disable_desk_user(db: Session, *, username: str, now: datetime,
         raise NotFound(username=username)
     if not user.is_disabled:
         user.disabled_at = now
+        _end_sessions(user)
         audit(db, actor_id=None, desk_user_id=by.id if by else None, channel=channel,
               action="desk_user.disable", target=user, at=now)
     return user

@@ -32,7 +32,7 @@ from models.errors import CourseNotFound, NotRegistered
 from models.persons import Group, GroupStatus, Person
 from models.regions import Region
 from models.settlement import POLICY_FILE, Rates, parse_rates
-from models.vouchers import HOLDING, Voucher, VoucherStatus
+from models.vouchers import HOLDING, Voucher, VoucherStatus, same_occupation_level
 
 logger = logging.getLogger(__name__)
 
@@ -882,15 +882,13 @@ def _cap_findings(cap_rule: Rule, facts: _Facts) -> list[_Finding]:
         return [_Finding(INFO, Reason("yearly_count", params, source))]
     if course is None:
         return []
-    level = course.certificate_level or ""
-    for voucher in others:
-        other = voucher.course
-        if other.occupation == course.occupation and (other.certificate_level or "") == level:
-            return [_Finding(FAIL, Reason("same_occupation_level", {
-                "course": other.name, "course_en": other.name_en, "year": voucher.year,
-                "occupation": course.occupation, "occupation_en": course.occupation_en,
-                "level": course.certificate_level}, source))]
-    return []
+    same = same_occupation_level(facts.held, course)
+    if same is None:
+        return []
+    return [_Finding(FAIL, Reason("same_occupation_level", {
+        "course": same.course.name, "course_en": same.course.name_en, "year": same.year,
+        "occupation": course.occupation, "occupation_en": course.occupation_en,
+        "level": course.certificate_level}, source))]
 
 
 def _not_counted_findings(rule: Rule, rules: Mapping[str, Rule]) -> list[_Finding]:

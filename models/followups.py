@@ -71,6 +71,8 @@ ASK_WITHIN_DAYS = 30
 # The question's numbered answers stay what a digit means for this long after it was sent.
 ANSWER_DAYS = 7
 CHUNK = 500
+# The most days by which a month's end is shorter than another's (31 − 28).
+MONTH_END_SLACK = 3
 REASON_PREFIX = "followup:"
 OPINION_MAX = 200
 
@@ -127,16 +129,21 @@ def create_due_followups(db: Session, *, now: datetime, rounds: tuple[int, ...],
             break
         done = select(FollowUp.id).where(FollowUp.voucher_id == Voucher.id,
                                          FollowUp.round_months == months)
+        # add_months is not invertible at a month's end (29–31 Jan + 1 month = 28 Feb), so
+        # SQL takes a few days more and the exact rule is checked here. Due rows come first
+        # (by end date), so what is left out never keeps a due row from this chunk.
         due = db.execute(
             select(Voucher.id, Voucher.person_id, Voucher.course_id, Course.ends_on)
             .join(Course, Course.id == Voucher.course_id)
-            .where(Voucher.status.in_(FINISHED), Course.ends_on <= add_months(today, -months),
+            .where(Voucher.status.in_(FINISHED),
+                   Course.ends_on <= add_months(today, -months) + timedelta(days=MONTH_END_SLACK),
                    ~exists(done))
-            .order_by(Voucher.id).limit(limit - created)).all()
-        if not due:
-            continue
+            .order_by(Course.ends_on, Voucher.id).limit(limit - created)).all()
         rows = [{"voucher_id": v, "person_id": p, "course_id": c, "round_months": months,
-                 "due_on": add_months(ends_on, months)} for v, p, c, ends_on in due]
+                 "due_on": add_months(ends_on, months)} for v, p, c, ends_on in due
+                if add_months(ends_on, months) <= today]
+        if not rows:
+            continue
         insert = _insert_for(db)
         db.execute(insert(FollowUp).values(rows).on_conflict_do_nothing(
             index_elements=["voucher_id", "round_months"]))
@@ -197,6 +204,18 @@ def open_followup(db: Session, *, person_id: int, now: datetime,
         query = query.where(FollowUp.asked_at >= now - timedelta(days=within_days))
     return db.scalars(query.order_by(FollowUp.asked_at.desc(), FollowUp.id.desc())
                       .limit(1)).first()
+
+
+def followup_to_show(db: Session, *, person_id: int, now: datetime) -> FollowUp | None:
+    """What 回访 shows the trainee: the latest question still unanswered, however long ago;
+    else the latest answered in the last ANSWER_DAYS days, so that the answer can be changed."""
+    followup = open_followup(db, person_id=person_id, now=now, within_days=None)
+    if followup is not None:
+        return followup
+    return db.scalars(select(FollowUp).where(
+        FollowUp.person_id == person_id, FollowUp.asked_at.is_not(None),
+        FollowUp.work.is_not(None), FollowUp.answered_at >= now - timedelta(days=ANSWER_DAYS))
+        .order_by(FollowUp.answered_at.desc(), FollowUp.id.desc()).limit(1)).first()
 
 
 def course_of(db: Session, *, followup_id: int) -> Course:

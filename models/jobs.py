@@ -1,12 +1,14 @@
 """Job openings the bureau posts (DX2020 三(五)), and their push to matching trainees over the
 official account.
 
-Matching (one SQL query, ``_matches``): a person matches an opening when at least one holds —
-  * trained: they finished a course of the opening's category (a voucher completed or settled,
-    certificate or not);
-  * intent: the opening has a category, and the work intent the person registered (就近就地 /
-    省内 / 省外) is the one QJ2020 三 aims that category at;
-  * home: the opening names a township, and it is the person's household township.
+Matching (one SQL condition, ``_matches``): openings go to trainees — people who finished a
+course (a voucher completed or settled, certificate or not); someone who never trained matches
+nothing. A trainee matches an opening when one holds —
+  * trained for it: the course they finished is of the opening's category;
+  * intent: the work intent they registered (就近就地 / 省内 / 省外) is the one QJ2020 三 aims
+    the opening's category at, and the opening names no township or names their household
+    township;
+  * an opening without a category: it names their household township.
 A push goes only to someone registered (not withdrawn), on WeChat, following the account and
 not unsubscribed (退订).
 
@@ -22,19 +24,12 @@ repeated one pushes nobody twice.
 
 from __future__ import annotations
 
-import io
 import logging
-import re
-import unicodedata
-import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import PurePath
 from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import (
     ForeignKey,
     String,
@@ -54,8 +49,13 @@ from sqlalchemy.sql import ColumnElement, Select
 from models.audit import Channel, audit
 from models.base import Base
 from models.catalogue import Category, Course
+from models.clerk_sheet import Cell, RowError, read_sheet, read_values, row_values
+from models.clerk_sheet import CellRejected as _Rejected
+from models.clerk_sheet import day as _day
+from models.clerk_sheet import key as _key
+from models.clerk_sheet import shown as _shown
+from models.clerk_sheet import text as _text
 from models.clock import LOCAL_TZ
-from models.course_import import FILE, HEADER, RowError
 from models.errors import JobFileRejected, JobOpeningNotFound, JobOpeningRefused
 from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import Person
@@ -74,8 +74,6 @@ FINISHED = (VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
 LONGEST_VALIDITY = timedelta(days=366)
 MAX_ROWS = 1000
 PUSH_RECHECK = timedelta(hours=1)
-
-Cell = str | int | float | datetime | date | time | None
 
 
 class JobOpening(Base):
@@ -164,32 +162,6 @@ class Known:
     category_names: tuple[tuple[str, int], ...] = ()  # (name, id), for a part of a name
 
 
-class _Rejected(Exception):
-    def __init__(self, code: str, **params: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
-
-
-def _key(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().casefold()
-
-
-def _text(cell: Cell) -> str:
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    if isinstance(cell, datetime):
-        return cell.date().isoformat()
-    if isinstance(cell, date | time):
-        return cell.isoformat()
-    return "" if cell is None else str(cell).strip()
-
-
-def _shown(cell: Cell) -> str:
-    text = _text(cell)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
 def _words(limit: int) -> Callable[[Cell, Known], str]:
     def parse(cell: Cell, known: Known) -> str:
         text = " ".join(_text(cell).split())
@@ -220,23 +192,6 @@ def _township(cell: Cell, known: Known) -> int:
     return found
 
 
-DAY = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-
-
-def _day(cell: Cell, known: Known) -> date:
-    if isinstance(cell, datetime):
-        return cell.date()
-    if isinstance(cell, date):
-        return cell
-    match = DAY.fullmatch(_key(_text(cell)))
-    if match:
-        try:
-            return date(*(int(part) for part in match.groups()))
-        except ValueError:  # 2026-02-30
-            pass
-    raise _Rejected("bad_date", value=_shown(cell))
-
-
 @dataclass(frozen=True)
 class Field:
     name: str  # the English header, and the spec's field
@@ -244,6 +199,7 @@ class Field:
     parse: Callable[[Cell, Known], Any]
     is_required: bool = True
     aliases: tuple[str, ...] = ()
+    default: Any = None  # the value of a blank cell in a field that is not required
 
 
 FIELDS: tuple[Field, ...] = (
@@ -251,7 +207,8 @@ FIELDS: tuple[Field, ...] = (
     Field("occupation", "职业/工种", _words(60), aliases=("职业", "工种", "岗位", "job")),
     Field("category", "类别", _category, is_required=False, aliases=("培训类别",)),
     Field("township", "乡镇", _township, is_required=False, aliases=("乡镇/街道",)),
-    Field("place", "工作地点", _words(200), is_required=False, aliases=("地点", "地址")),
+    Field("place", "工作地点", _words(200), is_required=False, aliases=("地点", "地址"),
+          default=""),
     Field("wage", "工资待遇", _words(60), aliases=("工资", "待遇", "薪资", "salary")),
     Field("contact", "联系方式", _words(60), aliases=("联系电话", "联系人", "电话")),
     Field("valid_until", "有效期至", _day, aliases=("有效期", "截止日期", "valid until")),
@@ -275,19 +232,8 @@ def known_references(db: Session) -> Known:
 def check_opening(values: Mapping[str, Cell], *, known: Known,
                   today: date) -> tuple[OpeningSpec | None, list[FieldProblem]]:
     """The opening that values describe, or None and every problem, one per field."""
-    read: dict[str, Any] = {}
-    problems: list[FieldProblem] = []
-    for f in FIELDS:
-        cell = values.get(f.name)
-        read[f.name] = "" if f.name == "place" else None
-        if _text(cell) == "":
-            if f.is_required:
-                problems.append(FieldProblem(f.name, "required"))
-            continue
-        try:
-            read[f.name] = f.parse(cell, known)
-        except _Rejected as problem:
-            problems.append(FieldProblem(f.name, problem.code, problem.params))
+    read, found = read_values(values, FIELDS, known)
+    problems = [FieldProblem(*problem) for problem in found]
     problems += _cross_checks(read, problems, today)
     if problems:
         return None, problems
@@ -349,15 +295,14 @@ def import_openings(db: Session, *, filename: str, content: bytes, desk_user_id:
                     channel: Channel, now: datetime, today: date) -> ImportResult:
     """Post every opening of an .xlsx file, or none: JobFileRejected lists every problem by
     row and column. Runs in the caller's transaction."""
-    header, rows = _read_xlsx(filename, content)
-    columns = _columns(header)
+    columns, rows = read_sheet(filename, content, suffixes=(".xlsx",), max_rows=MAX_ROWS,
+                               headers=HEADERS, columns=FIELDS, refuse=JobFileRejected)
     known = known_references(db)
     specs: list[OpeningSpec] = []
     errors: list[RowError] = []
     first_row_of: dict[OpeningSpec, int] = {}
     for number, cells in rows:
-        values = {f.name: cell for f, cell in zip(columns, cells, strict=False) if f}
-        spec, problems = check_opening(values, known=known, today=today)
+        spec, problems = check_opening(row_values(columns, cells), known=known, today=today)
         errors += [RowError(number, p.field, p.code, p.params) for p in problems]
         if spec is not None and spec in first_row_of:
             errors.append(RowError(number, None, "duplicate_row",
@@ -385,58 +330,6 @@ def _posted_already(db: Session, spec: OpeningSpec) -> bool:
         JobOpening.contact == spec.contact, JobOpening.valid_until == spec.valid_until)))
 
 
-def _file_error(code: str, **params: Any) -> JobFileRejected:
-    return JobFileRejected(errors=[RowError(FILE, None, code, params)])
-
-
-def _read_xlsx(filename: str, content: bytes) -> tuple[tuple[Cell, ...],
-                                                        list[tuple[int, tuple[Cell, ...]]]]:
-    """The header row and the rows that are not blank, numbered as the spreadsheet numbers
-    them."""
-    suffix = PurePath(filename).suffix.lower()
-    if suffix != ".xlsx":
-        raise _file_error("unknown_extension", ext=suffix or PurePath(filename).name)
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
-        raise _file_error("unreadable_xlsx") from None
-    try:
-        sheet = book.worksheets[0]
-        sheet.reset_dimensions()  # some writers record a wrong size; read what is there
-        numbered: Iterator[tuple[int, tuple[Cell, ...]]] = enumerate(
-            sheet.iter_rows(values_only=True), start=HEADER)
-        _, header = next(numbered, (HEADER, ()))
-        rows = []
-        for number, cells in numbered:
-            if all(_text(cell) == "" for cell in cells):
-                continue
-            if len(rows) == MAX_ROWS:
-                raise _file_error("too_many_rows", limit=MAX_ROWS)
-            rows.append((number, cells))
-    finally:
-        book.close()
-    if not rows:
-        raise _file_error("no_rows")
-    return header, rows
-
-
-def _columns(header: tuple[Cell, ...]) -> tuple[Field | None, ...]:
-    columns = tuple(HEADERS.get(_key(_text(cell))) if _text(cell) else None for cell in header)
-    if not any(columns):
-        raise _file_error("no_header")
-    errors = [RowError(HEADER, _text(cell), "unknown_column")
-              for cell, column in zip(header, columns, strict=True)
-              if column is None and _text(cell)]
-    named = [column.name for column in columns if column]
-    errors += [RowError(HEADER, name, "duplicate_column")
-               for name in dict.fromkeys(named) if named.count(name) > 1]
-    errors += [RowError(HEADER, f.name, "missing_column")
-               for f in FIELDS if f.is_required and f.name not in named]
-    if errors:
-        raise JobFileRejected(errors=errors)
-    return columns
-
-
 def withdraw_opening(db: Session, *, job_id: int, desk_user_id: int | None, channel: Channel,
                      now: datetime) -> JobOpening:
     """Take an opening down: it is no longer listed or pushed, and pushes queued but not yet
@@ -462,15 +355,21 @@ def withdraw_opening(db: Session, *, job_id: int, desk_user_id: int | None, chan
 def _matches(person: type[Person], job: type[JobOpening]) -> ColumnElement[bool]:
     """The matching rule of this module's docstring, as one SQL condition on a person row and
     an opening row."""
-    trained = (select(Voucher.id).join(Course, Course.id == Voucher.course_id)
-               .where(Voucher.person_id == person.id, Voucher.status.in_(FINISHED),
-                      Course.category_id == job.category_id)
-               .exists())
+    # nested in the vouchers' EXISTS: tied to the outer person and opening by hand
     intent_fits = (select(Category.id)
                    .where(Category.id == job.category_id, Category.intent == person.intent)
+                   .correlate_except(Category)
                    .exists())
-    at_home = and_(job.township_id.is_not(None), person.township_id == job.township_id)
-    return or_(trained, intent_fits, at_home)
+    # NULL = NULL is not true: an opening without a township is nobody's home
+    at_home = person.township_id == job.township_id
+    near_enough = or_(job.township_id.is_(None), at_home)
+    return (select(Voucher.id).join(Course, Course.id == Voucher.course_id)
+            .where(Voucher.person_id == person.id, Voucher.status.in_(FINISHED),
+                   or_(Course.category_id == job.category_id,
+                       and_(intent_fits, near_enough),
+                       and_(job.category_id.is_(None), at_home)))
+            .correlate_except(Voucher, Course)
+            .exists())
 
 
 def _reachable() -> ColumnElement[bool]:
@@ -537,8 +436,9 @@ def push_due_openings(db: Session, *, now: datetime, limit: int) -> int:
         if not people:
             job.push_idle_at = now
             continue
-        queued += sum(_push(db, job, person, today=today, now=now) for person in people)
-        logger.info("job %s: %s pushes queued this chunk", job.id, len(people))
+        pushed = sum(_push(db, job, person, today=today, now=now) for person in people)
+        logger.info("job %s: %s pushes queued this chunk", job.id, pushed)
+        queued += pushed
     return queued
 
 
@@ -554,8 +454,12 @@ def _push(db: Session, job: JobOpening, person: Person, *, today: date, now: dat
         return False
     row = enqueue(db, person=person, reason=f"job.push:{job.id}:{person.id}", now=now,
                   notice="job_opening", params=push_params(job), broadcast=True)
-    push.outbox_id = row.id if row else None
-    return row is not None
+    if row is None:  # nothing queued: the row would take the person's day for nothing
+        db.delete(push)
+        db.flush()
+        return False
+    push.outbox_id = row.id
+    return True
 
 
 def push_params(job: JobOpening) -> dict[str, Any]:
@@ -570,7 +474,7 @@ def push_params(job: JobOpening) -> dict[str, Any]:
 @dataclass(frozen=True)
 class ListedOpening:
     opening: JobOpening
-    is_match: bool  # matches the person by the push rule (trained, intent or home)
+    is_match: bool  # matches the person by the push rule (_matches)
 
 
 def openings_for(db: Session, *, person_id: int, today: date, limit: int) -> list[ListedOpening]:

@@ -11,32 +11,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from models.attendance import Attendance, MarkHow, SpotCheck
-from models.catalogue import Category, CertificateKind, ClassSession, Course
+from models.catalogue import ClassSession, Course
 from models.claims import Claim, ClaimLine
-from models.clock import LOCAL_TZ
 from models.errors import CourseNotFound, DomainError
 from models.persons import Group, GroupStatus, Person, PersonGroup
 from models.pii import Vault
-from models.regions import Region, RegionLevel
+from models.progress import Progress, ProgressFilter, progress
+from models.regions import Region
 from models.settlement import settlement_rates
-from models.targets import Target, TargetMeasure
 from models.vouchers import Voucher, VoucherStatus
 
 # A voucher whose holder was taken in by the institution (报到) is on the ledger, whatever
 # became of it since: a trainee who dropped out stays, with the status that says so.
 ENROLLED = Voucher.redeemed_at.is_not(None)
-# Statuses that count as a training (人次) in the progress report: enrolled and not revoked.
-TRAINED = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
-FINISHED = (VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
-# Certificates that count toward the targets' "qualification" figure (职业资格证/技能等级证).
-QUALIFYING = (CertificateKind.QUALIFICATION, CertificateKind.SKILL_LEVEL)
 
 
 class LedgerRefused(DomainError):
@@ -101,10 +95,6 @@ class Month:
 def _month_end(year: int, month: int) -> date:
     following = date(year + month // 12, month % 12 + 1, 1)
     return following - timedelta(days=1)
-
-
-def _local_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
 
 
 # --- the training ledger -------------------------------------------------------------------
@@ -367,112 +357,12 @@ def _names(db: Session, person_ids: set[int]) -> dict[int, str | None]:
 
 # --- progress against the targets, month by month ------------------------------------------
 
-@dataclass(frozen=True)
-class Reached:
-    trainings: int = 0  # enrolled trainees (人次), not revoked, in the year so far
-    this_month: int = 0  # of which enrolled in the month
-    completed: int = 0
-    qualification: int = 0  # certified with a qualification or skill-level certificate
-    special: int = 0  # certified with a special-ability certificate
-    free: int = 0  # trainings in free classes
-
-    def __add__(self, other: Reached) -> Reached:
-        return Reached(*(a + b for a, b in zip(self.figures(), other.figures(), strict=True)))
-
-    def figures(self) -> tuple[int, ...]:
-        return (self.trainings, self.this_month, self.completed, self.qualification,
-                self.special, self.free)
-
-
-@dataclass(frozen=True)
-class ProgressLine:
-    region_or_category: Category | Region
-    targets: dict[TargetMeasure, int]  # the measures the target tables give for it
-    reached: Reached
-
-    def share(self, measure: TargetMeasure) -> float | None:
-        target = self.targets.get(measure)
-        if not target:
-            return None
-        # A training counts toward its target once completed, as on the dashboard
-        # (models.progress.TARGET_MEASURE).
-        value = {TargetMeasure.TRAININGS: self.reached.completed,
-                 TargetMeasure.QUALIFICATION: self.reached.qualification,
-                 TargetMeasure.FREE: self.reached.free,
-                 TargetMeasure.SPECIAL: self.reached.special}[measure]
-        return value / target
-
-
-@dataclass(frozen=True)
-class ProgressReport:
-    month: Month
-    by_category: list[ProgressLine]
-    by_township: list[ProgressLine]
-
-    @property
-    def calendar_share(self) -> float:
-        """How much of the year has passed at the month's end: a line below it lags."""
-        first, last = date(self.month.year, 1, 1), date(self.month.year, 12, 31)
-        return ((self.month.last_day - first).days + 1) / ((last - first).days + 1)
-
-
-def progress_report(db: Session, *, month: Month) -> ProgressReport:
-    """Targets of the month's year against what happened from 1 January to the month's end,
-    by category (the county's targets) and by the trainee's household township (the township
-    tables hand out targets by where people live, as the dashboard counts them), counted by one
-    SQL aggregation grouped by category and township. Statuses are as they are today (a
-    trainee revoked since is no longer counted). The share reached is of completed trainings,
-    as on the dashboard; unlike the dashboard, events after the month's end are left out."""
-    year = month.year
-    start, end = _local_start(date(year, 1, 1)), _local_start(month.last_day + timedelta(1))
-    month_start = _local_start(month.first_day)
-    trained = and_(Voucher.status.in_(TRAINED), Voucher.redeemed_at < end)
-    finished = and_(Voucher.status.in_(FINISHED), Voucher.completed_at < end)
-    certified = and_(finished, Voucher.certified.is_(True))
-
-    def counted(condition) -> object:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    rows = db.execute(
-        select(Course.category_id, Person.township_id, counted(trained),
-               counted(and_(trained, Voucher.redeemed_at >= month_start)), counted(finished),
-               counted(and_(certified, Course.certificate_kind.in_(QUALIFYING))),
-               counted(and_(certified,
-                            Course.certificate_kind == CertificateKind.SPECIAL_ABILITY)),
-               counted(and_(trained, Course.fee_yuan == 0)))
-        .select_from(Voucher).join(Course, Course.id == Voucher.course_id)
-        .join(Person, Person.id == Voucher.person_id)
-        .where(Voucher.year == year, Voucher.redeemed_at >= start)
-        .group_by(Course.category_id, Person.township_id)).all()
-    by_category: dict[int, Reached] = {}
-    by_township: dict[int, Reached] = {}
-    for category_id, township_id, *figures in rows:
-        reached = Reached(*(int(f) for f in figures))
-        by_category[category_id] = by_category.get(category_id, Reached()) + reached
-        if township_id is not None:  # None: the person's details were deleted
-            by_township[township_id] = by_township.get(township_id, Reached()) + reached
-    targets = db.execute(select(Target.region_id, Target.category_id, Target.measure,
-                                Target.count).where(Target.year == year)).all()
-    categories = db.scalars(select(Category).order_by(Category.no)).all()
-    townships = db.scalars(select(Region).where(Region.level == RegionLevel.TOWNSHIP)
-                           .order_by(Region.id)).all()
-    township_ids = {t.id for t in townships}
-    # The categories' targets of the county (the prefecture's are in the same table).
-    counties = {t.parent_id for t in townships}
-    category_targets: dict[int, dict] = {}
-    township_targets: dict[int, dict] = {}
-    for region_id, category_id, measure, count in targets:
-        if category_id is not None and region_id in counties:
-            into = category_targets.setdefault(category_id, {})
-            into[measure] = into.get(measure, 0) + count
-        elif category_id is None and region_id in township_ids:
-            township_targets.setdefault(region_id, {})[measure] = count
-    return ProgressReport(
-        month=month,
-        by_category=[ProgressLine(c, category_targets.get(c.id, {}),
-                                  by_category.get(c.id, Reached())) for c in categories],
-        by_township=[ProgressLine(t, township_targets.get(t.id, {}),
-                                  by_township.get(t.id, Reached())) for t in townships])
+def progress_report(db: Session, *, month: Month) -> Progress:
+    """The dashboard's figures (models.progress) for the month's year, from 1 January to the
+    month's end: nothing after it counts, and the share of the year gone is at the month's
+    end. A year without targets of its own is compared with the latest loaded year's."""
+    return progress(db, filters=ProgressFilter(year=month.year, until=month.last_day),
+                    today=month.last_day)
 
 
 def classes_to_export(db: Session, *, institution_id: int | None = None) -> list[Course]:

@@ -20,12 +20,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.audit import Channel, audit
 from models.base import Base
+from models.codes import OneTimeCode
 from models.errors import DomainError, InvitationInvalid
 from models.persons import Person
 from models.pii import Vault
 
 # A link code is typed within minutes of asking for it; six digits, so it also dies soon.
 LINK_CODE_MINUTES = 10
+LINK_CODE = OneTimeCode("mp-link")
 # How long a refresh token may wait for its one use (the mini-program signs in silently again
 # with wx.login when it has expired, so this only spares WeChat a round trip).
 REFRESH_DAYS = 30
@@ -131,16 +133,15 @@ def issue_link_code(db: Session, *, vault: Vault, openid: str, now: datetime) ->
     person = db.scalar(select(Person).where(Person.openid == openid))
     if person is None:
         raise InvitationInvalid(reason="unknown")
-    while True:
-        code = f"{secrets.randbelow(10**6):06d}"
-        digest = vault.digest("mp-link:" + code)
-        live = db.scalar(select(AppLinkCode).where(AppLinkCode.code_hash == digest))
-        if live is None:
-            break
-        if live.used_at is not None or live.expires_at < now:
-            db.delete(live)  # an old code's hash gives way to the new one
+    def in_use(digest: str) -> bool:
+        held = db.scalar(select(AppLinkCode).where(AppLinkCode.code_hash == digest))
+        if held is not None and (held.used_at is not None or held.expires_at < now):
+            db.delete(held)  # an old code's hash gives way to the new one
             db.flush()
-            break
+            return False
+        return held is not None
+
+    code, digest = LINK_CODE.draw(vault, in_use=in_use)
     row = AppLinkCode(person_id=person.id, code_hash=digest, created_at=now,
                       expires_at=now + timedelta(minutes=LINK_CODE_MINUTES))
     db.add(row)
@@ -153,7 +154,7 @@ def link_with_code(db: Session, *, vault: Vault, account_id: int, code: str,
                    now: datetime) -> MiniProgramAccount:
     """The mini-program user typed the code the official account gave them: link them."""
     row = db.scalar(select(AppLinkCode).where(
-        AppLinkCode.code_hash == vault.digest("mp-link:" + code.strip())).with_for_update())
+        AppLinkCode.code_hash == LINK_CODE.digest(vault, code)).with_for_update())
     if row is None or row.used_at is not None or row.expires_at < now:
         raise InvitationInvalid(reason="app_code")
     row.used_at = now
@@ -234,6 +235,17 @@ def refresh_session(db: Session, *, token: str, now: datetime) -> Grant:
         raise SessionInvalid(reason="relinked")
     return _grant(db, account_id=row.account_id, person_id=person.id, family=row.family,
                   now=now)
+
+
+def session_person(db: Session, *, account_id: int, family: str) -> Person:
+    """The person an access token of this session speaks for. SessionInvalid once the session
+    has ended (signed out, or a refresh token was used twice): its access tokens die with it,
+    not minutes later. A live session has exactly one unrevoked refresh token."""
+    live = db.scalar(select(RefreshToken.id).where(RefreshToken.family == family,
+                                                   RefreshToken.revoked_at.is_(None)).limit(1))
+    if live is None:
+        raise SessionInvalid(reason="ended")
+    return linked_person(db, account_id=account_id)
 
 
 def end_session(db: Session, *, family: str, now: datetime) -> int:

@@ -51,6 +51,35 @@ class Outbox(Base):
     is_broadcast: Mapped[bool] = mapped_column(default=False)
 
 
+def broadcast_refused(person: Person) -> str | None:
+    """Why a broadcast must not reach the person (None: it may). The one rule, applied when a
+    broadcast is queued and again when it is sent: the person may have said 退订, left the
+    account or withdrawn consent while it waited."""
+    if person.unsubscribed_at is not None:
+        return "unsubscribed"
+    if not person.is_following:
+        return "unfollowed"
+    if person.anonymized_at is not None:
+        return "consent withdrawn"
+    return None
+
+
+def drop_if_refused(row: Outbox, person: Person) -> bool:
+    """At sending time: a broadcast the person no longer wants is marked failed, with why, and
+    not sent. True when it was dropped."""
+    why = broadcast_refused(person) if row.is_broadcast else None
+    if why is not None:
+        row.status, row.last_error = OutboxStatus.FAILED, f"{why} before sending"
+    return why is not None
+
+
+def postpone(row: Outbox, *, until: datetime) -> None:
+    """Not sent now, for a reason of ours (the person is busy in the chat): back in the queue,
+    and not counted as an attempt."""
+    row.status, row.next_attempt_at = OutboxStatus.PENDING, until
+    row.attempts = max(0, row.attempts - 1)
+
+
 def enqueue(
     db: Session,
     *,
@@ -66,10 +95,10 @@ def enqueue(
     """Queue a message unless one for the same reason is queued already. A person without
     WeChat (registered by a cadre, not yet bound) is not messaged. A ``broadcast`` (anything
     the person did not cause: job openings, follow-up questions; not a notice about their own
-    voucher) is not queued for someone who unsubscribed or no longer follows the account."""
+    voucher) is not queued for someone who refuses it (see broadcast_refused)."""
     if person.openid is None:
         return None
-    if broadcast and (person.unsubscribed_at is not None or not person.is_following):
+    if broadcast and broadcast_refused(person) is not None:
         return None
     if db.scalar(select(Outbox.id).where(Outbox.reason == reason)) is not None:
         return None

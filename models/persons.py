@@ -132,12 +132,28 @@ def meet(db: Session, *, openid: str, now: datetime) -> Person:
             return person
         except IntegrityError:
             person = db.scalar(select(Person).where(Person.openid == openid))
+    if _seen_long_ago(person.last_seen_at, now):
+        person.last_seen_at = now
+    return person
+
+
+def recognize(db: Session, *, openid: str, now: datetime) -> Person | None:
+    """The person behind an openid, read in one Core statement (no ORM loading: this is every
+    message's path), when meeting them changes nothing; None when ``meet`` must write (first
+    contact, or not seen for an hour). Needs no transaction (models.base.single_read)."""
+    row = db.execute(select(Person.__table__).where(Person.openid == openid)).first()
+    if row is None or _seen_long_ago(row.last_seen_at, now):
+        return None
+    # A plain Person holding the row's columns; like the one meet returns, it is not
+    # attached to a session, and only its columns are read.
+    return Person(**row._mapping)
+
+
+def _seen_long_ago(last_seen_at: datetime | None, now: datetime) -> bool:
     # Written at most once an hour: a chat should not turn every read into a write, and the
     # 48-hour customer-message window needs no finer clock (the worker falls back to a
     # template message when WeChat says the window has closed).
-    if person.last_seen_at is None or now - person.last_seen_at > timedelta(hours=1):
-        person.last_seen_at = now
-    return person
+    return last_seen_at is None or now - last_seen_at > timedelta(hours=1)
 
 
 def set_locale(db: Session, *, person_id: int, locale: str, channel: Channel,

@@ -10,21 +10,29 @@ starts), in one funnel:
 - certified (取证): completed with a certificate;
 - employed (就业): completed, and some answered follow-up says the trainee works.
 
+and the three figures LP2021 附件2 sets township targets for, by certificate kind:
+qualification (completed with a 职业资格证 or 技能等级证), special (completed with a 专项职业能力证)
+and free (enrolled in a class without fee, 免费培训).
+
 By category (the course's) and by township (the trainee's household township, which is how
-LP2021 附件2 hands out its targets)."""
+LP2021 附件2 hands out its targets). With ``until`` (the monthly report's month end) nothing
+after that day counts: statuses are as they are today, each step counted by when it happened
+(a trainee revoked since is no longer counted). The same figures serve the dashboard and the
+monthly report (webhooks/ledger_exports.py)."""
 
 from __future__ import annotations
 
 import calendar
 import enum
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import astuple, dataclass, field
+from datetime import date, datetime, time, timedelta
 from math import ceil
 
-from sqlalchemy import Index, Select, and_, case, func, literal, select
+from sqlalchemy import Index, Select, and_, case, false, func, literal, select
 from sqlalchemy.orm import Session
 
-from models.catalogue import Category, Course, Institution
+from models.catalogue import Category, CertificateKind, Course, Institution
+from models.clock import LOCAL_TZ
 from models.followups import FollowUp, WorkAfter
 from models.persons import Person
 from models.regions import Region, RegionLevel
@@ -43,6 +51,8 @@ REGISTERED_STATUSES = (VoucherStatus.ISSUED, VoucherStatus.REDEEMED, VoucherStat
 REDEEMED_STATUSES = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
 COMPLETED_STATUSES = (VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
 EMPLOYED_WORK = tuple(work for work in WorkAfter if work.is_employed)
+# Certificates that count toward the targets' "qualification" figure (职业资格证/技能等级证).
+QUALIFYING = (CertificateKind.QUALIFICATION, CertificateKind.SKILL_LEVEL)
 
 
 class Measure(enum.StrEnum):
@@ -51,10 +61,26 @@ class Measure(enum.StrEnum):
     COMPLETED = "completed"
     CERTIFIED = "certified"
     EMPLOYED = "employed"
+    # By certificate kind (LP2021 附件2's columns); named as the fields of Counts.
+    QUALIFICATION = "qualification"
+    SPECIAL = "special"
+    FREE = "free"
 
 
+# The trainee's way through a course, step by step (the dashboard's headline and tables).
+FUNNEL = (Measure.REGISTERED, Measure.REDEEMED, Measure.COMPLETED, Measure.CERTIFIED,
+          Measure.EMPLOYED)
 # The measure a target counts (培训人次): a training is delivered when it is completed.
 TARGET_MEASURE = Measure.COMPLETED
+# The figure each kind of target is compared with.
+TARGETED = {
+    TargetMeasure.TRAININGS: TARGET_MEASURE,
+    TargetMeasure.QUALIFICATION: Measure.QUALIFICATION,
+    TargetMeasure.FREE: Measure.FREE,
+    TargetMeasure.SPECIAL: Measure.SPECIAL,
+}
+# The township targets by certificate kind, in LP2021 附件2's order.
+KIND_TARGETS = (TargetMeasure.QUALIFICATION, TargetMeasure.FREE, TargetMeasure.SPECIAL)
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,21 @@ class ProgressFilter:
     township_id: int | None = None
     category_id: int | None = None
     institution_id: int | None = None
+    until: date | None = None  # the last day that counts (None: up to now)
+
+    @property
+    def end(self) -> datetime | None:
+        """The first moment that no longer counts."""
+        if self.until is None:
+            return None
+        return datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=LOCAL_TZ)
+
+    @property
+    def month_start(self) -> datetime | None:
+        """The first moment of the month ``until`` falls in (the report's "this month")."""
+        if self.until is None:
+            return None
+        return datetime.combine(self.until.replace(day=1), time.min, tzinfo=LOCAL_TZ)
 
 
 @dataclass(frozen=True)
@@ -72,12 +113,16 @@ class Counts:
     completed: int = 0
     certified: int = 0
     employed: int = 0
+    redeemed_in_month: int = 0  # of the redeemed, taken in during ``until``'s month (report)
+    qualification: int = 0  # certified with a qualification or skill-level certificate
+    special: int = 0  # certified with a special-ability certificate
+    free: int = 0  # redeemed in a free class
 
     def of(self, measure: Measure) -> int:
         return getattr(self, measure.value)
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(*(self.of(m) + other.of(m) for m in Measure))
+        return Counts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 @dataclass(frozen=True)
@@ -90,6 +135,8 @@ class ProgressRow:
     name_en: str
     counts: Counts
     target: int | None  # None: no target for this line (or the filters make it meaningless)
+    # Every measure the target tables give for the line (LP2021 附件2 gives a township four).
+    targets: dict[TargetMeasure, int] = field(default_factory=dict)
 
     def display_name(self, locale: str) -> str:
         return self.name_en if locale.startswith("en") else self.name
@@ -101,9 +148,21 @@ class ProgressRow:
             return None
         return self.counts.of(TARGET_MEASURE) / self.target
 
-    def lags(self, elapsed: float) -> bool:
+    def target_of(self, measure: TargetMeasure) -> int | None:
+        if measure is TargetMeasure.TRAININGS:
+            return self.target
+        return self.targets.get(measure)
+
+    def share_of(self, measure: TargetMeasure) -> float | None:
+        """The share reached of the line's target for ``measure`` (None: no target, or 0)."""
+        target = self.target_of(measure)
+        if not target:
+            return None
+        return self.counts.of(TARGETED[measure]) / target
+
+    def lags(self, elapsed: float, measure: TargetMeasure = TargetMeasure.TRAININGS) -> bool:
         """Behind the calendar: less of the target reached than of the year gone."""
-        share = self.share
+        share = self.share_of(measure)
         return share is not None and share < elapsed
 
 
@@ -161,28 +220,31 @@ def progress(db: Session, *, filters: ProgressFilter, today: date) -> Progress:
     townships = db.execute(select(Region.id, Region.code, Region.name, Region.name_en)
                            .where(Region.level == RegionLevel.TOWNSHIP)
                            .order_by(Region.code)).all()
-    by_category = [ProgressRow(c.id, c.code, c.name, c.name_en, counts["category"].get(c.id,
-                                                                                         Counts()),
-                               category_targets.get(c.id))
-                   for c in categories
+    by_category = [_row(c, counts["category"], category_targets) for c in categories
                    if filters.category_id in (None, c.id)]
-    by_township = [ProgressRow(t.id, t.code, t.name, t.name_en,
-                               counts["township"].get(t.id, Counts()), township_targets.get(t.id))
-                   for t in townships if filters.township_id in (None, t.id)]
+    by_township = [_row(t, counts["township"], township_targets) for t in townships
+                   if filters.township_id in (None, t.id)]
     if None in counts["township"] and filters.township_id is None:
         by_township.append(ProgressRow(None, None, "未知乡镇", "Township not known",
                                        counts["township"][None], None))
-    total_target = _total_target(filters, category_targets, township_targets)
-    total = ProgressRow(None, None, "合计", "Total", counts["total"], total_target)
+    total_targets = _total_targets(filters, category_targets, township_targets)
+    total = ProgressRow(None, None, "合计", "Total", counts["total"],
+                        total_targets.get(TargetMeasure.TRAININGS), total_targets)
     return Progress(filters=filters, targets_year=targets_year,
                     elapsed=year_elapsed(filters.year, today), total=total,
                     by_category=by_category, by_township=by_township)
 
 
+def _row(line, counts: dict, targets: dict[int, dict[TargetMeasure, int]]) -> ProgressRow:
+    own = targets.get(line.id, {})
+    return ProgressRow(line.id, line.code, line.name, line.name_en,
+                       counts.get(line.id, Counts()), own.get(TargetMeasure.TRAININGS), own)
+
+
 def people(db: Session, *, filters: ProgressFilter, measure: Measure, page: int = 1,
            page_size: int = LIST_PAGE_SIZE) -> PeoplePage:
     """The vouchers (and their holders) behind one figure, newest first, a page at a time."""
-    condition = _measure_condition(measure)
+    condition = _measure_condition(measure, filters)
     base = _scoped(select(Voucher.id), filters, with_person=True).where(condition)
     total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, ceil(total / page_size))
@@ -205,26 +267,61 @@ def people(db: Session, *, filters: ProgressFilter, measure: Measure, page: int 
 # --- the counting --------------------------------------------------------------------------
 
 
-def _employed_vouchers():
+def _employed_answers(filters: ProgressFilter) -> list:
+    """Follow-up answers that say the trainee works (answered by ``until``, if given)."""
+    conditions = [FollowUp.work.in_(EMPLOYED_WORK)]
+    if filters.end is not None:
+        conditions.append(FollowUp.answered_at < filters.end)
+    return conditions
+
+
+def _employed_vouchers(filters: ProgressFilter):
     """Vouchers some answered follow-up says led to work (one row each)."""
     return (select(FollowUp.voucher_id)
-            .where(FollowUp.work.in_(EMPLOYED_WORK))
+            .where(*_employed_answers(filters))
             .group_by(FollowUp.voucher_id)
             .subquery("employed"))
 
 
-def _measure_condition(measure: Measure):
+def _redeemed(filters: ProgressFilter):
+    condition = Voucher.status.in_(REDEEMED_STATUSES)
+    if filters.end is not None:
+        condition = and_(condition, Voucher.redeemed_at < filters.end)
+    return condition
+
+
+def _completed(filters: ProgressFilter):
+    condition = Voucher.status.in_(COMPLETED_STATUSES)
+    if filters.end is not None:
+        condition = and_(condition, Voucher.completed_at < filters.end)
+    return condition
+
+
+def _certified(filters: ProgressFilter):
+    return and_(_completed(filters), Voucher.certified.is_(True))
+
+
+def _measure_condition(measure: Measure, filters: ProgressFilter):
+    """Which of the year's vouchers a figure counts (the lists; the GROUP BY counts the same
+    conditions, but employment through an outer join: see _count_columns)."""
     if measure is Measure.REGISTERED:
         return literal(True)
     if measure is Measure.REDEEMED:
-        return Voucher.status.in_(REDEEMED_STATUSES)
+        return _redeemed(filters)
     if measure is Measure.COMPLETED:
-        return Voucher.status.in_(COMPLETED_STATUSES)
+        return _completed(filters)
     if measure is Measure.CERTIFIED:
-        return and_(Voucher.status.in_(COMPLETED_STATUSES), Voucher.certified.is_(True))
+        return _certified(filters)
+    if measure is Measure.QUALIFICATION:
+        return and_(_certified(filters), Course.certificate_kind.in_(QUALIFYING))
+    if measure is Measure.SPECIAL:
+        return and_(_certified(filters),
+                    Course.certificate_kind == CertificateKind.SPECIAL_ABILITY)
+    if measure is Measure.FREE:
+        return and_(_redeemed(filters), Course.fee_yuan == 0)
     employed = select(FollowUp.id).where(FollowUp.voucher_id == Voucher.id,
-                                         FollowUp.work.in_(EMPLOYED_WORK)).exists()
-    return and_(Voucher.status.in_(COMPLETED_STATUSES), employed)
+                                         *_employed_answers(filters)).exists()
+    return and_(_completed(filters), employed)
 
 
 def _scoped(query: Select, filters: ProgressFilter, *, with_person: bool) -> Select:
@@ -233,6 +330,8 @@ def _scoped(query: Select, filters: ProgressFilter, *, with_person: bool) -> Sel
     query = (query.select_from(Voucher)
              .join(Course, Course.id == Voucher.course_id)
              .where(Voucher.year == filters.year, Voucher.status.in_(REGISTERED_STATUSES)))
+    if filters.end is not None:
+        query = query.where(Voucher.claimed_at < filters.end)
     if with_person or filters.township_id is not None:
         query = query.join(Person, Person.id == Voucher.person_id)
     if filters.township_id is not None:
@@ -244,22 +343,33 @@ def _scoped(query: Select, filters: ProgressFilter, *, with_person: bool) -> Sel
     return query
 
 
-def _count_columns(employed) -> list:
-    completed = Voucher.status.in_(COMPLETED_STATUSES)
+def _count_columns(employed, filters: ProgressFilter) -> list:
+    """One column per field of Counts, in its order."""
+    def counted(measure: Measure):
+        return func.count(case((_measure_condition(measure, filters), 1))).label(measure.value)
+
+    in_month = (false() if filters.month_start is None
+                else and_(_redeemed(filters), Voucher.redeemed_at >= filters.month_start))
     return [
         func.count(Voucher.id).label("registered"),
-        func.count(case((Voucher.status.in_(REDEEMED_STATUSES), 1))).label("redeemed"),
-        func.count(case((completed, 1))).label("completed"),
-        func.count(case((and_(completed, Voucher.certified.is_(True)), 1))).label("certified"),
-        func.count(case((and_(completed, employed.c.voucher_id.is_not(None)), 1))
+        counted(Measure.REDEEMED),
+        counted(Measure.COMPLETED),
+        counted(Measure.CERTIFIED),
+        func.count(case((and_(_completed(filters), employed.c.voucher_id.is_not(None)), 1))
                    ).label("employed"),
+        func.count(case((in_month, 1))).label("redeemed_in_month"),
+        counted(Measure.QUALIFICATION),
+        counted(Measure.SPECIAL),
+        counted(Measure.FREE),
     ]
 
 
 def counts_query(filters: ProgressFilter) -> Select:
-    """The dashboard's one aggregate query (public for the benchmark's EXPLAIN)."""
-    employed = _employed_vouchers()
-    query = _scoped(select(Course.category_id, Person.township_id, *_count_columns(employed)),
+    """The dashboard's (and the monthly report's) one aggregate query (public for the
+    benchmark's EXPLAIN)."""
+    employed = _employed_vouchers(filters)
+    query = _scoped(select(Course.category_id, Person.township_id,
+                           *_count_columns(employed, filters)),
                     filters, with_person=True)
     return (query.outerjoin(employed, employed.c.voucher_id == Voucher.id)
             .group_by(Course.category_id, Person.township_id))
@@ -272,8 +382,7 @@ def _counted(db: Session, filters: ProgressFilter) -> dict[str, dict]:
     by_township: dict[int | None, Counts] = {}
     total = Counts()
     for row in db.execute(counts_query(filters)):
-        counts = Counts(row.registered, row.redeemed, row.completed, row.certified,
-                        row.employed)
+        counts = Counts(*row[2:])
         by_category[row.category_id] = by_category.get(row.category_id, Counts()) + counts
         by_township[row.township_id] = by_township.get(row.township_id, Counts()) + counts
         total += counts
@@ -289,34 +398,61 @@ def _targets_year(db: Session, year: int) -> int | None:
     return db.scalar(select(func.max(Target.year)).where(Target.year <= year))
 
 
+Targets = dict[int, dict[TargetMeasure, int]]
+
+
 def _targets(db: Session, targets_year: int | None, filters: ProgressFilter
-             ) -> tuple[dict[int, int], dict[int, int]]:
-    """Category targets (the counties' figures, summed) and township targets (培训人次).
+             ) -> tuple[Targets, Targets]:
+    """Category targets (the counties' figures, summed) and township targets, by measure.
     No figure for an institution: targets are the region's, not a school's."""
     if targets_year is None or filters.institution_id is not None:
         return {}, {}
-    by_category: dict[int, int] = {}
+    by_category: Targets = {}
     if filters.township_id is None:  # no township has targets per category
-        by_category = dict(db.execute(
-            select(Target.category_id, func.sum(Target.count))
-            .join(Region, Region.id == Target.region_id)
-            .where(Target.year == targets_year, Target.measure == TargetMeasure.TRAININGS,
-                   Target.category_id.is_not(None), Region.level == RegionLevel.COUNTY)
-            .group_by(Target.category_id)).all())
-    by_township: dict[int, int] = {}
+        for category_id, measure, count in db.execute(
+                select(Target.category_id, Target.measure, func.sum(Target.count))
+                .join(Region, Region.id == Target.region_id)
+                .where(Target.year == targets_year, Target.category_id.is_not(None),
+                       Region.level == RegionLevel.COUNTY)
+                .group_by(Target.category_id, Target.measure)):
+            by_category.setdefault(category_id, {})[measure] = int(count)
+    by_township: Targets = {}
     if filters.category_id is None:  # the township tables have no categories
-        by_township = dict(db.execute(
-            select(Target.region_id, Target.count)
-            .join(Region, Region.id == Target.region_id)
-            .where(Target.year == targets_year, Target.measure == TargetMeasure.TRAININGS,
-                   Target.category_id.is_(None), Region.level == RegionLevel.TOWNSHIP)).all())
+        for region_id, measure, count in db.execute(
+                select(Target.region_id, Target.measure, Target.count)
+                .join(Region, Region.id == Target.region_id)
+                .where(Target.year == targets_year, Target.category_id.is_(None),
+                       Region.level == RegionLevel.TOWNSHIP)):
+            by_township.setdefault(region_id, {})[measure] = count
     return by_category, by_township
 
 
-def _total_target(filters: ProgressFilter, by_category: dict[int, int],
-                  by_township: dict[int, int]) -> int | None:
+def _total_targets(filters: ProgressFilter, by_category: Targets,
+                   by_township: Targets) -> dict[TargetMeasure, int]:
+    """The total line's targets: trainings (see _total_target) and, by certificate kind, the
+    townships' figures added up (only townships have them)."""
+    townships = (by_township.values() if filters.township_id is None
+                 else [by_township.get(filters.township_id, {})])
+    totals: dict[TargetMeasure, int] = {}
+    for found in townships:
+        for measure in KIND_TARGETS:
+            if measure in found:
+                totals[measure] = totals.get(measure, 0) + found[measure]
+    trainings = _total_target(filters, by_category, by_township)
+    if trainings is not None:
+        totals[TargetMeasure.TRAININGS] = trainings
+    return totals
+
+
+def _total_target(filters: ProgressFilter, by_category: Targets,
+                  by_township: Targets) -> int | None:
+    def trainings(targets: Targets) -> dict[int, int]:
+        return {key: found[TargetMeasure.TRAININGS] for key, found in targets.items()
+                if TargetMeasure.TRAININGS in found}
+
+    categories, townships = trainings(by_category), trainings(by_township)
     if filters.township_id is not None:
-        return by_township.get(filters.township_id)
+        return townships.get(filters.township_id)
     if filters.category_id is not None:
-        return by_category.get(filters.category_id)
-    return sum(by_category.values()) or sum(by_township.values()) or None
+        return categories.get(filters.category_id)
+    return sum(categories.values()) or sum(townships.values()) or None

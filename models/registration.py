@@ -3,15 +3,15 @@ registration of a neighbour (代报名) with the one-time code that later binds 
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from models.audit import Channel, audit
 from models.catalogue import Intent as WorkIntent
+from models.codes import OneTimeCode
 from models.errors import (
     IdNumberAwaitsBinding,
     IdNumberTaken,
@@ -25,6 +25,7 @@ from models.pii import Vault, mask_id, mask_phone
 from models.regions import Region, RegionLevel
 
 BIND_CODE_DAYS = 30
+BIND_CODE = OneTimeCode("bind")
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,8 @@ def withdraw_consent(db: Session, *, openid: str, channel: Channel, now: datetim
 
 def issue_bind_code(db: Session, *, vault: Vault, person: Person, now: datetime) -> str:
     """A six-digit code the neighbour types into the account to bind their own WeChat."""
-    code = f"{secrets.randbelow(10**6):06d}"
-    person.bind_code_hash = vault.digest("bind:" + code)
+    code, person.bind_code_hash = BIND_CODE.draw(vault, in_use=lambda digest: db.scalar(
+        select(exists().where(Person.bind_code_hash == digest))))
     person.bind_code_expires_at = now + timedelta(days=BIND_CODE_DAYS)
     return code
 
@@ -177,7 +178,7 @@ def bind_with_code(db: Session, *, vault: Vault, openid: str, code: str,
                    now: datetime) -> Person:
     """The neighbour's own WeChat takes over the record a cadre made for them."""
     person = db.scalar(select(Person).where(
-        Person.bind_code_hash == vault.digest("bind:" + code.strip())).with_for_update())
+        Person.bind_code_hash == BIND_CODE.digest(vault, code)).with_for_update())
     if person is None or person.openid is not None or person.bind_code_expires_at < now:
         raise InvitationInvalid(reason="bind_code")
     stray = db.scalar(select(Person).where(Person.openid == openid))

@@ -5,6 +5,7 @@ settled with the bureau; or cancelled, expired, revoked. Every change is audited
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -174,12 +175,10 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
     held = db.scalars(mine.options(joinedload(Voucher.course))).all()
     if any(v.course_id == course.id for v in held):
         raise ClaimRefused(rule="already_holds", source=DX2020_VOUCHERS)
-    for voucher in held:
-        other = voucher.course
-        if (other.occupation == course.occupation
-                and (other.certificate_level or "") == (course.certificate_level or "")):
-            raise ClaimRefused(rule="same_occupation_level", source=QJ2019_CAPS,
-                               course=other.name)
+    same = same_occupation_level(held, course)
+    if same is not None:
+        raise ClaimRefused(rule="same_occupation_level", source=QJ2019_CAPS,
+                           course=same.course.name)
     for voucher in held:
         other = voucher.course
         busy = voucher.status in (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
@@ -196,6 +195,18 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
     if seats_taken(db, course_id=course.id) >= course.capacity:
         raise ClaimRefused(rule="no_seats", source=YN2021_CLASS_SIZE)
     _check_budget(db, course=course)
+
+
+def same_occupation_level(held: Iterable[Voucher], course: Course) -> Voucher | None:
+    """The voucher among ``held`` (courses loaded) for another course of the same occupation
+    at the same certificate level as ``course``, if any: QJ2019 (十六) subsidizes each
+    occupation and level once (a course without a level matches the others without one).
+    Claiming refuses on it and SUBSIDY's evaluation answers no on it; each cites the clause
+    its own way."""
+    level = course.certificate_level or ""
+    return next((v for v in held if v.course_id != course.id
+                 and v.course.occupation == course.occupation
+                 and (v.course.certificate_level or "") == level), None)
 
 
 def _check_budget(db: Session, *, course: Course) -> None:

@@ -5,7 +5,10 @@ PEIXUN_REQUIRE_SERVICES=1, like the PostgreSQL tests."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,3 +91,28 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def scripts_run_only_by_hash(answer) -> bool:
+    """Whether a page's CSP lets a modern browser run its inline scripts only by their hashes
+    (so nothing injected into the page would run), and every one of them so."""
+    policy = answer.headers["Content-Security-Policy"]
+    scripts = re.findall(r"<script>(.*?)</script>", answer.get_data(as_text=True), re.S)
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+              for s in scripts}
+    allowed = re.search(r"script-src ([^;]*)", policy).group(1).split()
+    return bool(scripts) and hashes <= set(allowed) and all(
+        source in hashes or source == "'unsafe-inline'" for source in allowed)
+
+
+def qr_markup(page) -> str:
+    """The rotating code a page draws (webhooks/templates/live_code.js keeps it in #qr), once
+    it shows one."""
+    page.locator("#qr svg").wait_for(state="visible")
+    return page.eval_on_selector("#qr", "element => element.innerHTML")
+
+
+def wait_for_a_new_code(page, before: str) -> None:
+    """Until the page's script has drawn another code than ``before``."""
+    page.wait_for_function("old => document.querySelector('#qr').innerHTML !== old",
+                           arg=before, timeout=10_000)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot import links
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
+from tests.browser import qr_markup, scripts_run_only_by_hash, wait_for_a_new_code
 
 STAFF = "demo-staff"
 TRAINEE = "demo-trainee"  # holds a redeemed voucher for the class
@@ -73,6 +74,7 @@ def test_the_link_from_opening_the_class_shows_the_display(client, display):
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "no-store" and "Accept" in answer.headers["Vary"]
     assert "connect-src 'self'" in answer.headers["Content-Security-Policy"]
+    assert scripts_run_only_by_hash(answer)
     html = answer.get_data(as_text=True)
     assert "挖掘机司机（初级）培训班" in html and "罗平县中等职业技术学校" in html
     assert "13:00–17:00" in html and "<svg" in html
@@ -185,10 +187,6 @@ def projector(browser, server):
         context.close()
 
 
-def qr_markup(page) -> str:
-    return page.eval_on_selector("#qr", "element => element.innerHTML")
-
-
 def test_the_projector_shows_a_screen_high_code_and_the_counts(projector, display, server,
                                                               tmp_path):
     page = projector(display, locale="zh-CN")
@@ -210,13 +208,11 @@ def test_the_projector_shows_a_screen_high_code_and_the_counts(projector, displa
 
 def test_the_code_turns_by_itself(projector, display, clock):
     page = projector(display, query="?refresh=1")
-    page.locator("#qr svg").wait_for(state="visible")
     before = qr_markup(page)
     page.wait_for_timeout(1500)  # the page asked again, and the code has not turned yet
     assert qr_markup(page) == before
     clock.advance(seconds=30)
-    page.wait_for_function("old => document.querySelector('#qr').innerHTML !== old",
-                           arg=before, timeout=10_000)
+    wait_for_a_new_code(page, before)
     assert page.locator("#qr svg").is_visible()
 
 
@@ -235,7 +231,6 @@ def test_the_count_follows_a_check_in_without_reloading(projector, display, clie
 
 def test_offline_the_old_code_stays_with_a_note(projector, display, clock):
     page = projector(display, query="?refresh=1")
-    page.locator("#qr svg").wait_for(state="visible")
     before = qr_markup(page)
     page.context.set_offline(True)
     page.get_by_text("Offline, retrying").wait_for(state="visible", timeout=10_000)
@@ -243,8 +238,7 @@ def test_offline_the_old_code_stays_with_a_note(projector, display, clock):
     clock.advance(seconds=30)
     page.context.set_offline(False)
     page.get_by_text("Offline, retrying").wait_for(state="hidden", timeout=10_000)
-    page.wait_for_function("old => document.querySelector('#qr').innerHTML !== old",
-                           arg=before, timeout=10_000)
+    wait_for_a_new_code(page, before)
 
 
 def test_the_display_says_so_when_its_session_is_over(projector, display, clock):

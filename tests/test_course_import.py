@@ -24,6 +24,7 @@ from models.course_import import (
     import_courses,
 )
 from models.errors import CourseFileRejected
+from tests.damaged_files import damaged
 
 ZH = {column.name: column.zh for column in COLUMNS}
 
@@ -263,6 +264,42 @@ def test_a_file_without_a_usable_header_or_rows_is_refused(db, clock, filename, 
         import_courses(db, filename=filename, content=content, actor_id=None,
                        channel=Channel.CLI, now=clock.now(), today=clock.today())
     assert code in {error.code for error in rejected.value.data["errors"]}
+
+
+def _workbook(rows: list[dict[str, str]]) -> bytes:
+    book = Workbook()
+    book.active.append([ZH[name] for name in BRICKLAYER])
+    for row in rows:
+        book.active.append(list(row.values()))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+DAMAGED = damaged(_workbook([BRICKLAYER, STARTING_A_BUSINESS]))
+
+
+@pytest.mark.parametrize("content", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_damaged_workbook_is_refused_as_unreadable_and_saves_nothing(db, clock, content):
+    with pytest.raises(CourseFileRejected) as rejected:
+        import_courses(db, filename="courses.xlsx", content=content, actor_id=None,
+                       channel=Channel.CLI, now=clock.now(), today=clock.today())
+    assert rejected.value.data["errors"] == [RowError(FILE, None, "unreadable_xlsx")]
+    assert _codes(db, "imp-001", "imp-002") == set()
+
+
+@pytest.mark.parametrize(("lang", "line"), [
+    ("zh", "无法按Excel工作簿（.xlsx）读取"),
+    ("en", "File: it could not be read as an Excel workbook (.xlsx)"),
+])
+def test_the_command_reports_a_damaged_workbook_in_the_chosen_language(runner, db, tmp_path,
+                                                                       lang, line):
+    path = tmp_path / "courses.xlsx"
+    path.write_bytes(DAMAGED["sheet XML broken"])
+    result = runner.invoke(args=["courses", "import", str(path), "--lang", lang])
+    assert result.exit_code == 1
+    assert line in result.output and "Traceback" not in result.output
+    assert _codes(db, "imp-001", "imp-002") == set()
 
 
 def test_a_header_naming_unknown_columns_says_which(db, clock):

@@ -171,6 +171,158 @@ def test_the_dashboard_in_english(desk_client):
     assert "By category" in html and "Agang" in html and "Share reached" in html
 
 
+# --- the townships' targets by certificate kind (LP2021 附件2) ------------------------------
+
+KIND_TABLE = "township-kind"
+PAID_SKILL = "lp-2026-004"  # a skill-level certificate, 1,800 yuan
+
+
+def cell(html: str, table: str, code: str, kind: str, measure: str) -> str:
+    """The text of one cell: ``kind`` is "target", "measure" (the figure) or "share"."""
+    body = html.split(f'id="table-{table}"', 1)[1].split("</table>", 1)[0]
+    row = body.split(f'data-code="{code}"', 1)[1].split("</tr>", 1)[0]
+    found = re.search(rf'<td class="([^"]*)" data-{kind}="{measure}">(?:<a href="[^"]*">)?'
+                      r'([^<]*)<', row)
+    assert found, f"no {kind} {measure} in row {code}"
+    return found.group(2)
+
+
+def lags(html: str, code: str, measure: str) -> bool:
+    body = html.split(f'id="table-{KIND_TABLE}"', 1)[1].split("</table>", 1)[0]
+    row = body.split(f'data-code="{code}"', 1)[1].split("</tr>", 1)[0]
+    return bool(re.search(rf'class="num share lag" data-share="{measure}"', row))
+
+
+def test_the_townships_targets_by_certificate_kind_come_from_the_demo_data(desk_client):
+    admin = desk_client(DeskRole.ADMIN)
+    html = page(admin)  # 2026: compared with 2022's, the latest loaded
+    assert "按乡镇·证书类别" in html
+    # LP2021 附件2, 2022: 阿岗镇 220 qualification, no free training, 140 special ability.
+    assert [cell(html, KIND_TABLE, "agang", "target", m)
+            for m in ("qualification", "free", "special")] == ["220", "0", "140"]
+    assert cell(html, KIND_TABLE, "agang", "share", "free") == "—"  # nothing to reach
+    # The county's totals of the table: 1900 / 0 / 1100.
+    assert [cell(html, KIND_TABLE, "total", "target", m)
+            for m in ("qualification", "free", "special")] == ["1900", "0", "1100"]
+    html = page(admin, "/admin/dashboard?year=2021")
+    assert [cell(html, KIND_TABLE, "luoxiong", "target", m)
+            for m in ("qualification", "free", "special")] == ["200", "50", "160"]
+    html = page(admin, "/admin/dashboard?year=2021&township=luoxiong")
+    assert cell(html, KIND_TABLE, "total", "target", "special") == "160"
+    english = admin.get("/admin/dashboard?lang=en").get_data(as_text=True)
+    assert "By township and certificate kind" in english
+    assert "Special ability certificates" in english
+
+
+def test_a_completed_voucher_with_a_certificate_moves_its_township_s_kind_figures(
+        desk_client, activity):
+    admin = desk_client(DeskRole.ADMIN)
+    kinds = ("qualification", "free", "special")
+
+    def figures(html: str, code: str) -> dict[str, int]:
+        return {m: int(cell(html, KIND_TABLE, code, "measure", m)) for m in kinds}
+
+    before = page(admin)
+    agang, total = figures(before, "agang"), figures(before, "total")
+    activity.voucher(OUTSIDE, township="agang", to="completed")  # skill level, free
+    after = page(admin)
+    assert figures(after, "agang") == {**agang, "qualification": agang["qualification"] + 1,
+                                       "free": agang["free"] + 1}
+    assert figures(after, "total")["qualification"] == total["qualification"] + 1
+    assert cell(after, KIND_TABLE, "agang", "share", "qualification") == (
+        f"{(agang['qualification'] + 1) / 220 * 100:.0f}%")
+    activity.voucher(OUTSIDE, township="agang", to="completed", certified=False)
+    activity.voucher(ECOMMERCE, township="agang", to="completed")  # special ability, free
+    activity.voucher(PAID_SKILL, township="agang", to="redeemed")  # not free, not certified
+    activity.voucher(OUTSIDE, township="agang")  # signed up only
+    assert figures(page(admin), "agang") == {"qualification": agang["qualification"] + 1,
+                                             "free": agang["free"] + 3,
+                                             "special": agang["special"] + 1}
+
+
+def test_a_township_behind_the_calendar_on_a_certificate_kind_is_highlighted(
+        desk_client, activity, sessions):
+    # Targets of 2026's own: 板桥镇 1 qualification; 阿岗镇 2 qualification, 1 special ability.
+    with sessions.begin() as db:
+        for code, measure, count in (("banqiao", TargetMeasure.QUALIFICATION, 1),
+                                     ("agang", TargetMeasure.QUALIFICATION, 2),
+                                     ("agang", TargetMeasure.SPECIAL, 1)):
+            region = db.scalar(select(Region).where(Region.code == code))
+            db.add(Target(region_id=region.id, year=2026, category_id=None, measure=measure,
+                          count=count, source="test"))
+    for township in ("banqiao", "agang"):
+        activity.voucher(OUTSIDE, township=township, to="completed")
+    activity.voucher(ECOMMERCE, township="agang", to="completed")
+    html = page(desk_client(DeskRole.ADMIN))
+    # 25 November: 90% of the year gone.
+    assert cell(html, KIND_TABLE, "banqiao", "share", "qualification") == "100%"
+    assert not lags(html, "banqiao", "qualification")
+    assert cell(html, KIND_TABLE, "agang", "share", "qualification") == "50%"
+    assert lags(html, "agang", "qualification")
+    assert cell(html, KIND_TABLE, "agang", "share", "special") == "100%"
+    assert not lags(html, "agang", "special")
+    assert cell(html, KIND_TABLE, "banqiao", "target", "special") == "—"  # none set for it
+    assert cell(html, KIND_TABLE, "total", "target", "qualification") == "3"
+
+
+def test_a_kind_figure_links_to_its_people_masked(desk_client, activity):
+    admin = desk_client(DeskRole.ADMIN)
+    made = activity.voucher(OUTSIDE, township="agang", name="郑十", to="completed")
+    activity.voucher(OUTSIDE, township="agang", name="冯一", to="completed", certified=False)
+    activity.voucher(ECOMMERCE, township="agang", name="陈二", to="completed")
+    html = page(admin)
+    url = link(html, KIND_TABLE, "agang", "qualification")
+    assert url == "/admin/list?year=2026&measure=qualification&township=agang"
+    listing = page(admin, url)
+    assert "职业资格/技能等级证书" in listing
+    assert "郑十" in listing and "冯一" not in listing and "陈二" not in listing
+    assert made.id_number not in listing and made.phone not in listing
+    assert made.id_number[:4] + "**********" + made.id_number[-4:] in listing
+    special = page(admin, link(html, KIND_TABLE, "agang", "special"))
+    assert "陈二" in special and "郑十" not in special
+    free = page(admin, link(html, KIND_TABLE, "agang", "free"))
+    assert all(name in free for name in ("郑十", "冯一", "陈二"))
+    assert link(html, KIND_TABLE, "total", "special") == "/admin/list?year=2026&measure=special"
+
+
+def test_institution_staff_see_only_their_own_institution_by_certificate_kind(
+        desk_client, activity):
+    activity.voucher(OUTSIDE, township="agang", name="孙八", to="completed")  # lp-hrs
+    activity.voucher(ECOMMERCE, township="agang", name="周九", to="completed")  # lp-zhongzhi
+    staff = desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi")
+    html = page(staff)
+    assert cell(html, KIND_TABLE, "agang", "measure", "qualification") == "0"
+    assert cell(html, KIND_TABLE, "agang", "measure", "special") == "1"
+    # Targets belong to the townships, not to a school.
+    assert cell(html, KIND_TABLE, "agang", "target", "special") == "—"
+    url = link(html, KIND_TABLE, "agang", "special")
+    assert "institution=lp-zhongzhi" in url
+    assert "周九" in page(staff, url)
+    listing = page(staff, "/admin/list?year=2026&measure=qualification")
+    assert "孙八" not in listing
+
+
+def test_the_dashboard_counts_in_one_grouped_query(desk_client, activity, stack):
+    """Every figure, the kinds included, comes from one GROUP BY: no voucher is read into
+    Python (bench/dashboard_volume.py times this query on a province's data)."""
+    from sqlalchemy import event
+
+    activity.voucher(OUTSIDE, township="agang", to="completed")
+    admin = desk_client(DeskRole.ADMIN)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(stack.engine, "before_cursor_execute", seen)
+    try:
+        page(admin)
+    finally:
+        event.remove(stack.engine, "before_cursor_execute", seen)
+    on_vouchers = [s for s in statements if "FROM vouchers" in s]
+    assert len(on_vouchers) == 1 and "GROUP BY" in on_vouchers[0]
+
+
 # --- the lists behind the figures ----------------------------------------------------------
 
 
@@ -201,7 +353,7 @@ def test_a_long_list_comes_a_page_at_a_time(desk_client, activity):
 
 @pytest.mark.parametrize("url, words", [
     ("/admin/dashboard?township=atlantis", "没有这个乡镇"),
-    ("/admin/dashboard?year=1850", "没有这个年份"),
+    ("/admin/dashboard?year=1850", "年份不正确"),
     ("/admin/list?measure=happiness", "没有这项数字"),
     ("/admin/list?category=nothing", "没有这个类别"),
     ("/admin/list?institution=lp-nowhere", "没有这个培训机构"),
@@ -210,6 +362,41 @@ def test_a_filter_naming_nothing_gets_a_clear_answer(desk_client, url, words):
     response = desk_client(DeskRole.ADMIN).get(url, headers=ZH)
     assert response.status_code == 400
     assert words in response.get_data(as_text=True)
+
+
+BAD_FILTERS = [
+    ("year=²", "年份不正确"),  # a digit to str.isdigit(), not to int()
+    ("year=abc", "年份不正确"),  # once taken silently as this year
+    ("year=" + "9" * 5000, "年份不正确"),  # beyond what int() reads
+    ("year=20261", "年份不正确"),
+    ("township=nowhere", "没有这个乡镇"),
+    ("township=%00", "没有这个乡镇"),  # PostgreSQL refuses a NUL in a query
+    ("township=" + "x" * 5000, "没有这个乡镇"),
+]
+
+
+@pytest.mark.parametrize("path", ["/admin/dashboard", "/admin/list"])
+@pytest.mark.parametrize("query, words", BAD_FILTERS)
+def test_a_bad_filter_is_refused_on_the_dashboard_and_the_list(desk_client, path, query, words):
+    response = desk_client(DeskRole.ADMIN).get(f"{path}?{query}", headers=ZH)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert words in html
+    assert "id=\"table-" not in html and "<td" not in html  # no figures, no people
+
+
+def test_a_bad_year_is_explained_in_english(desk_client):
+    response = desk_client(DeskRole.ADMIN).get("/admin/dashboard?year=abc&lang=en")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "The year is not valid." in html and "from 2000 to 2100" in html
+
+
+@pytest.mark.parametrize("page_no", ["abc", "0", "²", "9" * 5000])
+def test_a_bad_page_of_the_list_is_refused(desk_client, page_no):
+    response = desk_client(DeskRole.ADMIN).get(f"/admin/list?page={page_no}", headers=ZH)
+    assert response.status_code == 400
+    assert "没有这一页" in response.get_data(as_text=True)
 
 
 # --- who may see what ----------------------------------------------------------------------
@@ -246,7 +433,8 @@ def test_institution_staff_see_only_their_own_institution(desk_client, activity)
 
 
 @pytest.mark.parametrize("url", ["/admin/dashboard?institution=lp-hrs",
-                                 "/admin/list?institution=lp-hrs&measure=registered"])
+                                 "/admin/list?institution=lp-hrs&measure=registered",
+                                 "/admin/list?institution=lp-hrs&measure=qualification"])
 def test_institution_staff_asking_for_another_institution_are_refused(desk_client, activity,
                                                                       url):
     activity.voucher(OUTSIDE, township="majie", name="孙八")
@@ -287,6 +475,10 @@ def test_sign_in_and_read_the_dashboard_in_chromium(browser, server, make_desk_u
     assert tab.locator("svg.chart").count() == 2
     assert tab.locator("svg.chart rect").count() > 20
     assert tab.locator("#table-category tbody tr").count() == 13  # 12 categories and the total
+    # The townships by certificate kind: the same lines as by township, three kinds each.
+    kinds = tab.locator("#table-township-kind tbody tr")
+    assert kinds.count() == tab.locator("#table-township tbody tr").count()
+    assert tab.locator("#table-township-kind td[data-share]").count() == kinds.count() * 3
     assert "zhang.clerk" in tab.inner_text("#who")
     shot = tmp_path / "dashboard.png"
     tab.screenshot(path=str(shot), full_page=True)
@@ -298,6 +490,10 @@ def test_sign_in_and_read_the_dashboard_in_chromium(browser, server, make_desk_u
     tab.click('#table-category tr[data-code="ecommerce"] td[data-measure="completed"] a')
     tab.wait_for_selector("#people")
     assert "**********" in tab.inner_text("#people")
+    tab.go_back()
+    tab.click('#table-township-kind tr[data-code="majie"] td[data-measure="qualification"] a')
+    tab.wait_for_selector("#people")
+    assert "马街镇" in tab.inner_text("#people")
     tab.click("#sign-out")
     tab.wait_for_selector("#sign-in")
     tab.goto(server.url + "/admin/dashboard")

@@ -9,7 +9,11 @@ from sqlalchemy import select
 from models.audit import AuditEntry
 from models.desk import DeskRole, DeskUser, hash_password
 from tests.desk_fixtures import DESK_PASSWORD, form_token, sign_in
-from webhooks.admin.auth import LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURES_PER_NAME
+from webhooks.admin.auth import (
+    LOGIN_FAILURES_PER_ADDRESS,
+    LOGIN_FAILURES_PER_NAME,
+    LOGIN_FAILURES_PER_NAME_AND_ADDRESS,
+)
 from webhooks.app import create_app
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -103,19 +107,46 @@ def test_sessions_end_twelve_hours_after_sign_in(desk_client, clock):
     assert signed_in.get("/admin/dashboard").status_code == 302
 
 
-def test_failed_sign_ins_are_limited_per_user_name(client, make_desk_user):
+def sign_in_from(client, address: str, username: str, password: str = DESK_PASSWORD):
+    """The sign-in form sent from another machine (``address``)."""
+    page = client.get("/admin/login", environ_base={"REMOTE_ADDR": address})
+    return client.post("/admin/login", environ_base={"REMOTE_ADDR": address},
+                       data={"username": username, "password": password,
+                             "csrf_token": form_token(page.data)})
+
+
+def test_guessing_a_password_locks_the_guessing_address_not_the_admin(app, client,
+                                                                      make_desk_user):
     user = make_desk_user(DeskRole.ADMIN)
-    for _ in range(LOGIN_FAILURES_PER_NAME.amount):
+    for _ in range(LOGIN_FAILURES_PER_NAME_AND_ADDRESS.amount):
         assert sign_in(client, user.username, "guess").status_code == 401
-    # Even the right password is refused now, with the reason and how long to wait.
+    # Even the right password is refused from there now, with the reason and how long to wait.
     refused = sign_in(client, user.username)
     assert refused.status_code == 429
     assert "登录失败次数过多" in refused.get_data(as_text=True)
     assert "15" in refused.get_data(as_text=True)
     assert client.get("/admin/dashboard").status_code == 302
-    # Another account from the same machine is not locked by it.
+    # The real admin, at another machine, still signs in.
+    admin = app.test_client()
+    assert sign_in_from(admin, "10.0.0.7", user.username).status_code == 302
+    assert admin.get("/admin/dashboard").status_code == 200
+    # Another account from the guessing machine is not locked by it.
     other = make_desk_user(DeskRole.ADMIN)
     assert sign_in(client, other.username).status_code == 302
+
+
+def test_guessing_one_name_from_many_addresses_meets_a_higher_ceiling(app, make_desk_user):
+    user = make_desk_user(DeskRole.ADMIN)
+    per_address = LOGIN_FAILURES_PER_NAME_AND_ADDRESS.amount
+    machines = LOGIN_FAILURES_PER_NAME.amount // per_address
+    assert machines > 1  # the ceiling is well above what one address may try
+    for n in range(machines):
+        guesser = app.test_client()
+        for _ in range(per_address):
+            assert sign_in_from(guesser, f"10.1.0.{n}", user.username, "guess"
+                                ).status_code == 401
+    # Now the name is closed to everyone for the window, the right password too.
+    assert sign_in_from(app.test_client(), "10.2.0.1", user.username).status_code == 429
 
 
 def test_failed_sign_ins_are_limited_per_address(client, make_desk_user):
@@ -151,6 +182,42 @@ def test_sign_in_with_a_token_from_another_session_is_refused(app, make_desk_use
                                                  "password": DESK_PASSWORD,
                                                  "csrf_token": token})
     assert response.status_code == 400
+
+
+def test_a_cookie_kept_from_before_signing_out_is_refused(desk_client, db):
+    signed_in = desk_client(DeskRole.ADMIN)
+    page = signed_in.get("/admin/dashboard")
+    kept = signed_in.get_cookie("session").value
+    out = signed_in.post("/admin/logout", data={"csrf_token": form_token(page.data)})
+    assert out.status_code == 302
+    signed_in.set_cookie("session", kept)  # the cookie put back, as a thief would
+    replayed = signed_in.get("/admin/dashboard")
+    assert replayed.status_code == 302
+    assert replayed.headers["Location"].startswith("/admin/login")
+    assert db.scalar(select(AuditEntry).where(AuditEntry.desk_user_id == signed_in.desk_user.id,
+                                              AuditEntry.action == "desk_user.sign_out"))
+
+
+def test_signing_out_ends_the_users_sessions_on_every_browser(app, desk_client):
+    office = desk_client(DeskRole.ADMIN)
+    user = office.desk_user
+    home = app.test_client()
+    assert sign_in(home, user.username).status_code == 302
+    assert home.get("/admin/dashboard").status_code == 200
+    page = office.get("/admin/dashboard")
+    office.post("/admin/logout", data={"csrf_token": form_token(page.data)})
+    assert home.get("/admin/dashboard").status_code == 302
+    # Signing in again opens a new session, which works.
+    assert sign_in(home, user.username).status_code == 302
+    assert home.get("/admin/dashboard").status_code == 200
+
+
+def test_a_cookie_kept_from_before_disabling_stays_refused(desk_client, runner):
+    signed_in = desk_client(DeskRole.ADMIN)
+    kept = signed_in.get_cookie("session").value
+    assert runner.invoke(args=["desk", "disable", signed_in.desk_user.username]).exit_code == 0
+    signed_in.set_cookie("session", kept)
+    assert signed_in.get("/admin/dashboard").status_code == 302
 
 
 def test_sign_out_needs_the_token_and_ends_the_session(desk_client):

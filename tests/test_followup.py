@@ -4,14 +4,18 @@ sentence; wrong answers change nothing; 退订 holds; cadres and staff record vi
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bot import state as conversation
+from bot.followup import await_answer
+from bot.turn import STATE_SECONDS
 from models.audit import AuditEntry, Channel
+from models.clock import LOCAL_TZ
 from models.followups import FollowUp, WorkAfter, create_due_followups
-from models.outbox import Outbox
+from models.outbox import Outbox, OutboxStatus, claim_due
 from models.outcomes import Dimension, outcomes
 from models.vouchers import VoucherStatus
 from tests.followup_fixtures import (
@@ -23,6 +27,8 @@ from tests.followup_fixtures import (
     worker_round,
 )
 from tests.people import bind_staff_via_chat, id_number, register_via_chat
+from webhooks import worker
+from webhooks.wechat_api import Client
 
 TRAINEE = "o-fu1"
 
@@ -68,7 +74,7 @@ def test_a_month_after_the_end_the_trainee_is_asked_and_answers(
     assert round_1.asked_at == ONE_MONTH_LATER
 
     talk(TRAINEE, [
-        ("1", ["谢谢", "请回复1到5的数字"]),
+        ("1", ["已记录：在本地（县内）就业。如需更改，回复“回访”。", "请回复1到5的数字"]),
         ("4", "一句话"),
         ("老师讲得很清楚，实操多。", ["谢谢您的回答", "请回复数字"]),
         ("1", "课程"),  # digits are the main menu's again
@@ -104,7 +110,7 @@ def test_outside_the_48_hour_window_it_goes_as_a_template_and_a_digit_still_answ
     assert sent["kind"] == "template"
     assert "fu-weld班" in sent["data"]["keyword1"]["value"]
     assert "5 还没有就业" in sent["data"]["remark"]["value"]
-    assert "谢谢" in wechat.say(TRAINEE, "5").text
+    assert "已记录：还没有就业。" in wechat.say(TRAINEE, "5").text
     assert followups(db, finished["voucher"])[0].work is WorkAfter.NOT_YET
 
 
@@ -171,6 +177,109 @@ def test_nobody_who_said_unsubscribe_is_asked(wechat, finished, services, clock,
     assert done["followups_created"] == 1 and done["followups_queued"] == 0
     assert [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE] == []
     assert followups(db, finished["voucher"])[0].asked_at is None
+
+
+def _withdraw_consent(wechat) -> None:
+    wechat.click(TRAINEE, "PROFILE")
+    wechat.say(TRAINEE, "5")
+    assert "个人信息已删除" in wechat.say(TRAINEE, "1").text
+
+
+@pytest.mark.parametrize("leave, why", [
+    (lambda wechat: wechat.say(TRAINEE, "退订"), "unsubscribed before sending"),
+    (lambda wechat: wechat.unfollow(TRAINEE), "unfollowed before sending"),
+    (_withdraw_consent, "consent withdrawn before sending"),
+])
+def test_a_question_already_claimed_is_not_sent_to_someone_who_left_meanwhile(
+        wechat, finished, services, clock, fake_wechat, db, leave, why):
+    clock.set(ONE_MONTH_LATER)
+    assert worker.run_jobs(services)["followups_queued"] == 1
+    with services.sessions.begin() as tx:  # the worker takes its batch …
+        claimed = claim_due(tx, now=clock.now(), limit=50)
+    leave(wechat)  # … and the person leaves before it reaches their row
+    clock.advance(minutes=10)
+    worker.deliver(services, Client(services.config, services.kv), claimed)
+    assert [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE] == []
+    db.expire_all()
+    row = db.scalar(select(Outbox).where(Outbox.reason.like("followup:%")))
+    assert row.status is OutboxStatus.FAILED and row.last_error == why
+    assert followups(db, finished["voucher"])[0].asked_at is None
+
+
+def test_the_question_waits_while_a_numbered_list_is_what_digits_mean(
+        wechat, talk, finished, services, clock, fake_wechat, db):
+    clock.set(ONE_MONTH_LATER)
+    listed = wechat.say(TRAINEE, "课程").text  # the main menu's list of courses
+    assert "2. 创业培训" in listed
+    assert worker_round(services)["sent"] == 1  # taken, and put back for a few minutes
+    assert [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE] == []
+    assert "创业培训" in wechat.say(TRAINEE, "2").text  # the list's second course
+    assert followups(db, finished["voucher"])[0].work is None
+    clock.advance(minutes=6)  # the person went quiet: now the question goes, and its digits
+    worker_round(services)
+    [question] = [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE]
+    assert "5. 还没有就业" in question["text"]["content"]
+    talk(TRAINEE, [("3", ["已记录：在省外就业。如需更改，回复“回访”。", "请回复1到5的数字"])])
+    assert followups(db, finished["voucher"])[0].work is WorkAfter.OUTSIDE
+
+
+def test_a_dialogue_in_progress_is_left_alone_and_keeps_its_own_lifetime(
+        wechat, finished, services, clock, fake_wechat, kv, db):
+    clock.set(ONE_MONTH_LATER)
+    wechat.click(TRAINEE, "PROFILE")
+    assert "删除" in wechat.say(TRAINEE, "5").text  # a dialogue: it waits for 1 or 2
+    clock.advance(minutes=20)  # quiet, but the dialogue (30 minutes) is still open
+    worker_round(services)
+    assert [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE] == []
+    key = f"peixun:state:{TRAINEE}"
+    [round_1] = followups(db, finished["voucher"])
+    # Even if the question were sent now, its digits would not replace the dialogue, nor
+    # would the state (it may hold sealed answers) be kept for the question's seven days.
+    assert await_answer(kv, TRAINEE, round_1.id, clock.now()) is False
+    assert 0 < kv.ttl(key) <= STATE_SECONDS
+    assert "没有做任何修改" in wechat.say(TRAINEE, "2").text  # the dialogue's answer
+    assert followups(db, finished["voucher"])[0].work is None
+    clock.advance(minutes=6)
+    worker_round(services)
+    assert len([m for m in fake_wechat.state.sent if m["touser"] == TRAINEE]) == 1
+    wechat.say(TRAINEE, "2")
+    assert followups(db, finished["voucher"])[0].work is WorkAfter.PROVINCE
+
+
+def test_a_turn_saved_meanwhile_wins_over_the_question(kv):
+    key = f"peixun:state:{TRAINEE}"
+
+    def meanwhile(state: conversation.State) -> int:
+        kv.set(key, conversation.State(locale="en").dump())  # the person's own turn
+        state.locale = "zh_Hans_CN"
+        return 60
+    assert conversation.update(kv, TRAINEE, meanwhile) is False
+    assert conversation.load(kv, TRAINEE).locale == "en"
+
+
+def test_the_answer_can_be_changed_with_huifang(wechat, talk, finished, services, clock, db):
+    clock.set(ONE_MONTH_LATER)
+    worker_round(services)
+    talk(TRAINEE, [("1", "已记录：在本地（县内）就业"), ("4", "一句话"), ("跳过", "谢谢")])
+    talk(TRAINEE, [("回访", ["您之前的回答：在本地（县内）就业。", "5. 还没有就业"]),
+                   ("3", "已记录：在省外就业。")])
+    [followup] = followups(db, finished["voucher"])
+    assert followup.work is WorkAfter.OUTSIDE and followup.rating == 4
+
+
+def test_a_course_ending_on_31_january_is_followed_up_on_28_february(
+        wechat, sessions, services, clock, fake_wechat, db):
+    register_via_chat(wechat, "o-fu-jan")
+    with sessions.begin() as setup:
+        course = finished_course(setup, clock, "fu-jan", ends=date(2027, 1, 31))
+        voucher = voucher_for(setup, clock, person_of(setup, "o-fu-jan"), course)
+    clock.set(datetime(2027, 2, 27, 10, 0, tzinfo=LOCAL_TZ))
+    assert worker_round(services)["followups_created"] == 0
+    clock.set(datetime(2027, 2, 28, 10, 0, tzinfo=LOCAL_TZ))
+    assert worker_round(services)["followups_created"] == 1
+    [round_1] = followups(db, voucher.id)
+    assert round_1.due_on == date(2027, 2, 28) and round_1.asked_at == clock.now()
+    assert [m for m in fake_wechat.state.sent if m["touser"] == "o-fu-jan"] != []
 
 
 def test_redeemed_but_not_completed_trainees_are_not_asked(wechat, sessions, services, clock,

@@ -71,12 +71,27 @@ def test_signed_out_is_sent_to_sign_in(client, county):
     assert "oc-a" not in response.get_data(as_text=True)
 
 
-def test_bad_filters_get_a_clear_answer(desk_client, county):
-    client = desk_client(DeskRole.ADMIN)
-    for query in ("?by=person", "?year=abc", "?round=3", "?year=1800"):
-        response = client.get("/admin/followups" + query)
-        assert response.status_code == 400, query
-        assert "oc-a" not in response.get_data(as_text=True)
+@pytest.mark.parametrize("query, words", [
+    ("?by=person", "没有这种回访统计方式"),
+    ("?year=abc", "年份不正确"),
+    ("?year=²", "年份不正确"),  # a digit to str.isdigit(), not to int(): once a 500
+    ("?year=" + "9" * 5000, "年份不正确"),  # beyond what int() reads: once a 500
+    ("?year=1800", "年份不正确"),
+    ("?round=3", "没有这个回访轮次"),
+    ("?round=²", "没有这个回访轮次"),
+])
+def test_bad_filters_get_a_clear_answer(desk_client, county, query, words):
+    response = desk_client(DeskRole.ADMIN).get("/admin/followups" + query,
+                                               headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 400, query
+    html = response.get_data(as_text=True)
+    assert words in html and "oc-a" not in html
+
+
+def test_a_bad_year_is_explained_in_english(desk_client, county):
+    response = desk_client(DeskRole.ADMIN).get("/admin/followups?year=²&lang=en")
+    assert response.status_code == 400
+    assert "The year is not valid." in response.get_data(as_text=True)
 
 
 def test_one_round_and_english(desk_client, county):

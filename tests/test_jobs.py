@@ -31,6 +31,7 @@ from models.persons import ConsentHow, Person, meet, set_following
 from models.registration import RegistrationForm, register
 from models.staff import bind_staff, invite_staff
 from models.vouchers import claim_voucher, complete_voucher, redeem_voucher
+from tests.damaged_files import damaged
 from tests.people import id_number, register_via_chat
 from webhooks import worker
 from webhooks.wechat_api import Client
@@ -89,6 +90,21 @@ class County:
                  staff_openid=self.staff, channel=Channel.WECHAT, now=now)
         self.run(complete_voucher, staff_openid=self.staff, number=voucher.number,
                  certificate_no="JZ-1", now=now, channel=Channel.WECHAT)
+
+    def trainee(self, openid: str, *, township: str = "luoxiong",
+                intent: WorkIntent = WorkIntent.OUTSIDE, course_code: str = "lp-2026-006"
+                ) -> int:
+        """Registered and trained; the notices about their voucher are sent already, so what
+        they are sent next is a job push."""
+        person_id = self.person(openid, township=township, intent=intent)
+        self.trained(openid, course_code)
+        self.drain()
+        return person_id
+
+    def drain(self) -> None:
+        """Send what is queued (the notices about someone's voucher)."""
+        while worker.send_due(self.services, self.api):
+            pass
 
     def post(self, **values: str) -> int:
         return self.run(post_opening, values={**GOOD, **values}, desk_user_id=None,
@@ -230,43 +246,75 @@ def test_a_file_with_wrong_columns_or_type_is_refused_whole(county, headers, fil
     assert {(e.row, e.column, e.code) for e in rejected.value.data["errors"]} == expected
 
 
-def test_a_file_that_is_not_a_workbook_is_refused(county):
+DAMAGED = {"not a zip at all": b"not a zip at all", **damaged(workbook(GOOD_ROWS))}
+
+
+@pytest.mark.parametrize("content", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_file_that_is_not_a_readable_workbook_is_refused_and_nothing_is_saved(
+        county, services, content):
+    before = count_openings(services)
     with pytest.raises(JobFileRejected) as rejected:
-        import_file(county, b"not a zip at all")
-    assert [e.code for e in rejected.value.data["errors"]] == ["unreadable_xlsx"]
+        import_file(county, content)
+    assert [(e.row, e.code) for e in rejected.value.data["errors"]] == [(0, "unreadable_xlsx")]
+    assert count_openings(services) == before
 
 
 # --- matching --------------------------------------------------------------------------------
 
 @pytest.fixture
 def people(county):
-    """home lives in 罗雄街道; by_intent wants to work in the province; trained finished a
-    housekeeping course (a category aimed at work in the province); nobody matches nothing."""
-    county.person("o-home", township="luoxiong")
-    county.person("o-by-intent", intent=WorkIntent.PROVINCE)
-    county.person("o-trained")
-    county.trained("o-trained")
+    """Trainees: home lives in 罗雄街道 and wants to work outside the province; by_intent lives
+    in 阿岗镇, finished a farming course and wants to work in the province; trained lives in
+    阿岗镇 and finished a housekeeping course (a category aimed at work in the province). Never
+    trained: untrained lives in 罗雄街道 and wants to work in the province; nobody neither."""
+    county.trainee("o-home", township="luoxiong")
+    county.trainee("o-by-intent", township="agang", intent=WorkIntent.PROVINCE,
+                   course_code="lp-2026-008")
+    county.trainee("o-trained", township="agang")
+    county.person("o-untrained", township="luoxiong", intent=WorkIntent.PROVINCE)
     county.person("o-nobody")
     return county
 
 
+EVERYONE = {"o-home", "o-by-intent", "o-trained", "o-untrained", "o-nobody"}
+
+
 @pytest.mark.parametrize(("values", "expected"), [
-    ({"township": "罗雄街道"}, {"o-home"}),
+    # intent, anywhere: the opening names no township
     ({"township": "", "place": "曲靖市", "category": "construction"}, {"o-by-intent"}),
+    # intent, at home only: 阿岗镇 is by_intent's; untrained lives in 罗雄街道 but never trained
+    ({"township": "阿岗镇", "category": "construction"}, {"o-by-intent"}),
+    ({"township": "罗雄街道", "category": "construction"}, set()),
+    # trained for the category, wherever they live; and intent
     ({"township": "", "place": "昆明市", "category": "housekeeping"},
-     {"o-by-intent", "o-trained"}),
-    ({"category": "housekeeping"}, {"o-home", "o-by-intent", "o-trained"}),
+     {"o-home", "o-by-intent", "o-trained"}),
+    ({"township": "罗雄街道", "category": "housekeeping"}, {"o-home", "o-trained"}),
+    ({"township": "", "place": "广东省东莞市", "category": "outside"}, {"o-home", "o-trained"}),
+    # no category: trainees at home
+    ({"township": "罗雄街道"}, {"o-home"}),
+    ({"township": "", "place": "曲靖市"}, set()),
 ])
-def test_an_opening_matches_by_training_intent_or_township(people, values, expected):
+def test_an_opening_matches_trainees_by_category_intent_and_township(people, values,
+                                                                     expected):
     job_id = people.post(**values)
-    found = people.matching(job_id)
-    assert found & {"o-home", "o-by-intent", "o-trained", "o-nobody"} == expected
+    assert people.matching(job_id) & EVERYONE == expected
+
+
+def test_people_who_never_trained_get_no_push_whatever_their_intent_and_home(county):
+    county.person("o-untrained", township="luoxiong", intent=WorkIntent.PROVINCE)
+    county.trainee("o-trainee", township="luoxiong", intent=WorkIntent.PROVINCE,
+                   course_code="lp-2026-008")
+    county.post(category="construction")  # aimed at the province, in 罗雄街道
+    sent = county.push()
+    assert sent_to(sent, "o-untrained") == []
+    [pushed] = sent_to(sent, "o-trainee")
+    assert "叉车司机" in text_of(pushed)
 
 
 def test_only_registered_followers_who_did_not_unsubscribe_are_matched(county, wechat):
-    county.person("o-left", township="luoxiong")
-    county.person("o-stopped", township="luoxiong")
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-left")
+    county.trainee("o-stopped")
+    county.trainee("o-home")
     wechat.unfollow("o-left")
     wechat.say("o-stopped", "退订")
     wechat.say("o-visitor", "你好")  # follows, never registered
@@ -296,8 +344,10 @@ def test_openings_for_a_person_list_the_matching_ones_first(people, services, cl
 def test_a_push_goes_as_a_customer_message_inside_the_window_and_a_template_outside(
         county, wechat, clock):
     register_via_chat(wechat, "o-quiet", id=id_number(seq="201"), intent="3")  # 罗雄街道
+    county.trained("o-quiet")
+    county.drain()
     clock.advance(days=3)  # o-quiet has not written for three days
-    county.person("o-recent", township="luoxiong")
+    county.trainee("o-recent")
     county.post()
     sent = county.push()
     [recent] = sent_to(sent, "o-recent")
@@ -310,7 +360,7 @@ def test_a_push_goes_as_a_customer_message_inside_the_window_and_a_template_outs
 
 
 def test_wechat_refusing_the_customer_message_falls_back_to_a_template(county, fake_wechat):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     county.post()
     fake_wechat.state.silent_openids.add("o-home")  # 45015 inside a 200
     [message] = sent_to(county.push(), "o-home")
@@ -318,7 +368,7 @@ def test_wechat_refusing_the_customer_message_falls_back_to_a_template(county, f
 
 
 def test_a_push_is_worded_in_the_persons_language(county, wechat):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     wechat.say("o-home", "English")
     county.post()
     [message] = sent_to(county.push(), "o-home")
@@ -327,7 +377,7 @@ def test_a_push_is_worded_in_the_persons_language(county, wechat):
 
 
 def test_a_person_gets_one_push_a_day_and_the_second_opening_the_next_day(county, clock):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     first = county.post(occupation="叉车司机")
     second = county.post(occupation="仓库管理员")
     today = county.push()
@@ -344,9 +394,29 @@ def test_a_person_gets_one_push_a_day_and_the_second_opening_the_next_day(county
     assert pushes == [(first, clock.today() - timedelta(days=1)), (second, clock.today())]
 
 
+def test_a_push_that_queues_nothing_keeps_no_row_and_takes_no_day(county, services, clock):
+    """enqueue queues nothing when the message's reason is taken already (here: an earlier
+    message of the same push, sent long ago): no push row stays, so the person's day is free
+    for the next opening."""
+    person_id = county.trainee("o-home")
+    first = county.post(occupation="叉车司机")
+    second = county.post(occupation="仓库管理员")
+    with services.sessions.begin() as db:
+        earlier = enqueue(db, person=db.get(Person, person_id), now=clock.now(),
+                          reason=f"job.push:{first}:{person_id}", text="叉车司机")
+        earlier.status = OutboxStatus.SENT
+    [message] = sent_to(county.push(), "o-home")
+    assert "仓库管理员" in text_of(message)
+    with services.sessions() as db:
+        pushes = db.execute(select(JobPush.job_id, JobPush.pushed_on, JobPush.outbox_id)
+                            .where(JobPush.person_id == person_id)).all()
+    assert [(job_id, day) for job_id, day, _ in pushes] == [(second, clock.today())]
+    assert all(outbox_id is not None for *_, outbox_id in pushes)
+
+
 def test_pushing_runs_in_chunks_resumes_and_never_pushes_twice(county, services, clock):
     for n in range(3):
-        county.person(f"o-home-{n}", township="luoxiong")
+        county.trainee(f"o-home-{n}")
     job_id = county.post()
     homes = {f"o-home-{n}" for n in range(3)}
     chunks = []
@@ -364,7 +434,7 @@ def test_pushing_runs_in_chunks_resumes_and_never_pushes_twice(county, services,
 
 def test_a_withdrawn_opening_is_not_pushed_and_its_queued_pushes_are_dropped(county, services,
                                                                              clock):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     job_id = county.post()
     county.run(push_due_openings, now=clock.now(), limit=100)  # queued, not yet sent
     county.run(withdraw_opening, job_id=job_id, desk_user_id=None, channel=Channel.CLI,
@@ -379,7 +449,7 @@ def test_a_withdrawn_opening_is_not_pushed_and_its_queued_pushes_are_dropped(cou
 
 def test_unsubscribing_stops_every_push_and_subscribing_resumes(county, talk, clock,
                                                                  person_named):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     talk("o-home", [("退订", ["退订", "订阅"])])
     assert person_named("o-home").unsubscribed_at is not None
     county.post()
@@ -391,7 +461,7 @@ def test_unsubscribing_stops_every_push_and_subscribing_resumes(county, talk, cl
 
 
 def test_unsubscribing_drops_pushes_queued_but_not_sent(county, talk, services, clock):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     county.post()
     county.run(push_due_openings, now=clock.now(), limit=100)
     talk("o-home", [("退订", "退订")])
@@ -405,7 +475,7 @@ def test_unsubscribing_drops_pushes_queued_but_not_sent(county, talk, services, 
 
 def test_notices_about_ones_own_vouchers_still_reach_the_unsubscribed(county, wechat,
                                                                       services, clock):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     wechat.say("o-home", "退订")
     with services.sessions.begin() as db:
         person = db.scalar(select(Person).where(Person.openid == "o-home"))
@@ -417,14 +487,14 @@ def test_notices_about_ones_own_vouchers_still_reach_the_unsubscribed(county, we
 
 
 def test_english_words_unsubscribe_and_subscribe(county, talk, person_named):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     talk("o-home", [("English", "English"), ("unsubscribe", "Unsubscribed"),
                     ("subscribe", "Subscribed")])
     assert person_named("o-home").unsubscribed_at is None
 
 
 def test_an_unfollowed_person_gets_no_push(county, wechat):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     county.run(set_following, person_id=county.run(
         lambda db: db.scalar(select(Person.id).where(Person.openid == "o-home"))),
         is_following=False, now=county.clock.now())

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from models.desk import DeskRole
 from models.jobs import JobOpening
+from tests.damaged_files import damaged
 from tests.desk_fixtures import form_token
 from tests.test_jobs import GOOD, HEADERS, County
 
@@ -167,6 +168,23 @@ def test_a_bad_upload_lists_each_problem_by_row_and_column_and_posts_nothing(des
     assert count_openings(services) == before
 
 
+@pytest.mark.parametrize("broken", ["cut off", "sheet XML broken", "workbook XML broken",
+                                    "spoilt compressed sheet"])
+def test_a_damaged_workbook_is_refused_in_words_and_posts_nothing(desk_client, services,
+                                                                  broken):
+    client = desk_client(DeskRole.ADMIN)
+    token = form_token(client.get("/admin/jobs").data)
+    before = count_openings(services)
+    content = damaged(xlsx([["罗平县鲁布革电站", "电工", "6", "鲁布革乡", "", "5000元/月",
+                             "0874-5551234", "2026-12-20"]]))[broken]
+    answer = client.post("/admin/jobs/import", data={
+        "csrf_token": token, "file": (io.BytesIO(content), "招聘岗位.xlsx")})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "没有导入任何" in html and "无法按Excel工作簿（.xlsx）读取" in html
+    assert count_openings(services) == before and opening_named(services, "电工") is None
+
+
 def test_an_upload_that_is_not_a_workbook_is_refused(desk_client):
     client = desk_client(DeskRole.ADMIN)
     token = form_token(client.get("/admin/jobs").data)
@@ -179,7 +197,7 @@ def test_an_upload_that_is_not_a_workbook_is_refused(desk_client):
 
 def test_the_list_shows_pushed_and_sent_and_withdrawing_takes_an_opening_down(
         desk_client, county, services):
-    county.person("o-home", township="luoxiong")
+    county.trainee("o-home")
     job_id = county.post(occupation="装载机司机")
     county.push()
     client = desk_client(DeskRole.ADMIN)

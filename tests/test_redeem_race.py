@@ -6,19 +6,20 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
 from models.audit import Channel
-from models.base import make_engine
+from models.base import make_engine, single_read
 from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
 from models.codes import RotatingCode
 from models.demo import load_demo
 from models.errors import VoucherAlreadyRedeemed
-from models.persons import ConsentHow, meet
+from models.persons import DEFAULT_LOCALE, ConsentHow, Person, meet, recognize
 from models.pii import Vault
 from models.registration import RegistrationForm, register
 from models.staff import bind_staff, invite_staff
@@ -117,3 +118,25 @@ def test_two_first_messages_at_once_make_one_person(race_engine):
     with ThreadPoolExecutor(2) as pool:
         ids = list(pool.map(first_contact, range(2)))
     assert ids[0] == ids[1]
+
+
+def test_a_returning_person_is_read_outside_a_transaction_and_nothing_else_is(race_engine):
+    """Every message reads its sender without BEGIN and COMMIT (models.base.single_read); the
+    pooled connection it used must still give the next request a real transaction."""
+    one_connection = make_engine(race_engine.url.render_as_string(hide_password=False),
+                                 pool_size=1, max_overflow=0)
+    sessions = sessionmaker(one_connection, expire_on_commit=False)
+    with sessions.begin() as db:
+        person_id = meet(db, openid="o-race-returning", now=START).id
+    with single_read(sessions) as db:
+        assert recognize(db, openid="o-race-returning", now=START).id == person_id
+        # Not seen for over an hour: meet must write last_seen_at, so no plain read.
+        assert recognize(db, openid="o-race-returning", now=START + timedelta(hours=2)) is None
+
+    with pytest.raises(RuntimeError), sessions.begin() as db:
+        db.get(Person, person_id).locale = "en"
+        db.flush()
+        raise RuntimeError("the request fails after a write")
+    with single_read(sessions) as db:
+        assert recognize(db, openid="o-race-returning", now=START).locale == DEFAULT_LOCALE
+    one_connection.dispose()

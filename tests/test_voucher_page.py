@@ -18,6 +18,7 @@ from models.catalogue import Course
 from models.persons import Person
 from models.staff import bind_staff, invite_staff
 from models.vouchers import claim_voucher, redeem_voucher
+from tests.browser import qr_markup, scripts_run_only_by_hash, wait_for_a_new_code
 from tests.people import ANSWERS, id_number, register_via_chat
 
 HOLDER = "o-card-holder"
@@ -111,6 +112,7 @@ def test_the_card_shows_the_holder_but_neither_id_number_nor_phone(client, card,
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "no-store"
     assert "connect-src 'self'" in answer.headers["Content-Security-Policy"]
+    assert scripts_run_only_by_hash(answer)
     html = answer.get_data(as_text=True)
     assert ANSWERS["name"] in html and card.number in html and "<svg" in html
     assert "砌筑工（初级）培训班" in html and "罗平县公共就业和人才服务中心" in html
@@ -166,10 +168,6 @@ def phone(browser, server):
         context.close()
 
 
-def qr_markup(page) -> str:
-    return page.eval_on_selector("#qr", "element => element.innerHTML")
-
-
 def test_the_phone_shows_a_large_code_and_the_holders_name(phone, card, server, tmp_path):
     page = phone(card)
     code = page.locator("#qr svg")
@@ -185,19 +183,16 @@ def test_the_phone_shows_a_large_code_and_the_holders_name(phone, card, server, 
 
 def test_the_code_refreshes_by_itself(phone, card, clock):
     page = phone(card, query="?refresh=1")
-    page.locator("#qr svg").wait_for(state="visible")
     before = qr_markup(page)
     page.wait_for_timeout(1500)  # the page asked again, and the code has not turned yet
     assert qr_markup(page) == before
     clock.advance(seconds=60)
-    page.wait_for_function("old => document.querySelector('#qr').innerHTML !== old",
-                           arg=before, timeout=10_000)
+    wait_for_a_new_code(page, before)
     assert page.locator("#qr svg").is_visible()
 
 
 def test_offline_the_old_code_stays_and_the_card_retries(phone, card, clock):
     page = phone(card, locale="en-US", query="?refresh=1")
-    page.locator("#qr svg").wait_for(state="visible")
     before = qr_markup(page)
     page.context.set_offline(True)
     page.get_by_text("Offline, retrying…").wait_for(state="visible", timeout=10_000)
@@ -205,8 +200,7 @@ def test_offline_the_old_code_stays_and_the_card_retries(phone, card, clock):
     clock.advance(seconds=60)
     page.context.set_offline(False)
     page.get_by_text("Offline, retrying…").wait_for(state="hidden", timeout=10_000)
-    page.wait_for_function("old => document.querySelector('#qr').innerHTML !== old",
-                           arg=before, timeout=10_000)
+    wait_for_a_new_code(page, before)
 
 
 def test_the_card_follows_a_redemption_without_reloading(phone, card, redeem, server):

@@ -7,11 +7,13 @@ import time
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from locales import N_, translator
 from webhooks import admin, api, cli, pages, wechat
 from webhooks.config import Config
 from webhooks.locale import request_locale
+from webhooks.routing import BoundedInt
 from webhooks.services import build_services
 
 logger = logging.getLogger("peixun.request")
@@ -35,6 +37,12 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = Flask(__name__)
+    # Before any route is added: every <int:…> of the app is bounded (past it: 404, not 500).
+    app.url_map.converters["int"] = BoundedInt
+    if config.trusted_proxy_hops > 0:
+        # Behind the load balancer every request comes from its address: take the client's
+        # from X-Forwarded-For, trusting only as many entries as there are proxies of ours.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops)
     app.config.update(
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_body_bytes,

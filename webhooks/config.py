@@ -54,6 +54,9 @@ class Config:
     dialogue_seconds: int = 30 * 60
     # Follow-up rounds after a course's end, in months (FOLLOWUP_MONTHS="1,6").
     followup_months: tuple[int, ...] = (1, 6)
+    # Proxies of ours in front of the app (the load balancer: 1). Their X-Forwarded-For gives
+    # the client's address, which rate limits count by; 0 ignores the header (a client sets it).
+    trusted_proxy_hops: int = 0
     testing: bool = False
 
     @property
@@ -107,6 +110,7 @@ class Config:
             or ("" if production else defaults.wechat_miniprogram_app_secret),
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
             followup_months=_months(env.get("FOLLOWUP_MONTHS")) or defaults.followup_months,
+            trusted_proxy_hops=_hops(env.get("TRUSTED_PROXY_HOPS")),
         )
         config.validate()
         return config
@@ -133,3 +137,14 @@ def _months(value: str | None) -> tuple[int, ...]:
     if not months or any(m < 1 or m > 36 for m in months):
         raise ConfigError('FOLLOWUP_MONTHS is a list of months from 1 to 36, for example "1,6".')
     return months
+
+
+def _hops(value: str | None) -> int:
+    try:
+        hops = int(value or 0)
+    except ValueError:
+        hops = -1
+    if not 0 <= hops <= 5:
+        raise ConfigError("TRUSTED_PROXY_HOPS is the number of proxies in front of the app, "
+                          "from 0 (none) to 5, for example 1 behind one load balancer.")
+    return hops

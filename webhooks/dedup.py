@@ -8,8 +8,10 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis import Redis, RedisError
+from redis.commands.core import Script
 
 logger = logging.getLogger(__name__)
 
@@ -28,25 +30,63 @@ def message_key(raw: dict) -> str:
     return "peixun:seen:" + ":".join(str(p) for p in parts)
 
 
-def once(kv: Redis, key: str, ttl_seconds: int, act: Callable[[], str],
-         wait_seconds: float = 4.0) -> str:
-    """Run ``act`` for the first delivery of ``key``; later deliveries get its answer."""
+# Everything a message first asks Redis, in one round trip and atomically: is the signed query
+# carrying this message (a replay that swaps the body under a captured query is refused), is
+# this the first delivery (WeChat retries get the first one's answer), is the sender within
+# their rate (only first deliveries count), and what were they last shown.
+# KEYS: nonce, seen, rate, state. ARGV: de-duplication seconds, rate window seconds, PENDING.
+_ADMIT = Script(None, b"""
+if not redis.call('SET', KEYS[1], KEYS[2], 'NX', 'EX', ARGV[1])
+    and redis.call('GET', KEYS[1]) ~= KEYS[2] then
+  return {'replay', 0, false}
+end
+if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[1]) then
+  return {'retry', 0, false}
+end
+local hits = redis.call('INCR', KEYS[3])
+if hits == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+return {'first', hits, redis.call('GET', KEYS[4])}
+""")  # the script's text as bytes: its digest needs no client
+
+
+@dataclass(frozen=True)
+class Admission:
+    verdict: str  # "first", "retry" or "replay"
+    # This sender's first deliveries in the current rate window, this one included.
+    hits: int = 1
+    # The stored conversation state (bot.state), on a first delivery.
+    state: str | None = None
+
+
+def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
+          rate_seconds: int, state_key: str, ttl_seconds: int) -> Admission:
+    """What Redis says about a message before it is acted on (see _ADMIT), in one round trip.
+    Without Redis the message is acted on: the timestamp window still bounds a replay."""
     try:
-        first = kv.set(key, PENDING, nx=True, ex=ttl_seconds)
+        verdict, hits, state = _ADMIT(
+            keys=[f"peixun:nonce:{timestamp}:{nonce}", key, rate_key, state_key],
+            args=[ttl_seconds, rate_seconds, PENDING], client=kv)
     except RedisError:
         logger.warning("dedup unavailable; acting without it")
-        return act()
-    if first:
-        answer = act()
-        try:
-            kv.set(key, json.dumps(answer), ex=ttl_seconds)
-        except RedisError:
-            logger.warning("dedup unavailable; answer not kept")
-        return answer
-    return _earlier_answer(kv, key, wait_seconds)
+        return Admission("first", hits=0)
+    return Admission(verdict, hits=int(hits), state=state or None)
 
 
-def _earlier_answer(kv: Redis, key: str, wait_seconds: float) -> str:
+def keep(kv: Redis, key: str, answer: str, ttl_seconds: int,
+         also: Callable[[Redis], None] = lambda _pipe: None) -> None:
+    """Keep the first delivery's answer for its retries, and whatever else ``also`` writes to
+    the pipeline it gets (the conversation state), in one round trip."""
+    try:
+        with kv.pipeline(transaction=False) as pipe:
+            also(pipe)
+            pipe.set(key, json.dumps(answer), ex=ttl_seconds)
+            pipe.execute()
+    except RedisError:
+        logger.warning("dedup unavailable; answer not kept")
+
+
+def earlier_answer(kv: Redis, key: str, wait_seconds: float = 4.0) -> str:
+    """A retry's answer: the first delivery's."""
     # The first delivery may still be at work: wait for its answer, within WeChat's 5 s.
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -59,13 +99,3 @@ def _earlier_answer(kv: Redis, key: str, wait_seconds: float) -> str:
         if time.monotonic() >= deadline:
             return ""
         time.sleep(0.05)
-
-
-def nonce_fits(kv: Redis, timestamp: str, nonce: str, key: str, ttl_seconds: int) -> bool:
-    """One signed query carries one message: WeChat's retries repeat both, a replay that
-    swaps the body (plain mode signs only the query) does not."""
-    try:
-        kv.set(f"peixun:nonce:{timestamp}:{nonce}", key, nx=True, ex=ttl_seconds)
-        return kv.get(f"peixun:nonce:{timestamp}:{nonce}") == key
-    except RedisError:
-        return True  # Redis lost: the timestamp window still bounds a replay

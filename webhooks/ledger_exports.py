@@ -42,8 +42,6 @@ from models.ledgers import (
     ClassRecord,
     LedgerRow,
     Month,
-    ProgressLine,
-    ProgressReport,
     Quarter,
     class_record,
     find_course,
@@ -53,6 +51,7 @@ from models.ledgers import (
 )
 from models.persons import GroupStatus
 from models.pii import Vault
+from models.progress import Progress, ProgressRow
 from models.targets import TargetMeasure
 from models.vouchers import VoucherStatus
 from webhooks.course_import_report import CERTIFICATES
@@ -397,9 +396,10 @@ TOWNSHIP_FIGURES = (
     (N_("Target (special ability)"), 11), (N_("Special ability certificates"), 12))
 
 
-def progress_workbook(report: ProgressReport, t: Translator) -> bytes:
+def progress_workbook(report: Progress, t: Translator) -> bytes:
     """Two sheets, by category and by township: the year's targets against what happened to
-    the month's end, the share reached, highlighted where it lags the calendar."""
+    the month's end (``report.filters.until``), the share reached, highlighted where it lags
+    the calendar; the dashboard's figures (models.progress)."""
     book = Workbook()
     first = book.active
     first.title = t._("By category")[:31]
@@ -411,37 +411,50 @@ def progress_workbook(report: ProgressReport, t: Translator) -> bytes:
     return _printable(book, first, freeze="C4", title_rows="3:3", area=first.print_area)
 
 
-def _category_values(line: ProgressLine) -> list[tuple[Any, bool]]:
-    """(value, is a share) per figure column; the share is of completed trainings."""
-    r = line.reached
-    return [(line.targets.get(TargetMeasure.TRAININGS), False), (r.trainings, False),
-            (r.this_month, False), (r.completed, False),
-            (line.share(TargetMeasure.TRAININGS), True), (r.qualification, False),
-            (r.special, False), (r.free, False)]
+def _category_values(line: ProgressRow) -> list[tuple[Any, bool]]:
+    """(value, is a share) per figure column; "trainings" are the enrolled (the dashboard's
+    redeemed), the share is of completed trainings."""
+    c = line.counts
+    return [(line.target, False), (c.redeemed, False), (c.redeemed_in_month, False),
+            (c.completed, False), (line.share, True), (c.qualification, False),
+            (c.special, False), (c.free, False)]
 
 
-def _township_values(line: ProgressLine) -> list[tuple[Any, bool]]:
-    r = line.reached
+def _township_values(line: ProgressRow) -> list[tuple[Any, bool]]:
+    c = line.counts
     values: list[tuple[Any, bool]] = [
-        (line.targets.get(TargetMeasure.TRAININGS), False), (r.trainings, False),
-        (r.this_month, False), (r.completed, False),
-        (line.share(TargetMeasure.TRAININGS), True)]
-    for measure, reached in ((TargetMeasure.QUALIFICATION, r.qualification),
-                             (TargetMeasure.FREE, r.free), (TargetMeasure.SPECIAL, r.special)):
+        (line.target, False), (c.redeemed, False), (c.redeemed_in_month, False),
+        (c.completed, False), (line.share, True)]
+    for measure, reached in ((TargetMeasure.QUALIFICATION, c.qualification),
+                             (TargetMeasure.FREE, c.free), (TargetMeasure.SPECIAL, c.special)):
         values += [(line.targets.get(measure), False), (reached, False)]
     return values
 
 
-def _progress_sheet(sheet: Worksheet, report: ProgressReport, t: Translator, name_header: str,
-                    figures, lines: list[tuple[ProgressLine, list]]) -> None:
+def _targets_note(report: Progress, t: Translator) -> str:
+    """What the dashboard says of the targets compared (webhooks/templates/admin/dashboard.html)."""
+    year, targets_year = report.filters.year, report.targets_year
+    if targets_year is None:
+        return t._("No targets are loaded: figures are shown without them.")
+    if targets_year != year:
+        return t._("%(year)s has no targets of its own; they are compared with "
+                   "%(targets_year)s's, the latest loaded.", year=year,
+                   targets_year=targets_year)
+    return ""
+
+
+def _progress_sheet(sheet: Worksheet, report: Progress, t: Translator, name_header: str,
+                    figures, lines: list[tuple[ProgressRow, list]]) -> None:
     width = len(figures) + 2
-    month = report.month
+    until = report.filters.until
+    assert until is not None  # a monthly report counts to the month's end
     _line(sheet, 1, width, t._("Progress against the targets, %(year)s, to %(day)s",
-                               year=month.year, day=t.day(month.last_day)),
+                               year=report.filters.year, day=t.day(until)),
           font=Font(bold=True, size=14), alignment=_CENTRE)
-    _line(sheet, 2, width, t._(
+    note = t._(
         "%(share)s of the year has passed by then: a share reached below it is highlighted. "
-        "— means no target is loaded.", share=f"{report.calendar_share:.0%}"),
+        "— means no target is loaded.", share=f"{report.elapsed:.0%}")
+    _line(sheet, 2, width, " ".join(filter(None, (note, _targets_note(report, t)))),
           alignment=_CENTRE)
     headers = ((N_("No."), 5), (name_header, 18), *figures)
     for column, (header, chars) in enumerate(headers, start=1):
@@ -453,13 +466,13 @@ def _progress_sheet(sheet: Worksheet, report: ProgressReport, t: Translator, nam
     for seq, (line, values) in enumerate(lines, start=1):
         row = 3 + seq
         sheet.cell(row, 1, seq).alignment = _CENTRE
-        sheet.cell(row, 2, line.region_or_category.display_name(t.locale))
+        sheet.cell(row, 2, line.display_name(t.locale))
         for offset, (value, is_share) in enumerate(values):
             cell = sheet.cell(row, 3 + offset, NOTHING if value is None else value)
             cell.alignment = _CENTRE
             if is_share and value is not None:
                 cell.number_format = SHARE_FORMAT
-                if value < report.calendar_share:
+                if value < report.elapsed:
                     cell.fill = _LAGGING_FILL
         for column in range(1, width + 1):
             sheet.cell(row, column).border = _BOX

@@ -1,11 +1,18 @@
 """Pages people open from the bot's links, inside WeChat's browser. Each link carries a signed,
 expiring token; a page asks WeChat's API for nothing it already has, and loads nothing from
-anywhere else: styles, script and QR codes are all inline."""
+anywhere else: styles, script and QR codes are all inline.
+
+Two pages show a rotating code and keep it current with one script (templates/live_code.js),
+asking their own URL for JSON: the voucher card and the class check-in display."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from wechatpy.exceptions import WeChatClientException
@@ -14,7 +21,7 @@ from bot import links
 from bot import subsidy as subsidy_words
 from bot.attendance import DISPLAY_PURPOSE
 from bot.cadre import QR_PAGE_SECONDS
-from locales import N_, translator
+from locales import N_, Translator, translator
 from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
 from models.catalogue import Institution, session_bounds
@@ -45,10 +52,20 @@ VOUCHER_STATUS_WORDS = {
     VoucherStatus.EXPIRED: N_("Expired"),
     VoucherStatus.REVOKED: N_("Revoked by the bureau"),
 }
-# The card's content security policy: nothing but this page and its own JSON, so nothing
-# is ever downloaded from elsewhere.
-VOUCHER_PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                    "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")
+# The voucher card keeps asking while the voucher is in one of these states (staff may undo an
+# enrolment for a while); any other is final.
+VOUCHER_ASKS_WHILE = (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
+
+# The script of the pages with a rotating code, inlined as it is.
+LIVE_CODE_SCRIPT = (Path(__file__).parent / "templates" / "live_code.js").read_text(
+    encoding="utf-8")
+_LIVE_CODE_HASH = base64.b64encode(hashlib.sha256(LIVE_CODE_SCRIPT.encode()).digest()).decode()
+# Their content security policy: nothing but the page itself, its one script (by its hash)
+# and its own JSON, so nothing is ever downloaded from elsewhere. 'unsafe-inline' only serves a
+# browser too old to know hashes (CSP 1); every newer one ignores it because a hash is given.
+LIVE_PAGE_CSP = (f"default-src 'none'; script-src 'sha256-{_LIVE_CODE_HASH}' 'unsafe-inline'; "
+                 "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
+                 "base-uri 'none'; form-action 'none'")
 
 # The class display link (开课) is signed to last at most this long; the session's end refuses
 # it much sooner.
@@ -61,8 +78,6 @@ CLASS_DISPLAY_AFTER_END = CHECKOUT_AFTER
 # period of 30 s.
 CLASS_DISPLAY_REFRESH_SECONDS = 10
 CLASS_DISPLAY_REFRESH_MAX_SECONDS = 30
-# Like the voucher card: nothing but the page itself and its own JSON.
-CLASS_DISPLAY_CSP = VOUCHER_PAGE_CSP
 
 
 def _payload(purpose: str, token: str, max_age: int) -> dict:
@@ -107,44 +122,20 @@ def voucher_card(token: str):
     except VoucherNotFound:
         abort(404)
     shown = show_code(services.voucher_codes, voucher, services.clock.now())
-    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    if wants_json == "application/json":
-        response = jsonify(_code_json(voucher.status, shown))
-    else:
-        response = Response(_voucher_page(voucher, shown))
-        response.headers["Content-Security-Policy"] = VOUCHER_PAGE_CSP
-    # A code is good for a minute: no copy of either answer may be kept.
-    response.headers["Cache-Control"] = "no-store"
-    response.vary.add("Accept")
-    return response
-
-
-def _code_json(status: VoucherStatus, shown: ShownCode | None) -> dict:
-    body = {"qr": shown.code if shown else None,
-            "expires_in": shown.expires_in if shown else None,
-            "status": status.value}
-    if shown:
-        body["svg"] = svg(shown.code)
-    return body
+    return _live_answer(lambda: _code_json(shown, status=voucher.status.value),
+                        lambda: _voucher_page(voucher, shown))
 
 
 def _voucher_page(voucher: Voucher, shown: ShownCode | None) -> str:
     t = translator(request_locale())
-    refresh = request.args.get("refresh", VOUCHER_REFRESH_MAX_SECONDS, type=int)
-    expires_in = shown.expires_in if shown else VOUCHER_REFRESH_MAX_SECONDS
-    # Everything the card's script may have to show, already in the reader's language.
-    texts = {
-        "status": {status.value: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()},
-        "countdown": t._("New code in %(seconds)s s", seconds="{seconds}"),
-        "offline": t._("Offline, retrying…"),
-    }
-    return _page("voucher.html", voucher=voucher, qr=svg(shown.code) if shown else None,
-                 course=voucher.course.display_name(t.locale),
-                 institution=voucher.course.institution.display_name(t.locale),
-                 status_words=texts["status"][voucher.status.value],
-                 countdown=texts["countdown"].replace("{seconds}", str(expires_in)),
-                 expires_in=expires_in, texts=texts,
-                 refresh=min(max(refresh, 1), VOUCHER_REFRESH_MAX_SECONDS))
+    statuses = {status.value: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()}
+    return _live_page("voucher.html", t, shown, {"status": statuses,
+                                                 "offline": t._("Offline, retrying…")},
+                      refresh=(VOUCHER_REFRESH_MAX_SECONDS, VOUCHER_REFRESH_MAX_SECONDS),
+                      voucher=voucher, course=voucher.course.display_name(t.locale),
+                      institution=voucher.course.institution.display_name(t.locale),
+                      status_words=statuses[voucher.status.value],
+                      asks_while=" ".join(s.value for s in VOUCHER_ASKS_WHILE))
 
 
 @bp.get("/class/<token>")
@@ -171,57 +162,74 @@ def class_display(token: str):
         abort(404)
     if now > session_bounds(state.session)[1] + CLASS_DISPLAY_AFTER_END:
         abort(403)
-    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    if wants_json == "application/json":
-        response = jsonify(_display_json(state))
-    else:
-        response = Response(_class_page(state, institution, now))
-        response.headers["Content-Security-Policy"] = CLASS_DISPLAY_CSP
-    # A code is good for half a minute and the count changes: no copy may be kept.
-    response.headers["Cache-Control"] = "no-store"
-    response.vary.add("Accept")
-    return response
-
-
-def _display_json(state: DisplayState) -> dict:
-    shown = state.code
-    body = {"qr": shown.code if shown else None,
-            "expires_in": shown.expires_in if shown else None,
-            "checked_in": state.checked_in, "enrolled": state.enrolled}
-    if shown:
-        body["svg"] = svg(shown.code)
-    return body
+    return _live_answer(lambda: _code_json(state.code, checked_in=state.checked_in,
+                                           enrolled=state.enrolled),
+                        lambda: _class_page(state, institution, now))
 
 
 def _class_page(state: DisplayState, institution: Institution, now: datetime) -> str:
     t = translator(request_locale())
     session, shown = state.session, state.code
     starts = session_bounds(session)[0]
-    refresh = request.args.get("refresh", CLASS_DISPLAY_REFRESH_SECONDS, type=int)
-    # Everything the display's script may have to show, already in the reader's language.
-    texts = {
-        "countdown": t._("New code in %(seconds)s s", seconds="{seconds}"),
-        "offline": t._("Offline, retrying… The code shown still works for a short while."),
-        "closed": t._("Check-in for this session is closed."),
-    }
+    closed = t._("Check-in for this session is closed.")
     if shown:
         no_code = ""
     elif now < starts - OPENS_BEFORE:
         no_code = t._("The check-in code appears here at %(time)s.",
                       time=t.clock((starts - OPENS_BEFORE).time()))
     else:
-        no_code = texts["closed"]
-    return _page("class_display.html", state=state, code=shown.code if shown else "",
-                 qr=svg(shown.code) if shown else None,
-                 course=session.course.display_name(t.locale),
-                 institution=institution.display_name(t.locale),
-                 day=t.day(session.day, "full"), start=t.clock(session.starts),
-                 end=t.clock(session.ends), no_code=no_code,
-                 expires_in=shown.expires_in if shown else "",
-                 countdown=texts["countdown"].replace(
-                     "{seconds}", str(shown.expires_in if shown else "")),
-                 texts=texts,
-                 refresh=min(max(refresh, 1), CLASS_DISPLAY_REFRESH_MAX_SECONDS))
+        no_code = closed
+    texts = {"closed": closed,
+             "offline": t._("Offline, retrying… The code shown still works for a short while.")}
+    return _live_page("class_display.html", t, shown, texts,
+                      refresh=(CLASS_DISPLAY_REFRESH_SECONDS, CLASS_DISPLAY_REFRESH_MAX_SECONDS),
+                      state=state, course=session.course.display_name(t.locale),
+                      institution=institution.display_name(t.locale),
+                      day=t.day(session.day, "full"), start=t.clock(session.starts),
+                      end=t.clock(session.ends), no_code=no_code)
+
+
+# --- the pages with a rotating code --------------------------------------------------------
+
+def _live_answer(as_json: Callable[[], dict], page: Callable[[], str]) -> Response:
+    """A page with a rotating code, or (``Accept: application/json``) what its script asks:
+    design.md's contract, made by ``as_json``."""
+    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if wants_json == "application/json":
+        response = jsonify(as_json())
+    else:
+        response = Response(page())
+        response.headers["Content-Security-Policy"] = LIVE_PAGE_CSP
+    # A code is good for a minute at most and the counts change: no copy may be kept.
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
+    return response
+
+
+def _code_json(shown: ShownCode | None, **facts: object) -> dict:
+    """The code and how long it lasts (both null when there is none) and the page's other
+    ``facts``, plus ``"svg"``, the code drawn as inline SVG markup, when there is a code."""
+    body = {"qr": shown.code if shown else None,
+            "expires_in": shown.expires_in if shown else None, **facts}
+    if shown:
+        body["svg"] = svg(shown.code)
+    return body
+
+
+def _live_page(template: str, t: Translator, shown: ShownCode | None, texts: dict, *,
+               refresh: tuple[int, int], **context) -> str:
+    """``template`` with the code drawn and what live_code.js needs: ``texts`` (all the script
+    may have to show, in the reader's language) and how often to ask, ``?refresh=`` within 1 s
+    and the page's maximum, ``refresh`` being (the default, the maximum)."""
+    texts = {"countdown": t._("New code in %(seconds)s s", seconds="{seconds}"), **texts}
+    default, most = refresh
+    asked = request.args.get("refresh", default, type=int)
+    expires_in = shown.expires_in if shown else ""
+    return _page(template, code=shown.code if shown else "",
+                 qr=svg(shown.code) if shown else None, expires_in=expires_in,
+                 countdown=texts["countdown"].replace("{seconds}", str(expires_in)),
+                 texts=texts, refresh=min(max(asked, 1), most),
+                 live_code_script=LIVE_CODE_SCRIPT, **context)
 
 
 def _page(template: str, **context):

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import fakeredis
 from cachetools import TTLCache
 from flask import current_app
-from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 from redis import Redis
@@ -53,7 +52,6 @@ class Services:
     kv: Redis
     clock: Clock
     limiter: FixedWindowRateLimiter
-    message_rate: RateLimitItemPerMinute
     vault: Vault
     voucher_codes: RotatingCode
     class_codes: RotatingCode
@@ -72,7 +70,6 @@ def build_services(config: Config, *, engine: Engine | None = None,
         kv=kv or make_kv(config.redis_url),
         clock=clock or Clock(),
         limiter=FixedWindowRateLimiter(_limit_storage(config.redis_url)),
-        message_rate=RateLimitItemPerMinute(config.messages_per_minute),
         vault=Vault(config.data_key),
         voucher_codes=RotatingCode(config.secret_key, prefix="PXV",
                                    period_seconds=CODE_PERIOD_SECONDS),

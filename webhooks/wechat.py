@@ -7,8 +7,6 @@ import logging
 from xml.parsers.expat import ExpatError
 
 from flask import Blueprint, Response, abort, request
-from limits import RateLimitItem
-from redis import RedisError
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -16,6 +14,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot import state as conversation
 from bot.conversation import apologize, respond, slow_down
 from bot.turn import Turn
 from webhooks import dedup
@@ -27,6 +26,8 @@ bp = Blueprint("wechat", __name__)
 
 # What WeChat expects when there is nothing to say.
 NO_REPLY = "success"
+# The sender's message rate (config.messages_per_minute) is counted in windows of this length.
+RATE_WINDOW_SECONDS = 60
 
 
 @bp.get("/wechat")
@@ -49,12 +50,7 @@ def receive() -> Response:
     crypto = _crypto(services) if is_encrypted else None
     xml = _decrypt(crypto, request.get_data(), timestamp, nonce) if crypto else request.get_data()
     message = _parse(xml)
-    key = dedup.message_key(message._data)
-    if not dedup.nonce_fits(services.kv, timestamp, nonce, key, services.config.dedup_seconds):
-        # The signature covers the query, not the body: a captured query with another body.
-        abort(403)
-    answer = dedup.once(services.kv, key, services.config.dedup_seconds,
-                        lambda: _answer(services, message))
+    answer = _act_once(services, message, timestamp, nonce)
     if not answer:
         return Response(NO_REPLY, mimetype="text/plain")
     reply = TextReply(content=answer, message=message).render()
@@ -63,14 +59,33 @@ def receive() -> Response:
     return Response(reply, mimetype="application/xml")
 
 
-def _answer(services: Services, message: BaseMessage) -> str:
-    config = services.config
-    turn = Turn(openid=message.source, sessions=services.sessions, kv=services.kv,
+def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: str) -> str:
+    """The first delivery is answered by the bot, a retry gets that answer; Redis is asked
+    once before (webhooks.dedup.admit) and written once after."""
+    kv, config = services.kv, services.config
+    key = dedup.message_key(message._data)
+    admission = dedup.admit(
+        kv, key=key, timestamp=timestamp, nonce=nonce,
+        rate_key=f"peixun:rate:wechat:{message.source}", rate_seconds=RATE_WINDOW_SECONDS,
+        state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds)
+    if admission.verdict == "replay":
+        # The signature covers the query, not the body: a captured query with another body.
+        abort(403)
+    if admission.verdict == "retry":
+        return dedup.earlier_answer(kv, key)
+    turn = Turn(openid=message.source, sessions=services.sessions, kv=kv,
                 clock=services.clock, vault=services.vault,
                 voucher_codes=services.voucher_codes, class_codes=services.class_codes,
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
-                secret_key=config.secret_key, shared=services.shared)
-    if not _within_rate(services.limiter, services.message_rate, message.source):
+                secret_key=config.secret_key, shared=services.shared,
+                state=conversation.State.parse(admission.state))
+    answer = _answer(turn, message, within_rate=admission.hits <= config.messages_per_minute)
+    dedup.keep(kv, key, answer, config.dedup_seconds, also=turn.save)
+    return answer
+
+
+def _answer(turn: Turn, message: BaseMessage, *, within_rate: bool) -> str:
+    if not within_rate:
         return slow_down(turn).text
     try:
         return respond(turn, message).text
@@ -78,14 +93,6 @@ def _answer(services: Services, message: BaseMessage) -> str:
         # The one catch-all: the person gets a polite line, the log gets the traceback.
         logger.exception("bot failed on a %s message", message.type)
         return apologize(turn).text
-
-
-def _within_rate(limiter, rate: RateLimitItem, openid: str) -> bool:
-    try:
-        return limiter.hit(rate, "wechat", openid)
-    except (RedisError, ConnectionError, OSError):
-        logger.warning("rate limiter unavailable; letting the message through")
-        return True
 
 
 def _check_signature(services: Services) -> None:

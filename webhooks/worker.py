@@ -15,7 +15,8 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from bot import notices
-from bot.followup import await_answer
+from bot.followup import await_answer, may_ask
+from bot.state import RECENT_SECONDS
 from locales import translator
 from models.export_jobs import remove_old_files
 from models.followups import (
@@ -25,7 +26,14 @@ from models.followups import (
     queue_followup_questions,
 )
 from models.jobs import push_due_openings
-from models.outbox import Outbox, OutboxStatus, claim_due, window_surely_closed
+from models.outbox import (
+    Outbox,
+    OutboxStatus,
+    claim_due,
+    drop_if_refused,
+    postpone,
+    window_surely_closed,
+)
 from models.persons import Person
 from models.vouchers import expire_vouchers, remind_expiring
 from webhooks.ledger_exports import run_export_jobs
@@ -58,6 +66,12 @@ class Outcome:
 def send_due(services: Services, client: Client) -> int:
     """Send every message that is due now; return how many were handled."""
     ids = _claim(services)
+    deliver(services, client, ids)
+    return len(ids)
+
+
+def deliver(services: Services, client: Client, ids: list[int]) -> None:
+    """Send messages already claimed (claim_due), one by one."""
     for outbox_id in ids:
         try:
             _deliver(services, client, outbox_id)
@@ -66,7 +80,6 @@ def send_due(services: Services, client: Client) -> int:
             # WeChat: put the row back to be tried later rather than leave it "sending".
             logger.exception("outbox %s not delivered; will retry", outbox_id)
             _retry_later(services, outbox_id)
-    return len(ids)
 
 
 def run_jobs(services: Services) -> dict[str, int]:
@@ -144,22 +157,32 @@ def _deliver(services: Services, client: Client, outbox_id: int) -> None:
     with services.sessions.begin() as db:
         row = db.get(Outbox, outbox_id)
         person = db.get(Person, row.person_id)
+        # Checked again now: 退订 (or leaving, or withdrawing consent) may have come after the
+        # row was claimed.
+        if drop_if_refused(row, person):
+            logger.info("outbox %s dropped: %s", row.id, row.last_error)
+            return
+        followup_id = followup_of_reason(row.reason)
+        now = services.clock.now()
+        if followup_id is not None and not may_ask(services.kv, row.openid, now):
+            # The person's next digit answers what they were just shown: ask a bit later.
+            postpone(row, until=now + timedelta(seconds=RECENT_SECONDS))
+            return
         t = translator(person.locale)
         openid, attempts = row.openid, row.attempts
         text = row.text or notices.word(t, row.notice, row.params or {})
         template = row.template or notices.template(t, row.notice, row.params or {})
         # Decided now, not when queued: a message may wait (retries, a long push) while the
         # person writes to us, or while their window closes.
-        closed = window_surely_closed(person.last_seen_at, services.clock.now())
+        closed = window_surely_closed(person.last_seen_at, now)
     outcome = _send(services, client, openid, text, template, closed)
     now = services.clock.now()
     with services.sessions.begin() as db:
         row = db.get(Outbox, outbox_id)
         _record(row, outcome, attempts, now)
-        followup_id = followup_of_reason(row.reason)
         if row.status is OutboxStatus.SENT and followup_id is not None:
             mark_asked(db, followup_id=followup_id, now=now)
-            await_answer(services.kv, openid, followup_id)  # its digits answer it now
+            await_answer(services.kv, openid, followup_id, now)  # its digits answer it now
 
 
 def _send(services: Services, client: Client, openid: str, text: str,

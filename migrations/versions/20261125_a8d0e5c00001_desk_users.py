@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_sign_in_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('disabled_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_desk_users_institution_id_institutions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_desk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_desk_users_username'))

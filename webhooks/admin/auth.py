@@ -2,8 +2,10 @@
 the page renderer and the CSRF check on every form.
 
 The session lives in Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when the desk is
-served over https), carries the user's id and a stamp of the password hash (a new password signs
-out every session), expires after an hour unused and twelve hours after sign-in at the latest.
+served over https), carries the user's id and a stamp of the password hash and of the user's
+session generation (a new password, signing out or disabling the user ends every session of the
+user, on every browser: a cookie copied before is refused), expires after an hour unused and
+twelve hours after sign-in at the latest.
 Every admin form carries a CSRF token (Flask-WTF); only this blueprint checks it, so the WeChat
 callback, the H5 pages and the API are untouched."""
 
@@ -23,7 +25,14 @@ from markupsafe import Markup, escape
 from redis.exceptions import RedisError
 
 from locales import N_, Translator, translator
-from models.desk import DeskRole, DeskUser, load_desk_user, normalize_username, sign_in
+from models.desk import (
+    DeskRole,
+    DeskUser,
+    load_desk_user,
+    normalize_username,
+    sign_in,
+    sign_out,
+)
 from models.errors import SignInRefused
 from models.persons import DEFAULT_LOCALE
 from webhooks.admin import bp
@@ -38,10 +47,13 @@ csrf = CSRFProtect()
 SESSION_IDLE = timedelta(hours=1)
 # ...and this long after signing in, however busy.
 SESSION_MAX = timedelta(hours=12)
-# Failed sign-ins counted over this window: per user name (guessing one account's password)
-# and per address (trying many accounts from one machine).
+# Failed sign-ins counted over this window. Per user name from one address: guessing one
+# account's password stops there, and only there, so someone who knows an admin's name cannot
+# lock the admin out from another machine. Per user name from anywhere, a ceiling ten times
+# higher: guessing from many machines at once. Per address: trying many accounts from one.
 LOGIN_WINDOW_MINUTES = 15
-LOGIN_FAILURES_PER_NAME = RateLimitItemPerMinute(5, LOGIN_WINDOW_MINUTES)
+LOGIN_FAILURES_PER_NAME_AND_ADDRESS = RateLimitItemPerMinute(5, LOGIN_WINDOW_MINUTES)
+LOGIN_FAILURES_PER_NAME = RateLimitItemPerMinute(50, LOGIN_WINDOW_MINUTES)
 LOGIN_FAILURES_PER_ADDRESS = RateLimitItemPerMinute(20, LOGIN_WINDOW_MINUTES)
 
 # Nothing but the page itself: no script, style or font from anywhere else.
@@ -123,8 +135,9 @@ def desk_translator() -> Translator:
 
 
 def signed_in_user() -> DeskUser | None:
-    """The desk user of this request's session, loaded once per request; None when signed out,
-    disabled, the password changed or the session is older than SESSION_MAX."""
+    """The desk user of this request's session, loaded once per request; None when signed out
+    (here or on another browser), disabled, the password changed or the session is older than
+    SESSION_MAX."""
     if "desk_user" in g:
         return g.desk_user
     g.desk_user = None
@@ -214,10 +227,12 @@ def _is_here(path: str) -> bool:
     return request.path.startswith(path) or (path == NAV[0][0] and request.path == "/admin/")
 
 
-def desk_message(title: str, text: str, *, status: int) -> Response:
-    """A short page saying why not (titles and texts are msgids)."""
+def desk_message(title: str, text: str, *, status: int, **values: Any) -> Response:
+    """A short page saying why not (titles and texts are msgids; ``values`` fill the text's
+    placeholders)."""
     t = desk_translator()
-    return desk_page("admin/message.html", status=status, title=t._(title), text=t._(text))
+    return desk_page("admin/message.html", status=status, title=t._(title),
+                     text=t._(text, **values))
 
 
 # --- the views ------------------------------------------------------------------------------
@@ -258,9 +273,15 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a form with its CSRF token, so no other site can sign anyone out)."""
+    """Sign out (a form with its CSRF token, so no other site can sign anyone out): every
+    session of the user ends, here and on any other browser."""
+    user = signed_in_user()
+    if user is not None:
+        services = current()
+        with services.sessions.begin() as db:
+            sign_out(db, user_id=user.id, now=services.clock.now())
     _forget_user()
-    flash(N_("You have signed out."))
+    flash(N_("You have signed out here and on every other browser."))
     return redirect(url_for("admin.login"))
 
 
@@ -304,12 +325,14 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def _login_counters(username: str) -> list[tuple[RateLimitItem, tuple[str, str]]]:
-    return [(LOGIN_FAILURES_PER_NAME, ("desk-login-name", normalize_username(username))),
-            (LOGIN_FAILURES_PER_ADDRESS, ("desk-login-address", request.remote_addr or "-"))]
+def _login_counters(username: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    name, address = normalize_username(username), request.remote_addr or "-"
+    return [(LOGIN_FAILURES_PER_NAME_AND_ADDRESS, ("desk-login-name-address", name, address)),
+            (LOGIN_FAILURES_PER_NAME, ("desk-login-name", name)),
+            (LOGIN_FAILURES_PER_ADDRESS, ("desk-login-address", address))]
 
 
-def _under_limit(services: Services, item: RateLimitItem, key: tuple[str, str]) -> bool:
+def _under_limit(services: Services, item: RateLimitItem, key: tuple[str, ...]) -> bool:
     try:
         return services.limiter.test(item, *key)
     except (RedisError, ConnectionError, OSError):
@@ -318,7 +341,7 @@ def _under_limit(services: Services, item: RateLimitItem, key: tuple[str, str]) 
         return True
 
 
-def _count_failure(services: Services, item: RateLimitItem, key: tuple[str, str]) -> None:
+def _count_failure(services: Services, item: RateLimitItem, key: tuple[str, ...]) -> None:
     try:
         services.limiter.hit(item, *key)
     except (RedisError, ConnectionError, OSError):

@@ -1,13 +1,14 @@
 """The desk's dashboard: a year's targets against what really happened, by category and by
 township, as a chart drawn here (inline SVG, nothing from elsewhere) and the same table under
-it; and the list of people behind every figure (masked)."""
+it; the townships' targets by certificate kind (LP2021 附件2) in a table of their own; and the
+list of people behind every figure (masked)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from flask import Response, request
+from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,10 @@ from locales import N_
 from models.catalogue import Category, Institution
 from models.desk import DeskRole
 from models.progress import (
+    FUNNEL,
+    KIND_TARGETS,
     TARGET_MEASURE,
+    TARGETED,
     Measure,
     Progress,
     ProgressFilter,
@@ -27,16 +31,16 @@ from models.regions import Region, RegionLevel
 from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
-    desk_message,
     desk_page,
     desk_translator,
     forbidden,
     require_role,
 )
+from webhooks.admin.filters import choice_arg, code_arg, number_arg, year_arg
 from webhooks.services import current
 
 ALL_ROLES = (DeskRole.ADMIN, DeskRole.INSPECTOR, DeskRole.INSTITUTION)
-FIRST_YEAR, LAST_YEAR = 2000, 2100
+LAST_PAGE = 100_000  # 5 million people at 50 a page
 
 MEASURE_WORDS = {
     Measure.REGISTERED: N_("Signed up"),
@@ -44,6 +48,9 @@ MEASURE_WORDS = {
     Measure.COMPLETED: N_("Completed"),
     Measure.CERTIFIED: N_("Certified"),
     Measure.EMPLOYED: N_("Employed"),
+    Measure.QUALIFICATION: N_("Qualification certificates"),
+    Measure.SPECIAL: N_("Special ability certificates"),
+    Measure.FREE: N_("Free trainings"),
 }
 STATUS_WORDS = {
     "issued": N_("Voucher issued"),
@@ -63,12 +70,13 @@ CHART_WIDTH = CHART_LABEL + CHART_BAR + 170
 CHART_LABEL_UNITS = 24  # what fits in CHART_LABEL at 12px: a CJK character counts 2
 
 
-class BadFilter(Exception):
-    """A filter naming something that does not exist; ``words`` says which (a msgid)."""
+class OtherInstitution(Exception):
+    """An institution's user asking for another institution's figures."""
 
-    def __init__(self, words: str, value: str) -> None:
-        super().__init__(words)
-        self.words, self.value = words, value
+
+@bp.errorhandler(OtherInstitution)
+def _other_institution(_: OtherInstitution) -> Response:
+    return forbidden()
 
 
 @dataclass(frozen=True)
@@ -102,12 +110,7 @@ def dashboard() -> Response:
     services = current()
     t = desk_translator()
     with services.sessions.begin() as db:
-        try:
-            filters, codes = _filters(db)
-        except BadFilter as bad:
-            return desk_message(bad.words, N_("Check the filter and try again."), status=400)
-        except PermissionError:
-            return forbidden()
+        filters, codes = _filters(db)
         result = progress(db, filters=filters, today=services.clock.today())
         choices = _choices(db, t.locale)
     sections = [
@@ -116,8 +119,9 @@ def dashboard() -> Response:
     ]
     charts = [(title, _bars(rows, key, codes, result, t)) for title, key, rows in sections]
     return desk_page("admin/dashboard.html", result=result, codes=codes, choices=choices,
-                     sections=sections, charts=charts, measures=list(Measure),
-                     measure_words={m: t._(w) for m, w in MEASURE_WORDS.items()},
+                     sections=sections, charts=charts, measures=FUNNEL,
+                     kinds=[(kind, TARGETED[kind]) for kind in KIND_TARGETS],
+                     measure_words=_measure_words(t),
                      row_url=lambda key, row, measure: _row_url(codes, key, row, measure),
                      row_name=lambda row: _row_name(row, t),
                      chart=dict(label=CHART_LABEL, bar=CHART_BAR, row=CHART_ROW,
@@ -133,23 +137,16 @@ def people_list() -> Response:
     phone, 50 a page (``?page=``)."""
     services = current()
     t = desk_translator()
-    try:
-        measure = Measure(request.args.get("measure", Measure.REGISTERED.value))
-    except ValueError:
-        return desk_message(N_("There is no such figure."), N_("Check the filter and try again."),
-                            status=400)
+    measure = choice_arg("measure", Measure, default=Measure.REGISTERED,
+                         words=N_("There is no such figure."))
+    page = number_arg("page", low=1, high=LAST_PAGE, default=1,
+                      words=N_("There is no such page."))
     with services.sessions.begin() as db:
-        try:
-            filters, codes = _filters(db)
-        except BadFilter as bad:
-            return desk_message(bad.words, N_("Check the filter and try again."), status=400)
-        except PermissionError:
-            return forbidden()
-        found = people(db, filters=filters, measure=measure,
-                       page=request.args.get("page", 1, type=int))
+        filters, codes = _filters(db)
+        found = people(db, filters=filters, measure=measure, page=page)
         choices = _choices(db, t.locale)
     return desk_page("admin/list.html", found=found, measure=measure, codes=codes,
-                     choices=choices, measure_words={m: t._(w) for m, w in MEASURE_WORDS.items()},
+                     choices=choices, measure_words=_measure_words(t),
                      status_words={k: t._(v) for k, v in STATUS_WORDS.items()},
                      page_url=lambda page: _list_url(codes, measure=measure.value, page=page),
                      back_url="/admin/dashboard?" + urlencode(_present(codes)))
@@ -160,12 +157,10 @@ def people_list() -> Response:
 
 def _filters(db: Session) -> tuple[ProgressFilter, dict[str, str]]:
     """The request's filters as ids, and as the codes to put in links. An institution user is
-    held to its own institution: asking for another is refused (PermissionError)."""
+    held to its own institution: asking for another is refused (OtherInstitution); a bad value
+    is refused with BadFilter (webhooks/admin/filters.py)."""
     user = current_desk_user()
-    today = current().clock.today()
-    year = request.args.get("year", today.year, type=int)
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise BadFilter(N_("There is no such year."), str(year))
+    year = year_arg(default=current().clock.today().year)
     codes = {"year": str(year)}
     township_id = _lookup(db, Region, "township", codes,
                           Region.level == RegionLevel.TOWNSHIP,
@@ -176,23 +171,24 @@ def _filters(db: Session) -> tuple[ProgressFilter, dict[str, str]]:
                              words=N_("There is no such institution."))
     if user.role is DeskRole.INSTITUTION:
         if institution_id not in (None, user.institution_id):
-            raise PermissionError
+            raise OtherInstitution
         institution_id = user.institution_id
         codes["institution"] = user.institution.code
     return ProgressFilter(year=year, township_id=township_id, category_id=category_id,
                           institution_id=institution_id), codes
 
 
+def _measure_words(t) -> dict[Measure, str]:
+    return {m: t._(w) for m, w in MEASURE_WORDS.items()}
+
+
 def _lookup(db: Session, model, name: str, codes: dict[str, str], *conditions,
             words: str) -> int | None:
-    code = request.args.get(name, "").strip()
-    if not code:
-        return None
-    found = db.scalar(select(model.id).where(model.code == code, *conditions))
+    found = code_arg(db, model, name, *conditions, words=words)
     if found is None:
-        raise BadFilter(words, code)
-    codes[name] = code
-    return found
+        return None
+    codes[name] = found[1]
+    return found[0]
 
 
 def _choices(db: Session, locale: str) -> dict[str, list[Choice]]:

@@ -4,7 +4,7 @@ by course, institution, category or township. Institution staff see their own co
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response
 
 from locales import N_
 from models.desk import DeskRole
@@ -12,12 +12,12 @@ from models.outcomes import EMPLOYMENT_GOAL, Dimension, outcomes
 from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
-    desk_message,
     desk_page,
     desk_translator,
     institution_scope,
     require_role,
 )
+from webhooks.admin.filters import BadFilter, choice_arg, number_arg, year_arg
 from webhooks.services import current
 
 DIMENSION_WORDS = {
@@ -26,11 +26,8 @@ DIMENSION_WORDS = {
     Dimension.CATEGORY: N_("Category"),
     Dimension.TOWNSHIP: N_("Township"),
 }
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-
-
-class BadFilter(ValueError):
-    """A filter value the page cannot use; the message is a msgid."""
+ROUND_WORDS = N_("There is no such follow-up round.")
+ROUND_HINT = N_("Choose a round from the list.")
 
 
 @bp.get("/followups")
@@ -41,10 +38,7 @@ def followups() -> Response:
     trainee's latest answered round)."""
     services = current()
     t = desk_translator()
-    try:
-        dimension, year, round_months = _filters(services.config.followup_months)
-    except BadFilter as bad:
-        return desk_message(str(bad), N_("Check the filter and try again."), status=400)
+    dimension, year, round_months = _filters(services.config.followup_months)
     with services.sessions.begin() as db:
         result = outcomes(db, dimension=dimension, today=services.clock.today(),
                           institution_id=institution_scope(), year=year,
@@ -60,25 +54,15 @@ def followups() -> Response:
 
 
 def _filters(rounds: tuple[int, ...]) -> tuple[Dimension, int | None, int | None]:
-    by = request.args.get("by", "").strip() or Dimension.COURSE.value
-    if by not in {d.value for d in Dimension}:
-        raise BadFilter(N_("There is no such view of the follow-up."))
-    year = _number(request.args.get("year"))
-    if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
-        raise BadFilter(N_("The year is not valid."))
-    round_months = _number(request.args.get("round"))
+    """The page's filters; a bad one is refused with BadFilter (webhooks/admin/filters.py)."""
+    dimension = choice_arg("by", Dimension, default=Dimension.COURSE,
+                           words=N_("There is no such view of the follow-up."))
+    year = year_arg(default=None)
+    round_months = number_arg("round", low=min(rounds, default=0),
+                              high=max(rounds, default=0), words=ROUND_WORDS, hint=ROUND_HINT)
     if round_months is not None and round_months not in rounds:
-        raise BadFilter(N_("There is no such follow-up round."))
-    return Dimension(by), year, round_months
-
-
-def _number(value: str | None) -> int | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise BadFilter(N_("A filter needs a number."))
-    return int(value)
+        raise BadFilter(ROUND_WORDS, ROUND_HINT)
+    return dimension, year, round_months
 
 
 def _percent(share: float | None) -> str:

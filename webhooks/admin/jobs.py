@@ -10,7 +10,7 @@ from flask import Response, flash, redirect, request
 
 from locales import N_, Translator
 from models.audit import Channel
-from models.course_import import FILE, RowError
+from models.clerk_sheet import FILE, RowError
 from models.desk import DeskRole
 from models.errors import JobFileRejected, JobOpeningNotFound, JobOpeningRefused
 from models.jobs import (

@@ -20,9 +20,10 @@ from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
 from locales import Translator
-from models.miniprogram import linked_person
+from models.miniprogram import SessionInvalid, session_person
 from webhooks.api.errors import ApiError
 from webhooks.locale import request_locale
+from webhooks.routing import ID_MAX
 from webhooks.services import Services, current
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ ACCESS_SECONDS = 15 * 60
 # Per person and per address (a whole village may share one address behind a carrier's NAT).
 PERSON_RATE = RateLimitItemPerMinute(120)
 ADDRESS_RATE = RateLimitItemPerMinute(600)
+# Signed-in calls from one address: generous (a township's phones behind one NAT), yet a bound
+# on one address flooding the API with tokens, forged or stolen.
+SIGNED_IN_ADDRESS_RATE = RateLimitItemPerMinute(1200)
 # Signing in and typing link codes: guessable six-digit codes need a tight limit.
 SIGN_IN_RATE = RateLimitItemPerMinute(20)
 LINK_RATE = RateLimitItemPerMinute(5)
@@ -78,6 +82,10 @@ spec = SpecTree(
     after=_response_invalid,
 )
 AUTH = {"bearer": []}
+# A row id in a path: the app's <int:…> already stops at ID_MAX; spelled out here so that the
+# OpenAPI document states it (spectree reads it from the rule). No `min`: an id of 0 reaches
+# the operation, which answers that it does not exist.
+ID = f"int(max={ID_MAX})"
 
 
 # --- tokens --------------------------------------------------------------------------------
@@ -118,6 +126,8 @@ def caller() -> Caller:
     """The signed-in caller, or 401."""
     if "caller" in g:
         return g.caller
+    # Counted before the token is read: forged tokens cost no database query past the limit.
+    within_rate(SIGNED_IN_ADDRESS_RATE, "ip-signed-in", client_address())
     services = current()
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -128,7 +138,12 @@ def caller() -> Caller:
         raise ApiError(401, "token_expired", headers={"WWW-Authenticate": "Bearer"}) from None
     except BadSignature:
         raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"}) from None
-    person = run(linked_person, account_id=int(claims["a"]))
+    try:
+        person = run(session_person, account_id=int(claims["a"]), family=str(claims["f"]))
+    except SessionInvalid:
+        # Signed out, or the refresh token was reused: the session's access tokens end now.
+        raise ApiError(401, "session_invalid", reason="ended",
+                       headers={"WWW-Authenticate": "Bearer"}) from None
     if person.id != claims["p"]:
         # The account was linked to someone else since: this token no longer speaks for them.
         raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
@@ -181,8 +196,14 @@ def within_rate(item: RateLimitItem, *keys: str) -> None:
     raise ApiError(429, "rate_limited", headers={"Retry-After": str(wait)})
 
 
+def client_address() -> str:
+    """The caller's address: behind TRUSTED_PROXY_HOPS proxies, the one they forwarded for
+    (ProxyFix in webhooks.app), never a header a client could set itself."""
+    return request.remote_addr or "unknown"
+
+
 def limit_address() -> None:
-    within_rate(ADDRESS_RATE, "ip", request.remote_addr or "unknown")
+    within_rate(ADDRESS_RATE, "ip", client_address())
 
 
 # --- idempotency ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
+from pydantic_core import PydanticCustomError
 from spectree import Response
 
 from models.catalogue import Intent as WorkIntent
@@ -25,6 +26,26 @@ class In(BaseModel):
     """A request body or query: unknown fields are refused, so a typo is not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Body(In):
+    """A JSON body: each value of its own JSON type. `true` or `"1"` is no course id and
+    `"yes"` no boolean (a query string's values are text, so queries stay lax)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+def _exactly_true(value: object) -> object:
+    # Literal[True] takes 1 too (1 == True), strict or not.
+    if value is not True:
+        raise PydanticCustomError("literal_error", "Input should be True", {"expected": "True"})
+    return value
+
+
+# Strict validation of Python objects wants enum members; a JSON body holds their values.
+IntentIn = Annotated[WorkIntent, Strict(False)]
+GroupIn = Annotated[Group, Strict(False)]
+Agreed = Annotated[Literal[True], BeforeValidator(_exactly_true)]
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -50,17 +71,17 @@ def answers(ok_status: int, model: type[BaseModel] | None, *errors: int) -> Resp
 
 # --- session -------------------------------------------------------------------------------
 
-class SignIn(In):
+class SignIn(Body):
     code: text(128, 1) = Field(description="the code wx.login gave the mini-program")
 
 
-class BindIn(In):
+class BindIn(Body):
     code: text(128, 1) = Field(description="a new code from wx.login")
     bind_code: text(12, 1) = Field(
         description="the six digits the official account sent for “绑定小程序”")
 
 
-class RefreshIn(In):
+class RefreshIn(Body):
     refresh_token: text(200, 1)
 
 
@@ -101,21 +122,21 @@ class Profile(BaseModel):
     groups: list[GroupOut] = []
 
 
-class RegistrationIn(In):
+class RegistrationIn(Body):
     name: text(40, 1)
     id_number: text(30, 1) = Field(description="GB 11643, 18 characters; checked and sealed")
     phone: text(20, 1)
     township: text(40, 1) = Field(description="a township code from GET /townships")
-    intent: WorkIntent
-    groups: list[Group] = Field(default=[], max_length=7)
+    intent: IntentIn
+    groups: list[GroupIn] = Field(default=[], max_length=7)
     draws_pension: bool = False
-    consent: Literal[True] = Field(description="agreement to the processing of personal data")
+    consent: Agreed = Field(description="agreement to the processing of personal data")
 
 
-class ProfileChange(In):
+class ProfileChange(Body):
     phone: text(20, 1) | None = None
     township: text(40, 1) | None = None
-    intent: WorkIntent | None = None
+    intent: IntentIn | None = None
     locale: Literal["zh_Hans_CN", "en"] | None = None
 
 
@@ -200,7 +221,7 @@ class CourseDetail(CourseSummary):
 
 # --- vouchers ------------------------------------------------------------------------------
 
-class ClaimIn(In):
+class ClaimIn(Body):
     course_id: int = Field(ge=1, le=2**31 - 1)
 
 
@@ -242,7 +263,7 @@ class VoucherDetail(VoucherOut):
 
 # --- attendance ----------------------------------------------------------------------------
 
-class CheckInIn(In):
+class CheckInIn(Body):
     code: text(200, 1) = Field(description="the class display's code, as scanned")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
@@ -308,7 +329,7 @@ class EvaluationOut(BaseModel):
 
 # --- staff ---------------------------------------------------------------------------------
 
-class RedeemIn(In):
+class RedeemIn(Body):
     code: text(200, 1) = Field(description="the holder's voucher code, as scanned")
 
 
@@ -320,7 +341,7 @@ class RedeemedOut(BaseModel):
     course: str
 
 
-class OpenIn(In):
+class OpenIn(Body):
     course_code: text(40, 1) | None = Field(
         default=None, description="needed only when two classes run at once")
 
@@ -366,7 +387,7 @@ class RollCallOut(BaseModel):
     lines: list[RollLine]
 
 
-class MarkIn(In):
+class MarkIn(Body):
     voucher_number: text(20, 1)
     present: bool
     reason: text(200, 1)
@@ -379,7 +400,7 @@ class MarkOut(BaseModel):
     hours: float
 
 
-class CompleteIn(In):
+class CompleteIn(Body):
     voucher_number: text(20, 1)
     certificate_no: text(40, 1) | None = Field(
         description="the certificate's number; null when the appraisal was failed")
@@ -401,15 +422,15 @@ class ReferralOut(BaseModel):
     scene: str
 
 
-class NeighbourIn(In):
+class NeighbourIn(Body):
     name: text(40, 1)
     id_number: text(30, 1)
     phone: text(20, 1)
     township: text(40, 1)
-    intent: WorkIntent
-    groups: list[Group] = Field(default=[], max_length=7)
+    intent: IntentIn
+    groups: list[GroupIn] = Field(default=[], max_length=7)
     draws_pension: bool = False
-    consent_on_paper: Literal[True] = Field(
+    consent_on_paper: Agreed = Field(
         description="the neighbour signed the consent form in front of the cadre")
 
 
@@ -445,7 +466,9 @@ class JobOut(BaseModel):
     wage: str
     contact: str = Field(description="the employer's contact, as posted")
     valid_until: date
-    is_match: bool = Field(description="matches the caller by training, intent or home")
+    is_match: bool = Field(description="an opening for the caller: a course they finished is of "
+                                       "its category, or their work intent fits it (in their "
+                                       "township, if it names one)")
 
 
 class JobList(BaseModel):

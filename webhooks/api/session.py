@@ -28,12 +28,6 @@ from webhooks.services import current
 TAGS = ("session",)
 
 
-def _ip() -> str:
-    from flask import request
-
-    return request.remote_addr or "unknown"
-
-
 def _signed_in(login: WeChatLogin) -> int:
     services = current()
     account = run(sign_in, vault=services.vault, openid=login.openid, unionid=login.unionid,
@@ -64,7 +58,7 @@ def create_session(json: SignIn):
     Answers 403 `binding_required` while the mini-program user is not linked to a person of
     the official account: they send “绑定小程序” to the account and post its code to
     /session/bind."""
-    core.within_rate(SIGN_IN_RATE, "sign-in", _ip())
+    core.within_rate(SIGN_IN_RATE, "sign-in", core.client_address())
     account_id = _signed_in(code_to_session(current().config, json.code))
     return _session(run(start_session, account_id=account_id, now=core.now()))
 
@@ -74,7 +68,7 @@ def create_session(json: SignIn):
 def bind_session(json: BindIn):
     """Link the mini-program to the person who asked the official account for this code
     (“绑定小程序”), and sign in."""
-    core.within_rate(LINK_RATE, "link-ip", _ip())
+    core.within_rate(LINK_RATE, "link-ip", core.client_address())
     login = code_to_session(current().config, json.code)
     core.within_rate(LINK_RATE, "link-account", login.openid)
     account_id = _signed_in(login)
@@ -88,7 +82,7 @@ def bind_session(json: BindIn):
 def renew_session(json: RefreshIn):
     """A new access token for a refresh token; the refresh token is spent and replaced. A
     refresh token used twice ends its whole session."""
-    core.within_rate(SIGN_IN_RATE, "refresh", _ip())
+    core.within_rate(SIGN_IN_RATE, "refresh", core.client_address())
     try:
         grant = run(refresh_session, token=json.refresh_token, now=core.now())
     except SessionInvalid as error:
@@ -103,8 +97,7 @@ def renew_session(json: RefreshIn):
 @bp.delete("/session")
 @spec.validate(resp=answers(204, None, 401), tags=TAGS, security=AUTH)
 def delete_session():
-    """Sign out: the session's refresh token stops working (the access token dies within
-    minutes)."""
+    """Sign out: the session's refresh token and access tokens stop working at once."""
     who = caller()
     run(end_session, family=who.family, now=core.now())
     return "", 204

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from sqlalchemy.orm import Session
 
 from bot import subsidy as subsidy_words
@@ -40,7 +39,7 @@ from models.vouchers import (
     vouchers_of,
 )
 from webhooks.api import core
-from webhooks.api.core import AUTH, bp, caller, idempotent, limit_address, ok, run, spec, words
+from webhooks.api.core import AUTH, ID, bp, caller, idempotent, limit_address, ok, run, spec, words
 from webhooks.api.errors import ApiError
 from webhooks.api.schemas import (
     AttendanceList,
@@ -228,7 +227,7 @@ def courses(query: CourseQueryIn):
     return ok(run(act))
 
 
-@bp.get("/courses/<int:course_id>")
+@bp.get(f"/courses/<{ID}:course_id>")
 @spec.validate(resp=answers(200, CourseDetail, 404), tags=COURSES)
 def course(course_id: int):
     """A course with its sessions and seats left."""
@@ -307,7 +306,7 @@ def my_vouchers():
                                            for v in vouchers_of(db, openid=who.openid)]}))
 
 
-@bp.get("/vouchers/<int:voucher_id>")
+@bp.get(f"/vouchers/<{ID}:voucher_id>")
 @spec.validate(resp=answers(200, VoucherDetail, 401, 404), tags=VOUCHERS, security=AUTH)
 def voucher(voucher_id: int):
     """One voucher and, while it can be redeemed, its current code (it changes every
@@ -325,7 +324,7 @@ def voucher(voucher_id: int):
     return ok(run(act))
 
 
-@bp.post("/vouchers/<int:voucher_id>/cancel")
+@bp.post(f"/vouchers/<{ID}:voucher_id>/cancel")
 @spec.validate(resp=answers(200, VoucherOut, 401, 404, 409), tags=VOUCHERS, security=AUTH)
 def cancel(voucher_id: int):
     """Cancel a voucher not yet redeemed; its seat is free again."""
@@ -406,7 +405,3 @@ def subsidies(query: SubsidyQuery):
             "missing": [t._(subsidy_words.MISSING.get(m, m)) for m in o.missing],
             "source": o.source,
         } for o in evaluation.outcomes]})
-
-
-def client_address() -> str:
-    return request.remote_addr or "unknown"
