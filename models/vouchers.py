@@ -409,27 +409,6 @@ def undo_redemption(db: Session, *, staff_openid: str, number: str, reason: str,
     return voucher
 
 
-def complete_voucher(db: Session, *, staff_openid: str, number: str, certificate_no: str | None,
-                     now: datetime, channel: Channel) -> Voucher:
-    """结业: the course's certificate with its number, or, without a number, a failed appraisal."""
-    voucher, staff_person_id = staff_voucher(db, staff_openid=staff_openid, number=number)
-    if voucher.status is not VoucherStatus.REDEEMED:
-        raise VoucherStateWrong(status=voucher.status.value)
-    voucher.status, voucher.completed_at, voucher.completed_by_id = (
-        VoucherStatus.COMPLETED, now, staff_person_id)
-    voucher.certified = bool(certificate_no)
-    voucher.certificate_no = certificate_no[:40] if certificate_no else None
-    audit(db, actor_id=staff_person_id, channel=channel, action="voucher.complete",
-          target=voucher, before={"status": "redeemed"},
-          after={"status": "completed", "certified": voucher.certified,
-                 "certificate_no": voucher.certificate_no}, at=now)
-    enqueue(db, person=voucher.person, reason=f"voucher.completed:{voucher.id}", now=now,
-            notice="voucher_completed" if voucher.certified else "voucher_failed",
-            params={"course": voucher.course.name, "course_en": voucher.course.name_en,
-                    "certificate_no": voucher.certificate_no or ""})
-    return voucher
-
-
 # --- the bureau's side ---------------------------------------------------------------------
 
 def revoke_voucher(db: Session, *, number: str, reason: str, now: datetime) -> Voucher:

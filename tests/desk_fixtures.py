@@ -25,7 +25,8 @@ from models.followups import FollowUp, WorkAfter
 from models.persons import ConsentHow, meet
 from models.registration import RegistrationForm, register
 from models.staff import bind_staff, invite_staff
-from models.vouchers import claim_voucher, complete_voucher, redeem_voucher
+from models.vouchers import claim_voucher, redeem_voucher
+from tests.classes import attend_and_complete
 from tests.people import id_number
 
 DESK_PASSWORD = "correct horse battery"
@@ -148,9 +149,9 @@ class Activity:
             self.run(redeem_voucher, codes=self._services.voucher_codes, code=code,
                      staff_openid=staff, channel=Channel.WECHAT, now=now)
             if to == "completed":
-                self.run(complete_voucher, staff_openid=staff, number=voucher.number,
-                         certificate_no=f"C{voucher.id:08d}" if certified else None, now=now,
-                         channel=Channel.WECHAT)
+                attend_and_complete(self._services, staff_openid=staff,
+                                    voucher_number=voucher.number, now=now,
+                                    certificate_no=f"C{voucher.id:08d}" if certified else None)
         if work is not None:
             self.answered(made, course.id, work)
         return made

@@ -181,6 +181,38 @@ def test_staff_of_another_institution_cannot_mark(wechat, at_class, services, cl
     assert marks(db, TRAINEE) == []
 
 
+def test_a_manual_mark_finds_its_class_when_two_run_at_once(wechat, at_class, clock,
+                                                           sessions, db):
+    # A second class of the same institution starts at the same minute: the voucher says
+    # which of the two the mark is for.
+    from decimal import Decimal
+
+    from models.audit import Channel
+    from models.catalogue import CertificateKind
+    from models.courses import CourseSpec, publish_course
+    from models.vouchers import Voucher
+
+    [today] = [s for s in at_class.sessions if s.day == clock.today() and s.starts.hour == 13]
+    with sessions.begin() as setup:
+        publish_course(setup, actor_id=None, channel=Channel.CLI, now=clock.now(),
+                       spec=CourseSpec(
+                           code="zz-twin", institution_code="lp-zhongzhi",
+                           category_code="care", name="育婴员加班", name_en="Baby care",
+                           occupation="育婴员", occupation_en="Nanny",
+                           certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
+                           theory_hours=1, practice_hours=3, capacity=20, fee_yuan=Decimal(0),
+                           is_entrepreneurship=False, township_code="luoxiong", address="某地",
+                           lat=None, lng=None, radius_m=None,
+                           sessions=[(clock.today(), today.starts, today.ends)]))
+    assert "zz-twin" in wechat.say(STAFF, "点名").text  # a roll call must name its class
+    number = db.scalar(select(Voucher.number).join(Person, Person.id == Voucher.person_id)
+                       .where(Person.openid == TRAINEE, Voucher.course_id == at_class.id))
+    answer = wechat.say(STAFF, f"补签 {number} 手机没电")
+    assert "手工补记" in answer.text
+    [mark] = marks(db, TRAINEE)
+    assert mark.session_id == today.id and mark.how is MarkHow.MANUAL
+
+
 def test_a_trainee_sees_their_own_attendance(wechat, at_class, services, clock, db):
     wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
     answer = wechat.say(TRAINEE, "出勤")

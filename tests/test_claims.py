@@ -13,9 +13,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models.attendance import Attendance, MarkHow
+from models.attendance import mark_by_hand
 from models.audit import AuditEntry, Channel
-from models.catalogue import CertificateKind, ClassSession, Course
+from models.catalogue import CertificateKind, ClassSession, Course, session_bounds
 from models.claims import (
     Claim,
     ClaimLine,
@@ -30,8 +30,9 @@ from models.clock import LOCAL_TZ
 from models.persons import Group, GroupStatus, PersonGroup, meet
 from models.settlement import settlement_rates
 from models.staff import bind_staff, invite_staff
-from models.vouchers import Voucher, claim_voucher, complete_voucher, redeem_voucher
+from models.vouchers import Voucher, claim_voucher, redeem_voucher
 from models.workdays import add_working_days, work_calendar, working_days_between
+from tests.classes import attend_and_complete
 from tests.people import id_number, register_via_chat
 
 # lp-2026-006 (lp-pes, free, 专项职业能力): 10 class days from 28 Nov 2026, the last on Mon 7 Dec.
@@ -85,8 +86,9 @@ class Trainee:
 
 @pytest.fixture
 def desk(wechat, services, sessions, clock):
-    """Vouchers set up through the domain, as trainees and institution staff would; attendance
-    and a verified group set directly, as fixture setup."""
+    """Vouchers set up through the domain, as trainees and institution staff would (attendance
+    scanned in class, absence marked by hand, 结业 through its attendance rule); a verified
+    group set directly, as fixture setup."""
 
     class Desk:
         def __init__(self) -> None:
@@ -107,8 +109,11 @@ def desk(wechat, services, sessions, clock):
             return self.staff[institution]
 
         def completed(self, course_code: str = COURSE, *, certificate_no: str | None,
-                      name: str = "张三", days_present: int = 0,
+                      name: str = "张三", days_present: int | None = None,
                       is_verified: bool = False) -> Trainee:
+            """Enrolled, present every session of the first ``days_present`` class days (all,
+            by default; 结业 needs 90% of the hours, 9 of lp-2026-006's 10 days) and marked
+            absent by hand the day after, then completed."""
             self.seq += 2
             openid, number = f"o-cl{self.seq}", id_number(seq=f"0{self.seq}")
             register_via_chat(wechat, openid, id=number, name=name, groups="1")
@@ -119,29 +124,26 @@ def desk(wechat, services, sessions, clock):
             code = services.voucher_codes.show(voucher.id, clock.now()).code
             self.run(redeem_voucher, codes=services.voucher_codes, code=code, staff_openid=staff,
                      channel=Channel.WECHAT, now=clock.now())
-            self.run(complete_voucher, staff_openid=staff, number=voucher.number,
-                     certificate_no=certificate_no, now=clock.now(), channel=Channel.WECHAT)
-            with sessions.begin() as db:
-                if is_verified:
+            if days_present is not None:  # a day marked absent does not count
+                days = self.run(lambda s: s.scalars(select(ClassSession.day).where(
+                    ClassSession.course_id == course.id).distinct()
+                    .order_by(ClassSession.day)).all())
+                absent = self.run(lambda s: s.scalar(select(ClassSession).where(
+                    ClassSession.course_id == course.id,
+                    ClassSession.day == days[days_present]).order_by(ClassSession.starts)
+                    .limit(1)))
+                self.run(mark_by_hand, staff_openid=staff, voucher_number=voucher.number,
+                         is_present=False, reason="病假", channel=Channel.WECHAT,
+                         now=session_bounds(absent)[0])
+            attend_and_complete(services, staff_openid=staff, voucher_number=voucher.number,
+                                certificate_no=certificate_no, now=clock.now(),
+                                days=days_present)
+            if is_verified:
+                with sessions.begin() as db:
                     group = db.scalar(select(PersonGroup).where(
                         PersonGroup.person_id == voucher.person_id,
                         PersonGroup.group == Group.POVERTY_ALLEVIATED))
                     group.status = GroupStatus.VERIFIED
-                sessions_ = db.scalars(select(ClassSession).where(
-                    ClassSession.course_id == course.id)
-                    .order_by(ClassSession.day, ClassSession.starts)).all()
-                days = sorted({s.day for s in sessions_})[:days_present]
-                for session in (s for s in sessions_ if s.day in days):  # both sittings a day
-                    db.add(Attendance(session_id=session.id, person_id=voucher.person_id,
-                                      voucher_id=voucher.id, is_present=True,
-                                      checked_in_at=datetime.combine(session.day, session.starts,
-                                                                     tzinfo=LOCAL_TZ),
-                                      hours=session.hours, how=MarkHow.SCAN))
-                if days_present:  # a day marked absent does not count
-                    absent = next(s for s in sessions_ if s.day not in days)
-                    db.add(Attendance(session_id=absent.id, person_id=voucher.person_id,
-                                      voucher_id=voucher.id, is_present=False, hours=0,
-                                      how=MarkHow.MANUAL, reason="病假"))
             return Trainee(openid, number, voucher.id, voucher.number, voucher.person_id)
 
     return Desk()
@@ -154,9 +156,9 @@ def lines_by_voucher(db, claim: Claim) -> dict[int, ClaimLine]:
 
 
 def test_a_claim_pays_certificates_and_allowances_by_days_attended(desk, db, clock):
-    verified = desk.completed(certificate_no="ZX-101", days_present=3, is_verified=True)
-    unverified = desk.completed(certificate_no="ZX-102", days_present=4)
-    failed = desk.completed(certificate_no=None, days_present=2, is_verified=True)
+    verified = desk.completed(certificate_no="ZX-101", days_present=9, is_verified=True)
+    unverified = desk.completed(certificate_no="ZX-102")
+    failed = desk.completed(certificate_no=None, days_present=9, is_verified=True)
     clock.set(local(2026, 12, 8, 10, 0))
 
     claim = desk.run(make_claim, course_code=COURSE, now=clock.now())
@@ -168,15 +170,15 @@ def test_a_claim_pays_certificates_and_allowances_by_days_attended(desk, db, clo
     lines = lines_by_voucher(db, claim)
     mine = lines[verified.voucher_id]
     assert (mine.training_yuan, mine.appraisal_yuan) == (rate.training_yuan, rate.appraisal_yuan)
-    assert (mine.days_attended, mine.living_yuan, mine.transport_yuan) == (3, 180, 60)
+    assert (mine.days_attended, mine.living_yuan, mine.transport_yuan) == (9, 540, 180)
     assert mine.note is None
     theirs = lines[unverified.voucher_id]
-    assert theirs.training_yuan == rate.training_yuan and theirs.days_attended == 4
+    assert theirs.training_yuan == rate.training_yuan and theirs.days_attended == 10
     assert (theirs.living_yuan, theirs.transport_yuan) == (0, 0)
     assert theirs.note == LineNote.GROUP_NOT_VERIFIED
     no_certificate = lines[failed.voucher_id]
     assert (no_certificate.training_yuan, no_certificate.appraisal_yuan) == (0, 0)
-    assert (no_certificate.living_yuan, no_certificate.transport_yuan) == (120, 40)
+    assert (no_certificate.living_yuan, no_certificate.transport_yuan) == (540, 180)
     assert claim.total_yuan == sum(line.total_yuan for line in lines.values())
     entry = db.scalar(select(AuditEntry).where(AuditEntry.target_type == "claims",
                                                AuditEntry.target_id == claim.id))
@@ -184,7 +186,7 @@ def test_a_claim_pays_certificates_and_allowances_by_days_attended(desk, db, clo
 
 
 def test_a_class_is_claimed_once_naming_the_first_claim(desk, db, clock):
-    desk.completed(certificate_no="ZX-201", days_present=1)
+    desk.completed(certificate_no="ZX-201")
     clock.set(local(2026, 12, 8, 10, 0))
     first = desk.run(make_claim, course_code=COURSE, now=clock.now())
 
@@ -212,7 +214,7 @@ def test_a_class_without_completed_vouchers_has_nothing_to_claim(desk, clock):
 
 
 def test_classes_to_claim_and_claims_overdue_follow_the_dates(desk, clock):
-    desk.completed(certificate_no="ZX-401", days_present=1)
+    desk.completed(certificate_no="ZX-401")
     [waiting] = [c for c in desk.run(classes_to_claim, today=date(2026, 12, 8))
                  if c.course.code == COURSE]
     assert (waiting.due_by, waiting.is_overdue) == (DUE_BY, False)
@@ -243,9 +245,9 @@ def cells(path: Path) -> list[list[object]]:
 
 def test_claims_make_writes_the_sheet_and_refuses_a_second_claim(runner, desk, db, clock,
                                                                  tmp_path):
-    verified = desk.completed(certificate_no="ZX-501", days_present=3, is_verified=True,
+    verified = desk.completed(certificate_no="ZX-501", days_present=9, is_verified=True,
                               name="李秀英")
-    unverified = desk.completed(certificate_no="ZX-502", days_present=2, name="王芳")
+    unverified = desk.completed(certificate_no="ZX-502", name="王芳")
     early = runner.invoke(args=["claims", "make", "--course", COURSE, "--out",
                                 str(tmp_path / "early.xlsx"), "--lang", "en"])
     assert early.exit_code == 1 and "can be claimed from the day after" in early.output
@@ -268,9 +270,9 @@ def test_claims_make_writes_the_sheet_and_refuses_a_second_claim(runner, desk, d
     assert [r[1] for r in rows] == [numbers[verified.voucher_id], numbers[unverified.voucher_id]]
     assert [r[2] for r in rows] == ["李秀英", "王芳"]
     assert all("*" in r[3] for r in rows)
-    assert [r[4] for r in rows] == [3, 2]
-    assert [Decimal(str(r[7])) for r in rows] == [180, 0]
-    assert [Decimal(str(r[8])) for r in rows] == [60, 0]
+    assert [r[4] for r in rows] == [9, 10]
+    assert [Decimal(str(r[7])) for r in rows] == [540, 0]
+    assert [Decimal(str(r[8])) for r in rows] == [180, 0]
     assert rows[1][10] == "group not verified: no allowance"
     assert Decimal(str(sheet[6][9])) == claim.total_yuan  # the total row
     assert any(row[0] and str(row[0]).startswith("Prepared by:") for row in sheet)
@@ -288,7 +290,7 @@ def test_claims_make_writes_the_sheet_and_refuses_a_second_claim(runner, desk, d
 
 
 def test_claims_overdue_and_paid_commands(runner, desk, db, clock, tmp_path):
-    desk.completed(certificate_no="ZX-601", days_present=1)
+    desk.completed(certificate_no="ZX-601")
     clock.set(local(2026, 12, 22, 9, 0))  # past the due date, not claimed
     waiting = runner.invoke(args=["claims", "overdue", "--lang", "en"])
     assert waiting.exit_code == 0, waiting.output
@@ -319,7 +321,7 @@ def test_local_time_of_the_claim_decides_its_day(desk, clock):
 def test_a_voucher_in_a_claim_is_not_settled_again(desk, db, clock):
     from models.settlement import settle
 
-    desk.completed(certificate_no="ZX-901", days_present=1)
+    desk.completed(certificate_no="ZX-901")
     clock.set(local(2026, 12, 8, 10, 0))
     desk.run(make_claim, course_code=COURSE, now=clock.now())
     result = desk.run(settle, institution_code="lp-pes", period_start=date(2026, 11, 1),

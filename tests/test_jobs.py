@@ -30,7 +30,8 @@ from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import ConsentHow, Person, meet, set_following
 from models.registration import RegistrationForm, register
 from models.staff import bind_staff, invite_staff
-from models.vouchers import claim_voucher, complete_voucher, redeem_voucher
+from models.vouchers import claim_voucher, redeem_voucher
+from tests.classes import attend_and_complete
 from tests.damaged_files import damaged
 from tests.people import id_number, register_via_chat
 from webhooks import worker
@@ -88,8 +89,8 @@ class County:
         code = self.services.voucher_codes.show(voucher.id, now).code
         self.run(redeem_voucher, codes=self.services.voucher_codes, code=code,
                  staff_openid=self.staff, channel=Channel.WECHAT, now=now)
-        self.run(complete_voucher, staff_openid=self.staff, number=voucher.number,
-                 certificate_no="JZ-1", now=now, channel=Channel.WECHAT)
+        attend_and_complete(self.services, staff_openid=self.staff, voucher_number=voucher.number,
+                            certificate_no="JZ-1", now=now)
 
     def trainee(self, openid: str, *, township: str = "luoxiong",
                 intent: WorkIntent = WorkIntent.OUTSIDE, course_code: str = "lp-2026-006"

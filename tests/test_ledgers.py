@@ -15,7 +15,7 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from models.attendance import Attendance, Inspector, MarkHow, SpotCheck
+from models.attendance import Inspector, SpotCheck
 from models.audit import AuditEntry, Channel
 from models.catalogue import ClassSession, Course
 from models.claims import make_claim
@@ -25,7 +25,8 @@ from models.persons import meet
 from models.regions import Region
 from models.staff import bind_staff, invite_staff
 from models.targets import Target, TargetMeasure
-from models.vouchers import claim_voucher, complete_voucher, redeem_voucher, revoke_voucher
+from models.vouchers import claim_voucher, redeem_voucher, revoke_voucher
+from tests.classes import attend_and_complete
 from tests.desk_fixtures import form_token
 from tests.people import id_number, register_via_chat
 from webhooks.ledger_exports import (
@@ -54,7 +55,8 @@ class Trainee:
 @pytest.fixture
 def classroom(wechat, services, sessions, clock):
     """Trainees enrolled as in life (registered through the bot, voucher claimed, redeemed by
-    the institution's staff); attendance and spot checks added directly, as setup."""
+    the institution's staff, attendance scanned, 结业 through its attendance rule); spot checks
+    added directly, as setup."""
 
     class Classroom:
         def __init__(self) -> None:
@@ -95,26 +97,12 @@ def classroom(wechat, services, sessions, clock):
                 _ = course.institution
                 return course
 
-        def attend(self, trainee: Trainee, course_code: str = COURSE, *, days: int) -> None:
-            with sessions.begin() as db:
-                course = db.scalar(select(Course).where(Course.code == course_code))
-                all_sessions = db.scalars(select(ClassSession).where(
-                    ClassSession.course_id == course.id)
-                    .order_by(ClassSession.day, ClassSession.starts)).all()
-                class_days = sorted({s.day for s in all_sessions})[:days]
-                for session in (s for s in all_sessions if s.day in class_days):
-                    db.add(Attendance(
-                        session_id=session.id, person_id=trainee.person_id,
-                        voucher_id=trainee.voucher_id, is_present=True,
-                        checked_in_at=datetime.combine(session.day, session.starts,
-                                                       tzinfo=LOCAL_TZ),
-                        hours=session.hours, how=MarkHow.SCAN))
-
         def complete(self, trainee: Trainee, certificate_no: str | None,
                      institution: str = "lp-zhongzhi") -> None:
-            self.run(complete_voucher, staff_openid=self.staff_of(institution),
-                     number=trainee.number, certificate_no=certificate_no, now=clock.now(),
-                     channel=Channel.WECHAT)
+            """Present at every session of the class, then 结业."""
+            attend_and_complete(services, staff_openid=self.staff_of(institution),
+                                voucher_number=trainee.number, certificate_no=certificate_no,
+                                now=clock.now())
 
         def drop_out(self, trainee: Trainee, reason: str) -> None:
             self.run(revoke_voucher, number=trainee.number, reason=reason, now=clock.now())
@@ -136,12 +124,11 @@ def classroom(wechat, services, sessions, clock):
 
 @pytest.fixture
 def class_of_three(classroom, sessions):
-    """lp-2026-today: demo-trainee (李春花, enrolled by the demo), 王五 who attended two days
+    """lp-2026-today: demo-trainee (李春花, enrolled by the demo), 王五 who attended all 20 days
     and completed with a certificate, 赵六 who enrolled and dropped out; one spot check; the
     class's description as the bureau published it."""
     wang = classroom.enrol("王五")
     zhao = classroom.enrol("赵六", sex="F")
-    classroom.attend(wang, days=2)
     classroom.complete(wang, "2026530324000123")
     classroom.drop_out(zhao, "搬去昆明")
     classroom.spot_check(seen=2, notes="现场两人，与签到一致")
@@ -206,7 +193,7 @@ def test_the_quarters_ledger_has_a_row_per_trainee_and_class_with_masked_ids(
     assert set(mine) == {"李春花", "王五", "赵六"}
     assert mine["王五"]["状态"] == "已结业"
     assert mine["王五"]["证书编号"] == "2026530324000123"
-    assert mine["王五"]["出勤天数"] == 2 and mine["王五"]["出勤学时"] == 16
+    assert mine["王五"]["出勤天数"] == 20 and mine["王五"]["出勤学时"] == 160
     assert mine["王五"]["性别"] == "男" and mine["赵六"]["性别"] == "女"
     assert mine["王五"]["证书"] == "职业技能等级证书（初级工）"
     assert mine["王五"]["课程学时"] == 160
@@ -289,7 +276,7 @@ def test_the_class_record_keeps_the_class_and_a_trainee_who_dropped_out(desk_cli
     assert len(session_rows) == 40
     assert session_rows[0]["出勤人数"] == 1 and session_rows[0]["督查"] == 1
     _, marks = table(book["考勤"], 2)
-    assert len(marks) == 4 and {m["姓名"] for m in marks} == {"王五"}
+    assert len(marks) == 40 and {m["姓名"] for m in marks} == {"王五"}
     assert marks[0]["考勤"] == "出勤" and marks[0]["方式"] == "扫码"
     assert marks[0]["签到"] == "08:00" and marks[0]["学时"] == 4
     _, checks = table(book["督查"], 2)
@@ -403,7 +390,7 @@ def test_the_provincial_file_follows_the_documented_columns(desk_client, service
     assert by_name["王五"]["是否取得证书"] == "是"
     assert by_name["王五"]["证书类型"] == "职业技能等级证书"
     assert by_name["王五"]["培训等级"] == "初级工"
-    assert by_name["王五"]["出勤天数"] == 2
+    assert by_name["王五"]["出勤天数"] == 20
     assert by_name["赵六"]["培训状态"] == "退训"
     assert by_name["李春花"]["培训状态"] == "在训"
     assert by_name["李春花"]["公民身份号码"] == DEMO_TRAINEE_ID

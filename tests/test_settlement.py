@@ -28,9 +28,9 @@ from models.vouchers import (
     Voucher,
     VoucherStatus,
     claim_voucher,
-    complete_voucher,
     redeem_voucher,
 )
+from tests.classes import attend_and_complete
 from tests.people import id_number, register_via_chat
 from webhooks.exports import SETTLEMENT_COLUMNS
 
@@ -96,9 +96,8 @@ def desk(wechat, services, sessions, clock):
             code = services.voucher_codes.show(trainee.voucher_id, clock.now()).code
             self.run(redeem_voucher, codes=services.voucher_codes, code=code, staff_openid=staff,
                      channel=Channel.WECHAT, now=clock.now())
-            self.run(complete_voucher, staff_openid=staff, number=trainee.number,
-                     certificate_no=certificate_no, now=at or clock.now(),
-                     channel=Channel.WECHAT)
+            attend_and_complete(services, staff_openid=staff, voucher_number=trainee.number,
+                                certificate_no=certificate_no, now=at or clock.now())
             return trainee
 
     return Desk()

@@ -1,0 +1,48 @@
+"""A class as it really runs: the trainee scans the class code in every session, then the
+institution's staff record 结业 — the one door to completion, with its attendance rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from models.attendance import check_in, open_session
+from models.audit import Channel
+from models.catalogue import ClassSession, session_bounds
+from models.completion import complete
+from models.persons import note_location
+from models.vouchers import Voucher
+
+
+def attend(services, *, staff_openid: str, voucher_number: str, days: int | None = None) -> None:
+    """Staff open each session of the voucher's course; its holder scans the class code at the
+    start (standing at the class's address where the course has a radius), and out at the end
+    where the course asks for it: every session of the first ``days`` class days, or of all."""
+    with services.sessions.begin() as db:
+        voucher = db.scalar(select(Voucher).where(Voucher.number == voucher_number)
+                            .options(joinedload(Voucher.course), joinedload(Voucher.person)))
+        course, openid = voucher.course, voucher.person.openid
+        sessions = db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)
+                              .order_by(ClassSession.day, ClassSession.starts)).all()
+        class_days = sorted({s.day for s in sessions})[:days]
+        for session in (s for s in sessions if s.day in class_days):
+            starts, ends = session_bounds(session)
+            open_session(db, staff_openid=staff_openid, now=starts, course_code=course.code)
+            if course.requires_location:
+                note_location(db, openid=openid, lat=course.lat, lng=course.lng, now=starts)
+            for at in (starts, ends) if course.requires_checkout else (starts,):
+                check_in(db, codes=services.class_codes, openid=openid, now=at,
+                         code=services.class_codes.show(session.id, at).code)
+
+
+def attend_and_complete(services, *, staff_openid: str, voucher_number: str,
+                        certificate_no: str | None, now: datetime,
+                        days: int | None = None) -> None:
+    """A redeemed voucher's holder attends every session (of the first ``days`` class days);
+    then 结业, with or without a certificate, which refuses too little attendance."""
+    attend(services, staff_openid=staff_openid, voucher_number=voucher_number, days=days)
+    with services.sessions.begin() as db:
+        complete(db, staff_openid=staff_openid, number=voucher_number,
+                 certificate_no=certificate_no, now=now, channel=Channel.WECHAT)
