@@ -200,23 +200,51 @@ def claim_next_job(db: Session, *, now: datetime) -> ExportJob | None:
     return job
 
 
-def record_progress(db: Session, *, job_id: int, done: int, total: int, now: datetime) -> None:
-    db.execute(update(ExportJob).where(ExportJob.id == job_id)
-               .values(done=done, total=total, moved_at=now))
+def _still_ours(job_id: int, started_at: datetime):
+    """A run is known by when it was claimed: once a job that stood still is taken up again,
+    the first run's late writes match nothing and change nothing."""
+    return update(ExportJob).where(ExportJob.id == job_id,
+                                   ExportJob.status == ExportStatus.RUNNING,
+                                   ExportJob.started_at == started_at)
 
 
-def finish_job(db: Session, *, job_id: int, filename: str, content: bytes,
-               now: datetime) -> None:
-    db.execute(update(ExportJob).where(ExportJob.id == job_id).values(
-        status=ExportStatus.DONE, filename=filename[:120], content=content, finished_at=now,
-        moved_at=now))
+def record_progress(db: Session, *, job_id: int, started_at: datetime, done: int, total: int,
+                    now: datetime) -> bool:
+    """Move the progress; False when the job is no longer this run's."""
+    return db.execute(_still_ours(job_id, started_at)
+                      .values(done=done, total=total, moved_at=now)).rowcount == 1
+
+
+def finish_job(db: Session, *, job_id: int, started_at: datetime, filename: str,
+               content: bytes, now: datetime) -> bool:
+    if db.execute(_still_ours(job_id, started_at).values(
+            status=ExportStatus.DONE, filename=filename[:120], content=content,
+            finished_at=now, moved_at=now)).rowcount != 1:
+        logger.warning("export %s was taken up again meanwhile; this run's file dropped", job_id)
+        return False
     logger.info("export %s done: %s bytes", job_id, len(content))
+    return True
 
 
-def fail_job(db: Session, *, job_id: int, error: str, now: datetime) -> None:
-    db.execute(update(ExportJob).where(ExportJob.id == job_id).values(
-        status=ExportStatus.FAILED, error=error[:300], finished_at=now, moved_at=now))
+def fail_job(db: Session, *, job_id: int, started_at: datetime, error: str,
+             now: datetime) -> bool:
+    if db.execute(_still_ours(job_id, started_at).values(
+            status=ExportStatus.FAILED, error=error[:300], finished_at=now,
+            moved_at=now)).rowcount != 1:
+        return False
     logger.warning("export %s failed: %s", job_id, error[:300])
+    return True
+
+
+def release_job(db: Session, *, job_id: int, started_at: datetime) -> bool:
+    """Put a job back in the queue (its worker is stopping), to be taken up at once by the
+    next worker rather than after STALE_AFTER."""
+    released = db.execute(_still_ours(job_id, started_at).values(
+        status=ExportStatus.QUEUED, started_at=None, moved_at=None, done=0,
+        total=None)).rowcount == 1
+    if released:
+        logger.info("export %s put back in the queue: its worker is stopping", job_id)
+    return released
 
 
 def remove_old_files(db: Session, *, now: datetime) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -37,6 +38,7 @@ from models.export_jobs import (
     fail_job,
     finish_job,
     record_progress,
+    release_job,
 )
 from models.ledgers import (
     ClassRecord,
@@ -626,36 +628,70 @@ class JobSpec:
     with_full_ids: bool
     locale: str
     chunk: int = CHUNK
+    started_at: datetime | None = None  # this run's claim (models.export_jobs._still_ours)
+    stop: threading.Event | None = None  # set when the worker is stopping
 
 
-def run_export_jobs(services, *, chunk: int = CHUNK) -> int:
+class _Stopping(Exception):
+    """The worker is stopping: the job goes back to the queue."""
+
+
+class _TakenOver(Exception):
+    """The job stood still so long that another worker took it up: this run gives way."""
+
+
+def run_export_jobs(services, *, chunk: int = CHUNK,
+                    stop: threading.Event | None = None) -> int:
     """Make the oldest queued export, if any; return how many were made (0 or 1). Each chunk
     of ``chunk`` rows is read, written and its progress recorded in a short transaction of its
-    own."""
+    own; once ``stop`` is set, the job goes back to the queue at the next chunk."""
     now = services.clock.now()
     with services.sessions.begin() as db:
         job = claim_next_job(db, now=now)
         if job is None:
             return 0
         spec = JobSpec(job.id, job.kind, dict(job.params), job.with_full_ids, job.locale,
-                       chunk)
+                       chunk, job.started_at, stop)
     t = translator(spec.locale)
     try:
         filename, content = BUILDERS[spec.kind](services, spec, t)
+    except _Stopping:
+        with services.sessions.begin() as db:
+            release_job(db, job_id=spec.id, started_at=spec.started_at)
+        return 0
+    except _TakenOver:
+        logger.warning("export %s was taken up by another worker; this run gives way", spec.id)
+        return 1
     except DomainError as error:
         # Something changed since it was asked for (a class gone): say so on the job's page.
-        with services.sessions.begin() as db:
-            fail_job(db, job_id=spec.id, error=error.code, now=services.clock.now())
+        _fail(services, spec, error.code)
         return 1
     except Exception:
         logger.exception("export %s failed", spec.id)
-        with services.sessions.begin() as db:
-            fail_job(db, job_id=spec.id, error="internal_error", now=services.clock.now())
+        _fail(services, spec, "internal_error")
         return 1
     with services.sessions.begin() as db:
-        finish_job(db, job_id=spec.id, filename=filename, content=content,
-                   now=services.clock.now())
+        finish_job(db, job_id=spec.id, started_at=spec.started_at, filename=filename,
+                   content=content, now=services.clock.now())
     return 1
+
+
+def _fail(services, spec: JobSpec, error: str) -> None:
+    with services.sessions.begin() as db:
+        fail_job(db, job_id=spec.id, started_at=spec.started_at, error=error,
+                 now=services.clock.now())
+
+
+def _moved(services, spec: JobSpec, *, done: int, total: int) -> None:
+    """Record the progress, in a short transaction of its own; stop building here when the
+    worker is stopping or the job is no longer this run's."""
+    with services.sessions.begin() as db:
+        ours = record_progress(db, job_id=spec.id, started_at=spec.started_at, done=done,
+                               total=total, now=services.clock.now())
+    if not ours:
+        raise _TakenOver
+    if spec.stop is not None and spec.stop.is_set():
+        raise _Stopping
 
 
 def _vault(services, spec: JobSpec) -> Vault | None:
@@ -666,7 +702,7 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     quarter = Quarter.parse(spec.params["quarter"])
     with services.sessions.begin() as db:
         total = ledger_count(db, quarter=quarter)
-        record_progress(db, job_id=spec.id, done=0, total=total, now=services.clock.now())
+    _moved(services, spec, done=0, total=total)
     book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids)
     after = (0, 0)
     while True:
@@ -674,9 +710,7 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
             rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
                                 vault=_vault(services, spec))
         book.add(rows)  # outside the transaction: writing takes longer than reading
-        with services.sessions.begin() as db:
-            record_progress(db, job_id=spec.id, done=min(book.rows, total),
-                            total=max(total, book.rows), now=services.clock.now())
+        _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
         if len(rows) < spec.chunk:
             break
         after = rows[-1].key
@@ -688,7 +722,7 @@ def _build_class_record(services, spec: JobSpec, t: Translator) -> tuple[str, by
     with services.sessions.begin() as db:
         record = class_record(db, course_code=spec.params["course"],
                               vault=_vault(services, spec))
-        record_progress(db, job_id=spec.id, done=1, total=1, now=services.clock.now())
+    _moved(services, spec, done=1, total=1)
     content = class_record_workbook(record, t, full_ids=spec.with_full_ids)
     name = t._("Class record %(code)s", code=record.course.code)
     return f"{name}.xlsx", content
@@ -698,7 +732,7 @@ def _build_progress(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]
     month = Month.parse(spec.params["month"])
     with services.sessions.begin() as db:
         report = progress_report(db, month=month)
-        record_progress(db, job_id=spec.id, done=1, total=1, now=services.clock.now())
+    _moved(services, spec, done=1, total=1)
     name = t._("Progress report %(month)s", month=str(month))
     return f"{name}.xlsx", progress_workbook(report, t)
 
@@ -709,7 +743,7 @@ def _build_claim(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
         number = db.scalar(select(Claim.number).where(Claim.course_id == course.id))
         claim = claim_by_number(db, number=number or "")
         content = claim_workbook(claim, claim.lines, t)
-        record_progress(db, job_id=spec.id, done=1, total=1, now=services.clock.now())
+    _moved(services, spec, done=1, total=1)
     name = t._("Claim %(number)s", number=claim.number)
     return f"{name}.xlsx", content
 
@@ -718,7 +752,7 @@ def _build_provincial(services, spec: JobSpec, t: Translator) -> tuple[str, byte
     with services.sessions.begin() as db:
         course = find_course(db, course_code=spec.params["course"])
         rows = ledger_chunk(db, course_id=course.id, limit=None, vault=services.vault)
-        record_progress(db, job_id=spec.id, done=1, total=1, now=services.clock.now())
+    _moved(services, spec, done=1, total=1)
     # The platform's name for the file, whatever the clerk's language.
     return f"凡补必进_{course.code}.xlsx", provincial_workbook(rows)
 

@@ -1,6 +1,7 @@
 """The outbox worker: sends queued messages through WeChat's API, retries what failed before
 reaching WeChat, falls back to a template message outside the 48-hour window, records every
-failure, and never sends a message twice."""
+failure, and never sends a message twice. Beside it, in a thread of its own, it makes the
+desk's exports, so that a long one never holds up a message."""
 
 from __future__ import annotations
 
@@ -93,7 +94,6 @@ def run_jobs(services: Services) -> dict[str, int]:
     done["job_pushes"] = push_jobs(services, now)
     with services.sessions.begin() as db:
         done["export_files_removed"] = remove_old_files(db, now=now)
-    done["exported"] = run_export_jobs(services)
     done.update(follow_up(services, now))
     return done
 
@@ -130,6 +130,22 @@ def push_jobs(services: Services, now: datetime) -> int:
 
 def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
         jobs_every_seconds: float = 60.0) -> None:
+    """Send messages and run the periodic jobs until ``stop`` is set, with the exports made in
+    a thread of its own (a province's ledger takes about 25 s; messages go out meanwhile).
+    Returns once both have stopped."""
+    # Both watch ``stop``: the export being made goes back to the queue at its next chunk.
+    exports = threading.Thread(target=run_exports, args=(services, stop, poll_seconds),
+                               name="peixun-exports", daemon=True)
+    exports.start()
+    try:
+        send_loop(services, stop, poll_seconds, jobs_every_seconds)
+    finally:
+        stop.set()  # whatever ended the sending (Ctrl-C in the main thread) ends the exports
+        exports.join()
+
+
+def send_loop(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
+              jobs_every_seconds: float = 60.0) -> None:
     client = Client(services.config, services.kv)
     logger.info("outbox worker started")
     next_jobs = 0.0
@@ -138,14 +154,28 @@ def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
             if time.monotonic() >= next_jobs:
                 logger.info("jobs: %s", run_jobs(services))
                 next_jobs = time.monotonic() + jobs_every_seconds
-            # A queued export is picked up within a round, not only with the periodic jobs.
-            handled = send_due(services, client) + run_export_jobs(services)
+            handled = send_due(services, client)
         except Exception:
             logger.exception("worker round failed")
             handled = 0
         if not handled:
             stop.wait(poll_seconds)
     logger.info("outbox worker stopped")
+
+
+def run_exports(services: Services, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    """Make queued exports one after another until ``stop`` is set; a queued one is taken up
+    within ``poll_seconds``. Any number of these may run, in one process or many."""
+    logger.info("export worker started")
+    while not stop.is_set():
+        try:
+            made = run_export_jobs(services, stop=stop)
+        except Exception:
+            logger.exception("export round failed")
+            made = 0
+        if not made:
+            stop.wait(poll_seconds)
+    logger.info("export worker stopped")
 
 
 def _claim(services: Services) -> list[int]:

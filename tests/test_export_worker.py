@@ -1,0 +1,201 @@
+"""Exports are made beside the outbox, never in its way: while a ledger is being made (held
+open at a chunk), a queued message still reaches WeChat; stopping the worker stops both loops
+and puts a job being made back in the queue; a run that was taken over writes nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import sessionmaker
+
+from models.clock import LOCAL_TZ, FrozenClock
+from models.desk import DeskRole, DeskUser
+from models.export_jobs import (
+    ExportJob,
+    ExportKind,
+    ExportStatus,
+    claim_next_job,
+    finish_job,
+    record_progress,
+)
+from models.outbox import Outbox, OutboxStatus, enqueue
+from models.persons import Person
+from webhooks import worker
+from webhooks.app import create_app
+from webhooks.ledger_exports import run_export_jobs
+from webhooks.services import Services
+
+# Before anything in the demo county falls due: the worker's periodic jobs find nothing to do
+# in the database these tests share with the others.
+EARLY = datetime(2020, 1, 6, 9, 0, tzinfo=LOCAL_TZ)
+PATIENCE = 30.0  # seconds before a test gives up waiting (a hang guard, not a timing claim)
+EXPORTS_THREAD = "peixun-exports"
+
+
+def eventually(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+@dataclass(eq=False)  # a listener must be hashable
+class Held:
+    """Holds the export at its first progress, before that transaction touches the database,
+    until released: the export is provably in the middle of being made meanwhile."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, state) -> None:
+        statement = state.statement
+        if (state.is_update and statement.table.name == "export_jobs"
+                and "done" in statement.compile().params and not self.release.is_set()):
+            self.reached.set()
+            self.release.wait(PATIENCE)
+
+
+@dataclass
+class Committed:
+    """The app on a sessionmaker of its own (a connection per thread, as in production, so the
+    worker's two threads work side by side); what a test adds is deleted afterwards."""
+
+    services: Services
+    sessions: sessionmaker
+    jobs: list[int] = field(default_factory=list)
+    messages: list[int] = field(default_factory=list)
+    users: list[int] = field(default_factory=list)
+
+    def message(self, text: str) -> int:
+        with self.sessions.begin() as db:
+            person = db.scalar(select(Person).where(Person.openid == "demo-trainee"))
+            row = enqueue(db, person=person, reason=f"test:{uuid4()}", text=text, now=EARLY)
+            db.flush()
+            self.messages.append(row.id)
+            return row.id
+
+    def ledger_job(self) -> int:
+        with self.sessions.begin() as db:
+            user = DeskUser(username=f"t-{uuid4().hex[:12]}", password_hash="-",
+                            role=DeskRole.ADMIN, created_at=EARLY)
+            db.add(user)
+            db.flush()
+            self.users.append(user.id)
+            job = ExportJob(kind=ExportKind.LEDGER, params={"quarter": "2026Q4"},
+                            with_full_ids=False, locale="zh_Hans_CN", requested_by_id=user.id,
+                            status=ExportStatus.QUEUED, done=0, created_at=EARLY)
+            db.add(job)
+            db.flush()
+            self.jobs.append(job.id)
+            return job.id
+
+    def job(self, job_id: int) -> ExportJob:
+        with self.sessions() as db:
+            return db.get(ExportJob, job_id)
+
+    def status(self, outbox_id: int) -> OutboxStatus:
+        with self.sessions() as db:
+            return db.get(Outbox, outbox_id).status
+
+
+@pytest.fixture
+def committed(stack, config, kv, fake_wechat) -> Iterator[Committed]:
+    fake_wechat.state.reset()
+    sessions = sessionmaker(stack.engine, expire_on_commit=False)
+    app = create_app(config, engine=stack.engine, sessions=sessions, kv=kv,
+                     clock=FrozenClock(EARLY))
+    made = Committed(app.extensions["peixun"], sessions)
+    yield made
+    with sessions.begin() as db:
+        db.execute(delete(Outbox).where(Outbox.id.in_(made.messages)))
+        db.execute(delete(ExportJob).where(ExportJob.id.in_(made.jobs)))
+        db.execute(delete(DeskUser).where(DeskUser.id.in_(made.users)))
+
+
+@pytest.fixture
+def held(committed) -> Iterator[Held]:
+    hold = Held()
+    event.listen(committed.sessions, "do_orm_execute", hold)
+    yield hold
+    hold.release.set()  # the listener goes with this test's own sessionmaker
+
+
+@pytest.fixture
+def running(committed) -> Iterator[threading.Event]:
+    """The worker (`make worker`, or the one `make run` starts) in a thread; the test stops it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(committed.services, stop),
+                              kwargs={"poll_seconds": 0.05}, daemon=True)
+    thread.start()
+    yield stop
+    stop.set()
+    thread.join(PATIENCE)
+    assert not thread.is_alive(), "the worker did not stop"
+
+
+def exports_thread_alive() -> bool:
+    return any(thread.name == EXPORTS_THREAD for thread in threading.enumerate())
+
+
+def test_a_message_goes_out_while_an_export_is_being_made(committed, running, held,
+                                                          fake_wechat):
+    job_id = committed.ledger_job()
+    assert held.reached.wait(PATIENCE), "the worker never started the export"
+    outbox_id = committed.message("课程明天开始。")  # queued while the ledger is being made
+    eventually(lambda: committed.status(outbox_id) is OutboxStatus.SENT, "the message sent")
+    assert fake_wechat.state.sent == [
+        {"kind": "customer", "touser": "demo-trainee", "msgtype": "text",
+         "text": {"content": "课程明天开始。"}}]
+    assert committed.job(job_id).status is ExportStatus.RUNNING  # still being made
+    held.release.set()
+    eventually(lambda: committed.job(job_id).status is ExportStatus.DONE, "the export finishing")
+    assert committed.job(job_id).filename == "培训台账_2026Q4.xlsx"
+
+
+def test_stopping_the_worker_stops_both_loops_and_puts_the_job_back(committed, held):
+    job_id = committed.ledger_job()
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(committed.services, stop),
+                              kwargs={"poll_seconds": 0.05}, daemon=True)
+    thread.start()
+    assert held.reached.wait(PATIENCE), "the worker never started the export"
+    assert exports_thread_alive()
+    stop.set()  # Ctrl-C or SIGTERM, in the middle of a ledger
+    held.release.set()
+    thread.join(PATIENCE)
+    assert not thread.is_alive() and not exports_thread_alive()
+    job = committed.job(job_id)
+    assert (job.status, job.done, job.total, job.started_at) == (
+        ExportStatus.QUEUED, 0, None, None)  # back in the queue: not 10 minutes of waiting
+    assert run_export_jobs(committed.services) == 1  # the next worker makes it at once
+    assert committed.job(job_id).status is ExportStatus.DONE
+
+
+def test_a_run_that_was_taken_over_writes_nothing(make_desk_user, sessions, clock):
+    user = make_desk_user(DeskRole.ADMIN)
+    with sessions.begin() as db:
+        db.add(ExportJob(kind=ExportKind.PROGRESS, params={"month": "2026-11"},
+                         with_full_ids=False, locale="zh_Hans_CN", requested_by_id=user.id,
+                         status=ExportStatus.QUEUED, done=0, created_at=clock.now()))
+    with sessions.begin() as db:
+        first = claim_next_job(db, now=clock.now()).started_at
+    clock.advance(minutes=11)  # the first run stood still: another worker takes the job up
+    with sessions.begin() as db:
+        job = claim_next_job(db, now=clock.now())
+        second = job.started_at
+    with sessions.begin() as db:  # the first run comes back to life, too late
+        assert not record_progress(db, job_id=job.id, started_at=first, done=1, total=1,
+                                   now=clock.now())
+        assert not finish_job(db, job_id=job.id, started_at=first, filename="old.xlsx",
+                              content=b"old", now=clock.now())
+    with sessions() as db:
+        again = db.get(ExportJob, job.id)
+        assert (again.status, again.filename, again.started_at) == (
+            ExportStatus.RUNNING, None, second)
