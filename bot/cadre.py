@@ -16,6 +16,7 @@ from bot.vouchers import bind as staff_binding
 from models.cadres import attribute_to_cadre, bind_cadre, cadre_of
 from models.errors import DomainError, InvitationInvalid
 from models.mobilization import cadre_figures
+from models.persons import set_following
 from models.registration import bind_with_code
 
 QR_PAGE_SECONDS = 7 * 24 * 3600
@@ -111,6 +112,8 @@ def scene(turn: Turn, intent: Intent) -> Reply:
 def follow(turn: Turn, intent: Intent) -> Reply:
     """Following the account, perhaps through a cadre's or an invitation's QR code."""
     if intent.arg:
+        # Following through a QR code is following too (it also queues the unionid lookup).
+        turn.run(set_following, person_id=turn.person.id, is_following=True, now=turn.now())
         return scene(turn, intent)
     return welcome(turn, intent)
 

@@ -4,6 +4,8 @@ belong to (self-declared or verified), who brought them in."""
 from __future__ import annotations
 
 import enum
+import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
@@ -16,8 +18,14 @@ from models.catalogue import Intent as WorkIntent
 from models.errors import UnknownLocale
 from models.regions import Region
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_LOCALE = "zh_Hans_CN"
 LOCALES = ("zh_Hans_CN", "en")
+# A follower's unionid is asked of WeChat's user-info API by the worker: a failed lookup is
+# tried again after UNIONID_RETRY, doubling, at most UNIONID_ATTEMPTS times.
+UNIONID_RETRY = timedelta(minutes=1)
+UNIONID_ATTEMPTS = 6
 
 
 class Group(enum.StrEnum):
@@ -176,7 +184,100 @@ def set_following(db: Session, *, person_id: int, is_following: bool, now: datet
         audit(db, actor_id=person.id, channel=Channel.WECHAT,
               action="person.follow" if is_following else "person.unfollow",
               target=person, after={"is_following": is_following}, at=now)
+    if is_following and person.unionid is None and person.openid is not None:
+        queue_unionid_lookup(db, person_id=person.id, now=now)
     return person
+
+
+# --- the unionid of a follower ----------------------------------------------------------------
+
+class UnionidLookup(Base):
+    """A follower whose unionid the worker is to ask WeChat for (user-info API), so that their
+    mini-program links to them at its first sign-in (models.miniprogram.sign_in). Queued when
+    they follow, not asked in the reply: WeChat's API may be slow, the reply must not be."""
+
+    __tablename__ = "unionid_lookups"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    queued_at: Mapped[datetime]
+    # None once given up (kept with its last error for the record).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+@dataclass(frozen=True)
+class UnionidAsk:
+    """One lookup claimed by a worker: whom to ask WeChat about."""
+
+    person_id: int
+    openid: str
+
+
+def queue_unionid_lookup(db: Session, *, person_id: int, now: datetime) -> None:
+    """Have the worker ask WeChat for this follower's unionid (soon)."""
+    row = db.get(UnionidLookup, person_id)
+    if row is None:
+        db.add(UnionidLookup(person_id=person_id, queued_at=now, next_attempt_at=now,
+                             attempts=0))
+    elif row.next_attempt_at is None or row.next_attempt_at > now:
+        # Following again is news: a lookup given up or waiting is tried afresh.
+        row.queued_at, row.next_attempt_at, row.attempts = now, now, 0
+
+
+def claim_unionid_lookups(db: Session, *, now: datetime, limit: int) -> list[UnionidAsk]:
+    """Take up to ``limit`` lookups that are due. Each is pushed back by its retry delay as it
+    is taken, so a worker that dies before answering leaves it to be taken again later; SKIP
+    LOCKED lets several workers share the queue (SQLite ignores it)."""
+    rows = db.scalars(select(UnionidLookup)
+                      .where(UnionidLookup.next_attempt_at <= now)
+                      .order_by(UnionidLookup.next_attempt_at, UnionidLookup.person_id)
+                      .limit(limit).with_for_update(skip_locked=True)).all()
+    asks = []
+    for row in rows:
+        person = db.get(Person, row.person_id)
+        if person is None or person.openid is None or person.unionid is not None:
+            db.delete(row)  # nothing left to learn (anonymized, or linked meanwhile)
+            continue
+        row.attempts += 1
+        row.next_attempt_at = now + UNIONID_RETRY * 2 ** (row.attempts - 1)
+        asks.append(UnionidAsk(person_id=person.id, openid=person.openid))
+    db.flush()
+    return asks
+
+
+def store_unionid(db: Session, *, person_id: int, openid: str, unionid: str | None,
+                  now: datetime) -> Person:
+    """What WeChat's user-info API answered for a follower: keep their unionid, unless another
+    person holds it already (never taken from them: logged, by ids only, and left alone). An
+    answer without a unionid (the account has no open-platform account, or they left) ends
+    the lookup too."""
+    person = db.get_one(Person, person_id)
+    row = db.get(UnionidLookup, person_id)
+    if row is not None:
+        db.delete(row)
+    if not unionid or person.openid != openid or person.unionid is not None:
+        return person
+    holder = db.scalar(select(Person.id).where(Person.unionid == unionid))
+    if holder is not None:
+        logger.warning("unionid of person %s is held by person %s already; not moved",
+                       person.id, holder)
+        return person
+    person.unionid = unionid
+    audit(db, actor_id=None, channel=Channel.WORKER, action="person.unionid", target=person,
+          after={"how": "user_info"}, at=now)
+    return person
+
+
+def unionid_lookup_failed(db: Session, *, person_id: int, error: str, now: datetime) -> None:
+    """WeChat refused or did not answer: recorded; tried again when due, or given up after
+    UNIONID_ATTEMPTS (the person can still link with a code, ``绑定小程序``)."""
+    row = db.get(UnionidLookup, person_id)
+    if row is None:
+        return
+    row.last_error = error[:300]
+    if row.attempts >= UNIONID_ATTEMPTS:
+        row.next_attempt_at = None
 
 
 def note_location(db: Session, *, openid: str, lat: float, lng: float, now: datetime) -> None:

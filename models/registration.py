@@ -20,7 +20,14 @@ from models.errors import (
     NotRegistered,
 )
 from models.identity import clean_name, clean_phone, parse_id_number
-from models.persons import ConsentHow, Group, GroupStatus, Person, PersonGroup
+from models.persons import (
+    ConsentHow,
+    Group,
+    GroupStatus,
+    Person,
+    PersonGroup,
+    queue_unionid_lookup,
+)
 from models.pii import Vault, mask_id, mask_phone
 from models.regions import Region, RegionLevel
 
@@ -191,6 +198,9 @@ def bind_with_code(db: Session, *, vault: Vault, openid: str, code: str,
     db.flush()
     person.openid = openid
     person.bind_code_hash = person.bind_code_expires_at = None
+    if person.unionid is None:
+        # The lookup queued for the first-contact row (now without an openid) comes to nothing.
+        queue_unionid_lookup(db, person_id=person.id, now=now)
     audit(db, actor_id=person.id, channel=Channel.WECHAT, action="person.bind_wechat",
           target=person, at=now)
     return person

@@ -29,6 +29,11 @@ class FakeState:
     # code2session calls as sent (appid, secret, js_code, grant_type), and the codes spent
     logins: list[dict[str, Any]] = field(default_factory=list)
     used_codes: set[str] = field(default_factory=set)
+    # user-info API: the unionid (or None) of each follower it knows (others get errcode 40003),
+    # errcodes to answer the next calls with, in order, and what was asked
+    unionids: dict[str, str | None] = field(default_factory=dict)
+    fail_user_info: list[int] = field(default_factory=list)
+    user_infos: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -44,6 +49,9 @@ class FakeState:
             self.qrcodes.clear()
             self.logins.clear()
             self.used_codes.clear()
+            self.unionids.clear()
+            self.fail_user_info.clear()
+            self.user_infos.clear()
             self.silent_openids.clear()
             self.fail_next.clear()
             self.token_fetches = 0
@@ -110,6 +118,26 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
         return jsonify(ticket=f"ticket-{len(state.qrcodes)}",
                        expire_seconds=body.get("expire_seconds"),
                        url=f"http://weixin.qq.com/q/fake-{key}")
+
+    @app.get("/cgi-bin/user/info")
+    def user_info():
+        if (error := token_error()) is not None:
+            return error
+        with state.lock:
+            asked = {k: v for k, v in request.args.items() if k != "access_token"}
+            state.user_infos.append(asked)
+            if state.fail_user_info:
+                code = state.fail_user_info.pop(0)
+                return jsonify(errcode=code, errmsg=f"fake error {code}")
+            openid = asked.get("openid", "")
+            if openid not in state.unionids:
+                return jsonify(errcode=40003, errmsg="invalid openid")
+            unionid = state.unionids[openid]
+        answer = {"subscribe": 1, "openid": openid, "language": "zh_CN",
+                  "subscribe_time": 1764000000}
+        if unionid:  # None: the account is bound to no open-platform account
+            answer["unionid"] = unionid
+        return jsonify(answer)
 
     @app.get("/sns/jscode2session")
     def code_to_session():

@@ -35,7 +35,12 @@ from models.outbox import (
     postpone,
     window_surely_closed,
 )
-from models.persons import Person
+from models.persons import (
+    Person,
+    claim_unionid_lookups,
+    store_unionid,
+    unionid_lookup_failed,
+)
 from models.vouchers import expire_vouchers, remind_expiring
 from webhooks.ledger_exports import run_export_jobs
 from webhooks.services import Services
@@ -81,6 +86,32 @@ def deliver(services: Services, client: Client, ids: list[int]) -> None:
             # WeChat: put the row back to be tried later rather than leave it "sending".
             logger.exception("outbox %s not delivered; will retry", outbox_id)
             _retry_later(services, outbox_id)
+
+
+def learn_unionids(services: Services, client: Client) -> int:
+    """Ask WeChat's user-info API for the unionid of people who just followed, a batch at a
+    time, outside any transaction; return how many were asked. A refusal (an errcode inside
+    a 200) or no answer is recorded and tried again later; nothing here stops the worker."""
+    with services.sessions.begin() as db:
+        asks = claim_unionid_lookups(db, now=services.clock.now(), limit=BATCH)
+    for ask in asks:
+        try:
+            info = client.user.get(ask.openid)
+            with services.sessions.begin() as db:
+                store_unionid(db, person_id=ask.person_id, openid=ask.openid,
+                              unionid=info.get("unionid"), now=services.clock.now())
+        except Exception as error:
+            detail = (f"{error.errcode} {error.errmsg}" if isinstance(error, WeChatClientException)
+                      else type(error).__name__)
+            logger.warning("unionid of person %s not learnt: %s", ask.person_id, detail)
+            try:
+                with services.sessions.begin() as db:
+                    unionid_lookup_failed(db, person_id=ask.person_id, error=detail,
+                                          now=services.clock.now())
+            except Exception:
+                # Already pushed back when claimed: it comes round again anyway.
+                logger.exception("unionid lookup of person %s not recorded", ask.person_id)
+    return len(asks)
 
 
 def run_jobs(services: Services) -> dict[str, int]:
@@ -154,7 +185,9 @@ def send_loop(services: Services, stop: threading.Event, poll_seconds: float = 1
             if time.monotonic() >= next_jobs:
                 logger.info("jobs: %s", run_jobs(services))
                 next_jobs = time.monotonic() + jobs_every_seconds
-            handled = send_due(services, client)
+            # Looked up every round, not with the minute's jobs: a new follower may open the
+            # mini-program at once.
+            handled = send_due(services, client) + learn_unionids(services, client)
         except Exception:
             logger.exception("worker round failed")
             handled = 0
