@@ -12,8 +12,26 @@ from models.attendance import check_in, open_session
 from models.audit import Channel
 from models.catalogue import ClassSession, session_bounds
 from models.completion import complete
-from models.persons import note_location
-from models.vouchers import Voucher
+from models.persons import meet, note_location
+from models.staff import bind_staff, invite_staff
+from models.vouchers import Voucher, redeem_voucher
+
+
+def staff_member(services, *, institution_code: str, openid: str, now: datetime) -> str:
+    """``openid`` bound as the institution's staff: the bureau's invitation, used at once."""
+    with services.sessions.begin() as db:
+        token = invite_staff(db, institution_code=institution_code, now=now)
+        person = meet(db, openid=openid, now=now)
+        bind_staff(db, person_id=person.id, token=token, now=now)
+    return openid
+
+
+def redeem(services, *, voucher_id: int, staff_openid: str, now: datetime) -> None:
+    """报到: the staff member scans the code the holder's card shows now."""
+    with services.sessions.begin() as db:
+        redeem_voucher(db, codes=services.voucher_codes,
+                       code=services.voucher_codes.show(voucher_id, now).code,
+                       staff_openid=staff_openid, channel=Channel.WECHAT, now=now)
 
 
 def attend(services, *, staff_openid: str, voucher_number: str, days: int | None = None) -> None:

@@ -22,11 +22,10 @@ from models.catalogue import Intent as WorkIntent
 from models.demo import DEMO_STAFF_INSTITUTION
 from models.desk import DeskRole, DeskUser, create_desk_user
 from models.followups import FollowUp, WorkAfter
-from models.persons import ConsentHow, meet
+from models.persons import ConsentHow
 from models.registration import RegistrationForm, register
-from models.staff import bind_staff, invite_staff
-from models.vouchers import claim_voucher, redeem_voucher
-from tests.classes import attend_and_complete
+from models.vouchers import claim_voucher
+from tests.classes import attend_and_complete, redeem, staff_member
 from tests.people import id_number
 
 DESK_PASSWORD = "correct horse battery"
@@ -111,12 +110,9 @@ class Activity:
 
     def staff_of(self, institution_code: str) -> str:
         if institution_code not in self._staff:
-            openid = f"o-desk-staff-{institution_code}"
-            now = self._clock.now()
-            token = self.run(invite_staff, institution_code=institution_code, now=now)
-            person = self.run(meet, openid=openid, now=now)
-            self.run(bind_staff, person_id=person.id, token=token, now=now)
-            self._staff[institution_code] = openid
+            self._staff[institution_code] = staff_member(
+                self._services, institution_code=institution_code,
+                openid=f"o-desk-staff-{institution_code}", now=self._clock.now())
         return self._staff[institution_code]
 
     def trainee(self, township: str = "luoxiong",
@@ -145,9 +141,7 @@ class Activity:
         if to in ("redeemed", "completed"):
             staff = self.staff_of(self.run(lambda db: db.get(Institution,
                                                              course.institution_id).code))
-            code = self._services.voucher_codes.show(voucher.id, now).code
-            self.run(redeem_voucher, codes=self._services.voucher_codes, code=code,
-                     staff_openid=staff, channel=Channel.WECHAT, now=now)
+            redeem(self._services, voucher_id=voucher.id, staff_openid=staff, now=now)
             if to == "completed":
                 attend_and_complete(self._services, staff_openid=staff,
                                     voucher_number=voucher.number, now=now,

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from models.attendance import Attendance, MarkHow, SpotCheck, invite_inspector
-from models.audit import AuditEntry
-from models.catalogue import ClassSession, Course
+from models.audit import AuditEntry, Channel
+from models.catalogue import CertificateKind, ClassSession, Course
 from models.clock import LOCAL_TZ
+from models.courses import CourseSpec, publish_course
 from models.persons import Person
+from models.vouchers import Voucher
 from tests.people import bind_staff_via_chat, register_via_chat
 
 TRAINEE, STAFF = "demo-trainee", "demo-staff"
@@ -151,28 +154,25 @@ def test_roll_call_and_a_manual_mark_with_its_reason(wechat, at_class, db):
     assert "已签到" in roll and "（手工）" in roll
 
 
-def test_staff_of_another_institution_cannot_mark(wechat, at_class, services, clock,
-                                                  sessions, db):
-    # lp-pes runs a class this afternoon too, so its staff member has a session of their own.
-    from decimal import Decimal
-
-    from models.audit import Channel
-    from models.catalogue import CertificateKind
-    from models.courses import CourseSpec, publish_course
-
+def afternoon_class(sessions, clock, *, code: str, institution_code: str) -> None:
+    """Another class running this afternoon, 13:00–17:00, beside the demo's."""
     with sessions.begin() as setup:
         publish_course(setup, actor_id=None, channel=Channel.CLI, now=clock.now(),
                        spec=CourseSpec(
-                           code="pes-today", institution_code="lp-pes",
+                           code=code, institution_code=institution_code,
                            category_code="care", name="育婴员加班", name_en="Baby care",
                            occupation="育婴员", occupation_en="Nanny",
                            certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
                            theory_hours=1, practice_hours=3, capacity=20, fee_yuan=Decimal(0),
                            is_entrepreneurship=False, township_code="luoxiong", address="某地",
                            lat=None, lng=None, radius_m=None,
-                           sessions=[(clock.today(), AFTERNOON.time().replace(hour=13,
-                                                                             minute=0),
-                                      AFTERNOON.time().replace(hour=17, minute=0))]))
+                           sessions=[(clock.today(), time(13), time(17))]))
+
+
+def test_staff_of_another_institution_cannot_mark(wechat, at_class, services, clock,
+                                                  sessions, db):
+    # lp-pes runs a class this afternoon too, so its staff member has a session of their own.
+    afternoon_class(sessions, clock, code="pes-today", institution_code="lp-pes")
     bind_staff_via_chat(wechat, services, clock, "o-a-other", "lp-pes")
     roll = wechat.say(STAFF, "点名").text
     number = re.search(r"(PX\d+) 李春花", roll).group(1)
@@ -185,25 +185,9 @@ def test_a_manual_mark_finds_its_class_when_two_run_at_once(wechat, at_class, cl
                                                            sessions, db):
     # A second class of the same institution starts at the same minute: the voucher says
     # which of the two the mark is for.
-    from decimal import Decimal
-
-    from models.audit import Channel
-    from models.catalogue import CertificateKind
-    from models.courses import CourseSpec, publish_course
-    from models.vouchers import Voucher
-
     [today] = [s for s in at_class.sessions if s.day == clock.today() and s.starts.hour == 13]
-    with sessions.begin() as setup:
-        publish_course(setup, actor_id=None, channel=Channel.CLI, now=clock.now(),
-                       spec=CourseSpec(
-                           code="zz-twin", institution_code="lp-zhongzhi",
-                           category_code="care", name="育婴员加班", name_en="Baby care",
-                           occupation="育婴员", occupation_en="Nanny",
-                           certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
-                           theory_hours=1, practice_hours=3, capacity=20, fee_yuan=Decimal(0),
-                           is_entrepreneurship=False, township_code="luoxiong", address="某地",
-                           lat=None, lng=None, radius_m=None,
-                           sessions=[(clock.today(), today.starts, today.ends)]))
+    assert (today.starts, today.ends) == (time(13), time(17))
+    afternoon_class(sessions, clock, code="zz-twin", institution_code="lp-zhongzhi")
     assert "zz-twin" in wechat.say(STAFF, "点名").text  # a roll call must name its class
     number = db.scalar(select(Voucher.number).join(Person, Person.id == Voucher.person_id)
                        .where(Person.openid == TRAINEE, Voucher.course_id == at_class.id))

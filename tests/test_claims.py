@@ -27,12 +27,11 @@ from models.claims import (
     overdue_claims,
 )
 from models.clock import LOCAL_TZ
-from models.persons import Group, GroupStatus, PersonGroup, meet
+from models.persons import Group, GroupStatus, PersonGroup
 from models.settlement import settlement_rates
-from models.staff import bind_staff, invite_staff
-from models.vouchers import Voucher, claim_voucher, redeem_voucher
+from models.vouchers import Voucher, claim_voucher
 from models.workdays import add_working_days, work_calendar, working_days_between
-from tests.classes import attend_and_complete
+from tests.classes import attend_and_complete, redeem, staff_member
 from tests.people import id_number, register_via_chat
 
 # lp-2026-006 (lp-pes, free, 专项职业能力): 10 class days from 28 Nov 2026, the last on Mon 7 Dec.
@@ -101,11 +100,9 @@ def desk(wechat, services, sessions, clock):
 
         def staff_of(self, institution: str) -> str:
             if institution not in self.staff:
-                openid = f"o-staff-{institution}"
-                token = self.run(invite_staff, institution_code=institution, now=clock.now())
-                person = self.run(meet, openid=openid, now=clock.now())
-                self.run(bind_staff, person_id=person.id, token=token, now=clock.now())
-                self.staff[institution] = openid
+                self.staff[institution] = staff_member(
+                    services, institution_code=institution, openid=f"o-staff-{institution}",
+                    now=clock.now())
             return self.staff[institution]
 
         def completed(self, course_code: str = COURSE, *, certificate_no: str | None,
@@ -121,9 +118,7 @@ def desk(wechat, services, sessions, clock):
             voucher = self.run(claim_voucher, openid=openid, course_id=course.id,
                                channel=Channel.WECHAT, now=clock.now(), today=clock.today())
             staff = self.staff_of("lp-pes")
-            code = services.voucher_codes.show(voucher.id, clock.now()).code
-            self.run(redeem_voucher, codes=services.voucher_codes, code=code, staff_openid=staff,
-                     channel=Channel.WECHAT, now=clock.now())
+            redeem(services, voucher_id=voucher.id, staff_openid=staff, now=clock.now())
             if days_present is not None:  # a day marked absent does not count
                 days = self.run(lambda s: s.scalars(select(ClassSession.day).where(
                     ClassSession.course_id == course.id).distinct()

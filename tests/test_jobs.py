@@ -29,9 +29,8 @@ from models.jobs import (
 from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import ConsentHow, Person, meet, set_following
 from models.registration import RegistrationForm, register
-from models.staff import bind_staff, invite_staff
-from models.vouchers import claim_voucher, redeem_voucher
-from tests.classes import attend_and_complete
+from models.vouchers import claim_voucher
+from tests.classes import attend_and_complete, redeem, staff_member
 from tests.damaged_files import damaged
 from tests.people import id_number, register_via_chat
 from webhooks import worker
@@ -79,16 +78,12 @@ class County:
         """Claimed, redeemed and completed: a finished course of its category."""
         now = self.clock.now()
         if self.staff is None:
-            self.staff = "o-job-staff"
-            token = self.run(invite_staff, institution_code="lp-pes", now=now)
-            staff = self.run(meet, openid=self.staff, now=now)
-            self.run(bind_staff, person_id=staff.id, token=token, now=now)
+            self.staff = staff_member(self.services, institution_code="lp-pes",
+                                      openid="o-job-staff", now=now)
         course = self.run(lambda db: db.scalar(select(Course).where(Course.code == course_code)))
         voucher = self.run(claim_voucher, openid=openid, course_id=course.id,
                            channel=Channel.WECHAT, now=now, today=self.clock.today())
-        code = self.services.voucher_codes.show(voucher.id, now).code
-        self.run(redeem_voucher, codes=self.services.voucher_codes, code=code,
-                 staff_openid=self.staff, channel=Channel.WECHAT, now=now)
+        redeem(self.services, voucher_id=voucher.id, staff_openid=self.staff, now=now)
         attend_and_complete(self.services, staff_openid=self.staff, voucher_number=voucher.number,
                             certificate_no="JZ-1", now=now)
 

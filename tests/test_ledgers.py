@@ -23,10 +23,9 @@ from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.persons import meet
 from models.regions import Region
-from models.staff import bind_staff, invite_staff
 from models.targets import Target, TargetMeasure
-from models.vouchers import claim_voucher, redeem_voucher, revoke_voucher
-from tests.classes import attend_and_complete
+from models.vouchers import claim_voucher, revoke_voucher
+from tests.classes import attend_and_complete, redeem, staff_member
 from tests.desk_fixtures import form_token
 from tests.people import id_number, register_via_chat
 from webhooks.ledger_exports import (
@@ -69,11 +68,9 @@ def classroom(wechat, services, sessions, clock):
 
         def staff_of(self, institution: str) -> str:
             if institution not in self.staff:
-                openid = f"o-staff-{institution}"
-                token = self.run(invite_staff, institution_code=institution, now=clock.now())
-                person = self.run(meet, openid=openid, now=clock.now())
-                self.run(bind_staff, person_id=person.id, token=token, now=clock.now())
-                self.staff[institution] = openid
+                self.staff[institution] = staff_member(
+                    services, institution_code=institution, openid=f"o-staff-{institution}",
+                    now=clock.now())
             return self.staff[institution]
 
         def enrol(self, name: str, course_code: str = COURSE, *, sex: str = "M") -> Trainee:
@@ -85,10 +82,8 @@ def classroom(wechat, services, sessions, clock):
             course = self.course(course_code)
             voucher = self.run(claim_voucher, openid=openid, course_id=course.id,
                                channel=Channel.WECHAT, now=clock.now(), today=clock.today())
-            code = services.voucher_codes.show(voucher.id, clock.now()).code
-            self.run(redeem_voucher, codes=services.voucher_codes, code=code,
-                     staff_openid=self.staff_of(course.institution.code),
-                     channel=Channel.WECHAT, now=clock.now())
+            redeem(services, voucher_id=voucher.id,
+                   staff_openid=self.staff_of(course.institution.code), now=clock.now())
             return Trainee(openid, number, name, voucher.id, voucher.number, voucher.person_id)
 
         def course(self, code: str) -> Course:

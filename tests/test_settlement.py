@@ -22,15 +22,14 @@ from models.errors import SettlementRefused
 from models.outbox import Outbox
 from models.persons import DEFAULT_LOCALE, Person, meet
 from models.settlement import POLICY_FILE, parse_rates, settle
-from models.staff import StaffMember, bind_staff, invite_staff
+from models.staff import StaffMember, bind_staff
 from models.vouchers import (
     Settlement,
     Voucher,
     VoucherStatus,
     claim_voucher,
-    redeem_voucher,
 )
-from tests.classes import attend_and_complete
+from tests.classes import attend_and_complete, redeem, staff_member
 from tests.people import id_number, register_via_chat
 from webhooks.exports import SETTLEMENT_COLUMNS
 
@@ -70,11 +69,9 @@ def desk(wechat, services, sessions, clock):
 
         def staff_of(self, institution: str) -> str:
             if institution not in self.staff:
-                openid = f"o-staff-{institution}"
-                token = self.run(invite_staff, institution_code=institution, now=clock.now())
-                person = self.run(meet, openid=openid, now=clock.now())
-                self.run(bind_staff, person_id=person.id, token=token, now=clock.now())
-                self.staff[institution] = openid
+                self.staff[institution] = staff_member(
+                    services, institution_code=institution, openid=f"o-staff-{institution}",
+                    now=clock.now())
             return self.staff[institution]
 
         def issued(self, course_code: str, name: str = "张三") -> Trainee:
@@ -93,9 +90,7 @@ def desk(wechat, services, sessions, clock):
             institution = self.run(lambda s: s.scalar(
                 select(Course).where(Course.code == course_code)).institution.code)
             staff = self.staff_of(institution)
-            code = services.voucher_codes.show(trainee.voucher_id, clock.now()).code
-            self.run(redeem_voucher, codes=services.voucher_codes, code=code, staff_openid=staff,
-                     channel=Channel.WECHAT, now=clock.now())
+            redeem(services, voucher_id=trainee.voucher_id, staff_openid=staff, now=clock.now())
             attend_and_complete(services, staff_openid=staff, voucher_number=trainee.number,
                                 certificate_no=certificate_no, now=at or clock.now())
             return trainee
