@@ -135,6 +135,13 @@ class AlreadyCheckedIn(DomainError):
     code = "already_checked_in"
 
 
+class HeadcountRefused(DomainError):
+    """A staff headcount that cannot be recorded; ``rule``: ``range`` (not a number of people
+    in a room) or ``not_running`` (the session is not open now)."""
+
+    code = "headcount_refused"
+
+
 class NoSessionToday(DomainError):
     code = "no_session_today"
 

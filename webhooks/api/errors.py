@@ -55,6 +55,7 @@ FIELD_OF: dict[tuple[str, str | None], str] = {
     ("invitation_invalid", None): "bind_code",
     ("unknown_locale", None): "locale",
     ("several_classes_now", None): "course_code",
+    ("headcount_refused", "range"): "count",
     ("session_invalid", None): "refresh_token",
 }
 # Words for what only the API refuses.
