@@ -106,6 +106,8 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("already_checked_in", None): N_(
         "You have already checked in to this session, at %(at)s."),
     ("no_session_today", None): N_("Your institution has no class session left today."),
+    ("class_wrong_institution", None): N_(
+        "“%(course)s” is another institution's class; you can only act on your own classes."),
     ("headcount_refused", "range"): N_(
         "Write how many people you see in the room, a number from 0 to %(limit)s, for example "
         "人数 23."),

@@ -142,6 +142,12 @@ class HeadcountRefused(DomainError):
     code = "headcount_refused"
 
 
+class ClassWrongInstitution(DomainError):
+    """Staff named a class of another institution: they act only on their own classes."""
+
+    code = "class_wrong_institution"
+
+
 class NoSessionToday(DomainError):
     code = "no_session_today"
 

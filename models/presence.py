@@ -30,7 +30,7 @@ from models.attendance import (
 from models.audit import Channel, audit
 from models.base import Base, enum_column
 from models.catalogue import ClassSession, Course, session_bounds
-from models.errors import HeadcountRefused
+from models.errors import ClassWrongInstitution, HeadcountRefused
 from models.persons import LocationSource
 from models.staff import staff_of
 
@@ -97,6 +97,10 @@ def record_headcount(db: Session, *, staff_openid: str, counted: int, now: datet
     staff = staff_of(db, openid=staff_openid)
     if not 0 <= counted <= HEADCOUNT_MAX:
         raise HeadcountRefused(rule="range", limit=HEADCOUNT_MAX)
+    if course_code and db.scalar(select(Course.id).where(
+            Course.code == course_code.strip(),
+            Course.institution_id != staff.institution_id)) is not None:
+        raise ClassWrongInstitution(course=course_code.strip())
     session = current_session(db, staff_openid=staff_openid, now=now, course_code=course_code)
     starts, ends = session_bounds(session)
     if session.opened_at is None or not starts - OPENS_BEFORE <= now <= ends + CHECKOUT_AFTER:

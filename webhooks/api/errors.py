@@ -33,6 +33,7 @@ STATUS_OF: dict[str, int] = {
     "not_a_cadre": 403,
     "not_inspector": 403,
     "voucher_wrong_institution": 403,
+    "class_wrong_institution": 403,
     "binding_required": 403,
     "session_invalid": 401,
     "invalid_answer": 422,
