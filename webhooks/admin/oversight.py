@@ -33,7 +33,7 @@ METRES_PER_DEGREE = 111_320
 @bp.get("/oversight")
 @require_role(DeskRole.ADMIN, DeskRole.INSPECTOR)
 def oversight() -> Response:
-    """``?days=`` (1–366, default 30): the sessions of the last so many days, today included."""
+    """``?days=`` (1–366, default 14): the sessions of the last so many days, today included."""
     services = current()
     days = number_arg("days", low=1, high=OVERSIGHT_DAYS_MAX, default=OVERSIGHT_DAYS,
                       words=N_("The number of days is not valid."))
