@@ -134,9 +134,10 @@ def seed(vouchers: int, staff_per_voucher: int, class_size: int) -> dict:
             voucher.status, voucher.redeemed_at = VoucherStatus.REDEEMED, now
             trainees.append(openid)
         db.flush()
-        from models.persons import Person
+        from models.persons import LocationSource, Person
         for p in db.scalars(select(Person).where(Person.openid.like("bench-trainee-%"))):
             p.last_lat, p.last_lng, p.located_at = 24.8851, 104.3092, now
+            p.location_source = LocationSource.WECHAT_EVENT  # as a LOCATION event leaves it
         session = open_session(db, staff_openid=staff[0], now=now)
         # open_session picks the staff's institution's running session: make it the class's.
         session_id = next(s.id for s in class_course.sessions)

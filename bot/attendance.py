@@ -28,7 +28,8 @@ from models.audit import Channel
 from models.catalogue import session_bounds
 from models.clock import LOCAL_TZ
 from models.errors import DomainError, InvalidAnswer
-from models.persons import note_location
+from models.persons import LocationSource, note_location
+from models.presence import record_headcount
 
 DISPLAY_PURPOSE = "class-display"
 
@@ -77,7 +78,8 @@ def _clock(turn: Turn, moment) -> str:
 def location_message(turn: Turn, intent: Intent) -> Reply:
     """A location the person sent on purpose (not the automatic report): say we have it."""
     lat, lng = (float(x) for x in (intent.arg or "0,0").split(","))
-    turn.run(note_location, openid=turn.openid, lat=lat, lng=lng, now=turn.now())
+    turn.run(note_location, openid=turn.openid, lat=lat, lng=lng, now=turn.now(),
+             source=LocationSource.WECHAT_MESSAGE)
     return Reply(text=turn.t._("Got your location. You can scan the class code now."))
 
 
@@ -137,7 +139,36 @@ def call_roll(turn: Turn, intent: Intent) -> Reply:
         text.append(f"{line.voucher_number} {line.name} {line.id_masked} · {state}")
     text.append(t._("To mark by hand: 补签 <voucher number> <reason>, or 缺勤 <voucher number> "
                     "<reason>."))
+    text.append(t._("Count the people you see in the room and reply 人数 <number>, for example "
+                    "人数 %(n)s.", n=present))
     return Reply(text="\n".join(text))
+
+
+def count_heads(turn: Turn, intent: Intent) -> Reply:
+    """人数 23 (人数 23 <course code> when two classes run at once): how many people staff see
+    in the room, compared with the scans."""
+    words = normalize(intent.arg or "").split()
+    if not words or not words[0].isdigit() or len(words) > 2:
+        return Reply(text=turn.t._("Count the people you see in the room and reply 人数 "
+                                   "<number>, for example 人数 23."))
+    try:
+        done = turn.run(record_headcount, staff_openid=turn.openid, counted=int(words[0][:6]),
+                        now=turn.now(), channel=Channel.WECHAT,
+                        course_code=words[1] if len(words) > 1 else None)
+    except DomainError as error:
+        return Reply(text=explain(turn, error))
+    t, count = turn.t, done.headcount
+    text = t._("Headcount recorded for %(course)s: %(counted)s people in the room, %(scans)s "
+               "checked in by scan.", course=done.session.course.display_name(t.locale),
+               counted=count.counted, scans=count.scans_then)
+    if done.extra_scans:
+        text += "\n" + t.ngettext(
+            "⚠ %(num)s scan more than the people in the room: someone checked in who is not "
+            "here. Call the roll (点名) and mark them absent (缺勤 <voucher number> <reason>).",
+            "⚠ %(num)s scans more than the people in the room: someone checked in who is not "
+            "here. Call the roll (点名) and mark them absent (缺勤 <voucher number> <reason>).",
+            done.extra_scans)
+    return Reply(text=text)
 
 
 def _mark(turn: Turn, intent: Intent, *, is_present: bool) -> Reply:

@@ -70,6 +70,7 @@ HANDLERS: dict[str, Handler] = {
     "MY_ATTENDANCE": attendance.my_record,
     "OPEN_CLASS": attendance.open_class,
     "ROLL_CALL": attendance.call_roll,
+    "HEADCOUNT": attendance.count_heads,
     "MARK_PRESENT": attendance.mark_present,
     "MARK_ABSENT": attendance.mark_absent,
     "SUBSIDY": subsidy.explain_subsidies,

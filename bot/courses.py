@@ -19,7 +19,7 @@ from models.courses import (
     list_categories,
 )
 from models.errors import CourseNotFound
-from models.persons import note_location, origin_of
+from models.persons import LocationSource, note_location, origin_of
 
 PER_PAGE = 5
 
@@ -79,8 +79,11 @@ def next_page(turn: Turn, intent: Intent) -> Reply:
 
 
 def location(turn: Turn, intent: Intent) -> Reply:
-    lat, lng = (float(x) for x in (intent.arg or "0,0").split(","))
-    turn.run(note_location, openid=turn.openid, lat=lat, lng=lng, now=turn.now())
+    """WeChat's LOCATION event: latitude, longitude and its precision in metres (0: none
+    given). Kept for nearest courses first and for the next check-in, which records it."""
+    lat, lng, precision = (float(x) for x in (intent.arg or "0,0,0").split(","))
+    turn.run(note_location, openid=turn.openid, lat=lat, lng=lng, now=turn.now(),
+             source=LocationSource.WECHAT_EVENT, accuracy_m=precision if precision > 0 else None)
     return Reply(text="")
 
 

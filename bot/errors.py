@@ -106,6 +106,14 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("already_checked_in", None): N_(
         "You have already checked in to this session, at %(at)s."),
     ("no_session_today", None): N_("Your institution has no class session left today."),
+    ("class_wrong_institution", None): N_(
+        "“%(course)s” is another institution's class; you can only act on your own classes."),
+    ("headcount_refused", "range"): N_(
+        "Write how many people you see in the room, a number from 0 to %(limit)s, for example "
+        "人数 23."),
+    ("headcount_refused", "not_running"): N_(
+        "“%(course)s” is not running now. Count the people in the room while the class is open "
+        "(开课), from 15 minutes before it starts until 30 minutes after it ends."),
     ("several_classes_now", None): N_(
         "Several classes run now (%(codes)s): name one, for example 开课 %(codes)s."),
     ("not_inspector", None): N_("Only inspectors of the labour bureau can do this."),

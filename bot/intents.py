@@ -58,6 +58,7 @@ WORDS: dict[str, Intent] = {
     **{w: Intent("CLAIM") for w in ("领券", "领取", "领培训券", "claim", "claim voucher")},
     **{w: Intent("OPEN_CLASS") for w in ("开课", "open class", "open")},
     **{w: Intent("ROLL_CALL") for w in ("点名", "roll call", "roll")},
+    **{w: Intent("HEADCOUNT") for w in ("人数", "清点人数", "headcount", "head count")},
     **{w: Intent("MY_ATTENDANCE") for w in ("出勤", "考勤", "我的出勤", "签到记录", "attendance")},
     **{w: Intent("FOLLOWUP") for w in ("回访", "跟踪回访", "follow-up", "followup", "follow up")},
     **{w: Intent("JOBS") for w in (
@@ -74,7 +75,7 @@ PREFIXES: dict[str, str] = {
     "search": "SEARCH", "绑定": "BIND", "bind": "BIND",
     "结业": "COMPLETE", "complete": "COMPLETE", "撤销报到": "UNDO_REDEEM", "undo": "UNDO_REDEEM",
     "补贴": "SUBSIDY", "subsidy": "SUBSIDY", "subsidies": "SUBSIDY",
-    "开课": "OPEN_CLASS", "点名": "ROLL_CALL",
+    "开课": "OPEN_CLASS", "点名": "ROLL_CALL", "人数": "HEADCOUNT", "headcount": "HEADCOUNT",
     "补签": "MARK_PRESENT", "present": "MARK_PRESENT", "缺勤": "MARK_ABSENT",
     "absent": "MARK_ABSENT",
     "回访": "FOLLOWUP", "followup": "FOLLOWUP", "follow-up": "FOLLOWUP",
@@ -124,7 +125,7 @@ def _with_argument(text: str) -> Intent | None:
     keyword = unicodedata.normalize("NFKC", first).lower()
     if rest.strip() and keyword in PREFIXES:
         return Intent(PREFIXES[keyword], rest.strip())
-    for prefix in ("课程", "绑定"):  # Chinese is often typed without a space
+    for prefix in ("课程", "绑定", "人数"):  # Chinese is often typed without a space
         if words.startswith(prefix) and len(words) > len(prefix):
             return Intent(PREFIXES[prefix], unicodedata.normalize(
                 "NFKC", words[len(prefix):]).strip())
@@ -149,7 +150,7 @@ EVENTS = {
     "scancode_waitmsg": lambda e: (
         Intent(e.key, _scan_result(e)) if e.key in MENU_KEYS else Intent("UNKNOWN")
     ),
-    "location": lambda e: Intent("LOCATION", f"{e.latitude},{e.longitude}"),
+    "location": lambda e: Intent("LOCATION", f"{e.latitude},{e.longitude},{e.precision}"),
     "view": lambda e: None,
 }
 

@@ -14,6 +14,7 @@ from models import (  # noqa: F401
     miniprogram,
     outbox,
     persons,
+    presence,
     progress,
     regions,
     staff,

@@ -29,7 +29,7 @@ from models.errors import (
     VoucherNotFound,
     VoucherWrongInstitution,
 )
-from models.persons import Person
+from models.persons import LocationSource, Person
 from models.staff import staff_of
 from models.vouchers import Voucher, VoucherStatus
 
@@ -62,6 +62,15 @@ class Attendance(Base):
     how: Mapped[MarkHow] = mapped_column(enum_column(MarkHow))
     marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
     reason: Mapped[str | None] = mapped_column(String(200))
+    # Where the person was said to be when the check-in counted, and how we know (a server
+    # cannot prove a phone's position: it is recorded, and the desk flags what looks made up).
+    location_source: Mapped[LocationSource] = mapped_column(
+        enum_column(LocationSource), default=LocationSource.NONE,
+        server_default=LocationSource.NONE.value)
+    location_lat: Mapped[float | None]
+    location_lng: Mapped[float | None]
+    location_accuracy_m: Mapped[float | None]  # metres, where the sender gave it
+    located_at: Mapped[datetime | None]  # when the position was taken (reached us)
 
     session: Mapped[ClassSession] = relationship()
 
@@ -168,6 +177,18 @@ def _enrolled_count(db: Session, course_id: int) -> int:
 # --- the trainee's scan --------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Position:
+    """A position as it reached us: WeChat's LOCATION event, a location message or the
+    mini-program's wx.getLocation, with its accuracy in metres where known."""
+
+    lat: float
+    lng: float
+    source: LocationSource
+    at: datetime
+    accuracy_m: float | None = None
+
+
+@dataclass(frozen=True)
 class CheckInResult:
     session: ClassSession
     attendance: Attendance
@@ -177,9 +198,12 @@ class CheckInResult:
 
 
 def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
-             now: datetime) -> CheckInResult:
+             now: datetime, position: Position | None = None,
+             channel: Channel = Channel.WECHAT) -> CheckInResult:
     """CHECKIN: counts only with a current code of an open session, an enrolled scanner,
-    inside the window, and inside the radius where the course asks for it."""
+    inside the window, and inside the radius where the course asks for it. The position is
+    the one sent with the scan (the mini-program's), else the person's last fresh one (WeChat's
+    LOCATION event or a location message); it is recorded with its source and accuracy."""
     session_id = codes.read(code, now)
     session = db.scalar(select(ClassSession).where(ClassSession.id == session_id)
                         .options(joinedload(ClassSession.course)))
@@ -202,15 +226,18 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
         raise CheckInRefused(rule="window", source=DX2020_ATTENDANCE,
                              opens=(starts - OPENS_BEFORE).isoformat(),
                              closes=(starts + LATE_AFTER).isoformat())
-    _check_place(session.course, person, now)
+    place = position or _last_position(person, now)
+    _check_place(session.course, place)
     record = existing or Attendance(session_id=session.id, person_id=person.id,
                                     voucher_id=voucher.id)
     record.is_present, record.checked_in_at, record.how = True, now, MarkHow.SCAN
     record.hours = 0 if session.course.requires_checkout else session.hours
+    _record_place(record, place)
     db.add(record)
     db.flush()
-    audit(db, actor_id=person.id, channel=Channel.WECHAT, action="attendance.check_in",
-          target=record, after={"session": session.id}, at=now)
+    audit(db, actor_id=person.id, channel=channel, action="attendance.check_in",
+          target=record, after={"session": session.id, "location": record.location_source.value},
+          at=now)
     return _result(db, session, record, is_checkout=False)
 
 
@@ -229,13 +256,33 @@ def _check_out(db: Session, session: ClassSession, record: Attendance, person: P
     return _result(db, session, record, is_checkout=True)
 
 
-def _check_place(course: Course, person: Person, now: datetime) -> None:
+def _last_position(person: Person, now: datetime) -> Position | None:
+    """The person's last position while fresh; one kept before sources were recorded (no
+    source) counts as none, and is asked for again."""
+    if (person.last_lat is None or person.last_lng is None or person.located_at is None
+            or person.location_source is None or now - person.located_at > LOCATION_FRESH):
+        return None
+    return Position(lat=person.last_lat, lng=person.last_lng, source=person.location_source,
+                    at=person.located_at, accuracy_m=person.location_accuracy_m)
+
+
+def _record_place(record: Attendance, place: Position | None) -> None:
+    record.location_source = place.source if place else LocationSource.NONE
+    record.location_lat = place.lat if place else None
+    record.location_lng = place.lng if place else None
+    record.location_accuracy_m = place.accuracy_m if place else None
+    record.located_at = place.at if place else None
+
+
+def _check_place(course: Course, place: Position | None) -> None:
+    # Coordinates equal to the class's own point pass: they are recorded and flagged on the
+    # desk's oversight page (models.presence), not refused, since no server can tell a real
+    # fix from a made-up one.
     if not course.requires_location:
         return
-    if (person.last_lat is None or person.located_at is None
-            or now - person.located_at > LOCATION_FRESH):
+    if place is None:
         raise CheckInRefused(rule="location_needed", source=DX2020_ATTENDANCE)
-    metres = distance_km((person.last_lat, person.last_lng), (course.lat, course.lng)) * 1000
+    metres = distance_km((place.lat, place.lng), (course.lat, course.lng)) * 1000
     if metres > course.radius_m:
         raise CheckInRefused(rule="too_far", source=DX2020_ATTENDANCE,
                              metres=int(metres), radius=course.radius_m)

@@ -153,7 +153,7 @@ class ClassSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
-    day: Mapped[date]
+    day: Mapped[date] = mapped_column(index=True)
     starts: Mapped[time]
     ends: Mapped[time]
     # Staff open a session to show its check-in code; the display link lives as long as it.

@@ -135,6 +135,19 @@ class AlreadyCheckedIn(DomainError):
     code = "already_checked_in"
 
 
+class HeadcountRefused(DomainError):
+    """A staff headcount that cannot be recorded; ``rule``: ``range`` (not a number of people
+    in a room) or ``not_running`` (the session is not open now)."""
+
+    code = "headcount_refused"
+
+
+class ClassWrongInstitution(DomainError):
+    """Staff named a class of another institution: they act only on their own classes."""
+
+    code = "class_wrong_institution"
+
+
 class NoSessionToday(DomainError):
     code = "no_session_today"
 

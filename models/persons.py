@@ -46,6 +46,19 @@ class GroupStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class LocationSource(enum.StrEnum):
+    """Where a position came from, kept with each check-in: the bureau reads them differently.
+    WeChat's own LOCATION event is the phone's fix as WeChat reports it (with its precision); a
+    location message is a point the person chose on a map (it can be moved anywhere); the
+    mini-program's position is what the app says wx.getLocation gave, which a client can make
+    up; none: no position at all."""
+
+    WECHAT_EVENT = "wechat_event"
+    WECHAT_MESSAGE = "wechat_message"
+    MINIPROGRAM = "miniprogram"
+    NONE = "none"
+
+
 class ConsentHow(enum.StrEnum):
     WECHAT = "wechat"  # agreed in the dialogue
     PAPER = "paper"  # signed on paper in front of a cadre (代报名)
@@ -90,6 +103,9 @@ class Person(Base):
     last_lat: Mapped[float | None]
     last_lng: Mapped[float | None]
     located_at: Mapped[datetime | None]
+    # How that position reached us, and its accuracy in metres where the sender gave one.
+    location_source: Mapped[LocationSource | None] = mapped_column(enum_column(LocationSource))
+    location_accuracy_m: Mapped[float | None]
     # A one-time code a cadre gives a neighbour to bind their own WeChat to this record.
     bind_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     bind_code_expires_at: Mapped[datetime | None]
@@ -280,11 +296,17 @@ def unionid_lookup_failed(db: Session, *, person_id: int, error: str, now: datet
         row.next_attempt_at = None
 
 
-def note_location(db: Session, *, openid: str, lat: float, lng: float, now: datetime) -> None:
-    """Where WeChat says the person is (a LOCATION event); for nearest courses first."""
+def note_location(db: Session, *, openid: str, lat: float, lng: float, now: datetime,
+                  source: LocationSource = LocationSource.WECHAT_EVENT,
+                  accuracy_m: float | None = None) -> None:
+    """Where the person is, as ``source`` says (WeChat's LOCATION event by default, with its
+    precision): for nearest courses first, and for the next check-in, which records it."""
     person = db.scalar(select(Person).where(Person.openid == openid))
     if person is not None and -90 <= lat <= 90 and -180 <= lng <= 180:
         person.last_lat, person.last_lng, person.located_at = lat, lng, now
+        person.location_source = source
+        person.location_accuracy_m = (round(accuracy_m, 1) if accuracy_m is not None
+                                      and 0 <= accuracy_m < 1e6 else None)
 
 
 def origin_of(db: Session, *, openid: str) -> tuple[float, float] | None:

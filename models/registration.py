@@ -158,6 +158,7 @@ def withdraw_consent(db: Session, *, openid: str, channel: Channel, now: datetim
     keeps_ledger = has_ledger_vouchers(db, person_id=person.id)
     forget = ["phone_sealed", "phone_masked", "intent", "draws_pension", "consent_at",
               "consent_how", "registered_at", "last_lat", "last_lng", "located_at",
+              "location_source", "location_accuracy_m",
               "bind_code_hash", "bind_code_expires_at"]
     if not keeps_ledger:
         forget += ["name", "id_sealed", "id_hash", "id_masked", "birth_date", "sex",

@@ -33,6 +33,7 @@ STATUS_OF: dict[str, int] = {
     "not_a_cadre": 403,
     "not_inspector": 403,
     "voucher_wrong_institution": 403,
+    "class_wrong_institution": 403,
     "binding_required": 403,
     "session_invalid": 401,
     "invalid_answer": 422,
@@ -55,6 +56,7 @@ FIELD_OF: dict[tuple[str, str | None], str] = {
     ("invitation_invalid", None): "bind_code",
     ("unknown_locale", None): "locale",
     ("several_classes_now", None): "course_code",
+    ("headcount_refused", "range"): "count",
     ("session_invalid", None): "refresh_token",
 }
 # Words for what only the API refuses.

@@ -12,6 +12,7 @@ from spectree import Response
 
 from models.catalogue import Intent as WorkIntent
 from models.persons import Group
+from models.presence import HEADCOUNT_MAX
 
 # Text from a phone: no control characters (PostgreSQL refuses NUL; nothing needs the rest).
 _PLAIN = r"^[^\x00-\x1f\x7f]*$"
@@ -267,6 +268,9 @@ class CheckInIn(Body):
     code: text(200, 1) = Field(description="the class display's code, as scanned")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
+    accuracy: float | None = Field(
+        default=None, ge=0, le=100_000,
+        description="wx.getLocation's `accuracy` in metres, recorded with the check-in")
 
 
 class CheckInOut(BaseModel):
@@ -385,6 +389,24 @@ class RollCallOut(BaseModel):
     present: int
     enrolled: int
     lines: list[RollLine]
+
+
+class HeadcountIn(Body):
+    count: int = Field(ge=0, le=HEADCOUNT_MAX,
+                       description="how many people staff see in the room now")
+    course_code: text(40, 1) | None = Field(
+        default=None, description="needed only when two classes run at once")
+
+
+class HeadcountOut(BaseModel):
+    session_id: int
+    course: str
+    day: date
+    counted: int
+    scans: int = Field(description="trainees checked in by scan when the count was recorded")
+    extra_scans: int = Field(description="scans beyond the heads counted: someone checked in "
+                                         "who is not in the room")
+    at: datetime
 
 
 class MarkIn(Body):

@@ -13,6 +13,7 @@ from bot.attendance import DISPLAY_PURPOSE
 from models.attendance import display_state, mark_by_hand, open_session, roll_call
 from models.audit import Channel
 from models.completion import complete
+from models.presence import record_headcount
 from models.vouchers import redeem_voucher
 from webhooks.api import core
 from webhooks.api.core import AUTH, bp, caller, idempotent, ok, run, spec, words
@@ -20,6 +21,8 @@ from webhooks.api.schemas import (
     ClassOut,
     CompleteIn,
     CompletionOut,
+    HeadcountIn,
+    HeadcountOut,
     IdempotencyHeaders,
     MarkIn,
     MarkOut,
@@ -114,6 +117,29 @@ def _state(mark) -> str:
     if mark is None:
         return "not_checked_in"
     return "present" if mark.is_present else "absent"
+
+
+@bp.post("/staff/headcounts")
+@spec.validate(json=HeadcountIn, resp=answers(201, HeadcountOut, 401, 403, 404, 409),
+               tags=TAGS, security=AUTH)
+def headcount(json: HeadcountIn):
+    """人数: how many people staff see in the room during the current session of their own
+    institution (while it is open), recorded with who and when; compared with the scans, and
+    flagged on the bureau's oversight page when the scans are more."""
+    who = caller()
+    t = words()
+
+    def act(db: Session) -> dict[str, Any]:
+        done = record_headcount(db, staff_openid=who.openid, counted=json.count, now=core.now(),
+                                channel=Channel.API, course_code=json.course_code)
+        count = done.headcount
+        return {"session_id": done.session.id,
+                "course": done.session.course.display_name(t.locale),
+                "day": done.session.day.isoformat(), "counted": count.counted,
+                "scans": count.scans_then, "extra_scans": done.extra_scans,
+                "at": moment(count.at)}
+
+    return ok(run(act), 201)
 
 
 @bp.post("/staff/marks")

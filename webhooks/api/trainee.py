@@ -11,7 +11,7 @@ from bot import subsidy as subsidy_words
 from bot.courses import CERTIFICATES
 from bot.labels import GROUPS, VOUCHER_STATUSES
 from locales import Translator
-from models.attendance import check_in, my_attendance
+from models.attendance import Position, check_in, my_attendance
 from models.audit import Channel
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
@@ -19,7 +19,7 @@ from models.courses import CourseQuery, course_seats_left, find_courses, get_cou
 from models.eligibility import evaluate
 from models.errors import NotRegistered
 from models.miniprogram import roles_of
-from models.persons import ConsentHow, Person, note_location, set_locale
+from models.persons import ConsentHow, LocationSource, Person, note_location, set_locale
 from models.registration import (
     RegistrationForm,
     change_intent,
@@ -348,15 +348,21 @@ def cancel(voucher_id: int):
 def check_in_now(json: CheckInIn):
     """Check in (or out) with the class display's code, scanned by the trainee's own phone,
     inside the session's window and, where the course asks, within its radius of the class
-    (send `lat`/`lng`: they are kept as the person's last location, as in the chat)."""
+    (send `lat`/`lng` and `accuracy` from wx.getLocation: they are kept as the person's last
+    location, as in the chat, and recorded with the check-in as the mini-program's position;
+    positions that look made up are flagged for the bureau)."""
     who = caller()
     services, t = current(), words()
+    position = None
     if json.lat is not None and json.lng is not None:
-        run(note_location, openid=who.openid, lat=json.lat, lng=json.lng, now=core.now())
+        position = Position(lat=json.lat, lng=json.lng, source=LocationSource.MINIPROGRAM,
+                            at=core.now(), accuracy_m=json.accuracy)
+        run(note_location, openid=who.openid, lat=json.lat, lng=json.lng, now=core.now(),
+            source=LocationSource.MINIPROGRAM, accuracy_m=json.accuracy)
 
     def act(db: Session) -> dict[str, Any]:
         done = check_in(db, codes=services.class_codes, code=json.code, openid=who.openid,
-                        now=core.now())
+                        now=core.now(), position=position, channel=Channel.API)
         mark = done.attendance
         return {"session_id": done.session.id,
                 "course": done.session.course.display_name(t.locale), "number": done.number,
