@@ -3,15 +3,17 @@ institution's staff record 结业 — the one door to completion, with its atten
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from models.attendance import check_in, open_session
 from models.audit import Channel
-from models.catalogue import ClassSession, session_bounds
+from models.catalogue import CertificateKind, ClassSession, session_bounds
 from models.completion import complete
+from models.courses import CourseSpec, publish_course
 from models.persons import meet, note_location
 from models.staff import bind_staff, invite_staff
 from models.vouchers import Voucher, redeem_voucher
@@ -74,3 +76,18 @@ def attend_and_complete(services, *, staff_openid: str, voucher_number: str,
         complete(db, staff_openid=staff_openid, number=voucher_number,
                  certificate_no=certificate_no, now=at, channel=Channel.WECHAT)
     return at
+
+
+def afternoon_class(sessions, clock, *, code: str, institution_code: str) -> None:
+    """Another class running this afternoon, 13:00–17:00, beside the demo's."""
+    with sessions.begin() as setup:
+        publish_course(setup, actor_id=None, channel=Channel.CLI, now=clock.now(),
+                       spec=CourseSpec(
+                           code=code, institution_code=institution_code,
+                           category_code="care", name="育婴员加班", name_en="Baby care",
+                           occupation="育婴员", occupation_en="Nanny",
+                           certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
+                           theory_hours=1, practice_hours=3, capacity=20, fee_yuan=Decimal(0),
+                           is_entrepreneurship=False, township_code="luoxiong", address="某地",
+                           lat=None, lng=None, radius_m=None,
+                           sessions=[(clock.today(), time(13), time(17))]))

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from models.attendance import Attendance, MarkHow, SpotCheck, invite_inspector
 from models.audit import AuditEntry, Channel
-from models.catalogue import CertificateKind, ClassSession, Course
+from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
-from models.courses import CourseSpec, publish_course
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus, claim_voucher
-from tests.classes import redeem
+from tests.classes import afternoon_class, redeem
 from tests.people import bind_staff_via_chat, register_via_chat
 
 TRAINEE, STAFF = "demo-trainee", "demo-staff"
@@ -153,21 +151,6 @@ def test_roll_call_and_a_manual_mark_with_its_reason(wechat, at_class, db):
     assert entry.after["reason"] == "手机没电，老师核对身份证"
     roll = wechat.say(STAFF, "点名").text
     assert "已签到" in roll and "（手工）" in roll
-
-
-def afternoon_class(sessions, clock, *, code: str, institution_code: str) -> None:
-    """Another class running this afternoon, 13:00–17:00, beside the demo's."""
-    with sessions.begin() as setup:
-        publish_course(setup, actor_id=None, channel=Channel.CLI, now=clock.now(),
-                       spec=CourseSpec(
-                           code=code, institution_code=institution_code,
-                           category_code="care", name="育婴员加班", name_en="Baby care",
-                           occupation="育婴员", occupation_en="Nanny",
-                           certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
-                           theory_hours=1, practice_hours=3, capacity=20, fee_yuan=Decimal(0),
-                           is_entrepreneurship=False, township_code="luoxiong", address="某地",
-                           lat=None, lng=None, radius_m=None,
-                           sessions=[(clock.today(), time(13), time(17))]))
 
 
 def test_staff_of_another_institution_cannot_mark(wechat, at_class, services, clock,
