@@ -96,6 +96,9 @@ def my_record(turn: Turn, intent: Intent) -> Reply:
                          "%(hours)s hours, %(needed)s needed to complete.",
                          attended=c.attended, total=c.total, missed=c.missed,
                          hours=f"{c.hours:g}", needed=f"{c.needed_hours:g}"))
+        if c.pending_hours:
+            lines.append(t._("%(hours)s more hours count once the session under way has ended.",
+                             hours=f"{c.pending_hours:g}"))
     return Reply(text="\n".join(lines))
 
 

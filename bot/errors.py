@@ -118,7 +118,23 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
         "Several classes run now (%(codes)s): name one, for example 开课 %(codes)s."),
     ("not_inspector", None): N_("Only inspectors of the labour bureau can do this."),
     ("attendance_short", None): N_(
-        "Not enough attendance to complete: %(attended)s hours of the %(needed)s needed."),
+        "Not enough attendance to complete: %(attended)s hours in sessions that have ended, of "
+        "the %(needed)s needed. (%(source)s)"),
+    ("sessions_not_over", None): N_(
+        "Not all the sessions needed are over yet, so completion must wait: only sessions that "
+        "have ended count, %(attended)s hours so far of the %(needed)s needed. Completion can "
+        "be recorded from %(until)s. (%(source)s)"),
+    ("mark_refused", "not_open"): N_(
+        "This session of “%(course)s” has not been opened (开课), so no one can be marked by "
+        "hand. Open the class first; marks by hand are possible from %(opens)s until "
+        "%(closes)s. (%(source)s)"),
+    ("mark_refused", "not_started"): N_(
+        "The next session of “%(course)s” has not begun: no mark by hand before the class. "
+        "Marks by hand are possible from %(opens)s until %(closes)s, once the class is opened "
+        "(开课). (%(source)s)"),
+    ("mark_refused", "too_late"): N_(
+        "The last session of “%(course)s” is over: marks by hand were possible only until "
+        "%(closes)s, a short while after it ended. (%(source)s)"),
     ("grace_period_over", None): N_(
         "An enrolment can only be undone within %(hours)s hours. Ask the labour bureau."),
     ("followup_not_found", None): N_("This follow-up question is not yours or no longer open."),
@@ -137,6 +153,8 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
         "Please keep it to one sentence of at most %(limit)s characters."),
 }
 FALLBACK = N_("Sorry, that could not be done.")
+# Data that are moments (ISO strings), written in the person's words.
+MOMENTS = ("at", "opens", "closes", "until")
 # What a scanned code should have been, by its prefix (models.codes.RotatingCode).
 CODE_KINDS = {"PXV": N_("training voucher"), "PXC": N_("class check-in")}
 
@@ -150,8 +168,9 @@ def explain_in(t: Translator, error: DomainError) -> str:
     reason = error.data.get("reason") or error.data.get("rule")
     message = ERROR_REPLIES.get((error.code, reason)) or ERROR_REPLIES.get((error.code, None))
     params = {k: v for k, v in error.data.items() if isinstance(v, (str, int))}
-    if isinstance(params.get("at"), str) and params["at"]:
-        params["at"] = t.moment(datetime.fromisoformat(params["at"]))
+    for key in MOMENTS:
+        if isinstance(params.get(key), str) and params[key]:
+            params[key] = t.moment(datetime.fromisoformat(params[key]))
     kind = CODE_KINDS.get(params.get("expected", ""))
     if kind:
         params["expected"] = t._(kind)

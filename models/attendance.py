@@ -8,7 +8,18 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.audit import Channel, audit
@@ -23,8 +34,10 @@ from models.errors import (
     AttendanceShort,
     CheckInRefused,
     CourseNotFound,
+    MarkRefused,
     NoSessionToday,
     NotInspector,
+    SessionsNotOver,
     SeveralClassesNow,
     VoucherNotFound,
     VoucherWrongInstitution,
@@ -39,6 +52,10 @@ LATE_AFTER = timedelta(minutes=30)  # and closes this long after it starts
 CHECKOUT_BEFORE = timedelta(minutes=15)  # check-out opens this long before the end
 CHECKOUT_AFTER = timedelta(minutes=30)
 LOCATION_FRESH = timedelta(hours=2)  # a location older than this is asked for again
+# A manual mark may be made from the session's check-in opening until this long after its end:
+# the same grace as a check-out scan, time enough to mark the trainee whose phone died once
+# the class is over, too short to mark a class later from the office.
+MARK_AFTER = CHECKOUT_AFTER
 DX2020_ATTENDANCE = "东县府办发〔2020〕57号 三(六)"
 
 
@@ -318,23 +335,59 @@ def roll_call(db: Session, *, staff_openid: str, now: datetime,
                               marks.get(v.person_id)) for v in vouchers]
 
 
+def mark_window(session: ClassSession) -> tuple[datetime, datetime]:
+    """When a manual mark can be made for a session: from its check-in opening until
+    MARK_AFTER past its end."""
+    starts, ends = session_bounds(session)
+    return starts - OPENS_BEFORE, ends + MARK_AFTER
+
+
+def session_to_mark(db: Session, *, course: Course, now: datetime) -> ClassSession:
+    """The session of ``course`` a manual mark made now is for: one inside its mark window and
+    opened (开课), the latest to start if two windows meet. Never a session still to come, one
+    nobody opened, or one long over: each refusal names its window."""
+    sessions = db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)
+                          .order_by(ClassSession.day, ClassSession.starts)).all()
+    if not sessions:
+        raise NoSessionToday()
+    inside = [s for s in sessions if mark_window(s)[0] <= now <= mark_window(s)[1]]
+    opened = [s for s in inside if s.opened_at is not None]
+    if opened:
+        return opened[-1]
+    if inside:
+        raise _mark_refusal("not_open", course, inside[-1])
+    coming = [s for s in sessions if mark_window(s)[0] > now]
+    past = [s for s in sessions if mark_window(s)[1] < now]
+    # Name the session nearest to now: the next one's opening, or the last one's close.
+    if coming and (not past or mark_window(coming[0])[0] - now <= now - mark_window(past[-1])[1]):
+        raise _mark_refusal("not_started", course, coming[0])
+    raise _mark_refusal("too_late", course, past[-1])
+
+
+def _mark_refusal(rule: str, course: Course, session: ClassSession) -> MarkRefused:
+    opens, closes = mark_window(session)
+    return MarkRefused(rule=rule, course=course.name, opens=opens.isoformat(),
+                      closes=closes.isoformat(), source=DX2020_ATTENDANCE)
+
+
 def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_present: bool,
                  reason: str, now: datetime, channel: Channel) -> Attendance:
-    """A manual mark for today's session, with a reason; audited, and counted apart (a high
-    share of manual marks is a warning sign of 代签)."""
+    """A manual mark, with a reason, for the voucher's session that staff opened and that runs
+    now (or ended a short while ago, MARK_AFTER); audited, and counted apart (a high share of
+    manual marks is a warning sign of 代签). Its hours count once the session has taken place
+    (``has_taken_place``), like a scan's."""
     staff = staff_of(db, openid=staff_openid)
     voucher = db.scalar(select(Voucher).where(Voucher.number == voucher_number.strip().upper()))
     if voucher is None:
         raise VoucherNotFound(number=voucher_number)
     if voucher.course.institution_id != staff.institution_id:
         raise VoucherWrongInstitution()
-    # The voucher names the class, so two classes of the institution at once are no puzzle.
-    session = current_session(db, staff_openid=staff_openid, now=now,
-                              course_code=voucher.course.code)
     if voucher.status is not VoucherStatus.REDEEMED:
         # The same rule as a scan: only an enrolled trainee's attendance counts.
         raise CheckInRefused(rule="mark_not_enrolled", source=DX2020_ATTENDANCE,
-                             course=session.course.name)
+                             course=voucher.course.name)
+    # The voucher names the class, so two classes of the institution at once are no puzzle.
+    session = session_to_mark(db, course=voucher.course, now=now)
     record = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
                                                 Attendance.person_id == voucher.person_id))
     before = {"present": record.is_present, "how": record.how.value} if record else None
@@ -354,30 +407,62 @@ def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_pres
 
 
 # --- what a trainee has attended, and completion -------------------------------------------
+# One rule for hours, wherever they are summed (completion, the trainee's own record, the
+# attendance sheet, the ledgers, the allowances' days): a present mark's hours count once its
+# session has taken place, i.e. its end has passed. A scan or a manual mark made while the
+# session runs records what it will be worth; until the end it counts nothing.
+
+def has_taken_place(session: ClassSession, now: datetime) -> bool:
+    return session_bounds(session)[1] <= now
+
+
+def taken_place_by(now: datetime) -> ColumnElement[bool]:
+    """``has_taken_place`` in SQL, over ClassSession (its day and end are local wall-clock)."""
+    local = now.astimezone(LOCAL_TZ)
+    return or_(ClassSession.day < local.date(),
+               and_(ClassSession.day == local.date(), ClassSession.ends <= local.time()))
+
+
+def counted_hours(mark: Attendance | None, session: ClassSession, now: datetime) -> float:
+    """The hours a mark counts now: a present mark's, once its session has taken place."""
+    if mark is None or not mark.is_present or not has_taken_place(session, now):
+        return 0.0
+    return float(mark.hours)
+
 
 @dataclass(frozen=True)
 class CourseAttendance:
     course: Course
-    attended: int
+    attended: int  # sessions with a present mark, including one running now
     missed: int  # sessions already over without attendance
     total: int
-    hours: float
+    hours: float  # of sessions attended that have taken place
     needed_hours: float
+    pending_hours: float = 0.0  # of sessions attended that have not ended yet
 
 
 def attendance_of(db: Session, *, person_id: int, course: Course,
                   now: datetime) -> CourseAttendance:
-    sessions = db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)).all()
-    marks = {a.session_id: a for a in db.scalars(select(Attendance).where(
-        Attendance.person_id == person_id,
-        Attendance.session_id.in_([s.id for s in sessions])))}
+    sessions, marks = _sessions_and_marks(db, person_id=person_id, course=course)
     attended = [s for s in sessions if s.id in marks and marks[s.id].is_present]
-    over = [s for s in sessions if session_bounds(s)[1] < now]
+    over = [s for s in sessions if has_taken_place(s, now)]
     return CourseAttendance(
         course=course, attended=len(attended),
         missed=len([s for s in over if s not in attended]), total=len(sessions),
-        hours=round(sum(marks[s.id].hours for s in attended), 2),
-        needed_hours=round(course.hours * course.completion_share, 2))
+        hours=round(sum(counted_hours(marks[s.id], s, now) for s in attended), 2),
+        needed_hours=round(course.hours * course.completion_share, 2),
+        pending_hours=round(sum(float(marks[s.id].hours) for s in attended
+                                if not has_taken_place(s, now)), 2))
+
+
+def _sessions_and_marks(db: Session, *, person_id: int, course: Course
+                        ) -> tuple[list[ClassSession], dict[int, Attendance]]:
+    sessions = db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)
+                          .order_by(ClassSession.day, ClassSession.ends)).all()
+    marks = {a.session_id: a for a in db.scalars(select(Attendance).where(
+        Attendance.person_id == person_id,
+        Attendance.session_id.in_([s.id for s in sessions])))}
+    return list(sessions), marks
 
 
 def my_attendance(db: Session, *, openid: str, now: datetime) -> list[CourseAttendance]:
@@ -392,10 +477,28 @@ def my_attendance(db: Session, *, openid: str, now: datetime) -> list[CourseAtte
 
 
 def check_attendance_for_completion(db: Session, *, voucher: Voucher, now: datetime) -> None:
-    """结业 needs the course's share of hours attended (default 90%)."""
-    summary = attendance_of(db, person_id=voucher.person_id, course=voucher.course, now=now)
-    if summary.hours + 1e-9 < summary.needed_hours:
-        raise AttendanceShort(attended=f"{summary.hours:g}", needed=f"{summary.needed_hours:g}")
+    """结业 needs the course's share of hours attended (default 90%, DX2020 三(六)), in sessions
+    that have taken place: while the sessions that would make up the share still run, it waits
+    for their end (SessionsNotOver, naming when); without enough attendance it is refused."""
+    course = voucher.course
+    summary = attendance_of(db, person_id=voucher.person_id, course=course, now=now)
+    needed = summary.needed_hours
+    if summary.hours + 1e-9 >= needed:
+        return
+    if summary.hours + summary.pending_hours + 1e-9 >= needed:
+        sessions, marks = _sessions_and_marks(db, person_id=voucher.person_id, course=course)
+        hours = summary.hours
+        for session in sessions:  # in the order they end
+            if has_taken_place(session, now) or not (m := marks.get(session.id)) \
+                    or not m.is_present:
+                continue
+            hours += float(m.hours)
+            if hours + 1e-9 >= needed:
+                raise SessionsNotOver(attended=f"{summary.hours:g}", needed=f"{needed:g}",
+                                      until=session_bounds(session)[1].isoformat(),
+                                      source=DX2020_ATTENDANCE)
+    raise AttendanceShort(attended=f"{summary.hours:g}", needed=f"{needed:g}",
+                          source=DX2020_ATTENDANCE)
 
 
 # --- inspectors ----------------------------------------------------------------------------
@@ -505,6 +608,7 @@ class AttendanceSheet:
     trainees: list[SheetTrainee]
     marks: dict[tuple[int, int], Attendance]  # (session id, person id) -> the mark
     markers: dict[int, str | None]  # person id -> the name of staff who marked by hand
+    now: datetime  # when the sheet is read: hours count for sessions that have taken place
 
     def mark(self, session_id: int, person_id: int) -> Attendance | None:
         return self.marks.get((session_id, person_id))
@@ -513,8 +617,8 @@ class AttendanceSheet:
         return sum(1 for s in self.sessions if (m := self.mark(s.id, person_id)) and m.is_present)
 
     def hours_attended(self, person_id: int) -> float:
-        return round(sum(m.hours for s in self.sessions
-                         if (m := self.mark(s.id, person_id)) and m.is_present), 2)
+        return round(sum(counted_hours(self.mark(s.id, person_id), s, self.now)
+                         for s in self.sessions), 2)
 
     def present_at(self, session_id: int) -> int:
         return sum(1 for t in self.trainees
@@ -527,7 +631,7 @@ class AttendanceSheet:
                 if (m := self.mark(s.id, t.person_id)) and m.how is MarkHow.MANUAL]
 
 
-def attendance_sheet(db: Session, *, course_code: str) -> AttendanceSheet:
+def attendance_sheet(db: Session, *, course_code: str, now: datetime) -> AttendanceSheet:
     course = db.scalar(select(Course).where(Course.code == course_code)
                        .options(joinedload(Course.institution)))
     if course is None:
@@ -547,4 +651,4 @@ def attendance_sheet(db: Session, *, course_code: str) -> AttendanceSheet:
     markers = dict(db.execute(select(Person.id, Person.name)
                               .where(Person.id.in_(marker_ids))).all()) if marker_ids else {}
     return AttendanceSheet(course=course, sessions=list(sessions), trainees=trainees,
-                           marks=marks, markers=markers)
+                           marks=marks, markers=markers, now=now)

@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, distinct, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
-from models.attendance import Attendance
+from models.attendance import Attendance, taken_place_by
 from models.audit import Channel, audit
 from models.base import Base
 from models.catalogue import ClassSession, Course, CourseStatus, Institution
@@ -139,7 +139,7 @@ def make_claim(db: Session, *, course_code: str, now: datetime, actor_id: int | 
                   due_by=add_working_days(course.ends_on, CLAIM_WITHIN_WORKING_DAYS, calendar),
                   pay_by=add_working_days(today, PAY_WITHIN_WORKING_DAYS, calendar),
                   total_yuan=ZERO)
-    claim.lines = [_line(db, course, voucher) for voucher in vouchers]
+    claim.lines = [_line(db, course, voucher, now) for voucher in vouchers]
     claim.total_yuan = sum((line.total_yuan for line in claim.lines), ZERO)
     db.add(claim)
     try:
@@ -171,10 +171,11 @@ def _check_not_claimed(db: Session, course: Course) -> None:
                               source=QJ2019_NO_DOUBLE_CLAIM)
 
 
-def _line(db: Session, course: Course, voucher: Voucher) -> ClaimLine:
+def _line(db: Session, course: Course, voucher: Voucher, now: datetime) -> ClaimLine:
     line = ClaimLine(voucher_id=voucher.id, person_id=voucher.person_id, course_id=course.id,
                      training_yuan=ZERO, appraisal_yuan=ZERO, living_yuan=ZERO,
-                     transport_yuan=ZERO, days_attended=_days_present(db, voucher), note=None)
+                     transport_yuan=ZERO, days_attended=_days_present(db, voucher, now),
+                     note=None)
     if voucher.status is VoucherStatus.SETTLED:
         line.note = LineNote.ALREADY_SETTLED  # its training was paid by the settlement run
     elif voucher.certified:
@@ -195,13 +196,14 @@ def _line(db: Session, course: Course, voucher: Voucher) -> ClaimLine:
     return line
 
 
-def _days_present(db: Session, voucher: Voucher) -> int:
-    """Distinct class days with a present mark."""
+def _days_present(db: Session, voucher: Voucher, now: datetime) -> int:
+    """Distinct class days with a present mark in a session that has taken place (a claim is
+    made once the class has ended, so that is every session: the rule is said once anyway)."""
     return db.scalar(
         select(func.count(distinct(ClassSession.day))).select_from(Attendance)
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .where(Attendance.person_id == voucher.person_id, Attendance.is_present.is_(True),
-               ClassSession.course_id == voucher.course_id)) or 0
+               ClassSession.course_id == voucher.course_id, taken_place_by(now))) or 0
 
 
 def claim_by_number(db: Session, *, number: str) -> Claim:

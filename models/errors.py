@@ -162,6 +162,23 @@ class AttendanceShort(DomainError):
     code = "attendance_short"
 
 
+class MarkRefused(DomainError):
+    """A manual mark (补签/缺勤) outside what DX2020 三(六) allows; ``rule``: ``not_open`` (the
+    session running now was not opened, 开课), ``not_started`` (the next session's window has
+    not begun), ``too_late`` (the last session's window is over). ``course``, the window
+    (``opens``, ``closes``: ISO moments) and ``source`` (the clause) go with it."""
+
+    code = "mark_refused"
+
+
+class SessionsNotOver(DomainError):
+    """结业 asked before the sessions it needs have ended: ``attended`` hours of sessions
+    already over, ``needed``, ``until`` (ISO moment: when enough of the attended sessions will
+    have ended) and ``source``."""
+
+    code = "sessions_not_over"
+
+
 class SettlementRefused(DomainError):
     """A run that cannot be made; ``reason`` says why: ``period_reversed`` (the period ends
     before it starts), ``no_rate`` (a voucher's certificate has no rate: ``number``,

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from models.attendance import Attendance, MarkHow, SpotCheck
+from models.attendance import Attendance, MarkHow, SpotCheck, taken_place_by
 from models.catalogue import ClassSession, Course
 from models.claims import Claim, ClaimLine
 from models.errors import CourseNotFound, DomainError
@@ -159,10 +159,13 @@ def ledger_count(db: Session, *, quarter: Quarter | None = None, course_id: int 
 
 def ledger_chunk(db: Session, *, quarter: Quarter | None = None, course_id: int | None = None,
                  institution_id: int | None = None, after: tuple[int, int] = (0, 0),
-                 limit: int | None = 500, vault: Vault | None = None) -> list[LedgerRow]:
+                 limit: int | None = 500, vault: Vault | None = None,
+                 now: datetime | None = None) -> list[LedgerRow]:
     """The ledger's next rows after the key ``after``, class by class (in the order classes
     were published), trainees in the order they claimed. Classes of the quarter are those that
-    start in it. ``limit=None`` reads all (one class's record is small)."""
+    start in it. ``limit=None`` reads all (one class's record is small). With ``now``, hours
+    count only for sessions that have taken place by then (models.attendance.taken_place_by);
+    without it, every mark's recorded hours."""
     after_course, after_voucher = after
     query = (
         select(Voucher, Person.name, Person.id_masked, Person.id_sealed, Person.phone_sealed,
@@ -186,7 +189,7 @@ def ledger_chunk(db: Session, *, quarter: Quarter | None = None, course_id: int 
     courses = _courses(db, {row[0].course_id for row in found})
     townships = _regions(db, {row.township_id for row in found if row.township_id})
     groups = _groups(db, person_ids)
-    present = _attendance(db, voucher_ids)
+    present = _attendance(db, voucher_ids, now)
     return [_ledger_row(row, courses, townships, groups, present, vault) for row in found]
 
 
@@ -247,12 +250,16 @@ def _groups(db: Session, person_ids: set[int]) -> dict[int, tuple]:
     return {k: tuple(v) for k, v in result.items()}
 
 
-def _attendance(db: Session, voucher_ids: list[int]) -> dict[int, tuple[int, int, float]]:
-    """Per voucher: sessions attended, distinct days attended, hours attended."""
+def _attendance(db: Session, voucher_ids: list[int],
+                now: datetime | None) -> dict[int, tuple[int, int, float]]:
+    """Per voucher: sessions attended, distinct days attended, hours attended (of sessions that
+    have taken place by ``now``)."""
+    hours = Attendance.hours if now is None else case((taken_place_by(now), Attendance.hours),
+                                                       else_=0)
     return {voucher_id: (sessions, days, round(float(hours or 0), 2))
             for voucher_id, sessions, days, hours in db.execute(
                 select(Attendance.voucher_id, func.count(Attendance.id),
-                       func.count(distinct(ClassSession.day)), func.sum(Attendance.hours))
+                       func.count(distinct(ClassSession.day)), func.sum(hours))
                 .join(ClassSession, ClassSession.id == Attendance.session_id)
                 .where(Attendance.voucher_id.in_(voucher_ids), Attendance.is_present.is_(True))
                 .group_by(Attendance.voucher_id))}
@@ -316,9 +323,9 @@ def find_course(db: Session, *, course_code: str, institution_id: int | None = N
 
 
 def class_record(db: Session, *, course_code: str, institution_id: int | None = None,
-                 vault: Vault | None = None) -> ClassRecord:
+                 vault: Vault | None = None, now: datetime | None = None) -> ClassRecord:
     course = find_course(db, course_code=course_code, institution_id=institution_id)
-    trainees = ledger_chunk(db, course_id=course.id, limit=None, vault=vault)
+    trainees = ledger_chunk(db, course_id=course.id, limit=None, vault=vault, now=now)
     sessions = list(db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)
                                .order_by(ClassSession.day, ClassSession.starts)))
     by_id = {s.id: s for s in sessions}

@@ -14,6 +14,7 @@ from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Redemption, Voucher, VoucherStatus
+from tests.classes import afternoon_class
 from tests.people import bind_staff_via_chat, id_number
 
 ZHONGZHI_LATER = "lp-2026-007"  # at lp-zhongzhi (demo-staff's institution), from day 12
@@ -127,6 +128,66 @@ def test_roll_call_marks_and_completion(api_as, clock, db):
     short = staff.post("/staff/completions", {"voucher_number": line["voucher_number"],
                                               "certificate_no": "C-1"})
     assert short.status_code == 409 and short.get_json()["error"]["code"] == "attendance_short"
+
+
+def test_a_mark_needs_an_opened_session_inside_its_window(api_as, clock, db):
+    """补签 by the API: refused before 开课, for a session still to come, and long after the
+    end (each naming its rule and window, in the caller's language); taken inside the window
+    and shortly after the end."""
+    number = db.scalar(select(Voucher.number).join(Person, Person.id == Voucher.person_id)
+                       .where(Person.openid == "demo-trainee"))
+    mark = {"voucher_number": number, "present": True, "reason": "手机没电"}
+    clock.set(AFTERNOON)  # the 13:00 session's window, but nobody opened it
+    refused = api_as("demo-staff").post("/staff/marks", mark)
+    error = refused.get_json()["error"]
+    assert refused.status_code == 409
+    assert (error["code"], error["reason"]) == ("mark_refused", "not_open")
+    assert "还没开课，不能补签" in error["message"] and "三(六)" in error["message"]
+    english = api_as("demo-staff", locale="en").post("/staff/marks", mark).get_json()["error"]
+    assert "has not been opened" in english["message"] and "12:45" in english["message"]
+
+    clock.set(datetime(2026, 11, 26, 7, 0, tzinfo=LOCAL_TZ))  # tomorrow, before 07:45
+    early = api_as("demo-staff").post("/staff/marks", mark).get_json()["error"]
+    assert (early["code"], early["reason"]) == ("mark_refused", "not_started")
+    assert "不能提前补签" in early["message"] and "07:45" in early["message"]
+
+    clock.set(AFTERNOON)
+    assert api_as("demo-staff").post("/staff/sessions/open", {}).status_code == 200
+    clock.set(AFTERNOON.replace(hour=17, minute=20))  # 20 minutes after the end
+    assert api_as("demo-staff").post("/staff/marks", mark).status_code == 201
+    clock.set(AFTERNOON.replace(hour=18))
+    late = api_as("demo-staff").post("/staff/marks", {**mark, "present": False})
+    assert late.status_code == 409 and late.get_json()["error"]["reason"] == "too_late"
+    assert db.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "attendance.mark")) == 1
+
+
+def test_completion_by_the_api_waits_for_the_end_of_the_sessions(api_as, newcomer_api,
+                                                                 sessions, clock, db):
+    clock.set(AFTERNOON)
+    afternoon_class(sessions, clock, code="zz-short", institution_code="lp-zhongzhi")
+    api = newcomer_api("o-short")
+    assert api.post("/me/registration", {**FORM, "consent": True}).status_code == 201
+    course = db.scalar(select(Course.id).where(Course.code == "zz-short"))
+    voucher = api.post("/vouchers", {"course_id": course}).get_json()
+    staff = api_as("demo-staff")
+    assert staff.post("/staff/redemptions", {"code": code_of(api, voucher)}).status_code == 201
+    number = voucher["number"]
+    clock.set(AFTERNOON.replace(hour=14))
+    staff = api_as("demo-staff")
+    assert staff.post("/staff/sessions/open", {"course_code": "zz-short"}).status_code == 200
+    assert staff.post("/staff/marks", {"voucher_number": number, "present": True,
+                                       "reason": "手机没电"}).status_code == 201
+    complete = {"voucher_number": number, "certificate_no": "C-9"}
+    early = staff.post("/staff/completions", complete)
+    error = early.get_json()["error"]
+    assert early.status_code == 409 and error["code"] == "sessions_not_over"
+    assert "结业要等到" in error["message"] and "17:00" in error["message"]
+    assert db.scalar(select(Voucher.status).where(Voucher.number == number)) is \
+        VoucherStatus.REDEEMED
+    clock.set(AFTERNOON.replace(hour=17, minute=5))
+    done = api_as("demo-staff").post("/staff/completions", complete)
+    assert done.status_code == 200 and done.get_json()["status"] == "completed"
 
 
 def test_staff_endpoints_refuse_non_staff(api_as, clock):

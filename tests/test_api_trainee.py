@@ -221,7 +221,8 @@ def open_class(api_as, clock, db):
     return answer.get_json()
 
 
-def test_checking_in_with_the_class_code_and_location(open_class, trainee_api, db):
+def test_checking_in_with_the_class_code_and_location(open_class, trainee_api, db, clock,
+                                                      api_as):
     course = db.scalar(select(Course).where(Course.code == TODAY_CLASS))
     code = open_class["display"]["qr"]
     far = trainee_api.post("/check-ins", {"code": code, "lat": course.lat + 0.05,
@@ -233,8 +234,13 @@ def test_checking_in_with_the_class_code_and_location(open_class, trainee_api, d
     assert done.get_json()["number"] >= 1 and done.get_json()["is_checkout"] is False
     again = trainee_api.post("/check-ins", {"code": code})
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_checked_in"
+    # The session runs until 17:00: its 4 hours count once it has taken place.
     attendance = trainee_api.get("/attendance").get_json()["courses"]
-    assert attendance[0]["attended"] == 1 and attendance[0]["hours"] == 4
+    assert attendance[0]["attended"] == 1 and attendance[0]["hours"] == 0
+    assert attendance[0]["pending_hours"] == 4
+    clock.set(AFTERNOON.replace(hour=17))
+    attendance = api_as("demo-trainee").get("/attendance").get_json()["courses"]
+    assert (attendance[0]["hours"], attendance[0]["pending_hours"]) == (4, 0)
 
 
 def test_a_forged_class_code_is_refused(open_class, trainee_api):

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from models.attendance import Attendance, MarkHow, SpotCheck, invite_inspector
 from models.audit import AuditEntry, Channel
-from models.catalogue import CertificateKind, ClassSession, Course
+from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
-from models.courses import CourseSpec, publish_course
 from models.persons import Person
-from models.vouchers import Voucher
+from models.vouchers import Voucher, VoucherStatus, claim_voucher
+from tests.classes import afternoon_class, redeem
 from tests.people import bind_staff_via_chat, register_via_chat
 
 TRAINEE, STAFF = "demo-trainee", "demo-staff"
@@ -154,21 +153,6 @@ def test_roll_call_and_a_manual_mark_with_its_reason(wechat, at_class, db):
     assert "已签到" in roll and "（手工）" in roll
 
 
-def afternoon_class(sessions, clock, *, code: str, institution_code: str) -> None:
-    """Another class running this afternoon, 13:00–17:00, beside the demo's."""
-    with sessions.begin() as setup:
-        publish_course(setup, actor_id=None, channel=Channel.CLI, now=clock.now(),
-                       spec=CourseSpec(
-                           code=code, institution_code=institution_code,
-                           category_code="care", name="育婴员加班", name_en="Baby care",
-                           occupation="育婴员", occupation_en="Nanny",
-                           certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
-                           theory_hours=1, practice_hours=3, capacity=20, fee_yuan=Decimal(0),
-                           is_entrepreneurship=False, township_code="luoxiong", address="某地",
-                           lat=None, lng=None, radius_m=None,
-                           sessions=[(clock.today(), time(13), time(17))]))
-
-
 def test_staff_of_another_institution_cannot_mark(wechat, at_class, services, clock,
                                                   sessions, db):
     # lp-pes runs a class this afternoon too, so its staff member has a session of their own.
@@ -199,9 +183,14 @@ def test_a_manual_mark_finds_its_class_when_two_run_at_once(wechat, at_class, cl
 
 def test_a_trainee_sees_their_own_attendance(wechat, at_class, services, clock, db):
     wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    # The session runs until 17:00: its hours count once it has taken place.
+    answer = wechat.say(TRAINEE, "出勤")
+    assert "已上1次课（共40次）" in answer.text and "已计0学时" in answer.text
+    assert "正在上的这节课结束后，再计4学时" in answer.text
+    clock.set(AFTERNOON.replace(hour=17, minute=1))
     answer = wechat.say(TRAINEE, "出勤")
     assert "已上1次课（共40次）" in answer.text and "已计4学时" in answer.text
-    assert "结业需要144学时" in answer.text
+    assert "结业需要144学时" in answer.text and "再计" not in answer.text
 
 
 def test_an_inspector_records_a_spot_check(wechat, at_class, services, clock, db):
@@ -249,3 +238,80 @@ def test_a_hand_mark_needs_an_enrolled_trainee(wechat, at_class, db, sessions):
             VoucherStatus.CANCELLED
     assert "培训券没有报到" in wechat.say(STAFF, f"补签 {number} 补记").text
     assert marks(db, TRAINEE) == []
+
+
+# --- attendance that happened: 补签 only in an opened session's window, 结业 after the end ---
+
+def voucher_number(db, course: Course) -> str:
+    return db.scalar(select(Voucher.number).join(Person, Person.id == Voucher.person_id)
+                     .where(Person.openid == TRAINEE, Voucher.course_id == course.id))
+
+
+def test_a_hand_mark_before_the_class_is_opened_is_refused(wechat, clock, db, course):
+    clock.set(AFTERNOON)  # inside the 13:00 session's window, but nobody said 开课
+    answer = wechat.say(STAFF, f"补签 {voucher_number(db, course)} 手机没电")
+    assert "这节课还没开课，不能补签" in answer.text and "12:45" in answer.text
+    assert "17:30" in answer.text and "三(六)" in answer.text
+    assert marks(db, TRAINEE) == []
+
+
+def test_a_hand_mark_for_a_session_still_to_come_is_refused(wechat, clock, db, course):
+    clock.set(AFTERNOON)
+    assert "已开课" in wechat.say(STAFF, "开课").text
+    clock.set(datetime(2026, 11, 26, 7, 0, tzinfo=LOCAL_TZ))  # tomorrow's 08:00 is next
+    answer = wechat.say(STAFF, f"补签 {voucher_number(db, course)} 提前补上")
+    assert "下一节课还没开始，不能提前补签" in answer.text and "07:45" in answer.text
+    assert marks(db, TRAINEE) == []
+
+
+def test_a_hand_mark_inside_the_opened_session_counts_once_it_ends(wechat, at_class, clock,
+                                                                   db):
+    number = voucher_number(db, at_class)
+    clock.set(AFTERNOON.replace(hour=15))
+    assert "手工补记" in wechat.say(STAFF, f"补签 {number} 手机没电").text
+    [mark] = marks(db, TRAINEE)
+    assert mark.how is MarkHow.MANUAL and mark.hours == 4
+    assert "已计0学时" in wechat.say(TRAINEE, "出勤").text  # the session runs until 17:00
+    clock.set(AFTERNOON.replace(hour=17, minute=0))
+    assert "已计4学时" in wechat.say(TRAINEE, "出勤").text
+
+
+def test_a_hand_mark_shortly_after_the_end_is_taken_but_not_long_after(wechat, at_class,
+                                                                       clock, db):
+    number = voucher_number(db, at_class)
+    clock.set(AFTERNOON.replace(hour=17, minute=25))  # 25 minutes after the end
+    assert "手工补记" in wechat.say(STAFF, f"补签 {number} 下课才发现漏签").text
+    assert len(marks(db, TRAINEE)) == 1
+    clock.set(AFTERNOON.replace(hour=17, minute=31))  # the grace is over
+    answer = wechat.say(STAFF, f"缺勤 {number} 改成缺勤")
+    assert "最近一节课已经结束" in answer.text and "17:30" in answer.text
+    [mark] = marks(db, TRAINEE)
+    assert mark.is_present  # the refusal changed nothing
+
+
+def test_completion_waits_until_the_needed_sessions_have_ended(wechat, services, clock, db,
+                                                               sessions):
+    # A one-session class this afternoon (13:00–17:00, 4 hours: 3.6 needed); o-short enrols.
+    clock.set(AFTERNOON)
+    afternoon_class(sessions, clock, code="zz-short", institution_code="lp-zhongzhi")
+    register_via_chat(wechat, "o-short")
+    with sessions.begin() as setup:
+        course = setup.scalar(select(Course).where(Course.code == "zz-short"))
+        voucher = claim_voucher(setup, openid="o-short", course_id=course.id,
+                                channel=Channel.WECHAT, now=clock.now(), today=clock.today())
+    redeem(services, voucher_id=voucher.id, staff_openid=STAFF, now=clock.now())
+    number = voucher.number
+    # Before the class, 结业 is refused: nothing attended yet.
+    assert "出勤不够" in wechat.say(STAFF, f"结业 {number} ZS-2026-0099").text
+    clock.set(AFTERNOON.replace(hour=14))
+    assert "已开课" in wechat.say(STAFF, "开课 zz-short").text
+    assert "手工补记" in wechat.say(STAFF, f"补签 {number} 手机没电").text
+    answer = wechat.say(STAFF, f"结业 {number} ZS-2026-0099")
+    assert "还有课没上完" in answer.text and "结业要等到" in answer.text
+    assert "17:00" in answer.text and "三(六)" in answer.text
+    db.expire_all()
+    assert db.get(Voucher, voucher.id).status is VoucherStatus.REDEEMED
+    clock.set(AFTERNOON.replace(hour=17, minute=5))
+    assert "ZS-2026-0099" in wechat.say(STAFF, f"结业 {number} ZS-2026-0099").text
+    db.expire_all()
+    assert db.get(Voucher, voucher.id).status is VoucherStatus.COMPLETED

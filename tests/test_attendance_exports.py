@@ -64,8 +64,10 @@ def class_day(wechat, client, clock, db):
 
 @pytest.fixture
 def marked(wechat, clock, class_day, voucher_number):
-    """demo-trainee marked present by hand in the morning (check-in had closed at 08:30), then
-    checked in by scanning at 12:50 for the afternoon: one mark of two made by hand."""
+    """demo-trainee marked present by hand in the morning class staff opened (check-in had
+    closed at 08:30), then checked in by scanning at 12:50 for the afternoon: one mark of two
+    made by hand."""
+    class_day.open_class()
     reply = wechat.say(STAFF, f"补签 {voucher_number} {REASON}")
     assert voucher_number in reply.text, reply.text
     clock.set(at(12, 50))
@@ -107,7 +109,7 @@ class Grid:
 
 def test_the_sheet_shows_scans_by_time_and_manual_marks_with_their_reason(runner, marked,
                                                                           voucher_number,
-                                                                          tmp_path):
+                                                                          tmp_path, clock):
     result = write_sheet(runner, tmp_path / "attendance.xlsx", "--lang", "en")
     assert "trainees 1, sessions 40, marks made by hand 1" in result.output
     grid = Grid(tmp_path / "attendance.xlsx")
@@ -125,10 +127,15 @@ def test_the_sheet_shows_scans_by_time_and_manual_marks_with_their_reason(runner
     assert grid.ws.cell(grid.rows[voucher_number], nov_26).value == "—"
 
     assert grid.cell(voucher_number, "Sessions attended").value == 2
-    assert grid.cell(voucher_number, "Hours attended").value == 8
+    # At 12:50 the afternoon session is still to run: only the morning's hours count yet.
+    assert grid.cell(voucher_number, "Hours attended").value == 4
     assert grid.ws.cell(grid.totals_row, grid.headers[MORNING]).value == 1
     assert grid.ws.cell(grid.totals_row, grid.headers[AFTERNOON]).value == 1
     assert grid.ws.cell(grid.totals_row, nov_26).value == 0
+
+    clock.set(at(17))  # the afternoon session has taken place
+    write_sheet(runner, tmp_path / "evening.xlsx", "--lang", "en")
+    assert Grid(tmp_path / "evening.xlsx").cell(voucher_number, "Hours attended").value == 8
 
 
 def test_the_sheet_is_ready_to_print_and_sign(runner, marked, tmp_path):
@@ -153,10 +160,11 @@ def test_the_sheet_is_ready_to_print_and_sign(runner, marked, tmp_path):
     assert ws.print_title_rows == "$3:$4"
 
 
-def test_an_absence_marked_by_hand_shows_as_a_cross_with_its_reason(runner, wechat,
+def test_an_absence_marked_by_hand_shows_as_a_cross_with_its_reason(runner, wechat, class_day,
                                                                     voucher_number, tmp_path):
     register_via_chat(wechat, STAFF, name="王老师", id=id_number(seq="051"),
                       phone="13812340051")  # staff who registered: their name is on the note
+    class_day.open_class()  # the morning class, at 09:00
     wechat.say(STAFF, f"缺勤 {voucher_number} sick leave, note from the village clinic")
     write_sheet(runner, tmp_path / "attendance.xlsx", "--lang", "en")
     grid = Grid(tmp_path / "attendance.xlsx")

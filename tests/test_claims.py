@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models.attendance import mark_by_hand
+from models.attendance import mark_by_hand, open_session
 from models.audit import AuditEntry, Channel
 from models.catalogue import CertificateKind, ClassSession, Course, session_bounds
 from models.claims import (
@@ -127,6 +127,9 @@ def desk(wechat, services, sessions, clock):
                     ClassSession.course_id == course.id,
                     ClassSession.day == days[days_present]).order_by(ClassSession.starts)
                     .limit(1)))
+                # Staff open that session (开课) and mark the trainee absent in it.
+                self.run(open_session, staff_openid=staff, now=session_bounds(absent)[0],
+                         course_code=course_code)
                 self.run(mark_by_hand, staff_openid=staff, voucher_number=voucher.number,
                          is_present=False, reason="病假", channel=Channel.WECHAT,
                          now=session_bounds(absent)[0])

@@ -33,7 +33,8 @@ from tests.classes import attend_and_complete, redeem, staff_member
 from tests.people import id_number, register_via_chat
 from webhooks.exports import SETTLEMENT_COLUMNS
 
-NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
+# The demo's classes end in December: their trainees complete then, once their sessions ended.
+DECEMBER = ["--from", "2026-12-01", "--to", "2026-12-31"]
 ENGLISH_HEADER = ["No.", "Voucher no.", "Name", "ID number (masked)", "Course", "Course hours",
                   "Certificate", "Certificate no.", "Amount (yuan)"]
 
@@ -120,16 +121,17 @@ def count(db, model) -> int:
 def test_the_settlement_sheet_lists_the_period_s_vouchers_and_settles_them(
         runner, desk, db, tmp_path):
     bricklayer = desk.completed("lp-2026-001", certificate_no="ZS-001", name="李秀英")
-    housekeeper = desk.completed("lp-2026-006", certificate_no="ZX-002", name="王芳")
+    housekeeper = desk.completed("lp-2026-006", certificate_no="ZX-002", name="王芳",
+                                 at=local(2026, 12, 20, 10, 0))  # after the bricklayer's
     failed = desk.completed("lp-2026-008", certificate_no=None, name="赵强",
-                            at=local(2026, 11, 30, 23, 30))  # the last evening, local time
+                            at=local(2026, 12, 31, 23, 30))  # the last evening, local time
     after = desk.completed("lp-2026-005", certificate_no="ZS-004",
-                           at=local(2026, 12, 1, 0, 10))  # still 30 Nov in UTC
+                           at=local(2027, 1, 1, 0, 10))  # still 31 Dec in UTC
     elsewhere = desk.completed("lp-2026-002", certificate_no="ZS-005")  # lp-zhongzhi
     settlements_before = count(db, Settlement)
 
     out = tmp_path / "settlement.xlsx"
-    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *NOVEMBER,
+    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
     expected = [policy_amount("skill_level", "初级工"), policy_amount("special_ability"),
@@ -161,8 +163,8 @@ def test_the_settlement_sheet_lists_the_period_s_vouchers_and_settles_them(
     [settlement] = db.scalars(select(Settlement).order_by(Settlement.id.desc()).limit(1)).all()
     assert count(db, Settlement) == settlements_before + 1
     assert settlement.voucher_count == 3 and settlement.total_yuan == sum(expected)
-    assert (settlement.period_start, settlement.period_end) == (date(2026, 11, 1),
-                                                                date(2026, 11, 30))
+    assert (settlement.period_start, settlement.period_end) == (date(2026, 12, 1),
+                                                                date(2026, 12, 31))
     for trainee in (bricklayer, housekeeper, failed):
         settled = voucher(db, trainee)
         assert settled.status is VoucherStatus.SETTLED
@@ -179,13 +181,13 @@ def test_the_settlement_sheet_lists_the_period_s_vouchers_and_settles_them(
 def test_settling_the_same_period_again_lists_nothing_and_makes_no_settlement(
         runner, desk, db, tmp_path):
     desk.completed("lp-2026-001", certificate_no="ZS-011")
-    first = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *NOVEMBER,
+    first = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                 "--out", str(tmp_path / "first.xlsx"), "--lang", "en"])
     assert first.exit_code == 0, first.output
     assert "1 voucher," in first.output
     settlements = count(db, Settlement)
 
-    again = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *NOVEMBER,
+    again = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                 "--out", str(tmp_path / "again.xlsx"), "--lang", "en"])
     assert again.exit_code == 0, again.output
     assert "Nothing to settle" in again.output
@@ -202,7 +204,7 @@ def test_a_settled_voucher_never_appears_in_a_later_run(desk, sessions, db, cloc
             return settle(session, institution_code="lp-pes", period_start=start,
                           period_end=end, now=clock.now())
 
-    first = run(date(2026, 11, 25), date(2026, 11, 25))
+    first = run(date(2026, 12, 7), date(2026, 12, 7))  # its last session's day
     assert [r.voucher_number for r in first.rows] == [trainee.number]
     assert first.settlement_id is not None
     settlements = count(db, Settlement)
@@ -214,7 +216,7 @@ def test_a_settled_voucher_never_appears_in_a_later_run(desk, sessions, db, cloc
 def test_the_sheet_in_english_is_ready_to_print(runner, desk, tmp_path):
     desk.completed("lp-2026-001", certificate_no="ZS-031")
     out = tmp_path / "en.xlsx"
-    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *NOVEMBER,
+    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                  "--out", str(out), "--lang", "en"])
     assert result.exit_code == 0, result.output
     amount = policy_amount("skill_level", "初级工")
@@ -242,7 +244,7 @@ def test_a_certificate_without_a_rate_settles_nothing(runner, desk, db, sessions
         session.execute(update(Course).where(Course.code == "lp-2026-001")
                         .values(certificate_level="特级"))
     out = tmp_path / "s.xlsx"
-    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *NOVEMBER,
+    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                  "--out", str(out), "--lang", "en"])
     assert result.exit_code == 1
     assert f"Nothing was settled: voucher {trainee.number}" in result.output
@@ -254,7 +256,7 @@ def test_a_sheet_that_cannot_be_written_settles_nothing(runner, desk, db, tmp_pa
     trainee = desk.completed("lp-2026-001", certificate_no="ZS-045")
     settlements = count(db, Settlement)
     out = tmp_path / "no-such-folder" / "s.xlsx"
-    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *NOVEMBER,
+    result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                  "--out", str(out), "--lang", "en"])
     assert result.exit_code == 1
     assert result.output.startswith("Nothing was settled:") and str(out) in result.output
@@ -264,7 +266,7 @@ def test_a_sheet_that_cannot_be_written_settles_nothing(runner, desk, db, tmp_pa
 
 def test_a_settlement_names_a_known_institution_and_a_period_in_order(runner, db, clock):
     unknown = runner.invoke(args=["vouchers", "settle", "--institution", "lp-nowhere",
-                                  *NOVEMBER, "--out", "x.xlsx", "--lang", "en"])
+                                  *DECEMBER, "--out", "x.xlsx", "--lang", "en"])
     assert unknown.exit_code == 1
     assert unknown.output.strip() == "No institution has the code “lp-nowhere”."
     with pytest.raises(SettlementRefused) as refused, db.begin():

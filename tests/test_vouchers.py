@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from models.attendance import Attendance, MarkHow
 from models.audit import AuditEntry, Channel
-from models.catalogue import CertificateKind, ClassSession, Course
+from models.catalogue import CertificateKind, ClassSession, Course, session_bounds
 from models.courses import CourseSpec, publish_course
 from models.outbox import Outbox
 from models.persons import Person
@@ -287,8 +287,9 @@ def redeemed(wechat, trainee, claim, staff, services, clock, db):
     return voucher.number
 
 
-def attend(sessions, voucher_number: str, share: float = 1.0) -> None:
-    """The trainee was in class for this share of the course's sessions (scanned in)."""
+def attend(sessions, clock, voucher_number: str, share: float = 1.0) -> None:
+    """The trainee was in class for this share of the course's sessions (scanned in), and time
+    passed until the course's last session ended: attended hours count once sessions end."""
     with sessions.begin() as db:
         voucher = db.scalar(select(Voucher).where(Voucher.number == voucher_number))
         days = db.scalars(select(ClassSession).where(ClassSession.course_id == voucher.course_id)
@@ -297,10 +298,12 @@ def attend(sessions, voucher_number: str, share: float = 1.0) -> None:
             db.add(Attendance(session_id=session.id, person_id=voucher.person_id,
                               voucher_id=voucher.id, is_present=True, hours=session.hours,
                               how=MarkHow.SCAN))
+        clock.set(session_bounds(days[-1])[1] + timedelta(minutes=5))
 
 
-def test_completion_with_a_certificate_number(wechat, staff, redeemed, db, trainee, sessions):
-    attend(sessions, redeemed)
+def test_completion_with_a_certificate_number(wechat, staff, redeemed, db, trainee, sessions,
+                                             clock):
+    attend(sessions, clock, redeemed)
     answer = wechat.say(staff, f"结业 {redeemed} ZS-2026-0001")
     assert "ZS-2026-0001" in answer.text
     voucher = voucher_of(db, trainee)
@@ -311,8 +314,9 @@ def test_completion_with_a_certificate_number(wechat, staff, redeemed, db, train
         "voucher_completed"
 
 
-def test_completion_without_a_certificate(wechat, staff, redeemed, db, trainee, sessions):
-    attend(sessions, redeemed)
+def test_completion_without_a_certificate(wechat, staff, redeemed, db, trainee, sessions,
+                                          clock):
+    attend(sessions, clock, redeemed)
     assert "没有取得证书" in wechat.say(staff, f"结业 {redeemed.lower()} 不合格").text
     assert voucher_of(db, trainee).certified is False
 
@@ -329,8 +333,8 @@ def test_completion_needs_an_enrolled_voucher_and_the_right_staff(wechat, traine
 
 
 def test_completion_needs_90_percent_attendance(wechat, staff, redeemed, db, trainee,
-                                                sessions):
-    attend(sessions, redeemed, share=0.8)
+                                                sessions, clock):
+    attend(sessions, clock, redeemed, share=0.8)
     answer = wechat.say(staff, f"结业 {redeemed} ZS1")
     assert "出勤不够" in answer.text and "需要108学时" in answer.text
     assert voucher_of(db, trainee).status is VoucherStatus.REDEEMED

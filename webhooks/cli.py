@@ -460,7 +460,8 @@ def register(app: Flask) -> None:
         t = translator(LANGUAGES[lang])
         try:
             with services.sessions.begin() as db:
-                sheet = attendance_sheet(db, course_code=course_code)
+                sheet = attendance_sheet(db, course_code=course_code,
+                                         now=services.clock.now())
                 content = attendance_workbook(sheet, t)
         except CourseNotFound:
             click.echo(t._("No course has the code “%(course)s”.", course=course_code), err=True)

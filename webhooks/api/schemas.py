@@ -290,8 +290,10 @@ class CourseAttendanceOut(BaseModel):
     attended: int
     missed: int
     total: int
-    hours: float
+    hours: float = Field(description="hours of attended sessions that have ended: they count")
     needed_hours: float
+    pending_hours: float = Field(
+        0.0, description="hours of attended sessions not yet ended: they count once they end")
 
 
 class AttendanceList(BaseModel):

@@ -382,7 +382,7 @@ def attendance():
     return ok(run(lambda db: {"courses": [
         {"course_id": c.course.id, "course": c.course.display_name(t.locale),
          "attended": c.attended, "missed": c.missed, "total": c.total, "hours": c.hours,
-         "needed_hours": c.needed_hours}
+         "needed_hours": c.needed_hours, "pending_hours": c.pending_hours}
         for c in my_attendance(db, openid=who.openid, now=core.now())]}))
 
 
