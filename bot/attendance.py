@@ -27,14 +27,24 @@ from models.attendance import (
 from models.audit import Channel
 from models.catalogue import session_bounds
 from models.clock import LOCAL_TZ
+from models.displays import new_link_id
 from models.errors import DomainError, InvalidAnswer
 from models.persons import note_location
 
 DISPLAY_PURPOSE = "class-display"
 
 
+def display_token(secret_key: str, *, session_id: int, staff_id: int | None) -> str:
+    """A display link's token: its session, the staff member who asked for it, and a random
+    id that makes every link (every 开课) a fresh one, spent by the first browser that opens it
+    (models.displays)."""
+    return links.sign(secret_key, DISPLAY_PURPOSE,
+                      {"s": session_id, "k": new_link_id(), "by": staff_id})
+
+
 def display_link(turn: Turn, session_id: int) -> str:
-    token = links.sign(turn.secret_key, DISPLAY_PURPOSE, {"s": session_id})
+    token = display_token(turn.secret_key, session_id=session_id,
+                          staff_id=turn.person.id if turn.person else None)
     return f"{turn.base_url}/p/class/{token}"
 
 
