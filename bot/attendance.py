@@ -117,8 +117,9 @@ def open_class(turn: Turn, intent: Intent) -> Reply:
         return Reply(text=explain(turn, error))
     starts, ends = session_bounds(session)
     return Reply(text=turn.t._(
-        "Class open: %(course)s, %(start)s–%(end)s. Show this page on the projector; trainees "
-        "scan its code with the menu 扫码签到:\n%(url)s",
+        "Class open: %(course)s, %(start)s–%(end)s. Open this link on the projector: only the "
+        "first screen to open it shows the code (send 开课 again for a new link). Trainees scan "
+        "its code with the menu 扫码签到:\n%(url)s",
         course=session.course.display_name(turn.t.locale), start=_clock(turn, starts),
         end=_clock(turn, ends), url=display_link(turn, session.id)))
 
