@@ -355,6 +355,15 @@ def test_an_expired_confirmation_cannot_be_used(display, browser_two, wechat, cl
     assert browser_two.get(display, headers=JSON).get_json()["qr"]
 
 
+def test_a_screen_cannot_be_confirmed_once_its_display_has_closed(display, browser_two, wechat,
+                                                                  clock, db):
+    clock.set(at(17, 25))
+    code = confirmation(browser_two.get(display))
+    clock.set(at(17, 30, 1))  # check-out closed: the display too
+    assert "这节课已经结束" in wechat.scan(STAFF, "REDEEM", code).text
+    assert len(screens(db)) == 1
+
+
 def test_an_altered_confirmation_is_refused(display, browser_two, wechat, db):
     code = confirmation(browser_two.get(display))
     answer = wechat.scan(STAFF, "REDEEM", code[:-3] + "abc")
