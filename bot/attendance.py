@@ -27,6 +27,7 @@ from models.attendance import (
 from models.audit import Channel
 from models.catalogue import session_bounds
 from models.clock import LOCAL_TZ
+from models.displays import new_link_id
 from models.errors import DomainError, InvalidAnswer
 from models.persons import LocationSource, note_location
 from models.presence import record_headcount
@@ -34,8 +35,17 @@ from models.presence import record_headcount
 DISPLAY_PURPOSE = "class-display"
 
 
+def display_token(secret_key: str, *, session_id: int, staff_id: int | None) -> str:
+    """A display link's token: its session, the staff member who asked for it, and a random
+    id that makes every link (every 开课) a fresh one, spent by the first browser that opens it
+    (models.displays)."""
+    return links.sign(secret_key, DISPLAY_PURPOSE,
+                      {"s": session_id, "k": new_link_id(), "by": staff_id})
+
+
 def display_link(turn: Turn, session_id: int) -> str:
-    token = links.sign(turn.secret_key, DISPLAY_PURPOSE, {"s": session_id})
+    token = display_token(turn.secret_key, session_id=session_id,
+                          staff_id=turn.person.id if turn.person else None)
     return f"{turn.base_url}/p/class/{token}"
 
 
@@ -112,8 +122,9 @@ def open_class(turn: Turn, intent: Intent) -> Reply:
         return Reply(text=explain(turn, error))
     starts, ends = session_bounds(session)
     return Reply(text=turn.t._(
-        "Class open: %(course)s, %(start)s–%(end)s. Show this page on the projector; trainees "
-        "scan its code with the menu 扫码签到:\n%(url)s",
+        "Class open: %(course)s, %(start)s–%(end)s. Open this link on the projector: only the "
+        "first screen to open it shows the code (send 开课 again for a new link). Trainees scan "
+        "its code with the menu 扫码签到:\n%(url)s",
         course=session.course.display_name(turn.t.locale), start=_clock(turn, starts),
         end=_clock(turn, ends), url=display_link(turn, session.id)))
 

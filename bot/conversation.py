@@ -18,6 +18,7 @@ from bot import (
     jobs,
     profile,
     registration,
+    screens,
     subsidy,
     vouchers,
 )
@@ -73,6 +74,7 @@ HANDLERS: dict[str, Handler] = {
     "HEADCOUNT": attendance.count_heads,
     "MARK_PRESENT": attendance.mark_present,
     "MARK_ABSENT": attendance.mark_absent,
+    "CONFIRM_SCREEN": screens.confirm,
     "SUBSIDY": subsidy.explain_subsidies,
     "JOBS": jobs.list_openings,
     "JOB": jobs.opening_details,

@@ -117,6 +117,20 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("several_classes_now", None): N_(
         "Several classes run now (%(codes)s): name one, for example 开课 %(codes)s."),
     ("not_inspector", None): N_("Only inspectors of the labour bureau can do this."),
+    ("screen_confirmation_refused", "expired"): N_(
+        "This screen's confirmation code is more than %(minutes)s minutes old. Scan the new "
+        "code the screen shows now."),
+    ("screen_confirmation_refused", "not_staff"): N_(
+        "Only staff of the class's training institution can confirm a class display's screen. "
+        "This code does not check anyone in."),
+    ("screen_confirmation_refused", "other_institution"): N_(
+        "This class display belongs to another institution's class: only its own staff can "
+        "confirm its screen."),
+    ("screen_confirmation_refused", "session_over"): N_(
+        "This class session is over and its display is closed."),
+    ("screen_confirmation_refused", "unknown_screen"): N_(
+        "This confirmation code is not valid. Reload the page on the screen and scan its new "
+        "code."),
     ("attendance_short", None): N_(
         "Not enough attendance to complete: %(attended)s hours in sessions that have ended, of "
         "the %(needed)s needed. (%(source)s)"),

@@ -140,6 +140,21 @@ def _scan_result(event: events.BaseEvent) -> str | None:
     return getattr(event, "scan_result", None)
 
 
+# What an unconfirmed class display shows for staff to scan (bot.screens); either scan menu
+# reads it, the staff's 核销（机构） or the 扫码签到 the display names.
+SCREEN_CODE_PREFIX = "PXS:"
+SCREEN_SCAN_KEYS = ("REDEEM", "CHECKIN")
+
+
+def _scanned(event: events.BaseEvent) -> Intent:
+    if event.key not in MENU_KEYS:
+        return Intent("UNKNOWN")
+    result = _scan_result(event)
+    if event.key in SCREEN_SCAN_KEYS and (result or "").startswith(SCREEN_CODE_PREFIX):
+        return Intent("CONFIRM_SCREEN", result)
+    return Intent(event.key, result)
+
+
 # Events by wechatpy's event type; each gives an intent (or None: answer nothing).
 EVENTS = {
     "subscribe": lambda e: Intent("FOLLOW"),
@@ -147,9 +162,7 @@ EVENTS = {
     "scan": lambda e: Intent("SCENE", _scene(e)),
     "unsubscribe": lambda e: Intent("UNFOLLOW"),
     "click": lambda e: Intent(e.key) if e.key in MENU_KEYS else Intent("UNKNOWN"),
-    "scancode_waitmsg": lambda e: (
-        Intent(e.key, _scan_result(e)) if e.key in MENU_KEYS else Intent("UNKNOWN")
-    ),
+    "scancode_waitmsg": lambda e: _scanned(e),
     "location": lambda e: Intent("LOCATION", f"{e.latitude},{e.longitude},{e.precision}"),
     "view": lambda e: None,
 }

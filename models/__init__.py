@@ -8,6 +8,7 @@ from models import (  # noqa: F401
     catalogue,
     claims,
     desk,
+    displays,
     export_jobs,
     followups,
     jobs,

@@ -227,3 +227,10 @@ class JobOpeningNotFound(NotFound):
     """No such opening, or it is withdrawn or past its date."""
 
     code = "job_opening_not_found"
+
+
+class ScreenConfirmationRefused(DomainError):
+    """A class display's screen cannot be confirmed: ``rule`` is expired, not_staff,
+    other_institution, session_over or unknown_screen."""
+
+    code = "screen_confirmation_refused"

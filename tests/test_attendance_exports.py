@@ -49,6 +49,7 @@ def class_day(wechat, client, clock, db):
 
         def open_class(self) -> str:
             self.display = LINK.search(wechat.say(STAFF, "开课").text).group(1)
+            client.get(self.display)  # the projector opens it: the class's screen
             return self.display
 
         def code(self) -> str:

@@ -1,5 +1,6 @@
 """Two staff scan the same voucher code at the same moment: exactly one redemption, proved
-with real concurrent transactions on PostgreSQL (SQLite has one writer at a time anyway)."""
+with real concurrent transactions on PostgreSQL (SQLite has one writer at a time anyway). And
+the other things that must happen once: a person per openid, a screen per display link."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from sqlalchemy.orm import sessionmaker
 
 from models.audit import Channel
 from models.base import make_engine, single_read
-from models.catalogue import Course
+from models.catalogue import ClassSession, Course
 from models.catalogue import Intent as WorkIntent
 from models.codes import RotatingCode
 from models.demo import load_demo
+from models.displays import DisplayLink, DisplayScreen, visit_display
 from models.errors import VoucherAlreadyRedeemed
 from models.persons import DEFAULT_LOCALE, ConsentHow, Person, meet, recognize
 from models.pii import Vault
@@ -140,3 +142,30 @@ def test_a_returning_person_is_read_outside_a_transaction_and_nothing_else_is(ra
     with single_read(sessions) as db:
         assert recognize(db, openid="o-race-returning", now=START).locale == DEFAULT_LOCALE
     one_connection.dispose()
+
+
+def test_two_browsers_opening_a_fresh_display_link_at_once_make_one_screen(race_engine):
+    """A display link forwarded to a group and tapped by several at the same moment is spent
+    once: one browser becomes the class's screen, the others get none (and no error)."""
+    sessions = sessionmaker(race_engine, expire_on_commit=False)
+    with sessions() as db:
+        session_id = db.scalar(select(ClassSession.id).join(ClassSession.course).where(
+            Course.code == "lp-2026-today", ClassSession.day == START.date()))
+    browsers = 6
+    start = threading.Barrier(browsers)
+
+    def open_link(_: int) -> bool:
+        start.wait()
+        with sessions.begin() as db:
+            session = db.get(ClassSession, session_id)
+            visit = visit_display(db, session=session, secret=None, link_id="race-link",
+                                  link_by=None, now=START)
+            return visit.screen is not None and visit.new_secret is not None
+
+    with ThreadPoolExecutor(browsers) as pool:
+        screens = list(pool.map(open_link, range(browsers)))
+    assert sorted(screens) == [False] * (browsers - 1) + [True]
+    with sessions() as db:
+        assert db.scalar(select(func.count(DisplayScreen.id))
+                         .where(DisplayScreen.session_id == session_id)) == 1
+        assert db.get(DisplayLink, "race-link").session_id == session_id

@@ -3,13 +3,16 @@ expiring token; a page asks WeChat's API for nothing it already has, and loads n
 anywhere else: styles, script and QR codes are all inline.
 
 Two pages show a rotating code and keep it current with one script (templates/live_code.js),
-asking their own URL for JSON: the voucher card and the class check-in display."""
+asking their own URL for JSON: the voucher card and the class check-in display. The display's
+code reaches only the screen that staff opened: its link is spent by the first browser, which
+gets a cookie; any other browser waits for staff to confirm it (templates/screen_wait.js)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +24,19 @@ from bot import links
 from bot import subsidy as subsidy_words
 from bot.attendance import DISPLAY_PURPOSE
 from bot.cadre import QR_PAGE_SECONDS
+from bot.screens import confirmation_code
 from locales import N_, Translator, translator
 from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
 from models.catalogue import Institution, session_bounds
 from models.codes import ShownCode
+from models.displays import (
+    CONFIRM_SECONDS,
+    class_day_end,
+    new_screen_secret,
+    screen_digest,
+    visit_display,
+)
 from models.eligibility import evaluate
 from models.errors import DomainError, NoSessionToday, VoucherNotFound
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
@@ -56,16 +67,23 @@ VOUCHER_STATUS_WORDS = {
 # enrolment for a while); any other is final.
 VOUCHER_ASKS_WHILE = (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
 
-# The script of the pages with a rotating code, inlined as it is.
-LIVE_CODE_SCRIPT = (Path(__file__).parent / "templates" / "live_code.js").read_text(
-    encoding="utf-8")
-_LIVE_CODE_HASH = base64.b64encode(hashlib.sha256(LIVE_CODE_SCRIPT.encode()).digest()).decode()
-# Their content security policy: nothing but the page itself, its one script (by its hash)
-# and its own JSON, so nothing is ever downloaded from elsewhere. 'unsafe-inline' only serves a
-# browser too old to know hashes (CSP 1); every newer one ignores it because a hash is given.
-LIVE_PAGE_CSP = (f"default-src 'none'; script-src 'sha256-{_LIVE_CODE_HASH}' 'unsafe-inline'; "
-                 "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
-                 "base-uri 'none'; form-action 'none'")
+
+
+def _script(name: str) -> tuple[str, str]:
+    """A page script, inlined as it is, and the content security policy of a page with it:
+    nothing but the page itself, its one script (by its hash) and its own JSON, so nothing is
+    ever downloaded from elsewhere. 'unsafe-inline' only serves a browser too old to know hashes
+    (CSP 1); every newer one ignores it because a hash is given."""
+    script = (Path(__file__).parent / "templates" / name).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return script, (f"default-src 'none'; script-src 'sha256-{digest}' 'unsafe-inline'; "
+                    "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
+                    "base-uri 'none'; form-action 'none'")
+
+
+# The script of the pages with a rotating code, and of a display screen waiting for staff.
+LIVE_CODE_SCRIPT, LIVE_PAGE_CSP = _script("live_code.js")
+SCREEN_WAIT_SCRIPT, SCREEN_WAIT_CSP = _script("screen_wait.js")
 
 # The class display link (开课) is signed to last at most this long; the session's end refuses
 # it much sooner.
@@ -78,6 +96,17 @@ CLASS_DISPLAY_AFTER_END = CHECKOUT_AFTER
 # period of 30 s.
 CLASS_DISPLAY_REFRESH_SECONDS = 10
 CLASS_DISPLAY_REFRESH_MAX_SECONDS = 30
+# A browser that is the class's screen holds a random secret in this cookie (+ the session's
+# id), sent only to the display's route; models.displays keeps its digest. A page waiting for
+# staff to confirm it asks every SCREEN_WAIT_SECONDS, and loads a new confirmation code long
+# before the one it shows grows too old.
+SCREEN_COOKIE = "peixun_screen_"
+SCREEN_COOKIE_PATH = "/p/class/"
+_SCREEN_SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
+SCREEN_WAIT_SECONDS = 3
+SCREEN_RENEW_SECONDS = CONFIRM_SECONDS // 2
+# What the display's JSON answers a browser that is not (or no longer) the class's screen.
+NOT_THIS_SCREEN = "screen_not_confirmed"
 
 
 def _payload(purpose: str, token: str, max_age: int) -> dict:
@@ -147,24 +176,95 @@ def class_display(token: str):
     "checked_in": n, "enrolled": n}``, plus ``"svg"`` when there is a code (none before the
     check-in window opens or after it closes).
 
-    The link (sent to staff by 开课) expires with its session: refused with 403 once the session
-    has been over for ``CLASS_DISPLAY_AFTER_END``. ``?refresh=N`` (1–30 s) makes the display
-    ask at least every N seconds (default 10)."""
+    The code (page and JSON) goes only to the class's screen: the first browser that opens a
+    fresh link (each 开课 gives one) becomes it and gets its cookie. Any other browser gets a
+    page with a confirmation code for staff to scan (and its JSON is 403 with
+    ``{"code": "screen_not_confirmed"}``); once staff confirm it, it is the screen.
+
+    The link expires with its session: refused with 403 once the session has been over for
+    ``CLASS_DISPLAY_AFTER_END``. ``?refresh=N`` (1–30 s) makes the display ask at least every
+    N seconds (default 10)."""
     services = current()
     payload = _payload(DISPLAY_PURPOSE, token, CLASS_DISPLAY_SECONDS)
-    now = services.clock.now()
+    session_id, now, wants_json = int(payload["s"]), services.clock.now(), _wants_json()
+    cookie = f"{SCREEN_COOKIE}{session_id}"
+    secret = request.cookies.get(cookie)
+    secret = secret if secret and _SCREEN_SECRET.fullmatch(secret) else None
+    # Only a page that is shown spends a link: never its script's JSON, nor a HEAD (a preview).
+    spends = not wants_json and request.method == "GET"
     try:
         with services.sessions.begin() as db:
-            state = display_state(db, codes=services.class_codes,
-                                  session_id=int(payload["s"]), now=now)
+            state = display_state(db, codes=services.class_codes, session_id=session_id,
+                                  now=now)
             institution = state.session.course.institution
+            if now > session_bounds(state.session)[1] + CLASS_DISPLAY_AFTER_END:
+                abort(403)
+            visit = visit_display(db, session=state.session, secret=secret,
+                                  link_id=_link_id(payload) if spends else None,
+                                  link_by=_staff_id(payload), now=now)
     except NoSessionToday:
         abort(404)
-    if now > session_bounds(state.session)[1] + CLASS_DISPLAY_AFTER_END:
-        abort(403)
-    return _live_answer(lambda: _code_json(state.code, checked_in=state.checked_in,
-                                           enrolled=state.enrolled),
-                        lambda: _class_page(state, institution, now))
+    until = class_day_end(state.session)
+    if visit.screen is None:
+        return _other_screen(state, institution, secret, cookie, until, now)
+    response = _live_answer(lambda: _code_json(state.code, checked_in=state.checked_in,
+                                               enrolled=state.enrolled),
+                            lambda: _class_page(state, institution, now))
+    response.vary.add("Cookie")
+    if visit.new_secret:
+        _keep_screen(response, cookie, visit.new_secret, until, now)
+    return response
+
+
+def _link_id(payload: dict) -> str | None:
+    """The random id of a link from 开课; a link without one (made before links were spent
+    once) is never exchanged."""
+    link = payload.get("k")
+    return link if isinstance(link, str) and 0 < len(link) <= 32 else None
+
+
+def _staff_id(payload: dict) -> int | None:
+    staff = payload.get("by")
+    return staff if isinstance(staff, int) else None
+
+
+def _keep_screen(response: Response, cookie: str, secret: str, until: datetime,
+                 now: datetime) -> None:
+    """The screen's cookie, kept until ``until`` (the end of the class day): as a Max-Age, so
+    that a projector's laptop with its clock wrong keeps it all the same."""
+    response.set_cookie(cookie, secret, max_age=max(int((until - now).total_seconds()), 0),
+                        path=SCREEN_COOKIE_PATH, httponly=True, samesite="Lax",
+                        secure=current().config.base_url.startswith("https://"))
+
+
+def _other_screen(state: DisplayState, institution: Institution, secret: str | None,
+                  cookie: str, until: datetime, now: datetime) -> Response:
+    """A browser that is not the class's screen: no code and no counts. Its script (JSON) is
+    told so with 403; its page asks staff to confirm it, with a code made for the secret in its
+    cookie (a new one, kept in the cookie, if it has none)."""
+    if _wants_json():
+        response = jsonify({"code": NOT_THIS_SCREEN})
+        response.status_code = 403
+    else:
+        t = translator(request_locale())
+        session, fresh = state.session, secret is None
+        secret = secret or new_screen_secret()
+        code = confirmation_code(current().config.secret_key, session_id=session.id,
+                                 digest=screen_digest(secret), now=now)
+        response = Response(_page(
+            "class_screen.html", qr=svg(code), confirmation=code,
+            course=session.course.display_name(t.locale),
+            institution=institution.display_name(t.locale), day=t.day(session.day, "full"),
+            start=t.clock(session.starts), end=t.clock(session.ends),
+            wait=SCREEN_WAIT_SECONDS, renew=SCREEN_RENEW_SECONDS,
+            screen_wait_script=SCREEN_WAIT_SCRIPT))
+        response.headers["Content-Security-Policy"] = SCREEN_WAIT_CSP
+        if fresh:
+            _keep_screen(response, cookie, secret, until, now)
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
+    response.vary.add("Cookie")
+    return response
 
 
 def _class_page(state: DisplayState, institution: Institution, now: datetime) -> str:
@@ -194,8 +294,7 @@ def _class_page(state: DisplayState, institution: Institution, now: datetime) ->
 def _live_answer(as_json: Callable[[], dict], page: Callable[[], str]) -> Response:
     """A page with a rotating code, or (``Accept: application/json``) what its script asks:
     design.md's contract, made by ``as_json``."""
-    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    if wants_json == "application/json":
+    if _wants_json():
         response = jsonify(as_json())
     else:
         response = Response(page())
@@ -204,6 +303,11 @@ def _live_answer(as_json: Callable[[], dict], page: Callable[[], str]) -> Respon
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("Accept")
     return response
+
+
+def _wants_json() -> bool:
+    return (request.accept_mimetypes.best_match(["text/html", "application/json"])
+            == "application/json")
 
 
 def _code_json(shown: ShownCode | None, **facts: object) -> dict:

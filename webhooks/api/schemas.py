@@ -367,8 +367,11 @@ class ClassOut(BaseModel):
     day: date
     starts: str
     ends: str
-    display_url: str = Field(description="the projector page; with Accept: application/json "
-                                         "it answers the current code")
+    display_url: str = Field(description="the projector page, for one screen: the first "
+                                         "browser to open this link becomes the class's screen "
+                                         "(a cookie), and only that screen gets the code, also "
+                                         "as JSON; another browser shows a code for staff to "
+                                         "confirm it by scanning")
     display: Display
 
 

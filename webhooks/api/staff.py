@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import links
-from bot.attendance import DISPLAY_PURPOSE
+from bot.attendance import display_token
 from models.attendance import display_state, mark_by_hand, open_session, roll_call
 from models.audit import Channel
 from models.completion import complete
@@ -75,7 +74,8 @@ def open_class(json: OpenIn):
         state = display_state(db, codes=services.class_codes, session_id=session.id,
                               now=core.now())
         shown = state.code
-        token = links.sign(services.config.secret_key, DISPLAY_PURPOSE, {"s": session.id})
+        token = display_token(services.config.secret_key, session_id=session.id,
+                              staff_id=who.person_id)
         return {"session_id": session.id, "course_code": session.course.code,
                 "course": session.course.display_name(t.locale),
                 "day": session.day.isoformat(), "starts": session.starts.strftime("%H:%M"),

@@ -15,7 +15,8 @@
   var cap = parseInt(root.getAttribute("data-refresh"), 10);
   // The voucher card: any status but these is final, and nothing more is asked.
   var asksWhile = root.getAttribute("data-asks-while");
-  // The class display: its link expires with its session, and a refusal means check-in closed.
+  // The class display: its link expires with its session, and a refusal means check-in closed
+  // (or, said so, that this browser is no longer the class's screen).
   var endsWithLink = root.hasAttribute("data-ends-with-link");
   var RETRY = Math.min(10, cap), timer = null, busy = false, isOver = false;
 
@@ -73,6 +74,9 @@
     offline.hidden = false;  // the old code stays: it is still accepted a while
     later(RETRY);
   }
+  function refusal(xhr) {  // the code of a JSON refusal, if it is one
+    try { return JSON.parse(xhr.responseText).code; } catch (e) { return null; }
+  }
   function refresh() {
     if (busy || isOver) { return; }
     busy = true;
@@ -82,7 +86,12 @@
     xhr.timeout = 8000;
     xhr.onload = function () {
       var data;
-      if (xhr.status === 403 && endsWithLink) { busy = false; return over(); }
+      if (xhr.status === 403 && endsWithLink) {
+        busy = false;
+        // Staff confirmed another screen: this one loads the page that asks to confirm it.
+        if (refusal(xhr) === "screen_not_confirmed") { return location.reload(); }
+        return over();
+      }
       if (xhr.status !== 200) { return failed(); }
       try { data = JSON.parse(xhr.responseText); } catch (e) { return failed(); }
       busy = false;
