@@ -129,6 +129,7 @@ def _deliver(services: Services, client: Client, outbox_id: int, worker: str) ->
     if attempt is None:
         return  # sent or taken by another worker meanwhile, or left alone after a doubt
     try:
+        client.has_token()  # fetched now if need be: WeChat has nothing yet
         message = _prepare(services, attempt)
     except Exception:
         # Whatever broke (the database, a notice's wording), nothing reached WeChat: the row

@@ -6,4 +6,12 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # The views register themselves on ``bp``; imported last because they import ``bp``.
-from webhooks.admin import auth, dashboard, exports, filters, followups, jobs  # noqa: E402, F401
+from webhooks.admin import (  # noqa: E402, F401
+    auth,
+    dashboard,
+    exports,
+    filters,
+    followups,
+    jobs,
+    outbox,
+)

@@ -73,6 +73,7 @@ NAV = (
     ("/admin/exports", N_("Exports"), frozenset(DeskRole)),
     ("/admin/followups", N_("Follow-up"), frozenset(DeskRole)),
     ("/admin/jobs", N_("Jobs"), frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
+    ("/admin/outbox", N_("Messages"), frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
 )
 SIGN_IN_TEXTS = {
     "bad_credentials": N_("The user name or the password is wrong."),
