@@ -128,8 +128,12 @@ def _deliver(services: Services, client: Client, outbox_id: int, worker: str) ->
         raise _RoundOver from None
     if attempt is None:
         return  # sent or taken by another worker meanwhile, or left alone after a doubt
+    # The access token, fetched now if need be: whatever goes wrong, WeChat has nothing yet.
+    ready = _attempt(client.has_token, "token")
+    if ready.status is not OutboxStatus.SENT:
+        _record(services, attempt, Outcome(OutboxStatus.PENDING, error=ready.error))
+        return
     try:
-        client.has_token()  # fetched now if need be: WeChat has nothing yet
         message = _prepare(services, attempt)
     except Exception:
         # Whatever broke (the database, a notice's wording), nothing reached WeChat: the row
