@@ -90,6 +90,9 @@ class ExportJob(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     moved_at: Mapped[datetime | None]  # the last progress, to find a job whose worker died
+    # The worker making it (host:pid:random, webhooks.worker.worker_name): its lease runs
+    # until moved_at + STALE_AFTER, renewed by every progress.
+    leased_by: Mapped[str | None] = mapped_column(String(80))
     finished_at: Mapped[datetime | None]
     file_removed_at: Mapped[datetime | None]
 
@@ -183,9 +186,10 @@ def export_file(db: Session, *, user: DeskUser, job_id: int,
 
 # --- the worker's side ---------------------------------------------------------------------
 
-def claim_next_job(db: Session, *, now: datetime) -> ExportJob | None:
-    """The oldest queued job (or one whose worker died), marked running; two workers never
-    take the same job (the row is locked, and skipped by the other)."""
+def claim_next_job(db: Session, *, now: datetime, worker: str | None = None) -> ExportJob | None:
+    """The oldest queued job (or one whose worker died: its lease, moved_at + STALE_AFTER, ran
+    out), marked running and leased to ``worker``; two workers never take the same job (the
+    row is locked, and skipped by the other)."""
     job = db.scalar(select(ExportJob).where(or_(
         ExportJob.status == ExportStatus.QUEUED,
         (ExportJob.status == ExportStatus.RUNNING) & (ExportJob.moved_at < now - STALE_AFTER)))
@@ -193,9 +197,11 @@ def claim_next_job(db: Session, *, now: datetime) -> ExportJob | None:
     if job is None:
         return None
     if job.status is ExportStatus.RUNNING:
-        logger.warning("export %s had stopped moving; running it again", job.id)
+        logger.warning("export %s had stopped moving under %s; %s runs it again", job.id,
+                       job.leased_by, worker)
     job.status, job.started_at, job.moved_at, job.done, job.total = (
         ExportStatus.RUNNING, now, now, 0, None)
+    job.leased_by = worker
     db.flush()
     return job
 

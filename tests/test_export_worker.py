@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from models.clock import LOCAL_TZ, FrozenClock
 from models.desk import DeskRole, DeskUser
 from models.export_jobs import (
+    STALE_AFTER,
     ExportJob,
     ExportKind,
     ExportStatus,
@@ -199,3 +200,20 @@ def test_a_run_that_was_taken_over_writes_nothing(make_desk_user, sessions, cloc
         again = db.get(ExportJob, job.id)
         assert (again.status, again.filename, again.started_at) == (
             ExportStatus.RUNNING, None, second)
+
+
+def test_an_export_left_running_by_a_dead_worker_is_made_by_another(committed):
+    """A worker killed in the middle of an export leaves it 'running' under its name; once
+    its lease (the last progress + STALE_AFTER) has run out, another worker makes it."""
+    job_id = committed.ledger_job()
+    clock = committed.services.clock
+    with committed.sessions.begin() as db:
+        claim_next_job(db, now=clock.now(), worker="host-a:4242:0dead000")  # then killed
+    assert committed.job(job_id).leased_by == "host-a:4242:0dead000"
+    clock.advance(minutes=5)
+    assert run_export_jobs(committed.services, worker="host-b:1717:a1ive000") == 0  # still its
+    clock.advance(seconds=(STALE_AFTER - timedelta(minutes=5)).total_seconds() + 1)
+    assert run_export_jobs(committed.services, worker="host-b:1717:a1ive000") == 1
+    job = committed.job(job_id)
+    assert (job.status, job.leased_by) == (ExportStatus.DONE, "host-b:1717:a1ive000")
+    assert job.filename == "培训台账_2026Q4.xlsx"

@@ -15,7 +15,7 @@ from bot.turn import STATE_SECONDS
 from models.audit import AuditEntry, Channel
 from models.clock import LOCAL_TZ
 from models.followups import FollowUp, WorkAfter, create_due_followups
-from models.outbox import Outbox, OutboxStatus, claim_due
+from models.outbox import Outbox, OutboxStatus, due_ids
 from models.outcomes import Dimension, outcomes
 from models.vouchers import VoucherStatus
 from tests.followup_fixtures import (
@@ -195,7 +195,7 @@ def test_a_question_already_claimed_is_not_sent_to_someone_who_left_meanwhile(
     clock.set(ONE_MONTH_LATER)
     assert worker.run_jobs(services)["followups_queued"] == 1
     with services.sessions.begin() as tx:  # the worker takes its batch …
-        claimed = claim_due(tx, now=clock.now(), limit=50)
+        claimed = due_ids(tx, now=clock.now(), limit=50)
     leave(wechat)  # … and the person leaves before it reaches their row
     clock.advance(minutes=10)
     worker.deliver(services, Client(services.config, services.kv), claimed)

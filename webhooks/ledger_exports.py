@@ -640,14 +640,14 @@ class _TakenOver(Exception):
     """The job stood still so long that another worker took it up: this run gives way."""
 
 
-def run_export_jobs(services, *, chunk: int = CHUNK,
-                    stop: threading.Event | None = None) -> int:
+def run_export_jobs(services, *, chunk: int = CHUNK, stop: threading.Event | None = None,
+                    worker: str | None = None) -> int:
     """Make the oldest queued export, if any; return how many were made (0 or 1). Each chunk
     of ``chunk`` rows is read, written and its progress recorded in a short transaction of its
     own; once ``stop`` is set, the job goes back to the queue at the next chunk."""
     now = services.clock.now()
     with services.sessions.begin() as db:
-        job = claim_next_job(db, now=now)
+        job = claim_next_job(db, now=now, worker=worker)
         if job is None:
             return 0
         spec = JobSpec(job.id, job.kind, dict(job.params), job.with_full_ids, job.locale,

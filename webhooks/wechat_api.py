@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import requests
 from redis import Redis
 from wechatpy import WeChatClient
 from wechatpy.session.redisstorage import RedisStorage
@@ -16,6 +17,21 @@ logger = logging.getLogger(__name__)
 TOKEN_MARGIN_SECONDS = 300
 
 
+class _TimedSession(requests.Session):
+    """Every request with a timeout: wechatpy fetches the access token without one, so a
+    WeChat that takes the request and never answers would hold the worker (and the shared
+    token lock) for good."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, method, url, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().request(method, url, **kwargs)
+
+
 class Client(WeChatClient):
     """The official account's API client.
 
@@ -26,9 +42,15 @@ class Client(WeChatClient):
     def __init__(self, config: Config, kv: Redis, timeout: float = 4.0) -> None:
         super().__init__(config.wechat_app_id, config.wechat_app_secret,
                          session=RedisStorage(kv, prefix="peixun:wechat"), timeout=timeout)
+        self._http = _TimedSession(timeout)
         self.base_url = config.wechat_api_base_url
         self.API_BASE_URL = self.base_url + "cgi-bin/"
         self._kv = kv
+
+    def has_token(self) -> bool:
+        """Make sure of a valid access token now, fetching one if need be: a failure here
+        happens before any message is sent."""
+        return bool(self.access_token)
 
     def fetch_access_token(self) -> dict:
         seen = self.session.get(self.access_token_key)

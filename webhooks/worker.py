@@ -1,11 +1,20 @@
 """The outbox worker: sends queued messages through WeChat's API, retries what failed before
 reaching WeChat, falls back to a template message outside the 48-hour window, records every
-failure, and never sends a message twice. Beside it, in a thread of its own, it makes the
-desk's exports, so that a long one never holds up a message."""
+failure, and never sends a message twice, save the one in flight when a worker dies (marked
+uncertain: models.outbox). Beside it, in a thread of its own, it makes the desk's exports, so
+that a long one never holds up a message.
+
+Each message is leased just before its own call and its result recorded in a short transaction
+of its own: a worker killed at any point leaves at most the one message it was sending, which
+goes back to the queue when its lease runs out; a database that goes away ends the round, and
+what was not reached stays in the queue for the next."""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from redis.exceptions import RedisError
 from wechatpy.exceptions import WeChatClientException
 
 from bot import notices
@@ -28,11 +38,15 @@ from models.followups import (
 )
 from models.jobs import push_due_openings
 from models.outbox import (
-    Outbox,
+    Attempt,
     OutboxStatus,
-    claim_due,
+    begin_attempt,
     drop_if_refused,
+    due_ids,
+    held_row,
     postpone,
+    record_attempt,
+    take_lease,
     window_surely_closed,
 )
 from models.persons import (
@@ -48,7 +62,6 @@ from webhooks.wechat_api import Client
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 BATCH = 50
 # Job pushes are queued this many people a transaction, at most PUSH_CHUNKS a round, so that a
 # push to thousands advances every round, survives a crash (done chunks stay done) and never
@@ -69,23 +82,132 @@ class Outcome:
     errcode: int | None = None
 
 
-def send_due(services: Services, client: Client) -> int:
-    """Send every message that is due now; return how many were handled."""
-    ids = _claim(services)
-    deliver(services, client, ids)
+def worker_name() -> str:
+    """A name no other worker has, on this machine or another: host, process, and a random
+    part (a restarted process may get the same pid). Stored on what the worker leases."""
+    return f"{socket.gethostname()[:50]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def send_due(services: Services, client: Client, *, worker: str | None = None,
+             stop: threading.Event | None = None) -> int:
+    """Send the messages due now (and those whose worker's lease ran out), a batch at most;
+    return how many were handled."""
+    with services.sessions.begin() as db:
+        ids = due_ids(db, now=services.clock.now(), limit=BATCH)
+    return deliver(services, client, ids, worker=worker, stop=stop)
+
+
+def deliver(services: Services, client: Client, ids: list[int], *, worker: str | None = None,
+            stop: threading.Event | None = None) -> int:
+    """Send these messages one by one, each leased just before its call (one another worker
+    took meanwhile is skipped); return how many were handled. A result that cannot be
+    recorded (the database went away) ends the round there: that message's lease runs out
+    and it comes back, uncertain; the others were never touched and wait in the queue."""
+    worker = worker or worker_name()
+    for done, outbox_id in enumerate(ids):
+        if stop is not None and stop.is_set():
+            return done
+        try:
+            _deliver(services, client, outbox_id, worker)
+        except _RoundOver:
+            return done
     return len(ids)
 
 
-def deliver(services: Services, client: Client, ids: list[int]) -> None:
-    """Send messages already claimed (claim_due), one by one."""
-    for outbox_id in ids:
-        try:
-            _deliver(services, client, outbox_id)
-        except Exception:
-            # Whatever broke (Redis for the token, a notice's wording), nothing reached
-            # WeChat: put the row back to be tried later rather than leave it "sending".
-            logger.exception("outbox %s not delivered; will retry", outbox_id)
-            _retry_later(services, outbox_id)
+class _RoundOver(Exception):
+    """The database cannot record what happened: the round ends here."""
+
+
+def _deliver(services: Services, client: Client, outbox_id: int, worker: str) -> None:
+    try:
+        with services.sessions.begin() as db:
+            attempt = take_lease(db, outbox_id=outbox_id, worker=worker,
+                                 now=services.clock.now())
+    except Exception:
+        logger.exception("outbox %s: no lease taken (database unavailable?)", outbox_id)
+        raise _RoundOver from None
+    if attempt is None:
+        return  # sent or taken by another worker meanwhile, or left alone after a doubt
+    # The access token, fetched now if need be: whatever goes wrong, WeChat has nothing yet.
+    ready = _attempt(client.has_token, "token")
+    if ready.status is not OutboxStatus.SENT:
+        _record(services, attempt, Outcome(OutboxStatus.PENDING, error=ready.error))
+        return
+    try:
+        message = _prepare(services, attempt)
+    except Exception:
+        # Whatever broke (the database, a notice's wording), nothing reached WeChat: the row
+        # goes back to the queue, or, if that cannot be written, its lease runs out.
+        logger.exception("outbox %s not delivered; will retry", outbox_id)
+        _record(services, attempt, Outcome(OutboxStatus.PENDING,
+                                           error="internal error before sending"))
+        return
+    if message is None:
+        return
+    outcome = _send(services, client, message.openid, message.text, message.template,
+                    message.window_closed)
+    _record(services, attempt, outcome, followup_id=message.followup_id, openid=message.openid)
+
+
+@dataclass(frozen=True)
+class _Message:
+    openid: str
+    text: str
+    template: dict | None
+    window_closed: bool
+    followup_id: int | None
+
+
+def _prepare(services: Services, attempt: Attempt) -> _Message | None:
+    """Word the message and say the call begins (in one short transaction); None when it is
+    not to be sent now (dropped, or postponed)."""
+    with services.sessions.begin() as db:
+        row = held_row(db, attempt)
+        if row is None:
+            return None
+        person = db.get(Person, row.person_id)
+        # Checked again now: 退订 (or leaving, or withdrawing consent) may have come after the
+        # row was queued.
+        if drop_if_refused(row, person):
+            logger.info("outbox %s dropped: %s", row.id, row.last_error)
+            return None
+        followup_id = followup_of_reason(row.reason)
+        now = services.clock.now()
+        if followup_id is not None and not may_ask(services.kv, row.openid, now):
+            # The person's next digit answers what they were just shown: ask a bit later.
+            postpone(row, until=now + timedelta(seconds=RECENT_SECONDS))
+            return None
+        t = translator(person.locale)
+        message = _Message(
+            openid=row.openid,
+            text=row.text or notices.word(t, row.notice, row.params or {}),
+            template=row.template or notices.template(t, row.notice, row.params or {}),
+            # Decided now, not when queued: a message may wait (retries, a long push) while
+            # the person writes to us, or while their window closes.
+            window_closed=window_surely_closed(person.last_seen_at, now),
+            followup_id=followup_id)
+        begin_attempt(row, now=now)
+    return message
+
+
+def _record(services: Services, attempt: Attempt, outcome: Outcome, *,
+            followup_id: int | None = None, openid: str | None = None) -> None:
+    """Record an attempt's result in a short transaction of its own. When that fails, the
+    round ends; the lease runs out and the row comes back (marked uncertain if the call was
+    made)."""
+    now = services.clock.now()
+    try:
+        with services.sessions.begin() as db:
+            row = record_attempt(db, attempt=attempt, status=outcome.status, now=now,
+                                 sent_as=outcome.sent_as, error=outcome.error)
+            if row is not None and row.status is OutboxStatus.SENT and followup_id is not None:
+                mark_asked(db, followup_id=followup_id, now=now)
+    except Exception:
+        logger.exception("outbox %s: result %s not recorded; back in the queue when its "
+                         "lease runs out", attempt.outbox_id, outcome.status.value)
+        raise _RoundOver from None
+    if row is not None and row.status is OutboxStatus.SENT and followup_id is not None:
+        await_answer(services.kv, openid, followup_id, now)  # its digits answer it now
 
 
 def learn_unionids(services: Services, client: Client) -> int:
@@ -178,7 +300,8 @@ def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
 def send_loop(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
               jobs_every_seconds: float = 60.0) -> None:
     client = Client(services.config, services.kv)
-    logger.info("outbox worker started")
+    worker = worker_name()
+    logger.info("outbox worker %s started", worker)
     next_jobs = 0.0
     while not stop.is_set():
         try:
@@ -187,7 +310,8 @@ def send_loop(services: Services, stop: threading.Event, poll_seconds: float = 1
                 next_jobs = time.monotonic() + jobs_every_seconds
             # Looked up every round, not with the minute's jobs: a new follower may open the
             # mini-program at once.
-            handled = send_due(services, client) + learn_unionids(services, client)
+            handled = (send_due(services, client, worker=worker, stop=stop)
+                       + learn_unionids(services, client))
         except Exception:
             logger.exception("worker round failed")
             handled = 0
@@ -199,53 +323,17 @@ def send_loop(services: Services, stop: threading.Event, poll_seconds: float = 1
 def run_exports(services: Services, stop: threading.Event, poll_seconds: float = 1.0) -> None:
     """Make queued exports one after another until ``stop`` is set; a queued one is taken up
     within ``poll_seconds``. Any number of these may run, in one process or many."""
-    logger.info("export worker started")
+    worker = worker_name()
+    logger.info("export worker %s started", worker)
     while not stop.is_set():
         try:
-            made = run_export_jobs(services, stop=stop)
+            made = run_export_jobs(services, stop=stop, worker=worker)
         except Exception:
             logger.exception("export round failed")
             made = 0
         if not made:
             stop.wait(poll_seconds)
     logger.info("export worker stopped")
-
-
-def _claim(services: Services) -> list[int]:
-    with services.sessions.begin() as db:
-        return claim_due(db, now=services.clock.now(), limit=BATCH)
-
-
-def _deliver(services: Services, client: Client, outbox_id: int) -> None:
-    with services.sessions.begin() as db:
-        row = db.get(Outbox, outbox_id)
-        person = db.get(Person, row.person_id)
-        # Checked again now: 退订 (or leaving, or withdrawing consent) may have come after the
-        # row was claimed.
-        if drop_if_refused(row, person):
-            logger.info("outbox %s dropped: %s", row.id, row.last_error)
-            return
-        followup_id = followup_of_reason(row.reason)
-        now = services.clock.now()
-        if followup_id is not None and not may_ask(services.kv, row.openid, now):
-            # The person's next digit answers what they were just shown: ask a bit later.
-            postpone(row, until=now + timedelta(seconds=RECENT_SECONDS))
-            return
-        t = translator(person.locale)
-        openid, attempts = row.openid, row.attempts
-        text = row.text or notices.word(t, row.notice, row.params or {})
-        template = row.template or notices.template(t, row.notice, row.params or {})
-        # Decided now, not when queued: a message may wait (retries, a long push) while the
-        # person writes to us, or while their window closes.
-        closed = window_surely_closed(person.last_seen_at, now)
-    outcome = _send(services, client, openid, text, template, closed)
-    now = services.clock.now()
-    with services.sessions.begin() as db:
-        row = db.get(Outbox, outbox_id)
-        _record(row, outcome, attempts, now)
-        if row.status is OutboxStatus.SENT and followup_id is not None:
-            mark_asked(db, followup_id=followup_id, now=now)
-            await_answer(services.kv, openid, followup_id, now)  # its digits answer it now
 
 
 def _send(services: Services, client: Client, openid: str, text: str,
@@ -277,30 +365,15 @@ def _attempt(call: Callable[[], object], sent_as: str) -> Outcome:
     except requests.ConnectionError as error:
         # Nothing reached WeChat: safe to try again.
         return Outcome(OutboxStatus.PENDING, error=f"connection: {type(error).__name__}")
+    except RedisError as error:
+        # The shared access token lives in Redis and is read before any call: nothing sent.
+        return Outcome(OutboxStatus.PENDING, error=f"redis: {type(error).__name__}")
     except requests.RequestException as error:
-        # It may have been delivered (a timeout after sending): never risk a second copy.
-        return Outcome(OutboxStatus.FAILED, error=f"unknown outcome: {type(error).__name__}")
+        # It may have been delivered (a timeout after sending): uncertain, sent again or not
+        # by its kind (models.outbox.resend_after_doubt).
+        return Outcome(OutboxStatus.UNCERTAIN, error=f"unknown outcome: {type(error).__name__}")
+    except Exception as error:
+        logger.exception("unexpected failure of a WeChat call")
+        return Outcome(OutboxStatus.UNCERTAIN, error=f"unknown outcome: {type(error).__name__}")
 
 
-def _retry_later(services: Services, outbox_id: int) -> None:
-    now = services.clock.now()
-    with services.sessions.begin() as db:
-        row = db.get(Outbox, outbox_id)
-        _record(row, Outcome(OutboxStatus.PENDING, error="internal error before sending"),
-                row.attempts, now)
-
-
-def _record(row: Outbox, outcome: Outcome, attempts: int, now: datetime) -> None:
-    row.last_error = outcome.error
-    if outcome.status is OutboxStatus.SENT:
-        row.status = OutboxStatus.SENT
-        row.sent_at = now
-        row.sent_as = outcome.sent_as
-        logger.info("outbox %s sent as %s", row.id, outcome.sent_as)
-    elif outcome.status is OutboxStatus.PENDING and attempts < MAX_ATTEMPTS:
-        row.status = OutboxStatus.PENDING
-        row.next_attempt_at = now + timedelta(seconds=15 * 2**attempts)
-        logger.warning("outbox %s not sent (%s); retry %s", row.id, outcome.error, attempts)
-    else:
-        row.status = OutboxStatus.FAILED
-        logger.warning("outbox %s failed: %s", row.id, outcome.error)

@@ -13,5 +13,6 @@ from webhooks.admin import (  # noqa: E402, F401
     filters,
     followups,
     jobs,
+    outbox,
     oversight,
 )

@@ -75,6 +75,7 @@ NAV = (
     ("/admin/jobs", N_("Jobs"), frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
     ("/admin/oversight", N_("Attendance oversight"),
      frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
+    ("/admin/outbox", N_("Messages"), frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
 )
 SIGN_IN_TEXTS = {
     "bad_credentials": N_("The user name or the password is wrong."),
