@@ -673,7 +673,7 @@ def run_export_jobs(services, *, chunk: int = CHUNK,
         return 1
     with services.sessions.begin() as db:
         finish_job(db, job_id=spec.id, started_at=spec.started_at, filename=filename,
-                   content=content, now=services.clock.now())
+                   content=content, vault=services.vault, now=services.clock.now())
     return 1
 
 
