@@ -6,9 +6,11 @@ audited; files sealed at rest and removed after 7 days by the worker's periodic 
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.worksheet._writer import ALL_TEMP_FILES as openpyxl_temporary_files
 from sqlalchemy import event, func, select
 
 from models.audit import AuditEntry
@@ -299,6 +301,31 @@ def test_a_sealed_file_moved_to_another_job_does_not_open(desk_client, services,
     assert client.get(f"/admin/exports/{first}/file").status_code == 200
     answer = client.get(f"/admin/exports/{second}/file")
     assert answer.status_code == 404 and "没有这个导出" in answer.get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("class_of_three")
+def test_a_ledger_stopped_half_way_leaves_no_clear_rows_on_disk(desk_client, services, sessions,
+                                                                db):
+    """A write-only sheet streams its rows to a temporary file until it is saved; a worker
+    stopping after the first chunk puts the job back and removes that file."""
+    job_id = int(ask(desk_client(DeskRole.ADMIN), "ledger", "2026Q4", full_ids=True)
+                 .headers["Location"].rsplit("/", 1)[1])
+    stop = threading.Event()
+
+    def stop_after_the_first_chunk(state):
+        if state.is_update and state.statement.table.name == "export_jobs" and (
+                state.statement.compile().params.get("done") or 0) >= 1:
+            stop.set()
+
+    temporary_files = len(openpyxl_temporary_files)
+    event.listen(sessions, "do_orm_execute", stop_after_the_first_chunk)
+    try:
+        assert run_export_jobs(services, chunk=1, stop=stop) == 0
+    finally:
+        event.remove(sessions, "do_orm_execute", stop_after_the_first_chunk)
+    db.expire_all()
+    assert db.get(ExportJob, job_id).status is ExportStatus.QUEUED
+    assert len(openpyxl_temporary_files) == temporary_files
 
 
 @pytest.mark.parametrize(("kind", "value", "full_ids", "reason"), [

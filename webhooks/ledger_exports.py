@@ -239,6 +239,15 @@ class LedgerBook:
                 _value_cell(self.sheet, value(row, self.t), fmt)
                 for _header, _width, value, fmt in self.columns])
 
+    def discard(self) -> None:
+        """Drop the rows written so far: a write-only sheet streams them to a temporary file
+        (openpyxl's, clear, full ID numbers too) that only saving the workbook removes; a run
+        that stops half way leaves nothing behind on the worker's disk."""
+        writer = getattr(self.sheet, "_writer", None)  # made with the first row
+        if writer is not None:
+            self.sheet.close()  # the sheet's end written, its file closed
+            writer.cleanup()
+
     def finish(self) -> bytes:
         last = get_column_letter(len(self.columns) + 1)
         return _printable(self.book, self.sheet, freeze=f"A{HEADER_ROW + 1}",
@@ -706,15 +715,19 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     _moved(services, spec, done=0, total=total)
     book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids)
     after = (0, 0)
-    while True:
-        with services.sessions.begin() as db:
-            rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
-                                vault=_vault(services, spec))
-        book.add(rows)  # outside the transaction: writing takes longer than reading
-        _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
-        if len(rows) < spec.chunk:
-            break
-        after = rows[-1].key
+    try:
+        while True:
+            with services.sessions.begin() as db:
+                rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
+                                    vault=_vault(services, spec))
+            book.add(rows)  # outside the transaction: writing takes longer than reading
+            _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
+            if len(rows) < spec.chunk:
+                break
+            after = rows[-1].key
+    except BaseException:
+        book.discard()
+        raise
     name = t._("Training ledger %(quarter)s", quarter=str(quarter))
     return f"{name}.xlsx", book.finish()
 
