@@ -11,8 +11,9 @@ import threading
 import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet._writer import ALL_TEMP_FILES as openpyxl_temporary_files
-from sqlalchemy import event, func, select
+from sqlalchemy import LargeBinary, String, Text, event, func, select, text
 
+import models
 from models.audit import AuditEntry
 from models.desk import DeskRole, DeskUser
 from models.export_jobs import (
@@ -287,6 +288,33 @@ def test_the_file_is_sealed_in_the_database_and_opens_for_its_requester(
     assert wang.id_number in {cell for row in rows for cell in row}
     other_admin = desk_client(DeskRole.ADMIN)
     assert other_admin.get(f"{job_url}/file").status_code == 404
+
+
+@pytest.mark.usefixtures("class_of_three")
+def test_after_full_id_exports_no_column_holds_a_raw_id_phone_or_clear_file(
+        desk_client, services, db):
+    """The README's promise, checked where the files are kept: every text column and every
+    binary one, once the ledger, the class record and the provincial file are made."""
+    admin = desk_client(DeskRole.ADMIN)
+    for kind, value in (("ledger", "2026Q4"), ("class_record", OWN_CLASS),
+                        ("provincial", OWN_CLASS)):
+        ask(admin, kind, value, full_ids=kind != "provincial")
+        assert run_export_jobs(services) == 1
+    raw = ("530324199203150028", "13988880001")  # 李春花's, in all three files
+    for table in models.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, LargeBinary):
+                values = db.execute(select(column).where(column.is_not(None))).scalars().all()
+                assert values, f"{table.name}.{column.name}: no file kept"
+                assert not any(b"PK\x03\x04" in value or any(r.encode() in value for r in raw)
+                               for value in values), f"{table.name}.{column.name}"
+            elif isinstance(column.type, String | Text) or (
+                    column.type.__class__.__name__ == "JSON"):
+                found = db.execute(text(
+                    f'SELECT count(*) FROM {table.name} WHERE CAST("{column.name}" AS TEXT) '
+                    f'LIKE :a OR CAST("{column.name}" AS TEXT) LIKE :b'),
+                    {"a": f"%{raw[0]}%", "b": f"%{raw[1]}%"}).scalar()
+                assert found == 0, f"{table.name}.{column.name}"
 
 
 def test_a_sealed_file_moved_to_another_job_does_not_open(desk_client, services, sessions):
