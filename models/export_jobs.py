@@ -1,7 +1,10 @@
 """Exports the desk asks for and the worker makes (issue 8): who may ask for which, the queue,
 the progress, the finished file and who may fetch it. The file is kept in the database (a
 county's ledger is a few megabytes; one database to back up, and any worker or web process
-reaches it) and removed KEEP_FILES after it was made, as it carries personal data."""
+reaches it), sealed with the data key (issue 14: it carries ID numbers and phones, and no
+column holds them clear), and removed KEEP_FILES after it was made. A file with full ID
+numbers is made only for an admin who says why; the reason is kept on the job and in the
+audit log."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from models.claims import Claim
 from models.desk import DeskRole, DeskUser
 from models.errors import DomainError, NotFound
 from models.ledgers import Month, Quarter, find_course
+from models.pii import Unreadable, Vault
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,8 @@ ALLOWED: dict[ExportKind, frozenset[DeskRole]] = {
 FULL_IDS_POSSIBLE = frozenset({ExportKind.LEDGER, ExportKind.CLASS_RECORD})
 ALWAYS_FULL_IDS = frozenset({ExportKind.PROVINCIAL})
 FULL_IDS_ROLES = frozenset({DeskRole.ADMIN})
+# Why a file with full ID numbers is needed: said in a few words, kept on the job and audited.
+REASON_MAX = 200
 # The parameter each export needs.
 PARAMETER = {ExportKind.LEDGER: "quarter", ExportKind.PROGRESS: "month",
              ExportKind.CLASS_RECORD: "course", ExportKind.CLAIM: "course",
@@ -65,7 +71,8 @@ PARAMETER = {ExportKind.LEDGER: "quarter", ExportKind.PROGRESS: "month",
 
 class ExportRefused(DomainError):
     """An export the desk user may not have; ``reason``: ``role`` (``kind``), ``full_ids``,
-    ``not_claimed`` (``course``: the class has no claim yet)."""
+    ``why_missing`` (full ID numbers asked for without saying why), ``not_claimed``
+    (``course``: the class has no claim yet)."""
 
     code = "export_refused"
 
@@ -78,13 +85,16 @@ class ExportJob(Base):
     params: Mapped[dict[str, Any]]
     # The file carries full ID numbers and phones (admins only), not the masked ones.
     with_full_ids: Mapped[bool] = mapped_column(default=False)
+    # Why the requester needs the full ID numbers (required with them), as they wrote it.
+    reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
     locale: Mapped[str] = mapped_column(String(16))
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("desk_users.id"), index=True)
     status: Mapped[ExportStatus] = mapped_column(enum_column(ExportStatus), index=True)
     done: Mapped[int] = mapped_column(default=0)
     total: Mapped[int | None]  # None until the worker has counted the rows
     filename: Mapped[str | None] = mapped_column(String(120))
-    # Loaded only when the file is fetched, never with the job's progress.
+    # Sealed with the data key (models.pii.Vault.seal_file, bound to the job's id); loaded
+    # only when the file is fetched, never with the job's progress.
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
@@ -120,20 +130,28 @@ def may_ask(user: DeskUser, kind: ExportKind) -> bool:
 
 
 def queue_export(db: Session, *, user: DeskUser, kind: ExportKind, value: str,
-                 with_full_ids: bool, locale: str, now: datetime) -> ExportJob:
-    """Check the role and the parameter, then queue the job; audited (who exported what)."""
+                 with_full_ids: bool, locale: str, now: datetime,
+                 reason: str = "") -> ExportJob:
+    """Check the role, the reason (required with full ID numbers) and the parameter, then
+    queue the job; audited (who exported what, and why when the file has full IDs)."""
     if not may_ask(user, kind):
         raise ExportRefused(reason="role", kind=kind.value)
     full_ids = kind in ALWAYS_FULL_IDS or (with_full_ids and kind in FULL_IDS_POSSIBLE)
     if full_ids and user.role not in FULL_IDS_ROLES:
         raise ExportRefused(reason="full_ids")
+    why = " ".join(reason.split())[:REASON_MAX] if full_ids else ""
+    if full_ids and not why:
+        raise ExportRefused(reason="why_missing", kind=kind.value)
     params = {PARAMETER[kind]: _checked(db, user=user, kind=kind, value=value)}
-    job = ExportJob(kind=kind, params=params, with_full_ids=full_ids, locale=locale,
-                    requested_by_id=user.id, status=ExportStatus.QUEUED, done=0,
-                    created_at=now)
+    job = ExportJob(kind=kind, params=params, with_full_ids=full_ids, reason=why or None,
+                    locale=locale, requested_by_id=user.id, status=ExportStatus.QUEUED,
+                    done=0, created_at=now)
     db.add(job)
+    after: dict[str, Any] = {"kind": kind.value, **params, "full_ids": full_ids}
+    if full_ids:
+        after["reason"] = why
     audit(db, actor_id=None, desk_user_id=user.id, channel=Channel.PAGE, action="export.queue",
-          target=job, after={"kind": kind.value, **params, "full_ids": full_ids}, at=now)
+          target=job, after=after, at=now)
     logger.info("export %s queued: %s by desk user %s", job.id, kind.value, user.id)
     return job
 
@@ -172,16 +190,27 @@ def job_for(db: Session, *, user: DeskUser, job_id: int) -> ExportJob:
     return job
 
 
-def export_file(db: Session, *, user: DeskUser, job_id: int,
+def export_file(db: Session, *, user: DeskUser, job_id: int, vault: Vault,
                 now: datetime) -> tuple[str, bytes]:
-    """The finished file and its name; fetching a file with personal data is audited."""
+    """The finished file, unsealed, and its name; fetching a file with personal data is
+    audited. A file that no longer opens (the data key was changed) is as good as removed."""
     job = job_for(db, user=user, job_id=job_id)
     if not job.has_file or job.content is None:
         raise NotFound(kind="export_file", number=str(job_id))
+    try:
+        content = vault.open_file(job.content, label=_label(job.id))
+    except Unreadable:
+        logger.warning("export %s: the sealed file does not open with the data key", job.id)
+        raise NotFound(kind="export_file", number=str(job_id)) from None
     audit(db, actor_id=None, desk_user_id=user.id, channel=Channel.PAGE,
           action="export.download", target=job,
           after={"kind": job.kind.value, "full_ids": job.with_full_ids}, at=now)
-    return job.filename or f"export-{job.id}.xlsx", job.content
+    return job.filename or f"export-{job.id}.xlsx", content
+
+
+def _label(job_id: int) -> str:
+    """What a sealed file is bound to: its own job (a file copied to another row won't open)."""
+    return f"export-job:{job_id}"
 
 
 # --- the worker's side ---------------------------------------------------------------------
@@ -222,9 +251,11 @@ def record_progress(db: Session, *, job_id: int, started_at: datetime, done: int
 
 
 def finish_job(db: Session, *, job_id: int, started_at: datetime, filename: str,
-               content: bytes, now: datetime) -> bool:
+               content: bytes, vault: Vault, now: datetime) -> bool:
+    """Keep the file, sealed; the clear bytes are never written to the database."""
+    sealed = vault.seal_file(content, label=_label(job_id))
     if db.execute(_still_ours(job_id, started_at).values(
-            status=ExportStatus.DONE, filename=filename[:120], content=content,
+            status=ExportStatus.DONE, filename=filename[:120], content=sealed,
             finished_at=now, moved_at=now)).rowcount != 1:
         logger.warning("export %s was taken up again meanwhile; this run's file dropped", job_id)
         return False

@@ -179,7 +179,7 @@ def test_stopping_the_worker_stops_both_loops_and_puts_the_job_back(committed, h
     assert committed.job(job_id).status is ExportStatus.DONE
 
 
-def test_a_run_that_was_taken_over_writes_nothing(make_desk_user, sessions, clock):
+def test_a_run_that_was_taken_over_writes_nothing(make_desk_user, sessions, clock, services):
     user = make_desk_user(DeskRole.ADMIN)
     with sessions.begin() as db:
         db.add(ExportJob(kind=ExportKind.PROGRESS, params={"month": "2026-11"},
@@ -195,7 +195,7 @@ def test_a_run_that_was_taken_over_writes_nothing(make_desk_user, sessions, cloc
         assert not record_progress(db, job_id=job.id, started_at=first, done=1, total=1,
                                    now=clock.now())
         assert not finish_job(db, job_id=job.id, started_at=first, filename="old.xlsx",
-                              content=b"old", now=clock.now())
+                              content=b"old", vault=services.vault, now=clock.now())
     with sessions() as db:
         again = db.get(ExportJob, job.id)
         assert (again.status, again.filename, again.started_at) == (

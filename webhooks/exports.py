@@ -27,6 +27,7 @@ from models.claims import (
 from models.clock import LOCAL_TZ
 from models.settlement import SettlementResult, SettlementRow, settlement_rates
 from webhooks.course_import_report import CERTIFICATES
+from webhooks.sheet_cells import put, write
 
 # (header, column width in characters) in the order of the sheet.
 SETTLEMENT_COLUMNS = (
@@ -70,7 +71,7 @@ def settlement_workbook(result: SettlementResult, t: Translator) -> bytes:
         day=t.day(result.created_at.date())), alignment=_CENTRE)
 
     for column, (header, chars) in enumerate(SETTLEMENT_COLUMNS, start=1):
-        cell = sheet.cell(HEADER_ROW, column, t._(header))
+        cell = write(sheet, HEADER_ROW, column, t._(header))
         cell.font, cell.fill, cell.border, cell.alignment = (
             Font(bold=True), _HEADER_FILL, _BOX, _CENTRE)
         sheet.column_dimensions[get_column_letter(column)].width = chars
@@ -79,16 +80,16 @@ def settlement_workbook(result: SettlementResult, t: Translator) -> bytes:
     for seq, row in enumerate(result.rows, start=1):
         row_no = HEADER_ROW + seq
         for column, value in enumerate(_cells(seq, row, t), start=1):
-            cell = sheet.cell(row_no, column, value)
+            cell = write(sheet, row_no, column, value)
             cell.border, cell.alignment = _BOX, _WRAP
         sheet.cell(row_no, 1).alignment = _CENTRE
         sheet.cell(row_no, width).number_format = AMOUNT_FORMAT
 
     total_row = row_no + 1
-    sheet.cell(total_row, 1, t.ngettext("Total (%(num)s voucher)", "Total (%(num)s vouchers)",
+    write(sheet, total_row, 1, t.ngettext("Total (%(num)s voucher)", "Total (%(num)s vouchers)",
                                         result.voucher_count))
     sheet.merge_cells(f"A{total_row}:{get_column_letter(width - 1)}{total_row}")
-    total = sheet.cell(total_row, width, result.total_yuan)
+    total = write(sheet, total_row, width, result.total_yuan)
     total.number_format = AMOUNT_FORMAT
     for column in range(1, width + 1):
         cell = sheet.cell(total_row, column)
@@ -121,7 +122,7 @@ def _certificate(row: SettlementRow, t: Translator) -> str:
 def _line(sheet: Worksheet, row: int, width: int, text: str, *, font: Font | None = None,
           alignment: Alignment | None = None) -> None:
     """A line of text across the whole table."""
-    cell = sheet.cell(row, 1, text)
+    cell = write(sheet, row, 1, text)
     if font:
         cell.font = font
     if alignment:
@@ -184,7 +185,7 @@ def attendance_workbook(sheet: AttendanceSheet, t: Translator) -> bytes:
         row_no = TIMES_ROW + seq
         for column, value in enumerate((seq, trainee.voucher_number, trainee.name or NOTHING,
                                         trainee.id_masked or NOTHING), start=1):
-            cell = ws.cell(row_no, column, value)
+            cell = write(ws, row_no, column, value)
             cell.border, cell.alignment = _BOX, _WRAP
         ws.cell(row_no, 1).alignment = _CENTRE
         for offset, session in enumerate(sheet.sessions):
@@ -196,11 +197,11 @@ def attendance_workbook(sheet: AttendanceSheet, t: Translator) -> bytes:
                                                 sheet.hours_attended(trainee.person_id)))
 
     count_row = row_no + 1
-    ws.cell(count_row, 1, t._("Present at the session"))
+    write(ws, count_row, 1, t._("Present at the session"))
     ws.merge_cells(start_row=count_row, start_column=1, end_row=count_row,
                    end_column=first_session - 1)
     for offset, session in enumerate(sheet.sessions):
-        ws.cell(count_row, first_session + offset, sheet.present_at(session.id))
+        write(ws, count_row, first_session + offset, sheet.present_at(session.id))
     _total_cells(ws, count_row, first_total, (
         sum(sheet.sessions_attended(x.person_id) for x in sheet.trainees),
         round(sum(sheet.hours_attended(x.person_id) for x in sheet.trainees), 2)))
@@ -242,7 +243,7 @@ def _attendance_header(ws: Worksheet, sheet: AttendanceSheet, t: Translator,
     fixed += [(first_total + i, header, chars)
               for i, (header, chars) in enumerate(ATTENDANCE_TOTAL_COLUMNS)]
     for column, header, chars in fixed:
-        ws.cell(DAY_ROW, column, t._(header))
+        write(ws, DAY_ROW, column, t._(header))
         ws.merge_cells(start_row=DAY_ROW, start_column=column, end_row=TIMES_ROW,
                        end_column=column)
         ws.column_dimensions[get_column_letter(column)].width = chars
@@ -250,10 +251,10 @@ def _attendance_header(ws: Worksheet, sheet: AttendanceSheet, t: Translator,
     for offset, session in enumerate(sheet.sessions):
         column = first_session + offset
         ws.column_dimensions[get_column_letter(column)].width = ATTENDANCE_SESSION_WIDTH
-        ws.cell(TIMES_ROW, column, f"{t.clock(session.starts)}–{t.clock(session.ends)}")
+        write(ws, TIMES_ROW, column, f"{t.clock(session.starts)}–{t.clock(session.ends)}")
         if offset == 0 or sheet.sessions[offset - 1].day != session.day:
             day_start = column
-            ws.cell(DAY_ROW, column, t.short_day(session.day))
+            write(ws, DAY_ROW, column, t.short_day(session.day))
         is_last_of_day = (offset + 1 == len(sheet.sessions)
                           or sheet.sessions[offset + 1].day != session.day)
         if is_last_of_day and column > day_start:
@@ -270,27 +271,28 @@ def _attendance_header(ws: Worksheet, sheet: AttendanceSheet, t: Translator,
 def _mark_cell(cell: Cell, mark: Attendance | None, note: int | None, sheet: AttendanceSheet,
                t: Translator) -> None:
     if mark is None:
-        cell.value, cell.font = NOTHING, _MUTED
+        put(cell, NOTHING).font = _MUTED
         return
     if mark.how is MarkHow.MANUAL:
-        cell.value = (t._("√ by hand") if mark.is_present else ABSENT) + f" [{note}]"
+        put(cell, (t._("√ by hand") if mark.is_present else ABSENT) + f" [{note}]")
         cell.font, cell.fill = Font(bold=True), _MANUAL_FILL
         comment = Comment(_manual_reason(mark, sheet, t), "Peixun")
         comment.width, comment.height = 240, 90
         cell.comment = comment
         return
     if not mark.is_present:
-        cell.value = ABSENT
+        put(cell, ABSENT)
         return
-    cell.value = _clock(mark.checked_in_at, t)
+    text = _clock(mark.checked_in_at, t)
     if mark.checked_out_at is not None:
-        cell.value += "–" + _clock(mark.checked_out_at, t)
+        text += "–" + _clock(mark.checked_out_at, t)
+    put(cell, text)
 
 
 def _total_cells(ws: Worksheet, row: int, first_total: int, values: tuple[int, float]) -> None:
     sessions, hours = values
     for column, value in ((first_total, sessions), (first_total + 1, hours)):
-        cell = ws.cell(row, column, value)
+        cell = write(ws, row, column, value)
         cell.border, cell.alignment = _BOX, _CENTRE
 
 
@@ -368,7 +370,7 @@ def claim_workbook(claim: Claim, lines: list[ClaimLine], t: Translator) -> bytes
         pay_days=PAY_WITHIN_WORKING_DAYS), alignment=_CENTRE)
 
     for column, (header, chars) in enumerate(CLAIM_COLUMNS, start=1):
-        cell = sheet.cell(CLAIM_HEADER_ROW, column, t._(header))
+        cell = write(sheet, CLAIM_HEADER_ROW, column, t._(header))
         cell.font, cell.fill, cell.border, cell.alignment = (
             Font(bold=True), _HEADER_FILL, _BOX, _CENTRE)
         sheet.column_dimensions[get_column_letter(column)].width = chars
@@ -383,21 +385,21 @@ def claim_workbook(claim: Claim, lines: list[ClaimLine], t: Translator) -> bytes
                   line.appraisal_yuan, line.living_yuan, line.transport_yuan, line.total_yuan,
                   note)
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row_no, column, value)
+            cell = write(sheet, row_no, column, value)
             cell.border, cell.alignment = _BOX, _WRAP
             if FIRST_AMOUNT_COLUMN <= column < width:
                 cell.number_format = AMOUNT_FORMAT
         sheet.cell(row_no, 1).alignment = _CENTRE
 
     total_row = row_no + 1
-    sheet.cell(total_row, 1, t.ngettext("Total (%(num)s trainee)", "Total (%(num)s trainees)",
+    write(sheet, total_row, 1, t.ngettext("Total (%(num)s trainee)", "Total (%(num)s trainees)",
                                         len(lines)))
     sheet.merge_cells(start_row=total_row, start_column=1, end_row=total_row,
                       end_column=FIRST_AMOUNT_COLUMN - 1)
     sums = [sum((getattr(line, name) for line in lines), Decimal(0)) for name in
             ("training_yuan", "appraisal_yuan", "living_yuan", "transport_yuan", "total_yuan")]
     for offset, value in enumerate(sums):
-        sheet.cell(total_row, FIRST_AMOUNT_COLUMN + offset, value).number_format = AMOUNT_FORMAT
+        write(sheet, total_row, FIRST_AMOUNT_COLUMN + offset, value).number_format = AMOUNT_FORMAT
     for column in range(1, width + 1):
         cell = sheet.cell(total_row, column)
         cell.font, cell.border = Font(bold=True), _BOX

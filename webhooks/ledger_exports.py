@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -69,6 +69,7 @@ from webhooks.exports import (
     _printable,
     claim_workbook,
 )
+from webhooks.sheet_cells import streamed_cell, streamed_row, write
 
 logger = logging.getLogger(__name__)
 
@@ -182,18 +183,18 @@ def _with_full_ids(columns: tuple[Column, ...]) -> tuple[Column, ...]:
     return tuple(result)
 
 
-def _header_cells(sheet, columns: Iterable[tuple], t: Translator) -> list[WriteOnlyCell]:
+def _header_cells(sheet, columns: Iterable[tuple], t: Translator) -> list[Cell]:
     cells = []
     for header, _width, *_rest in columns:
-        cell = WriteOnlyCell(sheet, t._(header))
+        cell = streamed_cell(sheet, t._(header))
         cell.font, cell.fill, cell.border, cell.alignment = (
             Font(bold=True), _HEADER_FILL, _BOX, _CENTRE)
         cells.append(cell)
     return cells
 
 
-def _value_cell(sheet, value: Any, number_format: str | None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value)
+def _value_cell(sheet, value: Any, number_format: str | None) -> Cell:
+    cell = streamed_cell(sheet, value)
     cell.border, cell.alignment = _BOX, _WRAP
     if number_format and value is not None:
         cell.number_format = number_format
@@ -219,15 +220,15 @@ class LedgerBook:
         for column, (_header, width, *_rest) in enumerate(self.columns, start=2):
             self.sheet.column_dimensions[get_column_letter(column)].width = width
         self.sheet.column_dimensions["A"].width = 6
-        title = WriteOnlyCell(self.sheet, t._(
+        title = streamed_cell(self.sheet, t._(
             "Training ledger %(quarter)s: classes starting from %(first)s to %(last)s",
             quarter=str(quarter), first=t.day(quarter.first_day), last=t.day(quarter.last_day)))
         title.font = Font(bold=True, size=14)
         self.sheet.append([title])
-        self.sheet.append([t.ngettext(
+        self.sheet.append(streamed_row(self.sheet, [t.ngettext(
             "%(num)s trainee-class; ID numbers %(how)s", "%(num)s trainee-classes; ID numbers "
             "%(how)s", total, how=t._("in full (keep this file safe)") if full_ids
-            else t._("masked"))])
+            else t._("masked"))]))
         self.sheet.append(_header_cells(self.sheet, [(N_("No."), 6)], t)
                           + _header_cells(self.sheet, self.columns, t))
 
@@ -237,6 +238,15 @@ class LedgerBook:
             self.sheet.append([_value_cell(self.sheet, self.rows, None)] + [
                 _value_cell(self.sheet, value(row, self.t), fmt)
                 for _header, _width, value, fmt in self.columns])
+
+    def discard(self) -> None:
+        """Drop the rows written so far: a write-only sheet streams them to a temporary file
+        (openpyxl's, clear, full ID numbers too) that only saving the workbook removes; a run
+        that stops half way leaves nothing behind on the worker's disk."""
+        writer = getattr(self.sheet, "_writer", None)  # made with the first row
+        if writer is not None:
+            self.sheet.close()  # the sheet's end written, its file closed
+            writer.cleanup()
 
     def finish(self) -> bytes:
         last = get_column_letter(len(self.columns) + 1)
@@ -342,21 +352,21 @@ def _class_sheet(sheet: Worksheet, record: ClassRecord, t: Translator, *,
     row = 2
     for label, value in _class_facts(record, t):
         row += 1
-        sheet.cell(row, 1, label).font = Font(bold=True)
+        write(sheet, row, 1, label).font = Font(bold=True)
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
-        cell = sheet.cell(row, 3, value)
+        cell = write(sheet, row, 3, value)
         cell.alignment = _WRAP
         sheet.merge_cells(start_row=row, start_column=3, end_row=row, end_column=width)
     header_row = row + 2
     for column, (header, chars, *_rest) in enumerate(((N_("No."), 6), *columns), start=1):
-        cell = sheet.cell(header_row, column, t._(header))
+        cell = write(sheet, header_row, column, t._(header))
         cell.font, cell.fill, cell.border, cell.alignment = (
             Font(bold=True), _HEADER_FILL, _BOX, _CENTRE)
         sheet.column_dimensions[get_column_letter(column)].width = max(chars, 10)
     for seq, trainee in enumerate(record.trainees, start=1):
         values = [(seq, None)] + [(value(trainee, t), fmt) for _h, _w, value, fmt in columns]
         for column, (value, fmt) in enumerate(values, start=1):
-            cell = sheet.cell(header_row + seq, column, value)
+            cell = write(sheet, header_row + seq, column, value)
             cell.border, cell.alignment = _BOX, _WRAP
             if fmt and value is not None:
                 cell.number_format = fmt
@@ -369,18 +379,18 @@ def _table(sheet: Worksheet, t: Translator, columns, rows: list[tuple], *, title
     """A titled table of plain values, dates as dates; printable."""
     _line(sheet, 1, len(columns), title, font=Font(bold=True, size=12))
     for column, (header, chars) in enumerate(columns, start=1):
-        cell = sheet.cell(2, column, t._(header))
+        cell = write(sheet, 2, column, t._(header))
         cell.font, cell.fill, cell.border, cell.alignment = (
             Font(bold=True), _HEADER_FILL, _BOX, _CENTRE)
         sheet.column_dimensions[get_column_letter(column)].width = chars
     for offset, values in enumerate(rows, start=3):
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(offset, column, value)
+            cell = write(sheet, offset, column, value)
             cell.border, cell.alignment = _BOX, _WRAP
             if isinstance(value, date):
                 cell.number_format = DATE_FORMAT
     if not rows:
-        sheet.cell(3, 1, t._("None recorded."))
+        write(sheet, 3, 1, t._("None recorded."))
     _print_setup(sheet, freeze="A3", title_rows="2:2",
                  area=f"A1:{get_column_letter(len(columns))}{max(len(rows) + 2, 3)}")
 
@@ -460,17 +470,17 @@ def _progress_sheet(sheet: Worksheet, report: Progress, t: Translator, name_head
           alignment=_CENTRE)
     headers = ((N_("No."), 5), (name_header, 18), *figures)
     for column, (header, chars) in enumerate(headers, start=1):
-        cell = sheet.cell(3, column, t._(header))
+        cell = write(sheet, 3, column, t._(header))
         cell.font, cell.fill, cell.border, cell.alignment = (
             Font(bold=True), _HEADER_FILL, _BOX, _CENTRE)
         sheet.column_dimensions[get_column_letter(column)].width = chars
     sheet.row_dimensions[3].height = 45
     for seq, (line, values) in enumerate(lines, start=1):
         row = 3 + seq
-        sheet.cell(row, 1, seq).alignment = _CENTRE
-        sheet.cell(row, 2, line.display_name(t.locale))
+        write(sheet, row, 1, seq).alignment = _CENTRE
+        write(sheet, row, 2, line.display_name(t.locale))
         for offset, (value, is_share) in enumerate(values):
-            cell = sheet.cell(row, 3 + offset, NOTHING if value is None else value)
+            cell = write(sheet, row, 3 + offset, NOTHING if value is None else value)
             cell.alignment = _CENTRE
             if is_share and value is not None:
                 cell.number_format = SHARE_FORMAT
@@ -479,12 +489,12 @@ def _progress_sheet(sheet: Worksheet, report: Progress, t: Translator, name_head
         for column in range(1, width + 1):
             sheet.cell(row, column).border = _BOX
     total_row = 4 + len(lines)
-    sheet.cell(total_row, 2, t._("Total")).font = Font(bold=True)
+    write(sheet, total_row, 2, t._("Total")).font = Font(bold=True)
     for offset, (_header, _chars) in enumerate(figures):
         values = [v[offset][0] for _line_, v in lines]
         is_share = any(v[offset][1] for _line_, v in lines)
         if not is_share:
-            cell = sheet.cell(total_row, 3 + offset, sum(x for x in values if x is not None))
+            cell = write(sheet, total_row, 3 + offset, sum(x for x in values if x is not None))
             cell.font, cell.alignment = Font(bold=True), _CENTRE
     for column in range(1, width + 1):
         sheet.cell(total_row, column).border = _BOX
@@ -590,7 +600,7 @@ def provincial_workbook(rows: list[LedgerRow]) -> bytes:
         sheet.column_dimensions[get_column_letter(number)].width = column.width
     header = []
     for column in columns:
-        cell = WriteOnlyCell(sheet, column.header)
+        cell = streamed_cell(sheet, column.header)
         cell.font, cell.fill, cell.border = Font(bold=True), _HEADER_FILL, _BOX
         header.append(cell)
     sheet.append(header)
@@ -598,7 +608,7 @@ def provincial_workbook(rows: list[LedgerRow]) -> bytes:
         cells = []
         for column in columns:
             value = _provincial_value(PROVINCIAL_SOURCES[column.source](seq, row), column)
-            cell = WriteOnlyCell(sheet, value)
+            cell = streamed_cell(sheet, value)
             if value is not None:
                 cell.number_format = FORMATS[column.format]
             cells.append(cell)
@@ -672,7 +682,7 @@ def run_export_jobs(services, *, chunk: int = CHUNK, stop: threading.Event | Non
         return 1
     with services.sessions.begin() as db:
         finish_job(db, job_id=spec.id, started_at=spec.started_at, filename=filename,
-                   content=content, now=services.clock.now())
+                   content=content, vault=services.vault, now=services.clock.now())
     return 1
 
 
@@ -705,15 +715,19 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     _moved(services, spec, done=0, total=total)
     book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids)
     after = (0, 0)
-    while True:
-        with services.sessions.begin() as db:
-            rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
-                                vault=_vault(services, spec))
-        book.add(rows)  # outside the transaction: writing takes longer than reading
-        _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
-        if len(rows) < spec.chunk:
-            break
-        after = rows[-1].key
+    try:
+        while True:
+            with services.sessions.begin() as db:
+                rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
+                                    vault=_vault(services, spec))
+            book.add(rows)  # outside the transaction: writing takes longer than reading
+            _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
+            if len(rows) < spec.chunk:
+                break
+            after = rows[-1].key
+    except BaseException:
+        book.discard()
+        raise
     name = t._("Training ledger %(quarter)s", quarter=str(quarter))
     return f"{name}.xlsx", book.finish()
 

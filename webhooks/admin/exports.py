@@ -81,6 +81,8 @@ REFUSALS = {
                                  "may see.")),
     "bad_quarter": (400, N_("“%(value)s” is not a quarter: write it like 2026Q4.")),
     "bad_month": (400, N_("“%(value)s” is not a month: write it like 2026-11.")),
+    "why_missing": (400, N_("Say why you need the full ID numbers and phones: the reason is "
+                            "kept with the export and in the audit log.")),
     "not_claimed": (409, N_("Class %(course)s has no claim yet: its claim list exists once "
                             "the class is claimed.")),
 }
@@ -92,7 +94,9 @@ class KindChoice:
     name: str
     hint: str
     parameter: str
-    offers_full_ids: bool
+    offers_full_ids: bool  # the file may be asked for with full ID numbers
+    asks_why: bool  # the file may carry full ID numbers: the form asks why they are needed
+    is_always_full: bool  # the file always carries them: the reason is always required
 
 
 @bp.get("/exports")
@@ -117,6 +121,7 @@ def queue():
             job = queue_export(db, user=user, kind=kind,
                                value=request.form.get("value", "")[:60],
                                with_full_ids=request.form.get("full_ids") == "1",
+                               reason=request.form.get("reason", "")[:1000],
                                locale=desk_translator().locale, now=services.clock.now())
     except ExportRefused as refused:
         if refused.data["reason"] in ("role", "full_ids"):
@@ -157,6 +162,7 @@ def download(job_id: int):
     try:
         with services.sessions.begin() as db:
             filename, content = export_file(db, user=current_desk_user(), job_id=job_id,
+                                            vault=services.vault,
                                             now=services.clock.now())
     except ExportRefused:
         return forbidden()
@@ -188,10 +194,16 @@ def _exports_page(*, status: int = 200, error: str | None = None) -> Response:
 
 
 def _choices(user: DeskUser, t: Translator) -> list[KindChoice]:
-    return [KindChoice(kind, t._(KIND_NAMES[kind]), t._(KIND_HINTS[kind]), PARAMETER[kind],
-                       kind in FULL_IDS_POSSIBLE and kind not in ALWAYS_FULL_IDS
-                       and user.role in FULL_IDS_ROLES)
-            for kind in ExportKind if may_ask(user, kind)]
+    choices = []
+    for kind in ExportKind:
+        if not may_ask(user, kind):
+            continue
+        offers = (kind in FULL_IDS_POSSIBLE and kind not in ALWAYS_FULL_IDS
+                  and user.role in FULL_IDS_ROLES)
+        always = kind in ALWAYS_FULL_IDS
+        choices.append(KindChoice(kind, t._(KIND_NAMES[kind]), t._(KIND_HINTS[kind]),
+                                  PARAMETER[kind], offers, offers or always, always))
+    return choices
 
 
 def _quarter_of(day: date) -> Quarter:
