@@ -160,12 +160,11 @@ def ledger_count(db: Session, *, quarter: Quarter | None = None, course_id: int 
 def ledger_chunk(db: Session, *, quarter: Quarter | None = None, course_id: int | None = None,
                  institution_id: int | None = None, after: tuple[int, int] = (0, 0),
                  limit: int | None = 500, vault: Vault | None = None,
-                 now: datetime | None = None) -> list[LedgerRow]:
+                 now: datetime) -> list[LedgerRow]:
     """The ledger's next rows after the key ``after``, class by class (in the order classes
     were published), trainees in the order they claimed. Classes of the quarter are those that
-    start in it. ``limit=None`` reads all (one class's record is small). With ``now``, hours
-    count only for sessions that have taken place by then (models.attendance.taken_place_by);
-    without it, every mark's recorded hours."""
+    start in it. ``limit=None`` reads all (one class's record is small). Hours count only for
+    sessions that have taken place by ``now`` (models.attendance.taken_place_by)."""
     after_course, after_voucher = after
     query = (
         select(Voucher, Person.name, Person.id_masked, Person.id_sealed, Person.phone_sealed,
@@ -251,11 +250,10 @@ def _groups(db: Session, person_ids: set[int]) -> dict[int, tuple]:
 
 
 def _attendance(db: Session, voucher_ids: list[int],
-                now: datetime | None) -> dict[int, tuple[int, int, float]]:
+                now: datetime) -> dict[int, tuple[int, int, float]]:
     """Per voucher: sessions attended, distinct days attended, hours attended (of sessions that
     have taken place by ``now``)."""
-    hours = Attendance.hours if now is None else case((taken_place_by(now), Attendance.hours),
-                                                       else_=0)
+    hours = case((taken_place_by(now), Attendance.hours), else_=0)
     return {voucher_id: (sessions, days, round(float(hours or 0), 2))
             for voucher_id, sessions, days, hours in db.execute(
                 select(Attendance.voucher_id, func.count(Attendance.id),
@@ -323,7 +321,7 @@ def find_course(db: Session, *, course_code: str, institution_id: int | None = N
 
 
 def class_record(db: Session, *, course_code: str, institution_id: int | None = None,
-                 vault: Vault | None = None, now: datetime | None = None) -> ClassRecord:
+                 vault: Vault | None = None, now: datetime) -> ClassRecord:
     course = find_course(db, course_code=course_code, institution_id=institution_id)
     trainees = ledger_chunk(db, course_id=course.id, limit=None, vault=vault, now=now)
     sessions = list(db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)

@@ -94,10 +94,10 @@ def classroom(wechat, services, sessions, clock):
 
         def complete(self, trainee: Trainee, certificate_no: str | None,
                      institution: str = "lp-zhongzhi") -> None:
-            """Present at every session of the class, then 结业."""
-            attend_and_complete(services, staff_openid=self.staff_of(institution),
-                                voucher_number=trainee.number, certificate_no=certificate_no,
-                                now=clock.now())
+            """Present at every session of the class, then 结业 (once they have ended)."""
+            self.completed_at = attend_and_complete(
+                services, staff_openid=self.staff_of(institution), voucher_number=trainee.number,
+                certificate_no=certificate_no, now=clock.now())
 
         def drop_out(self, trainee: Trainee, reason: str) -> None:
             self.run(revoke_voucher, number=trainee.number, reason=reason, now=clock.now())
@@ -171,9 +171,22 @@ def all_text(book) -> str:
 
 # --- the training ledger -------------------------------------------------------------------
 
+def test_a_ledger_read_on_the_first_morning_counts_no_hours_of_a_session_still_running(
+        desk_client, services, classroom, class_of_three, clock):
+    """Hours (and the allowances paid on them) count once a session has taken place: a ledger
+    read while today's session runs shows none of it, the same file read after shows them."""
+    _, rows = table(export(desk_client(DeskRole.ADMIN), services, "ledger", "2026Q4").active, 3)
+    assert {r["姓名"]: r["出勤学时"] for r in rows if r["培训班编号"] == COURSE}["王五"] == 0
+    clock.set(classroom.completed_at)
+    _, rows = table(export(desk_client(DeskRole.ADMIN), services, "ledger", "2026Q4").active, 3)
+    assert {r["姓名"]: r["出勤学时"] for r in rows if r["培训班编号"] == COURSE}["王五"] == 160
+
+
 def test_the_quarters_ledger_has_a_row_per_trainee_and_class_with_masked_ids(
-        desk_client, services, class_of_three):
+        desk_client, services, classroom, class_of_three, clock):
     wang, zhao = class_of_three
+    first_day = clock.today()
+    clock.set(classroom.completed_at)  # read once the class is over: every session's hours count
     book = export(desk_client(DeskRole.ADMIN), services, "ledger", "2026Q4")
     ws = book.active
     assert ws.title == "培训台账"
@@ -194,7 +207,7 @@ def test_the_quarters_ledger_has_a_row_per_trainee_and_class_with_masked_ids(
     assert mine["王五"]["性别"] == "男" and mine["赵六"]["性别"] == "女"
     assert mine["王五"]["证书"] == "职业技能等级证书（初级工）"
     assert mine["王五"]["课程学时"] == 160
-    assert mine["王五"]["培训开始日期"].date() == services.clock.today()
+    assert mine["王五"]["培训开始日期"].date() == first_day
     assert mine["王五"]["人员类别"] == "脱贫劳动力（本人申报，未核实）"
     assert mine["赵六"]["状态"] == "已收回" and mine["赵六"]["备注"] == "退训：搬去昆明"
     assert mine["李春花"]["状态"] == "已报到"

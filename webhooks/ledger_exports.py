@@ -719,7 +719,7 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
         while True:
             with services.sessions.begin() as db:
                 rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
-                                    vault=_vault(services, spec))
+                                    vault=_vault(services, spec), now=services.clock.now())
             book.add(rows)  # outside the transaction: writing takes longer than reading
             _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
             if len(rows) < spec.chunk:
@@ -735,7 +735,7 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
 def _build_class_record(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     with services.sessions.begin() as db:
         record = class_record(db, course_code=spec.params["course"],
-                              vault=_vault(services, spec))
+                              vault=_vault(services, spec), now=services.clock.now())
     _moved(services, spec, done=1, total=1)
     content = class_record_workbook(record, t, full_ids=spec.with_full_ids)
     name = t._("Class record %(code)s", code=record.course.code)
@@ -765,7 +765,8 @@ def _build_claim(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
 def _build_provincial(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     with services.sessions.begin() as db:
         course = find_course(db, course_code=spec.params["course"])
-        rows = ledger_chunk(db, course_id=course.id, limit=None, vault=services.vault)
+        rows = ledger_chunk(db, course_id=course.id, limit=None, vault=services.vault,
+                           now=services.clock.now())
     _moved(services, spec, done=1, total=1)
     # The platform's name for the file, whatever the clerk's language.
     return f"凡补必进_{course.code}.xlsx", provincial_workbook(rows)

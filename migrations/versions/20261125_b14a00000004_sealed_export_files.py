@@ -4,7 +4,7 @@ Files made before this revision were kept clear: they are removed (the job stays
 file was removed; whoever needs it makes it again, sealed).
 
 Revision ID: b14a00000004
-Revises: a9a0e5c00002
+Revises: b15a00000001
 Create Date: 2026-11-25 18:00:00
 """
 from datetime import UTC, datetime
@@ -15,7 +15,7 @@ from alembic import op
 import models.base
 
 revision = 'b14a00000004'
-down_revision = 'a9a0e5c00002'
+down_revision = 'b15a00000001'
 branch_labels = None
 depends_on = None
 
