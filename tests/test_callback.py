@@ -254,3 +254,32 @@ def test_a_signed_query_reused_with_another_body_is_refused(wechat, clock, db):
     forged = wechat.send(wechat.xml("o-n2", "text", Content="课程", MsgId=9002), query=query)
     assert forged.status == 403
     assert persons(db) == before
+
+
+def test_the_checks_signed_query_cannot_carry_a_message(wechat, client, clock, db):
+    # In plain mode a message's signature covers the query only: the query of WeChat's GET
+    # check, read off a proxy's log, would otherwise carry any body from any sender.
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"timestamp": timestamp, "nonce": "4242",
+             "signature": signature(wechat.token, timestamp, "4242")}
+    check = client.get("/wechat", query_string={**query, "echostr": "echo-1"})
+    assert check.status_code == 200 and check.get_data(as_text=True) == "echo-1"
+    before = persons(db)
+    forged = wechat.send(wechat.xml("o-from-check", "text", Content="课程", MsgId=9101),
+                         query=query)
+    assert forged.status == 403 and forged.text == ""
+    assert persons(db) == before
+    # A message with a query of its own is answered as ever.
+    assert "开放报名的课程" in wechat.say("o-from-check", "课程").text
+
+
+def test_a_messages_signed_query_cannot_pass_the_check(wechat, client, clock):
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"timestamp": timestamp, "nonce": "4343",
+             "signature": signature(wechat.token, timestamp, "4343")}
+    sent = wechat.send(wechat.xml("o-then-check", "text", Content="帮助", MsgId=9102),
+                       query=query)
+    assert sent.status == 200
+    check = client.get("/wechat", query_string={**query, "echostr": "echo-2"})
+    assert check.status_code == 403
+    assert "echo-2" not in check.get_data(as_text=True)

@@ -32,8 +32,14 @@ RATE_WINDOW_SECONDS = 60
 
 @bp.get("/wechat")
 def verify() -> Response:
-    """WeChat's check of the server address: echo ``echostr`` if the signature is ours."""
-    _check_signature(current())
+    """WeChat's check of the server address: echo ``echostr`` if the signature is ours. Its
+    signed query is spent here: a message posted with it later is a replay (403)."""
+    services = current()
+    _check_signature(services)
+    if not dedup.spend_check(services.kv, timestamp=request.args.get("timestamp", ""),
+                             nonce=request.args.get("nonce", ""),
+                             ttl_seconds=services.config.dedup_seconds):
+        abort(403)
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
 
 
