@@ -37,9 +37,14 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.in
 run: install
 	$(BIN)/python -m webhooks.devserver
 
+# Production: with PEIXUN_ENV=production the app refuses to start (gunicorn too) while a secret
+# is unset or a public demo value, and says which; PEIXUN_DEMO=1 serves the demo values instead.
+SERVE_ENV = $(if $(filter 1,$(PEIXUN_DEMO)),,PEIXUN_ENV=production)
+
 serve: install
-	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
+	$(SERVE_ENV) $(BIN)/python -m webhooks.config
+	$(SERVE_ENV) $(BIN)/flask --app wsgi db upgrade
+	$(SERVE_ENV) $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 worker: install
 	$(BIN)/flask --app wsgi worker
