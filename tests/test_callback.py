@@ -283,3 +283,53 @@ def test_a_messages_signed_query_cannot_pass_the_check(wechat, client, clock):
     check = client.get("/wechat", query_string={**query, "echostr": "echo-2"})
     assert check.status_code == 403
     assert "echo-2" not in check.get_data(as_text=True)
+
+
+# --- what the fuzzer found (bench/fuzz.py): bodies WeChat never sends reached the bot -------
+
+@pytest.mark.parametrize("fields", [
+    # A repeated field: the openid arrived as a list and failed in the database.
+    "<FromUserName>o-twice-a</FromUserName><FromUserName>o-twice-b</FromUserName>"
+    "<MsgType>text</MsgType><Content>课程</Content>",
+    # A text field with elements inside.
+    "<FromUserName>o-nested</FromUserName><MsgType>text</MsgType><Content><b>课程</b></Content>",
+    "<FromUserName><id>o-nested</id></FromUserName><MsgType>text</MsgType><Content>课程</Content>",
+    # A location that is no number, no place on earth, or missing.
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType>"
+    "<Location_X>0x1f</Location_X><Location_Y>103.2</Location_Y><Scale>15</Scale>",
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType>"
+    "<Location_X>nan</Location_X><Location_Y>103.2</Location_Y>",
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType>"
+    "<Location_X>24.9</Location_X><Location_Y>1e309</Location_Y>",
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType><Label>家</Label>",
+    "<FromUserName>o-loc</FromUserName><MsgType>event</MsgType><Event>LOCATION</Event>"
+    "<Latitude>abc</Latitude><Longitude>103.2</Longitude>",
+    "<FromUserName>o-loc</FromUserName><MsgType>event</MsgType><Event>LOCATION</Event>"
+    "<Latitude>-91</Latitude><Longitude>103.2</Longitude>",
+    "<FromUserName>o-loc</FromUserName><MsgType>event</MsgType><Event>LOCATION</Event>",
+    # A scan without what was scanned.
+    "<FromUserName>o-scan</FromUserName><MsgType>event</MsgType><Event>scancode_waitmsg</Event>"
+    "<EventKey>CHECKIN</EventKey>",
+    "<FromUserName>o-scan</FromUserName><MsgType>event</MsgType><Event>scancode_waitmsg</Event>"
+    "<EventKey>CHECKIN</EventKey><ScanCodeInfo><ScanType>qrcode</ScanType></ScanCodeInfo>",
+    "<FromUserName>o-scan</FromUserName><MsgType>event</MsgType><Event>scancode_push</Event>"
+    "<EventKey>REDEEM</EventKey><ScanCodeInfo>PXV:1:1:x</ScanCodeInfo>",
+    # A time that is no number.
+    "<FromUserName>o-time</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType>"
+    "<Content>课程</Content>",
+])
+def test_a_body_wechat_never_sends_gets_400_and_reaches_no_one(wechat, db, caplog, fields):
+    before = persons(db)
+    with caplog.at_level(logging.INFO):
+        answer = wechat.send(f"<xml><ToUserName>gh_peixun_demo</ToUserName>{fields}"
+                             "<MsgId>123456</MsgId></xml>")
+    assert answer.status == 400
+    assert persons(db) == before
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_location_sent_on_purpose_is_still_taken(wechat):
+    wechat.follow("o-loc-ok")
+    answer = wechat.send(wechat.xml("o-loc-ok", "location", Location_X=24.88, Location_Y=103.2,
+                                    Scale=15, Label="罗平", MsgId=9201))
+    assert answer.status == 200 and answer.text
