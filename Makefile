@@ -10,7 +10,7 @@ export HOST PORT
 CATALOGUES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: install chromium run serve worker test chat bench bench-volume lint messages menu clean
+.PHONY: install chromium run serve worker test chat bench bench-volume fuzz lint messages menu clean
 
 install: $(VENV)/.installed $(COMPILED) chromium
 
@@ -66,6 +66,12 @@ bench: install
 # The dashboard on a province-sized data set, on PostgreSQL (a database of its own, dropped).
 bench-volume: install
 	$(BIN)/python -m bench.dashboard_volume
+
+# Coverage-guided fuzzing of the callback and the API (bench/fuzz.py, atheris): FUZZ_RUNS
+# inputs; any 5xx, traceback or unreadable reply fails it, saved in bench/out/fuzz/ to replay.
+FUZZ_RUNS ?= 100000
+fuzz: install
+	$(BIN)/python -m bench.fuzz --runs $(FUZZ_RUNS)
 
 # After changing a user-facing string: extract, then merge into the catalogues.
 messages: install
