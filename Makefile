@@ -10,7 +10,7 @@ export HOST PORT
 CATALOGUES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: install chromium run serve worker test chat bench bench-volume lint messages menu clean
+.PHONY: install chromium run serve worker test chat bench bench-volume fuzz lint messages menu clean
 
 install: $(VENV)/.installed $(COMPILED) chromium
 
@@ -37,9 +37,14 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.in
 run: install
 	$(BIN)/python -m webhooks.devserver
 
+# Production: with PEIXUN_ENV=production the app refuses to start (gunicorn too) while a secret
+# is unset or a public demo value, and says which; PEIXUN_DEMO=1 serves the demo values instead.
+SERVE_ENV = $(if $(filter 1,$(PEIXUN_DEMO)),,PEIXUN_ENV=production)
+
 serve: install
-	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
+	$(SERVE_ENV) $(BIN)/python -m webhooks.config
+	$(SERVE_ENV) $(BIN)/flask --app wsgi db upgrade
+	$(SERVE_ENV) $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 worker: install
 	$(BIN)/flask --app wsgi worker
@@ -61,6 +66,12 @@ bench: install
 # The dashboard on a province-sized data set, on PostgreSQL (a database of its own, dropped).
 bench-volume: install
 	$(BIN)/python -m bench.dashboard_volume
+
+# Coverage-guided fuzzing of the callback and the API (bench/fuzz.py, atheris): FUZZ_RUNS
+# inputs; any 5xx, traceback or unreadable reply fails it, saved in bench/out/fuzz/ to replay.
+FUZZ_RUNS ?= 100000
+fuzz: install
+	$(BIN)/python -m bench.fuzz --runs $(FUZZ_RUNS)
 
 # After changing a user-facing string: extract, then merge into the catalogues.
 messages: install

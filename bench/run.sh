@@ -31,6 +31,7 @@ export HOST=127.0.0.1
 export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/peixun_bench
 export REDIS_URL=redis://127.0.0.1:6379/8
 export WECHAT_TOKEN=peixun-bench-token
+export PEIXUN_DEMO=1  # the benchmark serves the demo county with its public values
 dropdb -h 127.0.0.1 -U postgres --if-exists peixun_bench
 createdb -h 127.0.0.1 -U postgres peixun_bench
 redis-cli -h 127.0.0.1 -n 8 flushdb >/dev/null

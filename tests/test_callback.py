@@ -254,3 +254,82 @@ def test_a_signed_query_reused_with_another_body_is_refused(wechat, clock, db):
     forged = wechat.send(wechat.xml("o-n2", "text", Content="课程", MsgId=9002), query=query)
     assert forged.status == 403
     assert persons(db) == before
+
+
+def test_the_checks_signed_query_cannot_carry_a_message(wechat, client, clock, db):
+    # In plain mode a message's signature covers the query only: the query of WeChat's GET
+    # check, read off a proxy's log, would otherwise carry any body from any sender.
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"timestamp": timestamp, "nonce": "4242",
+             "signature": signature(wechat.token, timestamp, "4242")}
+    check = client.get("/wechat", query_string={**query, "echostr": "echo-1"})
+    assert check.status_code == 200 and check.get_data(as_text=True) == "echo-1"
+    before = persons(db)
+    forged = wechat.send(wechat.xml("o-from-check", "text", Content="课程", MsgId=9101),
+                         query=query)
+    assert forged.status == 403 and forged.text == ""
+    assert persons(db) == before
+    # A message with a query of its own is answered as ever.
+    assert "开放报名的课程" in wechat.say("o-from-check", "课程").text
+
+
+def test_a_messages_signed_query_cannot_pass_the_check(wechat, client, clock):
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"timestamp": timestamp, "nonce": "4343",
+             "signature": signature(wechat.token, timestamp, "4343")}
+    sent = wechat.send(wechat.xml("o-then-check", "text", Content="帮助", MsgId=9102),
+                       query=query)
+    assert sent.status == 200
+    check = client.get("/wechat", query_string={**query, "echostr": "echo-2"})
+    assert check.status_code == 403
+    assert "echo-2" not in check.get_data(as_text=True)
+
+
+# --- what the fuzzer found (bench/fuzz.py): bodies WeChat never sends reached the bot -------
+
+@pytest.mark.parametrize("fields", [
+    # A repeated field: the openid arrived as a list and failed in the database.
+    "<FromUserName>o-twice-a</FromUserName><FromUserName>o-twice-b</FromUserName>"
+    "<MsgType>text</MsgType><Content>课程</Content>",
+    # A text field with elements inside.
+    "<FromUserName>o-nested</FromUserName><MsgType>text</MsgType><Content><b>课程</b></Content>",
+    "<FromUserName><id>o-nested</id></FromUserName><MsgType>text</MsgType><Content>课程</Content>",
+    # A location that is no number, no place on earth, or missing.
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType>"
+    "<Location_X>0x1f</Location_X><Location_Y>103.2</Location_Y><Scale>15</Scale>",
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType>"
+    "<Location_X>nan</Location_X><Location_Y>103.2</Location_Y>",
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType>"
+    "<Location_X>24.9</Location_X><Location_Y>1e309</Location_Y>",
+    "<FromUserName>o-loc</FromUserName><MsgType>location</MsgType><Label>家</Label>",
+    "<FromUserName>o-loc</FromUserName><MsgType>event</MsgType><Event>LOCATION</Event>"
+    "<Latitude>abc</Latitude><Longitude>103.2</Longitude>",
+    "<FromUserName>o-loc</FromUserName><MsgType>event</MsgType><Event>LOCATION</Event>"
+    "<Latitude>-91</Latitude><Longitude>103.2</Longitude>",
+    "<FromUserName>o-loc</FromUserName><MsgType>event</MsgType><Event>LOCATION</Event>",
+    # A scan without what was scanned.
+    "<FromUserName>o-scan</FromUserName><MsgType>event</MsgType><Event>scancode_waitmsg</Event>"
+    "<EventKey>CHECKIN</EventKey>",
+    "<FromUserName>o-scan</FromUserName><MsgType>event</MsgType><Event>scancode_waitmsg</Event>"
+    "<EventKey>CHECKIN</EventKey><ScanCodeInfo><ScanType>qrcode</ScanType></ScanCodeInfo>",
+    "<FromUserName>o-scan</FromUserName><MsgType>event</MsgType><Event>scancode_push</Event>"
+    "<EventKey>REDEEM</EventKey><ScanCodeInfo>PXV:1:1:x</ScanCodeInfo>",
+    # A time that is no number.
+    "<FromUserName>o-time</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType>"
+    "<Content>课程</Content>",
+])
+def test_a_body_wechat_never_sends_gets_400_and_reaches_no_one(wechat, db, caplog, fields):
+    before = persons(db)
+    with caplog.at_level(logging.INFO):
+        answer = wechat.send(f"<xml><ToUserName>gh_peixun_demo</ToUserName>{fields}"
+                             "<MsgId>123456</MsgId></xml>")
+    assert answer.status == 400
+    assert persons(db) == before
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_location_sent_on_purpose_is_still_taken(wechat):
+    wechat.follow("o-loc-ok")
+    answer = wechat.send(wechat.xml("o-loc-ok", "location", Location_X=24.88, Location_Y=103.2,
+                                    Scale=15, Label="罗平", MsgId=9201))
+    assert answer.status == 200 and answer.text

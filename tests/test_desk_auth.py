@@ -244,6 +244,51 @@ def test_the_next_page_never_leads_off_the_desk(client, make_desk_user):
             "csrf_token": form_token(client.get("/admin/dashboard").data)})
 
 
+BAD_NEXT = [
+    "/admin/exports\r\nSet-Cookie: session=forged",  # CR/LF: was a 500 after signing in
+    "/admin/exports\nLocation: https://evil.example/",
+    "/admin/exports%0d%0aSet-Cookie:%20x=1",  # the same, percent-encoded
+    "/admin/\texports",
+    "/admin/exports\x00",
+    "/admin/exports\u2028",  # a Unicode line separator
+    "/admin/\u202eexports",  # a bidi override
+    "//evil.example",
+    "/\\evil.example",
+    "/\\/evil.example/admin/",
+    "https://evil",
+    "javascript:alert(1)",
+    "JaVaScRiPt:/admin/",
+    " /admin/exports",
+    "/admin/" + "x" * 5000,
+]
+
+
+@pytest.mark.parametrize("target", BAD_NEXT)
+def test_a_strange_next_page_leads_to_the_dashboard_never_a_500(client, make_desk_user,
+                                                                  target):
+    user = make_desk_user(DeskRole.ADMIN)
+    form = client.get("/admin/login", query_string={"next": target})
+    assert form.status_code == 200
+    response = client.post("/admin/login", data={
+        "username": user.username, "password": DESK_PASSWORD, "next": target,
+        "csrf_token": form_token(form.data)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/dashboard"
+    assert "Set-Cookie: session=forged" not in str(response.headers)
+    # Signed in already, the form sends on at once: to the dashboard too.
+    again = client.get("/admin/login", query_string={"next": target})
+    assert again.status_code == 302 and again.headers["Location"] == "/admin/dashboard"
+
+
+def test_a_desk_page_with_a_query_is_still_a_good_next_page(client, make_desk_user):
+    user = make_desk_user(DeskRole.ADMIN)
+    form = client.get("/admin/login")
+    response = client.post("/admin/login", data={
+        "username": user.username, "password": DESK_PASSWORD,
+        "next": "/admin/list?year=2026&township=%E7%BD%97", "csrf_token": form_token(form.data)})
+    assert response.headers["Location"] == "/admin/list?year=2026&township=%E7%BD%97"
+
+
 def test_the_wechat_callback_needs_no_desk_token(desk_client, wechat):
     desk_client(DeskRole.ADMIN)
     answer = wechat.say("o-desk-neighbour", "课程")

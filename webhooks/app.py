@@ -13,7 +13,7 @@ from locales import N_, translator
 from webhooks import admin, api, cli, pages, wechat
 from webhooks.config import Config
 from webhooks.locale import request_locale
-from webhooks.routing import BoundedInt
+from webhooks.routing import BoundedInt, route
 from webhooks.services import build_services
 
 logger = logging.getLogger("peixun.request")
@@ -66,10 +66,8 @@ def _log_requests(app: Flask) -> None:
 
     @app.after_request
     def _log(response: Response) -> Response:
-        # The path only: query strings carry signatures and openids.
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        logger.info("%s %s %s %.1fms", request.method, request.path, response.status_code,
-                    elapsed)
+        logger.info("%s %s %s %.1fms", request.method, route(), response.status_code, elapsed)
         return response
 
 
@@ -81,6 +79,6 @@ def _answer_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.path)
+        logger.exception("unhandled error on %s %s", request.method, route())
         text = translator(request_locale())._(ERROR_TEXTS[500])
         return Response(text, status=500, mimetype="text/plain")

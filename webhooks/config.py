@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,6 +20,10 @@ PRODUCTION_SECRETS = (
     # Links the bot sends must reach people's phones, not this server's loopback address.
     "PUBLIC_BASE_URL",
 )
+
+
+# Hosts that only this machine reaches: the demo secrets are fine there (`make run`).
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
 
 class ConfigError(RuntimeError):
@@ -78,14 +84,7 @@ class Config:
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
         env = os.environ if environ is None else environ
         production = env.get("PEIXUN_ENV", "development") == "production"
-        if production:
-            missing = [name for name in PRODUCTION_SECRETS if not env.get(name)]
-            if missing:
-                raise ConfigError(
-                    "PEIXUN_ENV=production needs these environment variables set: "
-                    + ", ".join(missing)
-                    + ". See README.md, section Configuration."
-                )
+        _refuse_public_secrets(env, production=production)
         defaults = cls()
         base_url_default = (
             "https://api.weixin.qq.com/" if production else defaults.wechat_api_base_url
@@ -123,6 +122,54 @@ class Config:
             )
 
 
+def demo_values() -> dict[str, str]:
+    """The public values the code falls back on, by environment variable: anyone who has read
+    the code knows them (they forge page links, unseal personal data, sign callbacks)."""
+    demo = Config()
+    return {"SECRET_KEY": demo.secret_key, "PEIXUN_DATA_KEY": demo.data_key,
+            "WECHAT_TOKEN": demo.wechat_token, "WECHAT_APP_ID": demo.wechat_app_id,
+            "WECHAT_APP_SECRET": demo.wechat_app_secret,
+            "WECHAT_MINIPROGRAM_APP_SECRET": demo.wechat_miniprogram_app_secret}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine reaches ``host`` (``0.0.0.0`` and ``::`` reach everyone)."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_public_secrets(env, *, production: bool) -> None:
+    """Production (PEIXUN_ENV=production, which `make serve` sets) and a server other machines
+    reach (a HOST that is not loopback) need secrets of their own: each of PRODUCTION_SECRETS
+    set, and none of the public demo values, unless PEIXUN_DEMO=1 says it is a demo (not in
+    production)."""
+    host = env.get("HOST") or Config.host
+    if not production and (env.get("PEIXUN_DEMO") == "1" or is_loopback(host)):
+        return
+    demo = demo_values()
+    problems = []
+    for name in dict.fromkeys((*PRODUCTION_SECRETS, *demo)):
+        value = env.get(name)
+        if not value and name in PRODUCTION_SECRETS:
+            problems.append(f"{name} (unset)")
+        elif value and value == demo.get(name):
+            problems.append(f"{name} (the public demo value)")
+    if not problems:
+        return
+    why = ("PEIXUN_ENV=production" if production
+           else f"HOST={host} (reached from other machines)")
+    raise ConfigError(
+        f"{why} needs secrets of its own, these are unset or public: " + ", ".join(problems)
+        + ". See README.md, section Configuration. For a demo with the public values, "
+        + ("`make serve` with PEIXUN_DEMO=1 does not set PEIXUN_ENV=production."
+           if production else "set PEIXUN_DEMO=1."))
+
+
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
@@ -148,3 +195,18 @@ def _hops(value: str | None) -> int:
         raise ConfigError("TRUSTED_PROXY_HOPS is the number of proxies in front of the app, "
                           "from 0 (none) to 5, for example 1 behind one load balancer.")
     return hops
+
+
+def main() -> int:
+    """``python -m webhooks.config``: check the environment's configuration, as the app will at
+    start-up; say what is wrong in one line and exit 1, or exit 0."""
+    try:
+        Config.from_env()
+    except ConfigError as error:
+        sys.stderr.write(f"Peixun does not start: {error}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,14 @@ from redis.commands.core import Script
 logger = logging.getLogger(__name__)
 
 PENDING = "…"
+# What the nonce key of WeChat's GET check holds: never a message's key, so a POST carrying the
+# check's signed query is a replay (see _ADMIT).
+CHECKED = "peixun:check"
+
+
+def nonce_key(timestamp: str, nonce: str) -> str:
+    """The key of a signed query (timestamp and nonce): it carries one request only."""
+    return f"peixun:nonce:{timestamp}:{nonce}"
 
 
 def message_key(raw: dict) -> str:
@@ -64,12 +72,28 @@ def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
     Without Redis the message is acted on: the timestamp window still bounds a replay."""
     try:
         verdict, hits, state = _ADMIT(
-            keys=[f"peixun:nonce:{timestamp}:{nonce}", key, rate_key, state_key],
+            keys=[nonce_key(timestamp, nonce), key, rate_key, state_key],
             args=[ttl_seconds, rate_seconds, PENDING], client=kv)
     except RedisError:
         logger.warning("dedup unavailable; acting without it")
         return Admission("first", hits=0)
     return Admission(verdict, hits=int(hits), state=state or None)
+
+
+def spend_check(kv: Redis, *, timestamp: str, nonce: str, ttl_seconds: int) -> bool:
+    """WeChat's GET check spends its signed query: False when a message already carried it.
+    In plain mode a message's signature covers only the query, so a check's query that stayed
+    unspent could carry any body from any sender. Without Redis the check passes."""
+    key = nonce_key(timestamp, nonce)
+    try:
+        with kv.pipeline(transaction=False) as pipe:
+            pipe.set(key, CHECKED, nx=True, ex=ttl_seconds)
+            pipe.get(key)
+            _, held = pipe.execute()
+    except RedisError:
+        logger.warning("dedup unavailable; check query not spent")
+        return True
+    return held == CHECKED
 
 
 def keep(kv: Redis, key: str, answer: str, ttl_seconds: int,

@@ -13,7 +13,7 @@ from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
 from webhooks import worker
 from webhooks.app import create_app
 from webhooks.cli import load_demo_data, migrate
-from webhooks.config import Config
+from webhooks.config import Config, ConfigError
 from webhooks.fake_wechat import create_fake_wechat
 from webhooks.services import Services
 
@@ -31,7 +31,11 @@ def demo_desk(services: Services) -> bool:
 
 
 def main() -> None:
-    config = Config.from_env()
+    try:
+        # A HOST other machines reach needs secrets of its own, or PEIXUN_DEMO=1.
+        config = Config.from_env()
+    except ConfigError as error:
+        raise SystemExit(f"Peixun does not start: {error}") from None
     app = create_app(config)
     # Werkzeug's access log prints query strings (signatures, openids); ours does not.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,9 +1,13 @@
-"""URL converters of the whole app (pages, desk, API)."""
+"""URL converters of the whole app (pages, desk, API), and what a log line names of a request."""
 
 from __future__ import annotations
 
+from flask import request
 from werkzeug.routing import Map
 from werkzeug.routing.converters import IntegerConverter
+
+# What a log line names for a path that no route matched: the raw path may hold anything.
+UNMATCHED = "<no route>"
 
 # Row ids are 32-bit signed integers on PostgreSQL; SQLite overflows past 64 bits.
 ID_MAX = 2**31 - 1
@@ -35,3 +39,10 @@ def digits_up_to(top: int) -> str:
             options.append(f"{digits[:at]}[0-{int(digit) - 1}]{tail}")
     options.append(digits)
     return "(?:" + "|".join(options) + ")"
+
+
+def route() -> str:
+    """What a log line names of this request: its route's template (``/p/voucher/<token>``),
+    never the path, which carries a page's token, nor the query (signatures, openids)."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else UNMATCHED

@@ -4,6 +4,7 @@ bot; then the reply as XML, encrypted in safe mode."""
 from __future__ import annotations
 
 import logging
+import math
 from xml.parsers.expat import ExpatError
 
 from flask import Blueprint, Response, abort, request
@@ -26,14 +27,34 @@ bp = Blueprint("wechat", __name__)
 
 # What WeChat expects when there is nothing to say.
 NO_REPLY = "success"
+# Fields WeChat sends with elements inside; every other field is text (the bot reads
+# ScanCodeInfo's ScanResult; the others it never reads).
+NESTED_FIELDS = frozenset({"ScanCodeInfo", "SendPicsInfo", "SendLocationInfo"})
+# Fields WeChat sends as numbers, with the range each may take (a latitude, a longitude).
+NUMBER_FIELDS = {
+    "CreateTime": (0, 2**32), "MsgId": (0, 2**64),
+    "Location_X": (-90, 90), "Location_Y": (-180, 180), "Scale": (0, 100),
+    "Latitude": (-90, 90), "Longitude": (-180, 180), "Precision": (0, 10**7),
+}
+# What a message (by MsgType) or an event (by Event) cannot be without.
+REQUIRED_FIELDS = {"location": ("Location_X", "Location_Y")}
+REQUIRED_EVENT_FIELDS = {"location": ("Latitude", "Longitude"),
+                         "scancode_waitmsg": ("ScanCodeInfo",),
+                         "scancode_push": ("ScanCodeInfo",)}
 # The sender's message rate (config.messages_per_minute) is counted in windows of this length.
 RATE_WINDOW_SECONDS = 60
 
 
 @bp.get("/wechat")
 def verify() -> Response:
-    """WeChat's check of the server address: echo ``echostr`` if the signature is ours."""
-    _check_signature(current())
+    """WeChat's check of the server address: echo ``echostr`` if the signature is ours. Its
+    signed query is spent here: a message posted with it later is a replay (403)."""
+    services = current()
+    _check_signature(services)
+    if not dedup.spend_check(services.kv, timestamp=request.args.get("timestamp", ""),
+                             nonce=request.args.get("nonce", ""),
+                             ttl_seconds=services.config.dedup_seconds):
+        abort(403)
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
 
 
@@ -141,9 +162,44 @@ def _parse(xml: bytes | str) -> BaseMessage:
         message = parse_message(xml)
     except (ExpatError, KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError):
         abort(400, "malformed message")
-    if message is None or not message._data.get("FromUserName"):
+    if message is None or not message._data.get("FromUserName") \
+            or not _is_wechat_shaped(message._data):
         abort(400, "malformed message")
     return message
+
+
+def _is_wechat_shaped(data: dict) -> bool:
+    """Each field once and as text, as WeChat sends them: a repeated field is a list and one
+    with elements inside a dict, which no reader of a text field expects (a list for an
+    openid reached the database); a number where WeChat sends one, within its range (a
+    latitude of "abc" or 1e309 failed in the bot)."""
+    for name, value in data.items():
+        if not _is_field_shaped(name, value):
+            return False
+    kind = str(data.get("MsgType") or "").lower()
+    required = REQUIRED_FIELDS.get(kind, ())
+    if kind == "event":
+        required = REQUIRED_EVENT_FIELDS.get(str(data.get("Event") or "").lower(), ())
+    return all(data.get(name) for name in required)
+
+
+def _is_field_shaped(name: str, value: object) -> bool:
+    if name == "ScanCodeInfo":
+        return isinstance(value, dict) and "ScanResult" in value and all(
+            isinstance(inner, str | None) for inner in value.values())
+    if name in NESTED_FIELDS:
+        return True
+    if name in NUMBER_FIELDS:
+        return isinstance(value, str) and _is_number_within(value, *NUMBER_FIELDS[name])
+    return isinstance(value, str | None)
+
+
+def _is_number_within(text: str | None, low: float, high: float) -> bool:
+    try:
+        number = float(text or "")
+    except ValueError:
+        return False
+    return math.isfinite(number) and low <= number <= high
 
 
 def _refuse_doctype(xml: bytes | str) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import unicodedata
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Response, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
@@ -81,6 +82,8 @@ SIGN_IN_TEXTS = {
     "bad_credentials": N_("The user name or the password is wrong."),
     "disabled": N_("This account is disabled. Ask the bureau's administrator."),
 }
+# A desk page to return to after signing in is never longer than this.
+NEXT_MAX_LENGTH = 500
 # Views anyone may open: the sign-in form itself.
 OPEN_ENDPOINTS = frozenset({"admin.login"})
 
@@ -315,17 +318,26 @@ def _to_login() -> Response:
 
 
 def _safe_next(value: str | None) -> str:
-    """Back to a desk page only: never to another site (``//evil``, ``https://…``)."""
+    """Back to a desk page only: a local path under /admin/, never to another site (``//evil``,
+    ``/\\evil``, ``https://…``, ``javascript:``), never with a control character (a CR/LF
+    would split the Location header), as typed or percent-encoded. Anything else: the
+    dashboard."""
     fallback = url_for("admin.dashboard")
-    if not value:
+    if not value or len(value) > NEXT_MAX_LENGTH or _has_control(value) \
+            or _has_control(unquote(value)):
         return fallback
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/admin/") \
+    parts = urlsplit(value)  # which strips leading spaces: the value itself must start with /
+    if not value.startswith("/admin/") or parts.scheme or parts.netloc \
             or value.startswith("//") or "\\" in value:
         return fallback
     if parts.path.rstrip("/") in ("/admin/login", "/admin/logout"):
         return fallback
     return value
+
+
+def _has_control(text: str) -> bool:
+    # Cc: C0, DEL and C1; Cf: invisible format marks (bidi overrides); Zl, Zp: line breaks.
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
 
 
 def _login_counters(username: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:

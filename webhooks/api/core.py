@@ -23,7 +23,7 @@ from locales import Translator
 from models.miniprogram import SessionInvalid, session_person
 from webhooks.api.errors import ApiError
 from webhooks.locale import request_locale
-from webhooks.routing import ID_MAX
+from webhooks.routing import ID_MAX, route
 from webhooks.services import Services, current
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _validation_failed(req, resp, error, instance, model_adapter) -> None:
 
 def _response_invalid(req, resp, error, instance, model_adapter) -> None:
     if error is not None:
-        logger.error("API response does not match its schema on %s", request.path)
+        logger.error("API response does not match its schema on %s", route())
         raise ApiError(500, "internal")
 
 
