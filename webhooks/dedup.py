@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from redis import Redis, RedisError
@@ -42,13 +44,16 @@ def message_key(raw: dict) -> str:
 # carrying this message (a replay that swaps the body under a captured query is refused), is
 # this the first delivery (WeChat retries get the first one's answer), is the sender within
 # their rate (only first deliveries count), and what were they last shown.
-# KEYS: nonce, seen, rate, state. ARGV: de-duplication seconds, rate window seconds, PENDING.
+# The first delivery's mark ("in progress") lives only ARGV[4] seconds: it is renewed while
+# the work runs (pending), so a process that dies leaves no mark to swallow WeChat's retries.
+# KEYS: nonce, seen, rate, state. ARGV: de-duplication seconds, rate window seconds, PENDING,
+# in-progress seconds.
 _ADMIT = Script(None, b"""
 if not redis.call('SET', KEYS[1], KEYS[2], 'NX', 'EX', ARGV[1])
     and redis.call('GET', KEYS[1]) ~= KEYS[2] then
   return {'replay', 0, false}
 end
-if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[1]) then
+if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
   return {'retry', 0, false}
 end
 local hits = redis.call('INCR', KEYS[3])
@@ -67,17 +72,51 @@ class Admission:
 
 
 def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
-          rate_seconds: int, state_key: str, ttl_seconds: int) -> Admission:
+          rate_seconds: int, state_key: str, ttl_seconds: int,
+          pending_seconds: int) -> Admission:
     """What Redis says about a message before it is acted on (see _ADMIT), in one round trip.
     Without Redis the message is acted on: the timestamp window still bounds a replay."""
     try:
         verdict, hits, state = _ADMIT(
             keys=[nonce_key(timestamp, nonce), key, rate_key, state_key],
-            args=[ttl_seconds, rate_seconds, PENDING], client=kv)
+            args=[ttl_seconds, rate_seconds, PENDING, pending_seconds], client=kv)
     except RedisError:
         logger.warning("dedup unavailable; acting without it")
         return Admission("first", hits=0)
     return Admission(verdict, hits=int(hits), state=state or None)
+
+
+# Extends the in-progress mark, and only that: once the answer is kept, it keeps its own TTL.
+# KEYS: seen. ARGV: PENDING, in-progress seconds.
+_RENEW = Script(None, b"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+""")
+
+
+@contextmanager
+def pending(kv: Redis, key: str, seconds: int) -> Iterator[None]:
+    """While the block runs, the first delivery's in-progress mark is renewed (every third of
+    its life, from a thread beside the request), so a slow but living first delivery keeps its
+    retries from acting twice; when the block ends, or the process dies, renewal stops."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(seconds / 3):
+            try:
+                _RENEW(keys=[key], args=[PENDING, seconds], client=kv)
+            except RedisError:
+                logger.warning("dedup unavailable; in-progress mark not renewed")
+
+    renewer = threading.Thread(target=renew, name="dedup-renew", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
 
 
 def spend_check(kv: Redis, *, timestamp: str, nonce: str, ttl_seconds: int) -> bool:

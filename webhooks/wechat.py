@@ -88,7 +88,8 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
     admission = dedup.admit(
         kv, key=key, timestamp=timestamp, nonce=nonce,
         rate_key=f"peixun:rate:wechat:{message.source}", rate_seconds=RATE_WINDOW_SECONDS,
-        state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds)
+        state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds,
+        pending_seconds=config.pending_seconds)
     if admission.verdict == "replay":
         # The signature covers the query, not the body: a captured query with another body.
         abort(403)
@@ -100,8 +101,10 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
                 secret_key=config.secret_key, shared=services.shared,
                 state=conversation.State.parse(admission.state))
-    answer = _answer(turn, message, within_rate=admission.hits <= config.messages_per_minute)
-    dedup.keep(kv, key, answer, config.dedup_seconds, also=turn.save)
+    with dedup.pending(kv, key, config.pending_seconds):
+        answer = _answer(turn, message,
+                         within_rate=admission.hits <= config.messages_per_minute)
+        dedup.keep(kv, key, answer, config.dedup_seconds, also=turn.save)
     return answer
 
 
