@@ -4,15 +4,30 @@ runs), and a first delivery too slow for its own reply sends its answer through 
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import sessionmaker
 
+from models.base import make_engine, make_sessionmaker
+from models.demo import load_demo
+from models.outbox import Outbox
 from models.persons import Person
+from models.pii import Vault
 from models.vouchers import Voucher
+from tests.conftest import POSTGRES_URL, START, _unavailable
 from tests.people import register_via_chat
-from webhooks import dedup
+from tests.wechat_server import WeChatServer
+from webhooks import dedup, worker
+from webhooks.app import create_app
+from webhooks.cli import migrate
+from webhooks.config import Config
+from webhooks.wechat_api import Client
+
+SLOW_DB = f"peixun_slow{os.getpid()}"
 
 # The in-progress mark lives this long in these tests: a "killed" worker's mark runs out fast.
 PENDING_SECONDS = 1
@@ -55,3 +70,88 @@ def test_the_in_progress_mark_is_short_and_renewed_while_the_work_runs(kv):
         assert kv.get(key) == dedup.PENDING
     time.sleep(PENDING_SECONDS + 0.2)  # once the work ends (or the process dies) it runs out
     assert kv.get(key) is None
+
+
+@pytest.fixture(scope="module")
+def slow_engine():
+    """A PostgreSQL database of its own, whose transactions really commit: the test holds a
+    lock from its own connection while the app's requests run in threads."""
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {SLOW_DB}"))
+            connection.execute(text(f"CREATE DATABASE {SLOW_DB}"))
+    except Exception as error:  # unreachable server
+        _unavailable("PostgreSQL at " + POSTGRES_URL, error)
+    # Statements wait on locks longer than the app's 3 s (the database is slow, not stuck).
+    engine = make_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/" + SLOW_DB, pool_size=10,
+                         connect_args={"options": "-c statement_timeout=10000"})
+    migrate(engine)
+    with sessionmaker(engine).begin() as db:
+        load_demo(db, vault=Vault(Config().data_key), now=START, today=START.date())
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {SLOW_DB} WITH (FORCE)"))
+    admin.dispose()
+
+
+def Config_data_key() -> str:
+    from webhooks.config import Config
+    return Config().data_key
+
+
+def test_a_slow_first_delivery_sends_its_answer_once_through_the_outbox(
+        stack, config, kv, clock, fake_wechat, request):
+    if not stack.is_postgres:
+        pytest.skip("real concurrent transactions: PostgreSQL")
+    engine = request.getfixturevalue("slow_engine")
+    fake_wechat.state.reset()
+    app = create_app(config, engine=engine, sessions=make_sessionmaker(engine), kv=kv,
+                     clock=clock)
+    services = app.extensions["peixun"]
+
+    def server() -> WeChatServer:
+        return WeChatServer(app.test_client(), token=config.wechat_token, clock=clock)
+
+    openid, msg_id = "o-rt-slow", 881_000_003
+    register_via_chat(server(), openid)
+    server().say(openid, "课程 砌筑")
+    server().say(openid, "1")
+    answers = {}
+
+    def say(name: str) -> None:
+        answers[name] = server().say(openid, "领券", msg_id=msg_id)
+
+    # The database is slow: the test's own transaction holds every course's row, which the
+    # 领券 must lock to count seats.
+    with engine.connect() as blocker:
+        blocker.begin()
+        blocker.execute(text("SELECT id FROM courses FOR UPDATE"))
+        first = threading.Thread(target=say, args=("first",))
+        first.start()
+        time.sleep(0.3)
+        retries = [threading.Thread(target=say, args=(name,)) for name in ("retry", "later")]
+        retries[0].start()
+        # Past the first's short mark: only its renewal keeps this one a retry.
+        time.sleep(PENDING_SECONDS * 1.5)
+        retries[1].start()
+        for thread in retries:
+            thread.join(timeout=10)
+        blocker.rollback()
+    first.join(timeout=10)
+    # WeChat got its "success" in time from every delivery; the work was done once.
+    assert answers["retry"].is_silent and answers["later"].is_silent
+    assert answers["first"].is_silent
+    with services.sessions() as db:
+        assert _vouchers(db, openid) == 1
+        assert db.scalar(select(func.count(Outbox.id)).where(Outbox.openid == openid)) == 1
+    # The answer reaches the person, once, as a customer message.
+    api = Client(config, kv)
+    assert worker.send_due(services, api) == 1
+    assert worker.send_due(services, api) == 0
+    sent = [m for m in fake_wechat.state.sent if m["touser"] == openid]
+    assert len(sent) == 1 and "培训券号" in sent[0]["text"]["content"]
+    # A retry after that gets "success" too, and nothing is sent again.
+    assert server().say(openid, "领券", msg_id=msg_id).is_silent
+    assert worker.send_due(services, api) == 0

@@ -135,30 +135,72 @@ def spend_check(kv: Redis, *, timestamp: str, nonce: str, ttl_seconds: int) -> b
     return held == CHECKED
 
 
+def late_key(key: str) -> str:
+    """Set when a retry found the first delivery still at work and answered WeChat empty: the
+    first delivery's answer must then go as a customer message (see keep)."""
+    return "peixun:late:" + key.removeprefix("peixun:seen:")
+
+
+# The first delivery's answer, kept for its retries; or, when it came too late to be WeChat's
+# reply (too slow, or a retry already answered empty: KEYS[2]), kept as the empty answer, for
+# the answer goes through the outbox. Atomic with _GIVE_UP: a retry either reads the answer
+# or marks it late, never neither.
+# KEYS: seen, late. ARGV: the answer (JSON), seconds kept, "1" when too slow, "" as JSON.
+_KEEP = Script(None, b"""
+if ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[2])
+  return 1
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 0
+""")
+
+# A retry that waited in vain: if the first delivery is still at work, mark its answer late
+# (nil); else whatever is kept (the answer, or nil when the mark ran out).
+# KEYS: seen, late. ARGV: PENDING, seconds kept.
+_GIVE_UP = Script(None, b"""
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+  return false
+end
+return held
+""")
+
+
 def keep(kv: Redis, key: str, answer: str, ttl_seconds: int,
-         also: Callable[[Redis], None] = lambda _pipe: None) -> None:
+         also: Callable[[Redis], None] = lambda _pipe: None, *, slow: bool = False) -> bool:
     """Keep the first delivery's answer for its retries, and whatever else ``also`` writes to
-    the pipeline it gets (the conversation state), in one round trip."""
+    the pipeline it gets (the conversation state), in one round trip. True when the answer
+    came too late to be WeChat's reply (``slow``, or a retry was answered empty meanwhile):
+    the caller sends it another way; retries then get the empty answer."""
     try:
         with kv.pipeline(transaction=False) as pipe:
             also(pipe)
-            pipe.set(key, json.dumps(answer), ex=ttl_seconds)
-            pipe.execute()
+            _KEEP(keys=[key, late_key(key)],
+                  args=[json.dumps(answer), ttl_seconds, "1" if slow else "", json.dumps("")],
+                  client=pipe)
+            return bool(pipe.execute()[-1])
     except RedisError:
         logger.warning("dedup unavailable; answer not kept")
+        return slow
 
 
-def earlier_answer(kv: Redis, key: str, wait_seconds: float = 4.0) -> str:
-    """A retry's answer: the first delivery's."""
+def earlier_answer(kv: Redis, key: str, wait_seconds: float = 4.0,
+                   ttl_seconds: int = 300) -> str:
+    """A retry's answer: the first delivery's. When it is not ready in time, the empty answer
+    (WeChat's "success"), and the first delivery is told to send its answer later (late_key)."""
     # The first delivery may still be at work: wait for its answer, within WeChat's 5 s.
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             stored = kv.get(key)
+            if (not stored or stored == PENDING) and time.monotonic() >= deadline:
+                stored = _GIVE_UP(keys=[key, late_key(key)], args=[PENDING, ttl_seconds],
+                                  client=kv)
+                return json.loads(stored) if stored else ""
         except RedisError:
             return ""
         if stored and stored != PENDING:
             return json.loads(stored)
-        if time.monotonic() >= deadline:
-            return ""
         time.sleep(0.05)
