@@ -155,3 +155,40 @@ def test_a_slow_first_delivery_sends_its_answer_once_through_the_outbox(
     # A retry after that gets "success" too, and nothing is sent again.
     assert server().say(openid, "领券", msg_id=msg_id).is_silent
     assert worker.send_due(services, api) == 0
+
+
+# A Redis no one listens on: every call to it fails at once, as when Redis is down.
+REDIS_DOWN = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def without_redis(config, stack, sessions, clock, fake_wechat, wechat):
+    """The app with its Redis gone. First a message and a binding guess through the app with
+    Redis, so this outage is a new one (warned once)."""
+    wechat.say("o-rt-before", "你好")
+    wechat.say("o-rt-before", "绑定 000000")
+    app = create_app(config.but(redis_url=REDIS_DOWN), engine=stack.engine, sessions=sessions,
+                     clock=clock)
+    return WeChatServer(app.test_client(), token=config.wechat_token, clock=clock)
+
+
+def _warnings(caplog, what: str) -> int:
+    return sum(1 for record in caplog.records
+               if record.levelname == "WARNING" and record.getMessage().startswith(what))
+
+
+def test_without_redis_the_message_rate_is_still_limited_and_warned_once(without_redis,
+                                                                          caplog, stack):
+    # Counts kept in this process outlive a test: a sender of this stack's own.
+    sent = [without_redis.say(f"o-rt-fast-{stack.name}", "你好").text for _ in range(61)]
+    assert all("太快" not in text for text in sent[:60])
+    assert "您发消息太快了" in sent[60]
+    assert _warnings(caplog, dedup.ADMIT_COUNT) == 1
+
+
+def test_without_redis_binding_codes_still_get_five_tries_a_day(without_redis, caplog, stack):
+    tries = [without_redis.say(f"o-rt-guess-{stack.name}", f"绑定 {100000 + n}").text
+             for n in range(6)]
+    assert all("输错的次数太多" not in text for text in tries[:5])
+    assert "今天输错的次数太多了" in tries[5]
+    assert _warnings(caplog, "binding-code tries") == 1

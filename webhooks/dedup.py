@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from redis import Redis, RedisError
 from redis.commands.core import Script
 
+from bot import local_counts
+
 logger = logging.getLogger(__name__)
 
 PENDING = "…"
+# What admit asks Redis, by name in the log when Redis is lost.
+ADMIT_COUNT = "message de-duplication and rate"
 # What the nonce key of WeChat's GET check holds: never a message's key, so a POST carrying the
 # check's signed query is a replay (see _ADMIT).
 CHECKED = "peixun:check"
@@ -75,14 +79,16 @@ def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
           rate_seconds: int, state_key: str, ttl_seconds: int,
           pending_seconds: int) -> Admission:
     """What Redis says about a message before it is acted on (see _ADMIT), in one round trip.
-    Without Redis the message is acted on: the timestamp window still bounds a replay."""
+    Without Redis the message is acted on: the timestamp window still bounds a replay, and the
+    sender's rate is counted in this process (bot.local_counts), never unlimited."""
     try:
         verdict, hits, state = _ADMIT(
             keys=[nonce_key(timestamp, nonce), key, rate_key, state_key],
             args=[ttl_seconds, rate_seconds, PENDING, pending_seconds], client=kv)
     except RedisError:
-        logger.warning("dedup unavailable; acting without it")
-        return Admission("first", hits=0)
+        local_counts.lost(ADMIT_COUNT)
+        return Admission("first", hits=local_counts.count(rate_key, rate_seconds))
+    local_counts.back(ADMIT_COUNT)
     return Admission(verdict, hits=int(hits), state=state or None)
 
 
