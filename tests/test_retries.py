@@ -1,6 +1,7 @@
 """WeChat retries a message it got no answer to, 5 s later: a retry is never swallowed by a
 first delivery that died (its in-progress mark lives seconds and is renewed while the work
-runs), and a first delivery too slow for its own reply sends its answer through the outbox."""
+runs), and a first delivery too slow for its own reply sends its answer through the outbox.
+With Redis down, the limits Redis counts are counted in the process, never off."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from models.outbox import Outbox
 from models.persons import Person
 from models.pii import Vault
 from models.vouchers import Voucher
+from tests.api_fixtures import login_code
 from tests.conftest import POSTGRES_URL, START, _unavailable
 from tests.people import register_via_chat
 from tests.wechat_server import WeChatServer
@@ -25,6 +27,7 @@ from webhooks import dedup, worker
 from webhooks.app import create_app
 from webhooks.cli import migrate
 from webhooks.config import Config
+from webhooks.services import Limiter
 from webhooks.wechat_api import Client
 
 SLOW_DB = f"peixun_slow{os.getpid()}"
@@ -94,11 +97,6 @@ def slow_engine():
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {SLOW_DB} WITH (FORCE)"))
     admin.dispose()
-
-
-def Config_data_key() -> str:
-    from webhooks.config import Config
-    return Config().data_key
 
 
 def test_a_slow_first_delivery_sends_its_answer_once_through_the_outbox(
@@ -192,3 +190,19 @@ def test_without_redis_binding_codes_still_get_five_tries_a_day(without_redis, c
     assert all("输错的次数太多" not in text for text in tries[:5])
     assert "今天输错的次数太多了" in tries[5]
     assert _warnings(caplog, "binding-code tries") == 1
+
+
+def test_without_redis_the_api_still_limits_binding_code_guesses(config, stack, sessions,
+                                                                 clock, client, caplog):
+    def guess(web, n: int):
+        # Each guess from another mini-program user: only the per-address limit stops them.
+        return web.post("/api/v1/session/bind",
+                        json={"code": login_code(f"o-rt-guesser-{stack.name}-{n}"),
+                              "bind_code": "000000"})
+
+    guess(client, 0)  # with Redis: this outage is a new one
+    down = create_app(config.but(redis_url=REDIS_DOWN), engine=stack.engine,
+                      sessions=sessions, clock=clock).test_client()
+    answers = [guess(down, n).status_code for n in range(1, 7)]
+    assert answers == [422] * 5 + [429]
+    assert _warnings(caplog, Limiter.COUNT) == 1
