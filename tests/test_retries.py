@@ -128,10 +128,16 @@ def test_a_slow_first_delivery_sends_its_answer_once_through_the_outbox(
         blocker.execute(text("SELECT id FROM courses FOR UPDATE"))
         first = threading.Thread(target=say, args=("first",))
         first.start()
-        time.sleep(0.3)
+        key = dedup.message_key({"MsgId": str(msg_id)})
+        deadline = time.monotonic() + 3
+        while kv.get(key) != dedup.PENDING and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The first delivery's mark is short (a dead process would not hold it long) ...
+        assert kv.get(key) == dedup.PENDING and 0 < kv.ttl(key) <= PENDING_SECONDS
+        time.sleep(0.2)  # and it waits on the lock
         retries = [threading.Thread(target=say, args=(name,)) for name in ("retry", "later")]
         retries[0].start()
-        # Past the first's short mark: only its renewal keeps this one a retry.
+        # ... and renewed: past its first life, the next delivery is still a retry.
         time.sleep(PENDING_SECONDS * 1.5)
         retries[1].start()
         for thread in retries:
