@@ -88,6 +88,7 @@ def receive() -> Response:
 def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: str) -> str:
     """The first delivery is answered by the bot, a retry gets that answer; Redis is asked
     once before (webhooks.dedup.admit) and written once after."""
+    started = time.monotonic()
     kv, config = services.kv, services.config
     key = dedup.message_key(message._data)
     admission = dedup.admit(
@@ -106,7 +107,6 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
                 secret_key=config.secret_key, shared=services.shared,
                 state=conversation.State.parse(admission.state))
-    started = time.monotonic()
     with dedup.pending(kv, key, config.pending_seconds):
         answer = _answer(turn, message,
                          within_rate=admission.hits <= config.messages_per_minute)
