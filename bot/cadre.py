@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redis import RedisError
 
-from bot import dialogue, links
+from bot import dialogue, links, local_counts
 from bot.attendance import bind as inspector_binding
 from bot.errors import explain
 from bot.general import welcome, with_menu
@@ -119,6 +119,7 @@ def follow(turn: Turn, intent: Intent) -> Reply:
 
 
 BIND_TRIES_A_DAY = 5
+BIND_TRIES_COUNT = "binding-code tries"
 
 
 def bind(turn: Turn, intent: Intent) -> Reply:
@@ -141,5 +142,9 @@ def _may_try_binding(turn: Turn) -> bool:
         tries = turn.kv.incr(key)
         turn.kv.expire(key, 24 * 3600)
     except RedisError:
-        return True  # Redis lost: the per-minute message limit still applies
+        # Redis lost: the same tries, counted in this process (never unlimited).
+        local_counts.lost(BIND_TRIES_COUNT)
+        tries = local_counts.count(key, 24 * 3600)
+    else:
+        local_counts.back(BIND_TRIES_COUNT)
     return tries <= BIND_TRIES_A_DAY

@@ -13,6 +13,7 @@ it is marked uncertain (``is_uncertain``, shown on the desk's outbox page) and, 
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -164,6 +165,25 @@ def enqueue(
     db.add(row)
     db.flush()
     return row
+
+
+def enqueue_late_answer(db: Session, *, openid: str, message_key: str, text: str,
+                        now: datetime) -> bool:
+    """The answer to a message that came too late to be WeChat's reply (the work took longer
+    than WeChat waits, or a retry was answered empty meanwhile): it goes as a customer message
+    (a template message outside the 48-hour window), once per message: keyed by the message's
+    de-duplication key. False when it cannot go: the sender is unknown, or has no WeChat."""
+    person = db.scalar(select(Person).where(Person.openid == openid))
+    if person is None or person.openid is None:
+        return False
+    reason = "late.answer:" + hashlib.sha256(message_key.encode()).hexdigest()[:48]
+    enqueue(db, person=person, reason=reason, now=now, text=text,
+            template={"data": {"first": {"value": text[:LATE_TEMPLATE_CHARS]}}})
+    return True
+
+
+# A template field holds a few hundred characters: a late answer's start, outside the window.
+LATE_TEMPLATE_CHARS = 180
 
 
 # WeChat takes customer messages for 48 hours after the person's last message. last_seen_at

@@ -6,16 +6,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from redis import Redis, RedisError
 from redis.commands.core import Script
 
+from bot import local_counts
+
 logger = logging.getLogger(__name__)
 
 PENDING = "…"
+# What admit asks Redis, by name in the log when Redis is lost.
+ADMIT_COUNT = "message de-duplication and rate"
 # What the nonce key of WeChat's GET check holds: never a message's key, so a POST carrying the
 # check's signed query is a replay (see _ADMIT).
 CHECKED = "peixun:check"
@@ -42,13 +48,16 @@ def message_key(raw: dict) -> str:
 # carrying this message (a replay that swaps the body under a captured query is refused), is
 # this the first delivery (WeChat retries get the first one's answer), is the sender within
 # their rate (only first deliveries count), and what were they last shown.
-# KEYS: nonce, seen, rate, state. ARGV: de-duplication seconds, rate window seconds, PENDING.
+# The first delivery's mark ("in progress") lives only ARGV[4] seconds: it is renewed while
+# the work runs (pending), so a process that dies leaves no mark to swallow WeChat's retries.
+# KEYS: nonce, seen, rate, state. ARGV: de-duplication seconds, rate window seconds, PENDING,
+# in-progress seconds.
 _ADMIT = Script(None, b"""
 if not redis.call('SET', KEYS[1], KEYS[2], 'NX', 'EX', ARGV[1])
     and redis.call('GET', KEYS[1]) ~= KEYS[2] then
   return {'replay', 0, false}
 end
-if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[1]) then
+if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
   return {'retry', 0, false}
 end
 local hits = redis.call('INCR', KEYS[3])
@@ -67,17 +76,53 @@ class Admission:
 
 
 def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
-          rate_seconds: int, state_key: str, ttl_seconds: int) -> Admission:
+          rate_seconds: int, state_key: str, ttl_seconds: int,
+          pending_seconds: int) -> Admission:
     """What Redis says about a message before it is acted on (see _ADMIT), in one round trip.
-    Without Redis the message is acted on: the timestamp window still bounds a replay."""
+    Without Redis the message is acted on: the timestamp window still bounds a replay, and the
+    sender's rate is counted in this process (bot.local_counts), never unlimited."""
     try:
         verdict, hits, state = _ADMIT(
             keys=[nonce_key(timestamp, nonce), key, rate_key, state_key],
-            args=[ttl_seconds, rate_seconds, PENDING], client=kv)
+            args=[ttl_seconds, rate_seconds, PENDING, pending_seconds], client=kv)
     except RedisError:
-        logger.warning("dedup unavailable; acting without it")
-        return Admission("first", hits=0)
+        local_counts.lost(ADMIT_COUNT)
+        return Admission("first", hits=local_counts.count(rate_key, rate_seconds))
+    local_counts.back(ADMIT_COUNT)
     return Admission(verdict, hits=int(hits), state=state or None)
+
+
+# Extends the in-progress mark, and only that: once the answer is kept, it keeps its own TTL.
+# KEYS: seen. ARGV: PENDING, in-progress seconds.
+_RENEW = Script(None, b"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+""")
+
+
+@contextmanager
+def pending(kv: Redis, key: str, seconds: int) -> Iterator[None]:
+    """While the block runs, the first delivery's in-progress mark is renewed (every third of
+    its life, from a thread beside the request), so a slow but living first delivery keeps its
+    retries from acting twice; when the block ends, or the process dies, renewal stops."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(seconds / 3):
+            try:
+                _RENEW(keys=[key], args=[PENDING, seconds], client=kv)
+            except RedisError:
+                logger.warning("dedup unavailable; in-progress mark not renewed")
+
+    renewer = threading.Thread(target=renew, name="dedup-renew", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
 
 
 def spend_check(kv: Redis, *, timestamp: str, nonce: str, ttl_seconds: int) -> bool:
@@ -96,30 +141,72 @@ def spend_check(kv: Redis, *, timestamp: str, nonce: str, ttl_seconds: int) -> b
     return held == CHECKED
 
 
+def late_key(key: str) -> str:
+    """Set when a retry found the first delivery still at work and answered WeChat empty: the
+    first delivery's answer must then go as a customer message (see keep)."""
+    return "peixun:late:" + key.removeprefix("peixun:seen:")
+
+
+# The first delivery's answer, kept for its retries; or, when it came too late to be WeChat's
+# reply (too slow, or a retry already answered empty: KEYS[2]), kept as the empty answer, for
+# the answer goes through the outbox. Atomic with _GIVE_UP: a retry either reads the answer
+# or marks it late, never neither.
+# KEYS: seen, late. ARGV: the answer (JSON), seconds kept, "1" when too slow, "" as JSON.
+_KEEP = Script(None, b"""
+if ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[2])
+  return 1
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 0
+""")
+
+# A retry that waited in vain: if the first delivery is still at work, mark its answer late
+# (nil); else whatever is kept (the answer, or nil when the mark ran out).
+# KEYS: seen, late. ARGV: PENDING, seconds kept.
+_GIVE_UP = Script(None, b"""
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+  return false
+end
+return held
+""")
+
+
 def keep(kv: Redis, key: str, answer: str, ttl_seconds: int,
-         also: Callable[[Redis], None] = lambda _pipe: None) -> None:
+         also: Callable[[Redis], None] = lambda _pipe: None, *, slow: bool = False) -> bool:
     """Keep the first delivery's answer for its retries, and whatever else ``also`` writes to
-    the pipeline it gets (the conversation state), in one round trip."""
+    the pipeline it gets (the conversation state), in one round trip. True when the answer
+    came too late to be WeChat's reply (``slow``, or a retry was answered empty meanwhile):
+    the caller sends it another way; retries then get the empty answer."""
     try:
         with kv.pipeline(transaction=False) as pipe:
             also(pipe)
-            pipe.set(key, json.dumps(answer), ex=ttl_seconds)
-            pipe.execute()
+            _KEEP(keys=[key, late_key(key)],
+                  args=[json.dumps(answer), ttl_seconds, "1" if slow else "", json.dumps("")],
+                  client=pipe)
+            return bool(pipe.execute()[-1])
     except RedisError:
         logger.warning("dedup unavailable; answer not kept")
+        return slow
 
 
-def earlier_answer(kv: Redis, key: str, wait_seconds: float = 4.0) -> str:
-    """A retry's answer: the first delivery's."""
+def earlier_answer(kv: Redis, key: str, wait_seconds: float = 4.0,
+                   ttl_seconds: int = 300) -> str:
+    """A retry's answer: the first delivery's. When it is not ready in time, the empty answer
+    (WeChat's "success"), and the first delivery is told to send its answer later (late_key)."""
     # The first delivery may still be at work: wait for its answer, within WeChat's 5 s.
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             stored = kv.get(key)
+            if (not stored or stored == PENDING) and time.monotonic() >= deadline:
+                stored = _GIVE_UP(keys=[key, late_key(key)], args=[PENDING, ttl_seconds],
+                                  client=kv)
+                return json.loads(stored) if stored else ""
         except RedisError:
             return ""
         if stored and stored != PENDING:
             return json.loads(stored)
-        if time.monotonic() >= deadline:
-            return ""
         time.sleep(0.05)

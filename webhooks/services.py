@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import fakeredis
 from cachetools import TTLCache
 from flask import current_app
+from limits import RateLimitItem
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
-from redis import Redis
+from limits.util import WindowStats
+from redis import Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from bot import local_counts
 from models.attendance import CHECKIN_CODE_SECONDS
 from models.base import make_engine, make_sessionmaker
 from models.clock import Clock
@@ -23,6 +29,8 @@ from models.codes import RotatingCode
 from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
 from webhooks.config import Config
+
+T = TypeVar("T")
 
 # How stale a shared answer may be: seats left on a course list lag a claim by at most this.
 SHARED_SECONDS = 5
@@ -44,6 +52,40 @@ class SharedAnswers(TTLCache):
             super().__setitem__(key, value)
 
 
+# What the limiter's Redis raises when it is gone (redis-py's errors, or the socket's).
+STORAGE_ERRORS = (RedisError, ConnectionError, TimeoutError, OSError, StorageError)
+
+
+class Limiter:
+    """limits' fixed-window limiter on Redis, one count for every process; with Redis lost, the
+    same limits counted in this process (stricter than none), warned once per outage."""
+
+    COUNT = "rate limits (sign-in, API)"
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._shared = FixedWindowRateLimiter(storage)
+        self._local = FixedWindowRateLimiter(MemoryStorage())
+
+    def _either(self, call: Callable[[FixedWindowRateLimiter], T]) -> T:
+        try:
+            result = call(self._shared)
+        except STORAGE_ERRORS:
+            local_counts.lost(self.COUNT)
+            return call(self._local)
+        local_counts.back(self.COUNT)
+        return result
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        return self._either(lambda limiter: limiter.hit(item, *identifiers, cost=cost))
+
+    def test(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        return self._either(lambda limiter: limiter.test(item, *identifiers, cost=cost))
+
+    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return self._either(lambda limiter: limiter.get_window_stats(item, *identifiers))
+
+
 @dataclass
 class Services:
     config: Config
@@ -51,7 +93,7 @@ class Services:
     sessions: sessionmaker
     kv: Redis
     clock: Clock
-    limiter: FixedWindowRateLimiter
+    limiter: Limiter
     vault: Vault
     voucher_codes: RotatingCode
     class_codes: RotatingCode
@@ -69,7 +111,7 @@ def build_services(config: Config, *, engine: Engine | None = None,
         sessions=sessions or make_sessionmaker(engine),
         kv=kv or make_kv(config.redis_url),
         clock=clock or Clock(),
-        limiter=FixedWindowRateLimiter(_limit_storage(config.redis_url)),
+        limiter=Limiter(_limit_storage(config.redis_url)),
         vault=Vault(config.data_key),
         voucher_codes=RotatingCode(config.secret_key, prefix="PXV",
                                    period_seconds=CODE_PERIOD_SECONDS),

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from xml.parsers.expat import ExpatError
 
 from flask import Blueprint, Response, abort, request
+from sqlalchemy.exc import SQLAlchemyError
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -18,6 +20,7 @@ from wechatpy.utils import check_signature
 from bot import state as conversation
 from bot.conversation import apologize, respond, slow_down
 from bot.turn import Turn
+from models.outbox import enqueue_late_answer
 from webhooks import dedup
 from webhooks.services import Services, current
 
@@ -41,6 +44,8 @@ REQUIRED_FIELDS = {"location": ("Location_X", "Location_Y")}
 REQUIRED_EVENT_FIELDS = {"location": ("Latitude", "Longitude"),
                          "scancode_waitmsg": ("ScanCodeInfo",),
                          "scancode_push": ("ScanCodeInfo",)}
+# WeChat waits 5 s for a reply: an answer ready later than this goes through the outbox.
+LATE_SECONDS = 4.5
 # The sender's message rate (config.messages_per_minute) is counted in windows of this length.
 RATE_WINDOW_SECONDS = 60
 
@@ -83,26 +88,49 @@ def receive() -> Response:
 def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: str) -> str:
     """The first delivery is answered by the bot, a retry gets that answer; Redis is asked
     once before (webhooks.dedup.admit) and written once after."""
+    started = time.monotonic()
     kv, config = services.kv, services.config
     key = dedup.message_key(message._data)
     admission = dedup.admit(
         kv, key=key, timestamp=timestamp, nonce=nonce,
         rate_key=f"peixun:rate:wechat:{message.source}", rate_seconds=RATE_WINDOW_SECONDS,
-        state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds)
+        state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds,
+        pending_seconds=config.pending_seconds)
     if admission.verdict == "replay":
         # The signature covers the query, not the body: a captured query with another body.
         abort(403)
     if admission.verdict == "retry":
-        return dedup.earlier_answer(kv, key)
+        return dedup.earlier_answer(kv, key, ttl_seconds=config.dedup_seconds)
     turn = Turn(openid=message.source, sessions=services.sessions, kv=kv,
                 clock=services.clock, vault=services.vault,
                 voucher_codes=services.voucher_codes, class_codes=services.class_codes,
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
                 secret_key=config.secret_key, shared=services.shared,
                 state=conversation.State.parse(admission.state))
-    answer = _answer(turn, message, within_rate=admission.hits <= config.messages_per_minute)
-    dedup.keep(kv, key, answer, config.dedup_seconds, also=turn.save)
+    with dedup.pending(kv, key, config.pending_seconds):
+        answer = _answer(turn, message,
+                         within_rate=admission.hits <= config.messages_per_minute)
+        late = dedup.keep(kv, key, answer, config.dedup_seconds, also=turn.save,
+                          slow=time.monotonic() - started > LATE_SECONDS)
+    if late and answer and _send_later(services, message.source, key, answer):
+        # WeChat has stopped waiting (or a retry was answered empty): the person gets the
+        # answer once, as a customer message; this reply and the retries' are empty.
+        return ""
     return answer
+
+
+def _send_later(services: Services, openid: str, key: str, answer: str) -> bool:
+    """Queue an answer that came too late for WeChat's reply; False when it could not be."""
+    try:
+        with services.sessions.begin() as db:
+            queued = enqueue_late_answer(db, openid=openid, message_key=key, text=answer,
+                                         now=services.clock.now())
+    except SQLAlchemyError:
+        logger.exception("late answer not queued")
+        return False
+    if queued:
+        logger.info("answer came too late for WeChat's reply: sent through the outbox")
+    return queued
 
 
 def _answer(turn: Turn, message: BaseMessage, *, within_rate: bool) -> str:

@@ -351,7 +351,8 @@ def _under_limit(services: Services, item: RateLimitItem, key: tuple[str, ...]) 
     try:
         return services.limiter.test(item, *key)
     except (RedisError, ConnectionError, OSError):
-        # Redis holds what may be lost; scrypt still makes each guess slow.
+        # Redis lost is counted in this process (webhooks.services.Limiter); should that fail
+        # too, scrypt still makes each guess slow.
         logger.warning("rate limiter unavailable; sign-in not limited")
         return True
 

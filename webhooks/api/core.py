@@ -180,8 +180,9 @@ def ok(payload: Any, status: int = 200) -> tuple[Response, int]:
 # --- rate limits ---------------------------------------------------------------------------
 
 def within_rate(item: RateLimitItem, *keys: str) -> None:
-    """Count one hit; 429 with Retry-After past the limit. With the limiter's store lost the
-    request goes through (the database still guards every rule)."""
+    """Count one hit; 429 with Retry-After past the limit. With Redis lost the limiter counts
+    in this process (webhooks.services.Limiter); if even that fails the request goes through
+    (the database still guards every rule)."""
     limiter = current().limiter
     try:
         if limiter.hit(item, "api", *keys):
