@@ -179,3 +179,15 @@ def test_a_restore_that_does_not_match_the_manifest_says_what_differs(source, da
                                  databases.fresh("short"), "--lang", "en"])
     assert failed.exit_code == 1
     assert "differs from the backup's manifest: vouchers:" in failed.output, failed.output
+
+
+def test_restore_into_a_database_that_does_not_exist_says_so(source, stack, tmp_path):
+    if not stack.is_postgres:
+        pytest.skip("SQLite makes the file it is asked to restore into")
+    dump = tmp_path / "peixun.dump"
+    runner = source.app.test_cli_runner()
+    assert runner.invoke(args=["backup", "make", "--out", str(dump)]).exit_code == 0
+    nowhere = POSTGRES_URL.rsplit("/", 1)[0] + f"/{RUN_DB}_never_made"
+    answer = runner.invoke(args=["backup", "restore", str(dump), "--into", nowhere])
+    assert answer.exit_code == 1 and "连接不上目标数据库" in answer.output, answer.output
+    assert "Traceback" not in answer.output

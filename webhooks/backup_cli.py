@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 from sqlalchemy import URL, func, inspect, make_url, select, table, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from locales import Translator, translator
 from models.base import Base, make_engine
@@ -87,6 +88,8 @@ def make_backup(engine: Engine, vault: Vault, out: Path, t: Translator) -> dict:
         with engine.connect() as connection:
             connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, "
                                     "READ ONLY"))
+            # A big table's count may take longer than a request's statement limit.
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
             snapshot = connection.scalar(text("SELECT pg_export_snapshot()"))
             counts, revision = _counts(connection), _revision(connection)
             address, env = _libpq(engine.url)
@@ -135,7 +138,12 @@ def restore_backup(dump: Path, into: str, vault: Vault, t: Translator) -> dict:
     url = make_url(into)
     target = make_engine(into)
     try:
-        if inspect(target).get_table_names():
+        try:
+            tables = inspect(target).get_table_names()
+        except OperationalError as error:
+            raise BackupFailed(t._("Cannot reach the target database (create it first): "
+                                   "%(error)s", error=str(error.orig).splitlines()[0])) from None
+        if tables:
             raise BackupFailed(t._("The target database is not empty; restore only into a "
                                    "new, empty database. Nothing was changed."))
         if manifest["format"] == "pg_dump-custom":
