@@ -191,3 +191,13 @@ def test_restore_into_a_database_that_does_not_exist_says_so(source, stack, tmp_
     answer = runner.invoke(args=["backup", "restore", str(dump), "--into", nowhere])
     assert answer.exit_code == 1 and "连接不上目标数据库" in answer.output, answer.output
     assert "Traceback" not in answer.output
+
+
+def test_without_pg_dump_on_the_path_the_backup_says_what_to_install(source, stack, tmp_path):
+    if not stack.is_postgres:
+        pytest.skip("SQLite is copied by Python's own sqlite3")
+    dump = tmp_path / "peixun.dump"
+    answer = source.app.test_cli_runner().invoke(
+        args=["backup", "make", "--out", str(dump), "--lang", "en"], env={"PATH": str(tmp_path)})
+    assert answer.exit_code == 1, answer.output
+    assert "pg_dump was not found on the PATH" in answer.output and not dump.exists()
