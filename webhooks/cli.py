@@ -30,7 +30,7 @@ from models.settlement import settle
 from models.staff import invite_staff
 from models.verification import decide_group
 from models.vouchers import VoucherStatus, revoke_voucher
-from webhooks import qr, worker
+from webhooks import backup_cli, qr, worker
 from webhooks.admin import commands as desk_commands
 from webhooks.config import PROJECT_ROOT
 from webhooks.course_import_report import (
@@ -89,6 +89,7 @@ def invitation_qr_url(services: Services, scene: str) -> str:
 
 def register(app: Flask) -> None:
     app.cli.add_command(desk_commands.group)
+    backup_cli.register(app)
 
     @app.cli.group("db")
     def db_group() -> None:
