@@ -46,8 +46,11 @@ serve: install
 	$(SERVE_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(SERVE_ENV) $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
+# The worker seals export files and signs links with the same secrets as the server: it is
+# production too, unless PEIXUN_DEMO=1.
 worker: install
-	$(BIN)/flask --app wsgi worker
+	$(SERVE_ENV) $(BIN)/python -m webhooks.config
+	$(SERVE_ENV) $(BIN)/flask --app wsgi worker
 
 menu: install
 	$(BIN)/flask --app wsgi menu create

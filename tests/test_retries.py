@@ -65,6 +65,24 @@ def test_a_retry_acts_when_the_first_delivery_died_holding_its_mark(wechat, kv, 
     assert _vouchers(db, "o-rt1") == 1
 
 
+def test_a_retry_that_comes_while_a_dead_workers_mark_still_lives_waits_and_acts(
+        wechat, kv, db):
+    """WeChat's retry comes 5 s after the first delivery; a worker killed at 4 s left a mark
+    renewed a moment before. The retry waits, sees the mark run out with no answer, and acts:
+    never an empty "success" that would make WeChat stop retrying with nothing done."""
+    register_via_chat(wechat, "o-rt3")
+    wechat.say("o-rt3", "课程 砌筑")
+    wechat.say("o-rt3", "1")
+    msg_id = 881_000_003
+    key = dedup.message_key({"MsgId": str(msg_id)})
+    assert kv.set(key, dedup.PENDING, nx=True, ex=2)  # still alive when the retry arrives
+    retry = wechat.say("o-rt3", "领券", msg_id=msg_id)
+    assert "培训券号" in retry.text
+    assert _vouchers(db, "o-rt3") == 1
+    assert wechat.say("o-rt3", "领券", msg_id=msg_id).text == retry.text
+    assert _vouchers(db, "o-rt3") == 1
+
+
 def test_the_in_progress_mark_is_short_and_renewed_while_the_work_runs(kv):
     key = dedup.message_key({"MsgId": "881000002"})
     kv.set(key, dedup.PENDING, ex=PENDING_SECONDS)

@@ -130,6 +130,18 @@ def test_make_serve_refuses_the_demo_secrets_and_names_each(tmp_path):
     assert "Traceback" not in output
 
 
+def test_make_worker_refuses_the_demo_secrets_too(tmp_path):
+    """The worker seals full-ID export files with the data key: on the public demo key anyone
+    with the code could open them."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-o", "install", "worker", f"BIN={BIN}"],
+        cwd=ROOT, env=clean_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    for name in PRODUCTION_SECRETS:
+        assert f"{name} (unset)" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 def test_gunicorn_itself_refuses_the_demo_secrets(tmp_path):
     env = clean_env(tmp_path, PEIXUN_ENV="production", HOST="127.0.0.1",
                     **{**REAL, **{name: demo_values()[name] for name in DEMO_SECRETS}})

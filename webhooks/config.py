@@ -58,8 +58,9 @@ class Config:
     messages_per_minute: int = 60
     dedup_seconds: int = 300
     # A first delivery's "in progress" mark lives this long and is renewed while the work runs
-    # (webhooks.dedup.pending): if the process dies, WeChat's next retry (5 s later) acts.
-    pending_seconds: int = 8
+    # (webhooks.dedup.pending): if the process dies, the mark is gone within this time, and a
+    # retry that came in meanwhile (WeChat's come 5 s apart) sees it go and acts.
+    pending_seconds: int = 3
     dialogue_seconds: int = 30 * 60
     # Follow-up rounds after a course's end, in months (FOLLOWUP_MONTHS="1,6").
     followup_months: tuple[int, ...] = (1, 6)

@@ -162,13 +162,13 @@ return 0
 """)
 
 # A retry that waited in vain: if the first delivery is still at work, mark its answer late
-# (nil); else whatever is kept (the answer, or nil when the mark ran out).
-# KEYS: seen, late. ARGV: PENDING, seconds kept.
+# and answer empty (ARGV[3]); else whatever is kept (the answer, or nil when the mark ran out).
+# KEYS: seen, late. ARGV: PENDING, seconds kept, "" as JSON.
 _GIVE_UP = Script(None, b"""
 local held = redis.call('GET', KEYS[1])
 if held == ARGV[1] then
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
-  return false
+  return ARGV[3]
 end
 return held
 """)
@@ -193,20 +193,24 @@ def keep(kv: Redis, key: str, answer: str, ttl_seconds: int,
 
 
 def earlier_answer(kv: Redis, key: str, wait_seconds: float = 4.0,
-                   ttl_seconds: int = 300) -> str:
+                   ttl_seconds: int = 300) -> str | None:
     """A retry's answer: the first delivery's. When it is not ready in time, the empty answer
-    (WeChat's "success"), and the first delivery is told to send its answer later (late_key)."""
+    (WeChat's "success"), and the first delivery is told to send its answer later (late_key).
+    None when the first delivery's in-progress mark ran out with no answer kept: the process
+    that held it died, and this delivery must act (admit it again)."""
     # The first delivery may still be at work: wait for its answer, within WeChat's 5 s.
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             stored = kv.get(key)
-            if (not stored or stored == PENDING) and time.monotonic() >= deadline:
-                stored = _GIVE_UP(keys=[key, late_key(key)], args=[PENDING, ttl_seconds],
-                                  client=kv)
-                return json.loads(stored) if stored else ""
+            if stored is None:
+                return None
+            if stored == PENDING and time.monotonic() >= deadline:
+                stored = _GIVE_UP(keys=[key, late_key(key)],
+                                  args=[PENDING, ttl_seconds, json.dumps("")], client=kv)
+                return None if stored is None else json.loads(stored)
         except RedisError:
             return ""
-        if stored and stored != PENDING:
+        if stored != PENDING:
             return json.loads(stored)
         time.sleep(0.05)

@@ -46,6 +46,8 @@ REQUIRED_EVENT_FIELDS = {"location": ("Latitude", "Longitude"),
                          "scancode_push": ("ScanCodeInfo",)}
 # WeChat waits 5 s for a reply: an answer ready later than this goes through the outbox.
 LATE_SECONDS = 4.5
+# How often a retry may find the first delivery's mark run out and try to take it over.
+TAKE_OVER_TRIES = 3
 # The sender's message rate (config.messages_per_minute) is counted in windows of this length.
 RATE_WINDOW_SECONDS = 60
 
@@ -91,16 +93,24 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
     started = time.monotonic()
     kv, config = services.kv, services.config
     key = dedup.message_key(message._data)
-    admission = dedup.admit(
-        kv, key=key, timestamp=timestamp, nonce=nonce,
-        rate_key=f"peixun:rate:wechat:{message.source}", rate_seconds=RATE_WINDOW_SECONDS,
-        state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds,
-        pending_seconds=config.pending_seconds)
-    if admission.verdict == "replay":
-        # The signature covers the query, not the body: a captured query with another body.
-        abort(403)
-    if admission.verdict == "retry":
-        return dedup.earlier_answer(kv, key, ttl_seconds=config.dedup_seconds)
+    for _ in range(TAKE_OVER_TRIES):
+        admission = dedup.admit(
+            kv, key=key, timestamp=timestamp, nonce=nonce,
+            rate_key=f"peixun:rate:wechat:{message.source}", rate_seconds=RATE_WINDOW_SECONDS,
+            state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds,
+            pending_seconds=config.pending_seconds)
+        if admission.verdict == "replay":
+            # The signature covers the query, not the body: a captured query with another body.
+            abort(403)
+        if admission.verdict != "retry":
+            break
+        earlier = dedup.earlier_answer(kv, key, ttl_seconds=config.dedup_seconds)
+        if earlier is not None:
+            return earlier
+        # The first delivery's mark ran out with no answer: its process died. Admitted again,
+        # this retry acts (of two such retries at once, one wins and the other waits for it).
+    else:
+        return ""
     turn = Turn(openid=message.source, sessions=services.sessions, kv=kv,
                 clock=services.clock, vault=services.vault,
                 voucher_codes=services.voucher_codes, class_codes=services.class_codes,
