@@ -333,3 +333,18 @@ def test_a_location_sent_on_purpose_is_still_taken(wechat):
     answer = wechat.send(wechat.xml("o-loc-ok", "location", Location_X=24.88, Location_Y=103.2,
                                     Scale=15, Label="罗平", MsgId=9201))
     assert answer.status == 200 and answer.text
+
+
+def test_an_event_wechat_does_send_with_elements_inside_is_answered_success(wechat, db):
+    """MASSSENDJOBFINISH carries CopyrightCheckResult with elements inside: WeChat's own event,
+    answered "success" (a 400 would make WeChat retry it three times)."""
+    before = persons(db)
+    answer = wechat.send(
+        "<xml><ToUserName>gh_peixun_demo</ToUserName><FromUserName>o-mass</FromUserName>"
+        "<CreateTime>1764990000</CreateTime><MsgType>event</MsgType>"
+        "<Event>MASSSENDJOBFINISH</Event><MsgID>1000001625</MsgID><Status>send success</Status>"
+        "<TotalCount>3</TotalCount><FilterCount>3</FilterCount><SentCount>3</SentCount>"
+        "<ErrorCount>0</ErrorCount><CopyrightCheckResult><Count>0</Count><ResultList/>"
+        "<CheckState>1</CheckState></CopyrightCheckResult></xml>")
+    assert answer.status == 200
+    assert persons(db) == before

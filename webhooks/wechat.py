@@ -30,9 +30,12 @@ bp = Blueprint("wechat", __name__)
 
 # What WeChat expects when there is nothing to say.
 NO_REPLY = "success"
-# Fields WeChat sends with elements inside; every other field is text (the bot reads
-# ScanCodeInfo's ScanResult; the others it never reads).
-NESTED_FIELDS = frozenset({"ScanCodeInfo", "SendPicsInfo", "SendLocationInfo"})
+# The text fields the bot and the de-duplication read: each must come once, as text. Fields
+# it never reads may carry anything (WeChat sends elements inside some events' fields, such
+# as MASSSENDJOBFINISH's CopyrightCheckResult; refusing those would make WeChat retry them).
+TEXT_FIELDS = frozenset({"ToUserName", "FromUserName", "MsgType", "Event", "EventKey",
+                         "Content", "Recognition", "MediaId", "Format", "Label", "Ticket",
+                         "PicUrl", "Title", "Description", "Url"})
 # Fields WeChat sends as numbers, with the range each may take (a latitude, a longitude).
 NUMBER_FIELDS = {
     "CreateTime": (0, 2**32), "MsgId": (0, 2**64),
@@ -225,11 +228,9 @@ def _is_field_shaped(name: str, value: object) -> bool:
     if name == "ScanCodeInfo":
         return isinstance(value, dict) and "ScanResult" in value and all(
             isinstance(inner, str | None) for inner in value.values())
-    if name in NESTED_FIELDS:
-        return True
     if name in NUMBER_FIELDS:
         return isinstance(value, str) and _is_number_within(value, *NUMBER_FIELDS[name])
-    return isinstance(value, str | None)
+    return name not in TEXT_FIELDS or isinstance(value, str | None)
 
 
 def _is_number_within(text: str | None, low: float, high: float) -> bool:
