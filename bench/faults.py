@@ -580,8 +580,9 @@ def fault_redis_killed(stack: Stack, seeded: dict) -> Row:
     outbox_figures(row, counts, "a")
     holders = redemption_check(stack, load, row)
     good = first_good_after(load.results, back)
-    row.recover_s = since(max(filter(None, [good, drained])) if good and drained else None, back)
-    row.note += holders
+    row.recover_s = since(max(good, drained) if good and drained else None, back)
+    row.note = (f"replies normal {since(good, back)} s and outbox drained {since(drained, back)} "
+                f"s after the restart; {holders}")
     return row
 
 
@@ -632,7 +633,8 @@ def fault_postgres_restarted(stack: Stack, seeded: dict) -> Row:
     note = redemption_check(stack, load, row)
     good = first_good_after(load.results, back)
     row.recover_s = since(max(good, drained) if good and drained else None, back)
-    row.note = f"down {back - down:.1f} s; {note}"
+    row.note = (f"down {back - down:.1f} s; replies normal {since(good, back)} s and outbox "
+                f"drained {since(drained, back)} s after; {note}")
     return row
 
 
@@ -646,13 +648,14 @@ def fault_worker_killed(stack: Stack, seeded: dict) -> Row:
     at = sum(delivered(stack, texts).values())
     stack.stop_worker(worker, kill=True)
     killed = time.monotonic()
+    after = sum(delivered(stack, texts).values())
     stack.start_worker()
     drained = wait_drained(stack, texts, 120)  # a lease runs out after 60 s
     time.sleep(3)
     counts = delivered(stack, texts)
     outbox_figures(row, counts, "c")
     row.recover_s = since(drained, killed)
-    row.note = f"killed at {at} delivered"
+    row.note = f"killed when {at} had been delivered ({after} once it was dead)"
     return row
 
 
@@ -751,11 +754,19 @@ def fault_web_worker_killed(stack: Stack, seeded: dict) -> Row:
     row.note = (f"killed pid {victim or 'NONE FOUND'}; vouchers made {count}; number reached "
                 f"the person: {'yes' if reached else 'NO'}; claim attempts {result.attempts}, "
                 f"5xx {result.errors_5xx}")
+    row.note += f"; WeChat got {answers(result)}"
     row.errors_5xx += result.errors_5xx
     row.replies_lost += 0 if reached else 1
     row.out_dup = max(0, count - 1)
     row.recover_s = since(at, killed)
     return row
+
+
+def answers(result: Delivery) -> str:
+    """What WeChat got for a message, shortly: its answer, or none."""
+    if result.answer is None:
+        return f"no answer in {result.attempts} attempts"
+    return repr(result.answer[:30] or "success (empty)")
 
 
 def holder_of_waiting_claim(stack: Stack) -> int | None:
@@ -795,11 +806,10 @@ def fault_slow_claim(stack: Stack, seeded: dict) -> Row:
     reply_figures(row, load.results)
     result = box[0]
     count, reached, at = claim_outcome(stack, openid, result, began, 30)
-    first = (result.replies[0][:40] if result.replies and result.replies[0]
-             else "(empty)")
     row.note = (f"vouchers made {count}; number reached the person: "
-                f"{'yes' if reached else 'NO'}; WeChat got {first!r} at attempt "
+                f"{'yes' if reached else 'NO'}; WeChat got {answers(result)} at attempt "
                 f"{result.attempts}")
+    row.apologies += sum(1 for r in result.replies if APOLOGY in r)
     row.errors_5xx += result.errors_5xx
     row.replies_lost += 0 if reached else 1
     row.out_dup = max(0, count - 1)
@@ -846,6 +856,10 @@ def table(rows: list[Row], header: str) -> str:
     return "\n".join(lines)
 
 
+def interrupted(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="abcdefg", help="which faults, e.g. a,c")
@@ -855,7 +869,13 @@ def main() -> int:
     for name in ("gunicorn", "worker"):
         (OUT / f"faults-{name}.log").write_text("")
     # Ctrl-C and a plain kill both end in the finally below.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)
+    missing = [p for p in ("redis-server", str(PG_BIN / "initdb"), "ss")
+               if shutil.which(p) is None]
+    if missing:
+        print("missing:", ", ".join(missing), "(apt-get install postgresql-15 redis-server "
+              "iproute2)")
+        return 1
     stack = Stack()
     rows: list[Row] = []
     try:
