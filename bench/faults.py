@@ -84,6 +84,7 @@ SENDERS = 300
 RATE = 20  # messages a second
 WECHAT_TIMEOUT = 5.0  # WeChat waits this long for an answer, then retries
 WECHAT_RETRIES = 3
+API_SECONDS = 0.03  # each call to the fake WeChat API takes this long
 LIST_MARK = "开放报名的课程"  # the course list every load message should get
 APOLOGY = "出了点问题"  # part of the apology's Chinese
 SLOW_DOWN = "您发消息太快了"
@@ -167,7 +168,11 @@ class Stack:
     def start_fake(self) -> None:
         from webhooks.fake_wechat import FakeWeChatServer
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per call otherwise
-        self.fake = FakeWeChatServer().__enter__()
+        self.fake = FakeWeChatServer()
+        # WeChat's API takes tens of milliseconds, the fake none: so that a worker spends its
+        # time inside calls, as it does for real, every call waits API_SECONDS first.
+        self.fake._server.app = slowed(self.fake._server.app, API_SECONDS)
+        self.fake.__enter__()
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "PEIXUN_ENV"}
@@ -248,6 +253,13 @@ class Stack:
     def sent(self) -> list[dict]:
         with self.fake.state.lock:
             return list(self.fake.state.sent)
+
+
+def slowed(app, seconds: float):
+    def wsgi(environ, start_response):
+        time.sleep(seconds)
+        return app(environ, start_response)
+    return wsgi
 
 
 def content(message: dict) -> str:
@@ -549,6 +561,29 @@ def uncertain_rows(tag: str) -> int:
     return n
 
 
+def settled(reason_like: str, seconds: float = 100) -> float | None:
+    """Wait until no outbox row whose reason is LIKE ``reason_like`` is still queued or leased
+    (a lease cut off by a kill runs out after 60 s: only then is its row marked uncertain or
+    sent again); the moment, or None."""
+    engine = create_engine(DB_URL.replace("postgresql://", "postgresql+psycopg://"))
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                with engine.connect() as c:
+                    left = c.scalar(text("SELECT count(*) FROM outbox WHERE reason LIKE :r "
+                                         "AND status IN ('pending', 'sending')"),
+                                    {"r": reason_like})
+            except Exception:
+                left = -1
+            if left == 0:
+                return time.monotonic()
+            time.sleep(0.5)
+        return None
+    finally:
+        engine.dispose()
+
+
 def outbox_figures(row: Row, counts: dict[str, int], tag: str) -> None:
     row.out_lost = sum(1 for n in counts.values() if n == 0)
     row.out_dup = sum(1 for n in counts.values() if n >= 2)
@@ -575,6 +610,8 @@ def fault_redis_killed(stack: Stack, seeded: dict) -> Row:
         back = time.monotonic()
         drained = wait_drained(stack, texts, 90)
         time.sleep(10)
+    settled("faults.a:%")
+    settled("voucher.redeemed:%")
     reply_figures(row, load.results)
     counts = delivered(stack, texts)
     outbox_figures(row, counts, "a")
@@ -627,6 +664,8 @@ def fault_postgres_restarted(stack: Stack, seeded: dict) -> Row:
         back = time.monotonic()
         drained = wait_drained(stack, texts, 120)
         time.sleep(5)
+    settled("faults.b:%")
+    settled("voucher.redeemed:%")
     reply_figures(row, load.results)
     counts = delivered(stack, texts)
     outbox_figures(row, counts, "b")
@@ -651,11 +690,13 @@ def fault_worker_killed(stack: Stack, seeded: dict) -> Row:
     after = sum(delivered(stack, texts).values())
     stack.start_worker()
     drained = wait_drained(stack, texts, 120)  # a lease runs out after 60 s
-    time.sleep(3)
+    done = settled("faults.c:%")
+    time.sleep(2)
     counts = delivered(stack, texts)
     outbox_figures(row, counts, "c")
     row.recover_s = since(drained, killed)
-    row.note = f"killed when {at} had been delivered ({after} once it was dead)"
+    row.note = (f"killed when {at} had been delivered ({after} once it was dead); every row "
+                f"sent or marked {since(done, killed)} s after the kill")
     return row
 
 
@@ -666,7 +707,8 @@ def fault_two_workers(stack: Stack, seeded: dict) -> Row:
     texts = enqueue("d", 200)
     began = time.monotonic()
     drained = wait_drained(stack, texts, 60)
-    time.sleep(3)
+    settled("faults.d:%")
+    time.sleep(2)
     counts = delivered(stack, texts)
     outbox_figures(row, counts, "d")
     stack.stop_worker(second)
@@ -897,6 +939,7 @@ def main() -> int:
             rows.append(row)
     except KeyboardInterrupt:
         log("interrupted: stopping")
+        chosen = []  # the table is not written over by a partial one
     finally:
         stack.stop()
     header = (f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}  commit "
@@ -905,7 +948,8 @@ def main() -> int:
               + f"  nproc={os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
     report = table(rows, header)
     print("\n" + report)
-    (OUT / "faults.txt").write_text(report + "\n")
+    if chosen and len(rows) == len(chosen):
+        (OUT / "faults.txt").write_text(report + "\n")
     return 0
 
 
