@@ -4,9 +4,9 @@ its parts fail, counting what was lost, sent twice, answered 5xx, and how long i
     .venv/bin/python -m bench.faults            # all faults; or --only a,c,g
 
 It starts everything it uses itself, on 127.0.0.1 only: a private PostgreSQL (initdb into a
-temporary directory, port 55432), a private Redis (port 56379, no persistence), the fake WeChat
-API (webhooks/fake_wechat.py, in a thread here: it records every message sent; each call takes
-30 ms, as real ones take tens of milliseconds), gunicorn with 2
+temporary directory, port 55432 or a free one), a private Redis (port 56379 or a free one, no
+persistence), the fake WeChat API (webhooks/fake_wechat.py, in a thread here: it records every
+message sent; each call takes 30 ms, as real ones take tens of milliseconds), gunicorn with 2
 workers (as `make serve` with PEIXUN_DEMO=1) and the outbox worker (`flask --app wsgi worker`).
 Every loop is bounded; on the end, an error or Ctrl-C it stops its children and removes its
 temporary directory. The table goes to the screen and to bench/out/faults.txt.
