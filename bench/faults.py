@@ -180,7 +180,7 @@ class Stack:
         env.update(DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL, PEIXUN_DEMO="1",
                    SECRET_KEY=SECRET, PEIXUN_DATA_KEY=DATA_KEY, WECHAT_TOKEN=TOKEN,
                    WECHAT_API_BASE_URL=self.fake.base_url, HOST="127.0.0.1",
-                   PORT=str(WEB_PORT))
+                   PORT=str(WEB_PORT), WORKERS="2")
         self.env = env
         return env
 

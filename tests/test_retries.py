@@ -208,6 +208,18 @@ def test_without_redis_the_message_rate_is_still_limited_and_warned_once(without
     assert _warnings(caplog, dedup.ADMIT_COUNT) == 1
 
 
+def test_without_redis_each_of_two_processes_allows_half_the_message_rate(
+        config, stack, sessions, clock, caplog):
+    """Two gunicorn processes (WORKERS=2) each count alone without Redis: each allows half, so
+    a sender whose messages land on both gets no more than the limit."""
+    app = create_app(config.but(redis_url=REDIS_DOWN, processes=2), engine=stack.engine,
+                     sessions=sessions, clock=clock)
+    one_process = WeChatServer(app.test_client(), token=config.wechat_token, clock=clock)
+    sent = [one_process.say(f"o-rt-half-{stack.name}", "你好").text for _ in range(31)]
+    assert all("太快" not in text for text in sent[:30])
+    assert "您发消息太快了" in sent[30]
+
+
 def test_without_redis_binding_codes_still_get_five_tries_a_day(without_redis, caplog, stack):
     tries = [without_redis.say(f"o-rt-guess-{stack.name}", f"绑定 {100000 + n}").text
              for n in range(6)]

@@ -56,6 +56,9 @@ class Config:
     # A person may send this many messages a minute before the bot asks them to slow down
     # (staff scanning a whole class at its start stay well under it).
     messages_per_minute: int = 60
+    # The server processes that share the work (gunicorn's WORKERS): with Redis down each
+    # counts a sender's messages alone, so each allows its share of the limit, never the whole.
+    processes: int = 1
     dedup_seconds: int = 300
     # A first delivery's "in progress" mark lives this long and is renewed while the work runs
     # (webhooks.dedup.pending): if the process dies, the mark is gone within this time, and a
@@ -114,6 +117,7 @@ class Config:
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
             followup_months=_months(env.get("FOLLOWUP_MONTHS")) or defaults.followup_months,
             trusted_proxy_hops=_hops(env.get("TRUSTED_PROXY_HOPS")),
+            processes=_processes(env.get("WORKERS")),
         )
         config.validate()
         return config
@@ -172,6 +176,11 @@ def _refuse_public_secrets(env, *, production: bool) -> None:
         + ". See README.md, section Configuration. For a demo with the public values, "
         + ("`make serve` with PEIXUN_DEMO=1 does not set PEIXUN_ENV=production."
            if production else "set PEIXUN_DEMO=1."))
+
+
+def _processes(value: str | None) -> int:
+    """WORKERS as a count of processes; anything else is one (the demo server's)."""
+    return max(1, int(value)) if value and value.strip().isdigit() else 1
 
 
 def _with_slash(url: str) -> str:

@@ -77,17 +77,18 @@ class Admission:
 
 def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
           rate_seconds: int, state_key: str, ttl_seconds: int,
-          pending_seconds: int) -> Admission:
+          pending_seconds: int, processes: int = 1) -> Admission:
     """What Redis says about a message before it is acted on (see _ADMIT), in one round trip.
     Without Redis the message is acted on: the timestamp window still bounds a replay, and the
-    sender's rate is counted in this process (bot.local_counts), never unlimited."""
+    sender's rate is counted in this process (bot.local_counts), never unlimited: each of the
+    ``processes`` allows its share of the limit, so together they allow no more than Redis."""
     try:
         verdict, hits, state = _ADMIT(
             keys=[nonce_key(timestamp, nonce), key, rate_key, state_key],
             args=[ttl_seconds, rate_seconds, PENDING, pending_seconds], client=kv)
     except RedisError:
         local_counts.lost(ADMIT_COUNT)
-        return Admission("first", hits=local_counts.count(rate_key, rate_seconds))
+        return Admission("first", hits=local_counts.count(rate_key, rate_seconds) * processes)
     local_counts.back(ADMIT_COUNT)
     return Admission(verdict, hits=int(hits), state=state or None)
 

@@ -101,7 +101,7 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
             kv, key=key, timestamp=timestamp, nonce=nonce,
             rate_key=f"peixun:rate:wechat:{message.source}", rate_seconds=RATE_WINDOW_SECONDS,
             state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds,
-            pending_seconds=config.pending_seconds)
+            pending_seconds=config.pending_seconds, processes=config.processes)
         if admission.verdict == "replay":
             # The signature covers the query, not the body: a captured query with another body.
             abort(403)
