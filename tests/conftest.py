@@ -30,7 +30,7 @@ from webhooks.config import Config
 from webhooks.fake_wechat import FakeWeChatServer
 from webhooks.services import Services
 
-pytest_plugins = ["tests.desk_fixtures", "tests.api_fixtures"]
+pytest_plugins = ["tests.desk_fixtures", "tests.api_fixtures", "tests.committed"]
 
 POSTGRES_URL = os.environ.get("PEIXUN_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")

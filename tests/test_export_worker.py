@@ -8,15 +8,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from uuid import uuid4
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, event, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import event
 
-from models.clock import LOCAL_TZ, FrozenClock
-from models.desk import DeskRole, DeskUser
+from models.desk import DeskRole
 from models.export_jobs import (
     STALE_AFTER,
     ExportJob,
@@ -26,16 +23,10 @@ from models.export_jobs import (
     finish_job,
     record_progress,
 )
-from models.outbox import Outbox, OutboxStatus, enqueue
-from models.persons import Person
+from models.outbox import OutboxStatus
 from webhooks import worker
-from webhooks.app import create_app
 from webhooks.ledger_exports import run_export_jobs
-from webhooks.services import Services
 
-# Before anything in the demo county falls due: the worker's periodic jobs find nothing to do
-# in the database these tests share with the others.
-EARLY = datetime(2020, 1, 6, 9, 0, tzinfo=LOCAL_TZ)
 PATIENCE = 30.0  # seconds before a test gives up waiting (a hang guard, not a timing claim)
 EXPORTS_THREAD = "peixun-exports"
 
@@ -61,63 +52,6 @@ class Held:
                 and "done" in statement.compile().params and not self.release.is_set()):
             self.reached.set()
             self.release.wait(PATIENCE)
-
-
-@dataclass
-class Committed:
-    """The app on a sessionmaker of its own (a connection per thread, as in production, so the
-    worker's two threads work side by side); what a test adds is deleted afterwards."""
-
-    services: Services
-    sessions: sessionmaker
-    jobs: list[int] = field(default_factory=list)
-    messages: list[int] = field(default_factory=list)
-    users: list[int] = field(default_factory=list)
-
-    def message(self, text: str) -> int:
-        with self.sessions.begin() as db:
-            person = db.scalar(select(Person).where(Person.openid == "demo-trainee"))
-            row = enqueue(db, person=person, reason=f"test:{uuid4()}", text=text, now=EARLY)
-            db.flush()
-            self.messages.append(row.id)
-            return row.id
-
-    def ledger_job(self) -> int:
-        with self.sessions.begin() as db:
-            user = DeskUser(username=f"t-{uuid4().hex[:12]}", password_hash="-",
-                            role=DeskRole.ADMIN, created_at=EARLY)
-            db.add(user)
-            db.flush()
-            self.users.append(user.id)
-            job = ExportJob(kind=ExportKind.LEDGER, params={"quarter": "2026Q4"},
-                            with_full_ids=False, locale="zh_Hans_CN", requested_by_id=user.id,
-                            status=ExportStatus.QUEUED, done=0, created_at=EARLY)
-            db.add(job)
-            db.flush()
-            self.jobs.append(job.id)
-            return job.id
-
-    def job(self, job_id: int) -> ExportJob:
-        with self.sessions() as db:
-            return db.get(ExportJob, job_id)
-
-    def status(self, outbox_id: int) -> OutboxStatus:
-        with self.sessions() as db:
-            return db.get(Outbox, outbox_id).status
-
-
-@pytest.fixture
-def committed(stack, config, kv, fake_wechat) -> Iterator[Committed]:
-    fake_wechat.state.reset()
-    sessions = sessionmaker(stack.engine, expire_on_commit=False)
-    app = create_app(config, engine=stack.engine, sessions=sessions, kv=kv,
-                     clock=FrozenClock(EARLY))
-    made = Committed(app.extensions["peixun"], sessions)
-    yield made
-    with sessions.begin() as db:
-        db.execute(delete(Outbox).where(Outbox.id.in_(made.messages)))
-        db.execute(delete(ExportJob).where(ExportJob.id.in_(made.jobs)))
-        db.execute(delete(DeskUser).where(DeskUser.id.in_(made.users)))
 
 
 @pytest.fixture

@@ -11,17 +11,14 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import create_engine, delete, event, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import create_engine, event, select, update
 
 from models.audit import AuditEntry
 from models.base import make_engine
-from models.clock import LOCAL_TZ, FrozenClock
 from models.desk import DeskRole
 from models.outbox import (
     LEASE,
@@ -36,7 +33,6 @@ from models.outbox import (
 )
 from models.persons import Person, meet
 from webhooks import worker
-from webhooks.app import create_app
 from webhooks.services import Services
 from webhooks.wechat_api import Client
 
@@ -227,47 +223,6 @@ def test_the_outbox_page_is_in_the_desk_menu_of_admins_only(desk_client):
 
 # --- really committed: other connections, other workers ------------------------------------------
 
-EARLY = datetime(2020, 1, 6, 9, 0, tzinfo=LOCAL_TZ)  # before the demo county's own messages
-
-
-@dataclass
-class Committed:
-    services: Services
-    sessions: sessionmaker
-    messages: list[int] = field(default_factory=list)
-
-    def message(self, text: str) -> int:
-        with self.sessions.begin() as db:
-            person = db.scalar(select(Person).where(Person.openid == "demo-trainee"))
-            outbox_id = enqueue(db, person=person, reason=f"test:{uuid4()}", text=text,
-                                now=self.services.clock.now()).id
-        self.messages.append(outbox_id)
-        return outbox_id
-
-    def row(self, outbox_id: int) -> Outbox:
-        with self.sessions() as db:
-            return db.get(Outbox, outbox_id)
-
-    def worker_on(self, engine) -> Services:
-        """The same app and clock on an engine of its own: another worker process."""
-        app = create_app(self.services.config, engine=engine,
-                         sessions=sessionmaker(engine, expire_on_commit=False),
-                         kv=self.services.kv, clock=self.services.clock)
-        return app.extensions["peixun"]
-
-
-@pytest.fixture
-def committed(stack, config, kv, fake_wechat) -> Iterator[Committed]:
-    fake_wechat.state.reset()
-    sessions = sessionmaker(stack.engine, expire_on_commit=False)
-    app = create_app(config, engine=stack.engine, sessions=sessions, kv=kv,
-                     clock=FrozenClock(EARLY))
-    made = Committed(app.extensions["peixun"], sessions)
-    yield made
-    with sessions.begin() as db:
-        db.execute(delete(AuditEntry).where(AuditEntry.target_type == "outbox",
-                                            AuditEntry.target_id.in_(made.messages)))
-        db.execute(delete(Outbox).where(Outbox.id.in_(made.messages)))
 
 
 @pytest.fixture
