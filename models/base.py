@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# A page, an API call or a job step gives up on a statement after this long: a person is
+# waiting, and one stuck statement must not hold a server process.
+STATEMENT_SECONDS = 3
+# When the work begun inside statement_budget() must be done by (time.monotonic()).
+_deadline: ContextVar[float | None] = ContextVar("statement_deadline", default=None)
 
 # Constraint names are fixed so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -67,9 +75,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    # A WeChat reply must leave within 5 s: no statement may hold a request longer.
-    options = kwargs.pop("connect_args", {"options": "-c statement_timeout=3000"})
-    return create_engine(url, pool_pre_ping=True, connect_args=options, **kwargs)
+    options = kwargs.pop("connect_args",
+                         {"options": f"-c statement_timeout={STATEMENT_SECONDS * 1000}"})
+    engine = create_engine(url, pool_pre_ping=True, connect_args=options, **kwargs)
+    event.listen(engine, "begin", _extend_statement_limit)
+    return engine
+
+
+@contextmanager
+def statement_budget(seconds: float) -> Iterator[None]:
+    """Let the transactions begun inside wait on the database until ``seconds`` from now,
+    not STATEMENT_SECONDS: for work whose answer may come late by another road (a WeChat turn,
+    answered through the outbox), so that a slow database makes it slow, not undone."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _extend_statement_limit(connection: Connection) -> None:
+    deadline = _deadline.get()
+    if deadline is None:
+        return
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # single_read: no transaction for SET LOCAL to last, and a read waits on no lock
+    limit = max(deadline - time.monotonic(), STATEMENT_SECONDS)
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit * 1000)}")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -20,6 +20,7 @@ from wechatpy.utils import check_signature
 from bot import state as conversation
 from bot.conversation import apologize, respond, slow_down
 from bot.turn import Turn
+from models.base import statement_budget
 from models.outbox import enqueue_late_answer
 from webhooks import dedup
 from webhooks.services import Services, current
@@ -49,6 +50,10 @@ REQUIRED_EVENT_FIELDS = {"location": ("Latitude", "Longitude"),
                          "scancode_push": ("ScanCodeInfo",)}
 # WeChat waits 5 s for a reply: an answer ready later than this goes through the outbox.
 LATE_SECONDS = 4.5
+# How long a turn may wait on a slow database before it apologizes. Its answer is late after
+# LATE_SECONDS anyway and goes through the outbox, so waiting costs the person seconds where an
+# apology would cost a second try; gunicorn kills a worker that takes 30 s.
+TURN_SECONDS = 20
 # How often a retry may find the first delivery's mark run out and try to take it over.
 TAKE_OVER_TRIES = 3
 # The sender's message rate (config.messages_per_minute) is counted in windows of this length.
@@ -120,7 +125,7 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
                 secret_key=config.secret_key, shared=services.shared,
                 state=conversation.State.parse(admission.state))
-    with dedup.pending(kv, key, config.pending_seconds):
+    with dedup.pending(kv, key, config.pending_seconds), statement_budget(TURN_SECONDS):
         answer = _answer(turn, message,
                          within_rate=admission.hits <= config.messages_per_minute)
         late = dedup.keep(kv, key, answer, config.dedup_seconds, also=turn.save,
