@@ -39,7 +39,9 @@ from models.vouchers import Voucher, VoucherStatus
 from tests.people import id_number
 
 ON = date(2026, 11, 25)  # the day of conftest's START
-VERSION = "luoping-2021.1"
+VERSION = "luoping-2026.1"
+# The edition before it, in force until 2026-10-31: a case of a day before names it.
+EARLIER = ("luoping-2021.1", date(2026, 11, 1))
 ANY: Any = object()  # an expectation the case does not check
 IN_CLASS = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
 
@@ -118,7 +120,7 @@ class Case:
     count: Any = ANY
     reasons: tuple[str, ...] = ()  # codes that must be among the reasons
     missing: Any = ANY
-    version: str = VERSION
+    version: str | None = None  # default: the edition in force on `on`
 
 
 def in_2026(n: int) -> tuple[Held, ...]:
@@ -329,7 +331,8 @@ def test_eligibility(case: Case, db, clock):
     evaluation = evaluate(db, person_id=person.id, course_id=course.id if course else None,
                           on=case.on, policy=POLICIES[case.policy]())
 
-    assert evaluation.policy_version == case.version
+    expected = case.version or (EARLIER[0] if case.on < EARLIER[1] else VERSION)
+    assert evaluation.policy_version == expected
     if case.status is None:
         assert not evaluation.has(case.rule)
         return
@@ -532,7 +535,7 @@ def test_an_evaluation_names_the_version_and_lists_the_overview(db, clock):
     evaluation = evaluate(db, person_id=person.id, on=ON)
     assert isinstance(evaluation, Evaluation)
     assert (evaluation.policy_version, evaluation.policy_effective_from) == (
-        VERSION, date(2021, 1, 25))
+        VERSION, date(2026, 11, 1))
     assert [o.rule_id for o in evaluation.outcomes] == [
         "free_public_training", "free_targeted_groups", "training_subsidy_self_funded",
         "living_allowance", "transport_allowance", "work_training", "apprenticeship"]
