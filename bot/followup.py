@@ -1,4 +1,5 @@
-"""Follow-up after training in the chat (QJ2020 二, DX2020 三(六)).
+"""Follow-up after training in the chat (LP2021 二; the county's rule follow_up, on the model of
+DX2020 三(六)).
 
 The worker sends the question (bot/notices.py words it) when the person is not in a dialogue
 nor was just shown a numbered list, and, once it is sent, makes its five answers what the

@@ -1,4 +1,5 @@
-"""Attendance without proxy signing (DX2020 三(六)): staff open a session and show its rotating
+"""Attendance without proxy signing (on the model of DX2020 三(六); the county's basis:
+models.basis, check_in_in_person): staff open a session and show its rotating
 code; a trainee's own WeChat scans it inside the session's window (and radius, where the course
 asks); staff mark by hand only with a reason, audited; inspectors record spot checks."""
 
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 
 from models.audit import Channel, audit
 from models.base import Base, enum_column
+from models.basis import cite
 from models.cadres import InvitationKind, create_invitation, use_invitation
 from models.catalogue import ClassSession, Course, session_bounds
 from models.clock import LOCAL_TZ
@@ -56,7 +58,6 @@ LOCATION_FRESH = timedelta(hours=2)  # a location older than this is asked for a
 # the same grace as a check-out scan, time enough to mark the trainee whose phone died once
 # the class is over, too short to mark a class later from the office.
 MARK_AFTER = CHECKOUT_AFTER
-DX2020_ATTENDANCE = "东县府办发〔2020〕57号 三(六)"
 
 
 class MarkHow(enum.StrEnum):
@@ -225,13 +226,13 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     session = db.scalar(select(ClassSession).where(ClassSession.id == session_id)
                         .options(joinedload(ClassSession.course)))
     if session is None or session.opened_at is None:
-        raise CheckInRefused(rule="not_open", source=DX2020_ATTENDANCE)
+        raise CheckInRefused(rule="not_open", source=cite("check_in_in_person"))
     person = db.scalar(select(Person).where(Person.openid == openid))
     voucher = person and db.scalar(select(Voucher).where(
         Voucher.person_id == person.id, Voucher.course_id == session.course_id,
         Voucher.status == VoucherStatus.REDEEMED))
     if not voucher:
-        raise CheckInRefused(rule="not_enrolled", source=DX2020_ATTENDANCE,
+        raise CheckInRefused(rule="not_enrolled", source=cite("check_in_in_person"),
                              course=session.course.name)
     existing = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
                                                   Attendance.person_id == person.id)
@@ -240,7 +241,7 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     if existing is not None and existing.is_present:
         return _check_out(db, session, existing, person, now, ends)
     if not starts - OPENS_BEFORE <= now <= starts + LATE_AFTER:
-        raise CheckInRefused(rule="window", source=DX2020_ATTENDANCE,
+        raise CheckInRefused(rule="window", source=cite("check_in_in_person"),
                              opens=(starts - OPENS_BEFORE).isoformat(),
                              closes=(starts + LATE_AFTER).isoformat())
     place = position or _last_position(person, now)
@@ -298,10 +299,10 @@ def _check_place(course: Course, place: Position | None) -> None:
     if not course.requires_location:
         return
     if place is None:
-        raise CheckInRefused(rule="location_needed", source=DX2020_ATTENDANCE)
+        raise CheckInRefused(rule="location_needed", source=cite("check_in_in_person"))
     metres = distance_km((place.lat, place.lng), (course.lat, course.lng)) * 1000
     if metres > course.radius_m:
-        raise CheckInRefused(rule="too_far", source=DX2020_ATTENDANCE,
+        raise CheckInRefused(rule="too_far", source=cite("check_in_in_person"),
                              metres=int(metres), radius=course.radius_m)
 
 
@@ -367,7 +368,7 @@ def session_to_mark(db: Session, *, course: Course, now: datetime) -> ClassSessi
 def _mark_refusal(rule: str, course: Course, session: ClassSession) -> MarkRefused:
     opens, closes = mark_window(session)
     return MarkRefused(rule=rule, course=course.name, opens=opens.isoformat(),
-                      closes=closes.isoformat(), source=DX2020_ATTENDANCE)
+                      closes=closes.isoformat(), source=cite("check_in_in_person"))
 
 
 def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_present: bool,
@@ -384,7 +385,7 @@ def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_pres
         raise VoucherWrongInstitution()
     if voucher.status is not VoucherStatus.REDEEMED:
         # The same rule as a scan: only an enrolled trainee's attendance counts.
-        raise CheckInRefused(rule="mark_not_enrolled", source=DX2020_ATTENDANCE,
+        raise CheckInRefused(rule="mark_not_enrolled", source=cite("check_in_in_person"),
                              course=voucher.course.name)
     # The voucher names the class, so two classes of the institution at once are no puzzle.
     session = session_to_mark(db, course=voucher.course, now=now)
@@ -477,7 +478,8 @@ def my_attendance(db: Session, *, openid: str, now: datetime) -> list[CourseAtte
 
 
 def check_attendance_for_completion(db: Session, *, voucher: Voucher, now: datetime) -> None:
-    """结业 needs the course's share of hours attended (default 90%, DX2020 三(六)), in sessions
+    """结业 needs the course's share of hours attended (default 90%; the county's rule, on the
+    model of DX2020 三(六)), in sessions
     that have taken place: while the sessions that would make up the share still run, it waits
     for their end (SessionsNotOver, naming when); without enough attendance it is refused."""
     course = voucher.course
@@ -496,9 +498,9 @@ def check_attendance_for_completion(db: Session, *, voucher: Voucher, now: datet
             if hours + 1e-9 >= needed:
                 raise SessionsNotOver(attended=f"{summary.hours:g}", needed=f"{needed:g}",
                                       until=session_bounds(session)[1].isoformat(),
-                                      source=DX2020_ATTENDANCE)
+                                      source=cite("completion_share"))
     raise AttendanceShort(attended=f"{summary.hours:g}", needed=f"{needed:g}",
-                          source=DX2020_ATTENDANCE)
+                          source=cite("completion_share"))
 
 
 # --- inspectors ----------------------------------------------------------------------------
@@ -518,7 +520,7 @@ def spot_check_session(db: Session, *, codes: RotatingCode, code: str, openid: s
     session_id = codes.read(code, now)
     session = db.get(ClassSession, session_id)
     if session is None or session.opened_at is None:
-        raise CheckInRefused(rule="not_open", source=DX2020_ATTENDANCE)
+        raise CheckInRefused(rule="not_open", source=cite("check_in_in_person"))
     return session_id
 
 

@@ -1,5 +1,6 @@
-"""结业: completing a voucher needs the course's share of hours attended (DX2020 三(六); the
-course's completion_share, 90% by default); then the certificate, or its absence, is recorded.
+"""结业: completing a voucher needs the course's share of hours attended (the county's rule
+completion_share, on the model of DX2020 三(六); the course's completion_share, 90% by
+default); then the certificate, or its absence, is recorded.
 This is the only way a voucher is completed."""
 
 from __future__ import annotations

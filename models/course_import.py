@@ -236,7 +236,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("daily", "每天时段", _periods),
     Column("description", "课程介绍", _words(2000), is_required=False, default=""),
     Column("requires_checkout", "需要签退", _yes_no, is_required=False, default=False),
-    # DX2020 三(六) leaves the share to the county; 90% unless the class says otherwise.
+    # The share is the county's (rule completion_share); 90% unless the class says otherwise.
     Column("completion_percent", "结业出勤比例", _whole(50, 100), is_required=False, default=90),
 )
 HEADERS: dict[str, Column] = {_key(header): column for column in COLUMNS

@@ -163,10 +163,11 @@ class AttendanceShort(DomainError):
 
 
 class MarkRefused(DomainError):
-    """A manual mark (补签/缺勤) outside what DX2020 三(六) allows; ``rule``: ``not_open`` (the
-    session running now was not opened, 开课), ``not_started`` (the next session's window has
-    not begun), ``too_late`` (the last session's window is over). ``course``, the window
-    (``opens``, ``closes``: ISO moments) and ``source`` (the clause) go with it."""
+    """A manual mark (补签/缺勤) outside what the county's check-in rules allow; ``rule``:
+    ``not_open`` (the session running now was not opened, 开课), ``not_started`` (the next
+    session's window has not begun), ``too_late`` (the last session's window is over).
+    ``course``, the window (``opens``, ``closes``: ISO moments) and ``source`` (the county's
+    basis, models.basis) go with it."""
 
     code = "mark_refused"
 

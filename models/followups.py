@@ -1,5 +1,6 @@
 """Follow-up after training: where a trainee works 1 and 6 months after the class, and what
-they thought of it (QJ2020 二, DX2020 三(六): employment rate after training, goal 90%)."""
+they thought of it (employment rate after training, goal 90%: LP2021 二; the visits are the
+county's rule follow_up, on the model of DX2020 三(六))."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ class FollowUp(Base):
 # --- the rules -----------------------------------------------------------------------------
 # Who is asked: trainees whose voucher is finished (completed, or completed and settled).
 # Someone redeemed who never completed dropped out: they count in the completion rate, not in
-# the employment rate, and are not asked (DX2020 三(六) counts employment of those trained).
+# the employment rate, and are not asked (employment after training is of those who finished).
 FINISHED = (VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
 # A round not asked within this many days of its due date is not asked any more (a "one
 # month after" question three months late means little); it stays unanswered unless a cadre

@@ -1,5 +1,5 @@
-"""Job openings the bureau posts (DX2020 三(五)), and their push to matching trainees over the
-official account.
+"""Job openings the bureau posts (the county's rule job_push, on the model of DX2020 三(五)), and
+their push to matching trainees over the official account.
 
 Matching (one SQL condition, ``_matches``): openings go to trainees — people who finished a
 course (a voucher completed or settled, certificate or not); someone who never trained matches

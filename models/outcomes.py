@@ -1,6 +1,7 @@
 """Outcomes of training by course, institution, category or township: completion, certificates,
-employment after training against the 90% goal (QJ2020 二; DX2020 三(六)), and the trainees'
-opinion. Counted by SQL aggregation (GROUP BY), never by loading vouchers into Python.
+employment after training against the 90% goal (LP2021 二, QJ2020 二; the ledgers follow
+DX2020 三(六)'s model), and the trainees' opinion. Counted by SQL aggregation (GROUP BY), never
+by loading vouchers into Python.
 
 The population is the vouchers of courses that have ended (the course's last day is before
 ``today``) and that the institution took in (redeemed, completed or settled; a voucher revoked
@@ -35,7 +36,7 @@ from models.persons import Person
 from models.regions import Region
 from models.vouchers import Voucher, VoucherStatus
 
-# QJ2020 二; DX2020 三(六): 90% of those trained in work.
+# LP2021 二 (as QJ2020 二): 90% or more of those certified by the training in work.
 EMPLOYMENT_GOAL = 0.9
 TRAINED = (VoucherStatus.REDEEMED, *FINISHED)
 

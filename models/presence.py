@@ -1,7 +1,8 @@
-"""Who was really in the room (DX2020 三(六), YN2021 三(三)): staff count the heads at roll call,
-and the bureau's oversight flags sessions whose check-ins look made up — positions on the class's
-own point, many trainees from one spot within seconds, no position where the course needs one,
-more scans than heads counted — next to the share of marks made by hand.
+"""Who was really in the room (YN2021 三(三) 每班必查; the county's check-in rules, on the model
+of DX2020 三(六)): staff count the heads at roll call, and the bureau's oversight flags sessions
+whose check-ins look made up — positions on the class's own point, many trainees from one spot
+within seconds, no position where the course needs one, more scans than heads counted — next
+to the share of marks made by hand.
 
 A server cannot prove where a phone is: check-ins are recorded with their position and its
 source (models.attendance), never refused for looking made up; these flags send an inspector."""
@@ -19,7 +20,6 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from models.attendance import (
     CHECKOUT_AFTER,
-    DX2020_ATTENDANCE,
     OPENS_BEFORE,
     PROXY_SIGNING_SHARE,
     Attendance,
@@ -29,6 +29,7 @@ from models.attendance import (
 )
 from models.audit import Channel, audit
 from models.base import Base, enum_column
+from models.basis import cite
 from models.catalogue import ClassSession, Course, session_bounds
 from models.errors import ClassWrongInstitution, HeadcountRefused
 from models.persons import LocationSource
@@ -106,7 +107,7 @@ def record_headcount(db: Session, *, staff_openid: str, counted: int, now: datet
     session = current_session(db, staff_openid=staff_openid, now=now, course_code=course_code)
     starts, ends = session_bounds(session)
     if session.opened_at is None or not starts - OPENS_BEFORE <= now <= ends + CHECKOUT_AFTER:
-        raise HeadcountRefused(rule="not_running", source=DX2020_ATTENDANCE,
+        raise HeadcountRefused(rule="not_running", source=cite("check_in_in_person"),
                                course=session.course.name)
     scans = db.scalar(select(func.count(Attendance.id)).where(
         Attendance.session_id == session.id, Attendance.is_present.is_(True),

@@ -1,6 +1,7 @@
-"""Settlement (凭券结算, DX2020 三(一)): the bureau pays an institution for the vouchers it
-completed in a period, at the county's rates by certificate kind and level (QJ2020 五(二),
-QJ2019 (二十)); each voucher is settled once, in one run, never again."""
+"""Settlement (凭券结算: the county's rule settle_by_voucher, on the model of DX2020 三(一)): the
+bureau pays an institution for the vouchers it completed in a period, at the county's rates by
+certificate kind and level (QJ2020 五(二)); each voucher is settled once, in one run, never
+again."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Training vouchers (培训券, DX2020 三(一)): claimed by a person for a course, redeemed once by
-the course's institution from the code on the holder's phone, completed with a certificate,
-settled with the bureau; or cancelled, expired, revoked. Every change is audited."""
+"""Training vouchers (培训券, on the model of DX2020 三(一); the county's basis: models.basis):
+claimed by a person for a course, redeemed once by the course's institution from the code on
+the holder's phone, completed with a certificate, settled with the bureau; or cancelled,
+expired, revoked. Every change is audited."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 
 from models.audit import Channel, audit
 from models.base import Base, enum_column
+from models.basis import cite
 from models.catalogue import Course, CourseStatus, Institution, InstitutionStatus
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
@@ -44,8 +46,8 @@ REMIND_BEFORE = timedelta(days=1)
 UNDO_GRACE = timedelta(hours=2)
 CODE_PERIOD_SECONDS = 60
 
-# The clauses a refusal cites.
-DX2020_VOUCHERS = "东县府办发〔2020〕57号 三(一)"
+# The clauses a refusal cites. The rules taken from DX2020's voucher scheme cite the county's
+# own basis instead (models.basis.cite): DX2020 is another county's plan.
 QJ2019_CAPS = "曲政办发〔2019〕112号 (十六)"
 YN2021_CLASS_SIZE = "云南省人社厅2021年职业技能提升行动通知 二(七)"
 LP2021_TARGETS = "罗政办发〔2021〕2号 附件1"
@@ -148,7 +150,7 @@ def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
     course = db.scalar(select(Course).where(Course.id == course_id)
                        .options(joinedload(Course.institution)).with_for_update(of=Course))
     if course is None:
-        raise ClaimRefused(rule="course_closed", source=DX2020_VOUCHERS)
+        raise ClaimRefused(rule="course_closed", source=cite("course_open"))
     _check_claim(db, person=person, course=course, today=today)
     voucher = Voucher(person_id=person.id, course_id=course.id, status=VoucherStatus.ISSUED,
                       year=course.starts_on.year, claimed_at=now, claimed_via=channel,
@@ -158,7 +160,7 @@ def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
         with db.begin_nested():
             db.flush()
     except IntegrityError:
-        raise ClaimRefused(rule="already_holds", source=DX2020_VOUCHERS) from None
+        raise ClaimRefused(rule="already_holds", source=cite("one_voucher_per_course")) from None
     voucher.number = f"PX{voucher.year}{voucher.id:06d}"
     audit(db, actor_id=person.id, channel=channel, action="voucher.claim", target=voucher,
           after={"course": course.code, "status": voucher.status.value}, at=now)
@@ -169,12 +171,12 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
     """The first rule the claim breaks, in the order a person can do something about it."""
     if (course.status is not CourseStatus.OPEN or course.starts_on < today
             or course.institution.status is not InstitutionStatus.ACTIVE):
-        raise ClaimRefused(rule="course_closed", source=DX2020_VOUCHERS)
+        raise ClaimRefused(rule="course_closed", source=cite("course_open"))
     mine = (select(Voucher).join(Voucher.course)
             .where(Voucher.person_id == person.id, Voucher.status.in_(HOLDING)))
     held = db.scalars(mine.options(joinedload(Voucher.course))).all()
     if any(v.course_id == course.id for v in held):
-        raise ClaimRefused(rule="already_holds", source=DX2020_VOUCHERS)
+        raise ClaimRefused(rule="already_holds", source=cite("one_voucher_per_course"))
     same = same_occupation_level(held, course)
     if same is not None:
         raise ClaimRefused(rule="same_occupation_level", source=QJ2019_CAPS,
@@ -183,7 +185,8 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
         other = voucher.course
         busy = voucher.status in (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
         if busy and other.starts_on <= course.ends_on and course.starts_on <= other.ends_on:
-            raise ClaimRefused(rule="overlap", source=DX2020_VOUCHERS, course=other.name)
+            raise ClaimRefused(rule="overlap", source=cite("no_overlapping_courses"),
+                               course=other.name)
     # The policy file holds the cap (models.eligibility reads vouchers, hence the late import).
     from models.eligibility import yearly_cap_on
 

@@ -142,7 +142,9 @@ def test_a_mark_needs_an_opened_session_inside_its_window(api_as, clock, db):
     error = refused.get_json()["error"]
     assert refused.status_code == 409
     assert (error["code"], error["reason"]) == ("mark_refused", "not_open")
-    assert "还没开课，不能补签" in error["message"] and "三(六)" in error["message"]
+    assert "还没开课，不能补签" in error["message"]
+    assert "（依据：罗平县人社局培训考勤管理办法（演示：参照" in error["message"]
+    assert error["source"].startswith("罗平县人社局培训考勤管理办法")
     english = api_as("demo-staff", locale="en").post("/staff/marks", mark).get_json()["error"]
     assert "has not been opened" in english["message"] and "12:45" in english["message"]
 

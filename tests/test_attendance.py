@@ -1,4 +1,5 @@
-"""Check-in without proxy signing, through the official account (DX2020 三(六))."""
+"""Check-in without proxy signing, through the official account (the county's check-in rules,
+on the model of DX2020 三(六))."""
 
 from __future__ import annotations
 
@@ -251,7 +252,7 @@ def test_a_hand_mark_before_the_class_is_opened_is_refused(wechat, clock, db, co
     clock.set(AFTERNOON)  # inside the 13:00 session's window, but nobody said 开课
     answer = wechat.say(STAFF, f"补签 {voucher_number(db, course)} 手机没电")
     assert "这节课还没开课，不能补签" in answer.text and "12:45" in answer.text
-    assert "17:30" in answer.text and "三(六)" in answer.text
+    assert "17:30" in answer.text and "依据：罗平县人社局培训考勤管理办法" in answer.text
     assert marks(db, TRAINEE) == []
 
 
@@ -308,7 +309,7 @@ def test_completion_waits_until_the_needed_sessions_have_ended(wechat, services,
     assert "手工补记" in wechat.say(STAFF, f"补签 {number} 手机没电").text
     answer = wechat.say(STAFF, f"结业 {number} ZS-2026-0099")
     assert "还有课没上完" in answer.text and "结业要等到" in answer.text
-    assert "17:00" in answer.text and "三(六)" in answer.text
+    assert "17:00" in answer.text and "依据：罗平县人社局培训考勤管理办法" in answer.text
     db.expire_all()
     assert db.get(Voucher, voucher.id).status is VoucherStatus.REDEEMED
     clock.set(AFTERNOON.replace(hour=17, minute=5))

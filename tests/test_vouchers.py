@@ -163,7 +163,7 @@ def test_a_course_that_has_started_takes_no_claims(trainee, wechat, clock, db):
     wechat.say(trainee, "1")  # the details, read today…
     clock.advance(days=1)  # …and the claim tomorrow, once the course has started
     answer = wechat.say(trainee, "领券")
-    assert "已经开课或关闭" in answer.text and "东县府办发〔2020〕57号" in answer.text
+    assert "已经开课或关闭" in answer.text and "依据：罗平县人社局培训券管理办法" in answer.text
     assert voucher_of(db, trainee, EXCAVATOR) is None
 
 

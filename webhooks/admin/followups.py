@@ -1,5 +1,5 @@
-"""The desk's follow-up page: employment after training against the 90% goal (QJ2020 二; DX2020
-三(六)), with completion and certificate pass rates and the trainees' rating of the training,
+"""The desk's follow-up page: employment after training against the 90% goal (LP2021 二), with
+completion and certificate pass rates and the trainees' rating of the training,
 by course, institution, category or township. Institution staff see their own courses only."""
 
 from __future__ import annotations

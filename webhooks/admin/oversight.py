@@ -10,6 +10,7 @@ from flask import Response
 
 from locales import N_
 from models.attendance import PROXY_SIGNING_SHARE
+from models.basis import cite
 from models.desk import DeskRole
 from models.presence import (
     AT_CLASS_POINT_DEG,
@@ -43,7 +44,8 @@ def oversight() -> Response:
         "admin/oversight.html", result=result, days=days, proxy_share=PROXY_SIGNING_SHARE,
         burst_size=BURST_SIZE, burst_seconds=BURST_SECONDS, shown=SESSIONS_SHOWN,
         point_m=round(AT_CLASS_POINT_DEG * METRES_PER_DEGREE),
-        cell_m=round(BURST_CELL_DEG * METRES_PER_DEGREE), percent=_percent)
+        cell_m=round(BURST_CELL_DEG * METRES_PER_DEGREE), percent=_percent,
+        basis=cite("check_in_in_person"))
 
 
 def _percent(share: float) -> str:

@@ -98,9 +98,13 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def body(code: str, message: str, *, field: str | None = None,
-         reason: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field, "reason": reason}}
+def body(code: str, message: str, *, field: str | None = None, reason: str | None = None,
+         source: str | None = None) -> dict[str, Any]:
+    error = {"code": code, "message": message, "field": field, "reason": reason}
+    if source:
+        # A refusal under a rule names the rule's basis, as its message does.
+        error["source"] = source
+    return {"error": error}
 
 
 def t() -> Translator:
@@ -116,8 +120,9 @@ def domain_response(error: DomainError) -> tuple[int, dict[str, Any]]:
     else:
         message = explain_in(t(), error)
     status = STATUS_OF.get(error.code, 404 if error.code.endswith("not_found") else 409)
-    return status, body(error.code, message, field=field,
-                                                reason=reason)
+    source = error.data.get("source")
+    return status, body(error.code, message, field=field, reason=reason,
+                        source=source if isinstance(source, str) else None)
 
 
 def api_response(error: ApiError) -> tuple[int, dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Job openings for the trainee (DX2020 三(五)): those matching them first, then the newest."""
+"""Job openings for the trainee (the county's rule job_push, on the model of DX2020 三(五)):
+those matching them first, then the newest."""
 
 from __future__ import annotations
 

@@ -56,6 +56,9 @@ class ErrorDetail(BaseModel):
     message: str = Field(description="for the person, in the language of Accept-Language")
     field: str | None = Field(description="the request field at fault, if one is")
     reason: str | None = Field(description="which rule or condition, where the code has several")
+    source: str | None = Field(default=None, description=(
+        "where a rule refuses: its basis as the message cites it (the county's own notice and "
+        "clause, or the policy clause it comes from)"))
 
 
 class Error(BaseModel):
