@@ -38,7 +38,7 @@ POSTGRES_URL = os.environ.get("PEIXUN_TEST_POSTGRES_URL",
 # runs side by side — two developers' shells, CI and a benchmark — never see each other.
 RUN_DB = f"peixun_t{os.getpid()}"
 REDIS_HOST = "redis://127.0.0.1:6379"
-REDIS_DBS = range(10, 16)  # test runs side by side each claim one of these
+REDIS_DBS = range(4, 16)  # test runs side by side each claim one of these
 OWNER_KEY = "peixun:test-run-owner"
 REQUIRE_SERVICES = os.environ.get("PEIXUN_REQUIRE_SERVICES") == "1"
 
@@ -93,6 +93,16 @@ def _drop_postgres() -> None:
     admin.dispose()
 
 
+def _owner_is_gone(owner: bytes | None) -> bool:
+    try:
+        os.kill(int(owner or 0), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
 def _redis_or_skip() -> str:
     """A Redis database of this run's own: the first of REDIS_DBS no other live run holds."""
     if os.environ.get("PEIXUN_TEST_REDIS_URL"):
@@ -100,8 +110,14 @@ def _redis_or_skip() -> str:
     try:
         for n in REDIS_DBS:
             url = f"{REDIS_HOST}/{n}"
-            if Redis.from_url(url, socket_connect_timeout=1).set(OWNER_KEY, os.getpid(),
-                                                                 nx=True, ex=3600):
+            client = Redis.from_url(url, socket_connect_timeout=1)
+            if client.set(OWNER_KEY, os.getpid(), nx=True, ex=3600):
+                return url
+            owner = client.get(OWNER_KEY)
+            # A run killed before its teardown: its database is free again (getset: of two
+            # runs taking it over at once, only the one that saw the dead owner wins).
+            if _owner_is_gone(owner) and client.getset(OWNER_KEY, os.getpid()) == owner:
+                client.expire(OWNER_KEY, 3600)
                 return url
     except Exception as error:  # any failure to reach it means "not here"
         _unavailable("Redis at " + REDIS_HOST, error)
