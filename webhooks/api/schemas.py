@@ -187,6 +187,9 @@ class CourseSummary(BaseModel):
     hours: int
     fee_yuan: str
     is_free: bool
+    is_publicly_procured: bool = Field(
+        description="bought by public tender (公开招标): a free course so bought is the free "
+                    "training of QJ2019 (十七)")
     township: str
     starts_on: date
     ends_on: date
