@@ -517,8 +517,8 @@ def _document() -> dict[str, Any]:
 
 
 def _entry(document: dict[str, Any], rule_id: str) -> dict[str, Any]:
-    [entry] = [r for r in document["eligibility"]["rules"] if r["id"] == rule_id]
-    return entry
+    """The rule's newest entry (a rule changed by an edition has one entry per edition)."""
+    return [r for r in document["eligibility"]["rules"] if r["id"] == rule_id][-1]
 
 
 def _dump(document: dict[str, Any]) -> str:
