@@ -19,6 +19,7 @@ from models.courses import (
     list_categories,
 )
 from models.errors import CourseNotFound
+from models.levels import level_name
 from models.persons import LocationSource, note_location, origin_of
 
 PER_PAGE = 5
@@ -31,7 +32,8 @@ CERTIFICATES = {
     CertificateKind.COMPLETION: N_("training completion certificate"),
 }
 
-# Skill levels of 职业技能等级证书, as the catalogue records them (QJ2019 (十六)).
+# Skill levels of 职业技能等级证书, as the catalogue names them (QJ2019 (十六)); a level read
+# through models/levels.py (五级 is 初级工) finds its words here.
 LEVELS = {
     "初级工": N_("entry level"),
     "中级工": N_("intermediate level"),
@@ -158,10 +160,10 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         return Reply(text=t._("That course is no longer listed. Reply “课程” for the list."))
     loc = t.locale
     certificate = t._(CERTIFICATES[course.certificate_kind])
-    if course.certificate_level:
+    level = level_name(course.certificate_level)
+    if level:
         certificate = t._("%(certificate)s (%(level)s)", certificate=certificate,
-                          level=t._(LEVELS[course.certificate_level])
-                          if course.certificate_level in LEVELS else course.certificate_level)
+                          level=t._(LEVELS[level]) if level in LEVELS else level)
     lines = [
         f"【{course.display_name(loc)}】",
         t._("Institution: %(name)s", name=course.institution.display_name(loc)),
@@ -174,7 +176,7 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         t._("Hours: %(hours)s (theory %(theory)s, practice %(practice)s)",
             hours=course.hours, theory=course.theory_hours, practice=course.practice_hours),
         t._("Certificate: %(certificate)s", certificate=certificate),
-        t._("Fee: %(fee)s", fee=_fee(turn, course)),
+        t._("Fee: %(fee)s", fee=_fee(turn, course, details=True)),
         t._("Seats: %(left)s left of %(capacity)s",
             left=turn.run(course_seats_left, course=course), capacity=course.capacity),
         _who_may_join(turn, course),
@@ -193,8 +195,12 @@ def _who_may_join(turn: Turn, course: Course) -> str:
                     "claim part of the fee back as a training subsidy.")
 
 
-def _fee(turn: Turn, course: Course) -> str:
-    return turn.t._("free") if course.is_free else turn.t.money(course.fee_yuan)
+def _fee(turn: Turn, course: Course, *, details: bool = False) -> str:
+    if not course.is_free:
+        return turn.t.money(course.fee_yuan)
+    if details and course.is_publicly_procured:
+        return turn.t._("free (bought by public tender)")
+    return turn.t._("free")
 
 
 def _times(turn: Turn, course: Course) -> str:

@@ -56,6 +56,11 @@ REASONS: dict[str, str] = {
     "applies_to_courses": N_("It depends on the course you choose."),
     "course_is_free": N_("The course is free."),
     "course_not_free": N_("The course costs %(fee_yuan)s yuan."),
+    "course_publicly_procured": N_(
+        "The course was bought by public tender by the public employment service."),
+    "course_not_publicly_procured": N_(
+        "The course was not bought by public tender by the public employment service."),
+    "rule_ended": N_("This subsidy ended on %(ended_on)s; it is no longer paid."),
     "institution_kind_covered": N_("The course is run by a %(institution_kind)s."),
     "institution_kind_not_covered": N_(
         "The course is run by a %(institution_kind)s, which this does not cover."),
@@ -115,6 +120,7 @@ WORDING: dict[str, Callable[[Translator, Any], str]] = {
     "certificate_kind": _certificate_words,
     "fact": lambda t, v: t._(MISSING.get(v, v)),
     "reaches_on": lambda t, v: t.day(v),
+    "ended_on": lambda t, v: t.day(v),
 }
 
 
@@ -127,6 +133,8 @@ def reason_text(t: Translator, code: str, params: dict[str, Any]) -> str:
 def amount_text(t: Translator, outcome: Outcome) -> str:
     per = {"day": N_("%(amount)s a day"), "month": N_("%(amount)s a month"),
            "year": N_("%(amount)s a year"), "person": N_("%(amount)s a person")}
+    if outcome.ended_on is not None:
+        return t._("ended on %(day)s", day=t.day(outcome.ended_on))
     if outcome.kind is PayKind.FREE:
         return t._("free training")
     if outcome.total is not None and outcome.kind is not PayKind.PER_DAY:

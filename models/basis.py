@@ -36,6 +36,7 @@ ADOPTED_RULES = (
     "completion_share",  # 结业 needs the course's share of hours attended
     "job_push",  # job openings pushed to matching trainees
     "follow_up",  # visits and questions after training
+    "practice_share",  # practice hours 7:3 at course import (course_rules)
 )
 
 

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, enum_column
@@ -105,6 +105,9 @@ class Course(Base):
     practice_hours: Mapped[int]
     capacity: Mapped[int]
     fee_yuan: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    # Bought from the institution by a public tender of the public employment service (公开招标):
+    # QJ2019 (十七) pays free training in full only when it was so procured.
+    is_publicly_procured: Mapped[bool] = mapped_column(default=False, server_default=false())
     is_entrepreneurship: Mapped[bool] = mapped_column(default=False)
     township_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     address: Mapped[str] = mapped_column(String(200))

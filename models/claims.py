@@ -23,7 +23,7 @@ from models.clock import LOCAL_TZ
 from models.eligibility import Status, evaluate
 from models.errors import CourseNotFound, DomainError, NotFound
 from models.persons import Person
-from models.settlement import settlement_rates
+from models.settlement import paid_already, settlement_rates
 from models.vouchers import Voucher, VoucherStatus
 from models.workdays import add_working_days, work_calendar
 
@@ -46,6 +46,9 @@ class LineNote:
 
     GROUP_NOT_VERIFIED = "group_not_verified"  # allowances wait for the bureau's verification
     ALREADY_SETTLED = "already_settled"  # training paid by a settlement (凭券结算) already
+    # the person's same occupation and level (初级工 = 五级) was paid with another voucher:
+    # QJ2019 (十六) pays it once
+    SAME_OCCUPATION_LEVEL = "same_occupation_level"
 
 
 class ClaimNotAllowed(DomainError):
@@ -178,6 +181,8 @@ def _line(db: Session, course: Course, voucher: Voucher, now: datetime) -> Claim
                      note=None)
     if voucher.status is VoucherStatus.SETTLED:
         line.note = LineNote.ALREADY_SETTLED  # its training was paid by the settlement run
+    elif voucher.certified and paid_already(db, [voucher]):
+        line.note = LineNote.SAME_OCCUPATION_LEVEL
     elif voucher.certified:
         rate = settlement_rates().rate_for(kind=course.certificate_kind,
                                            level=course.certificate_level, is_certified=True)

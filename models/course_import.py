@@ -38,8 +38,16 @@ from models.clerk_sheet import day as _day
 from models.clerk_sheet import key as _key
 from models.clerk_sheet import shown as _shown
 from models.clerk_sheet import text as _text
-from models.courses import CourseSpec, PublishOutcome, course_rule_breaks, publish_course_spec
+from models.courses import (
+    CourseRules,
+    CourseSpec,
+    PublishOutcome,
+    course_rule_breaks,
+    course_rules,
+    publish_course_spec,
+)
 from models.errors import CourseFileRejected, CourseRuleBroken
+from models.levels import accepted_names, grade_of
 from models.regions import Region, RegionLevel
 
 logger = logging.getLogger(__name__)
@@ -170,6 +178,15 @@ CERTIFICATE_KINDS: dict[str, CertificateKind] = {
 }
 
 
+def _level(cell: Cell, known: Known) -> str:
+    """A skill level under either of its names (五级 or 初级工), stored as the catalogue names
+    it: QJ2019 (十六) subsidizes an occupation at a level once, whatever the file calls it."""
+    grade = grade_of(_text(cell))
+    if grade is None:
+        raise _Rejected("unknown_level", value=_shown(cell), names=accepted_names())
+    return grade.name
+
+
 def _one_of(table: Callable[[Known], dict[str, Any]], code: str) -> Parser:
     def parse(cell: Cell, known: Known) -> Any:
         found = table(known).get(_key(_text(cell)))
@@ -220,11 +237,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("occupation_en", "工种英文", _words(80), is_required=False),  # blank: the Chinese
     Column("certificate_kind", "证书类型",
            _one_of(lambda _: CERTIFICATE_KINDS, "unknown_certificate_kind")),
-    Column("certificate_level", "等级", _words(20), is_required=False),
+    Column("certificate_level", "等级", _level, is_required=False),  # a skill level needs one
     Column("theory_hours", "理论课时", _whole(0, 5000)),
     Column("practice_hours", "实操课时", _whole(0, 5000)),
     Column("capacity", "人数上限", _whole(1, None)),  # the YN2021 caps: check_course_rules
     Column("fee_yuan", "费用", _yuan, is_required=False, default=Decimal(0)),
+    # QJ2019 (十七): free training bought by public tender; blank means it was not.
+    Column("is_publicly_procured", "公开招标采购", _yes_no, is_required=False, default=False),
     Column("is_entrepreneurship", "创业培训", _yes_no, is_required=False, default=False),
     Column("township", "乡镇", _one_of(lambda k: k.townships, "unknown_township")),
     Column("address", "地址", _words(200)),
@@ -243,12 +262,14 @@ HEADERS: dict[str, Column] = {_key(header): column for column in COLUMNS
                               for header in (column.name, column.zh)}
 RULE_FIELDS = {"certificate_kind", "theory_hours", "practice_hours", "capacity",
                "is_entrepreneurship", "first_day", "session_days", "daily"}
-# A broken YN2021 二(七) rule (CourseRuleBroken.rule) → the column it is shown on, and its code
+# A broken rule (CourseRuleBroken.rule: YN2021 二(七), or the county's course_rules) → the
+# column it is shown on, and its code
 RULE_PROBLEMS: dict[str, tuple[str, str]] = {
     "min_hours": ("theory_hours", "min_hours"),
     "capacity": ("capacity", "max_trainees"),
     "hours_a_day": ("daily", "hours_a_day"),
     "sessions_hours": ("daily", "sessions_hours"),
+    "practice_share": ("practice_hours", "practice_share"),
 }  # "session_times" cannot reach check_course_rules: _period refuses such a period first
 
 
@@ -277,14 +298,17 @@ def known_references(db: Session) -> Known:
     )
 
 
-def check_rows(sheet: Sheet, *, known: Known, today: date) -> list[CourseSpec]:
-    """A spec for every row, or CourseFileRejected with every problem of every row."""
+def check_rows(sheet: Sheet, *, known: Known, today: date,
+               rules: CourseRules | None = None) -> list[CourseSpec]:
+    """A spec for every row, or CourseFileRejected with every problem of every row. ``rules``:
+    the county's course rules (default: the policy file's)."""
+    rules = rules if rules is not None else course_rules()
     specs: list[CourseSpec] = []
     errors: list[RowError] = []
     first_row_of: dict[str, int] = {}
     for number, cells in sheet.rows:
         values, row_errors = _read_row(number, sheet.columns, cells, known)
-        row_errors += _cross_checks(number, values, row_errors, known, today)
+        row_errors += _cross_checks(number, values, row_errors, known, today, rules)
         code = values["code"]
         if code in first_row_of:
             row_errors.append(RowError(number, "code", "duplicate_code",
@@ -307,25 +331,30 @@ def _read_row(number: int, columns: tuple[Column | None, ...], cells: tuple[Cell
 
 
 def _cross_checks(number: int, values: dict[str, Any], errors: list[RowError], known: Known,
-                  today: date) -> list[RowError]:
+                  today: date, rules: CourseRules) -> list[RowError]:
     """Problems between columns; only among columns that could be read."""
     failed = {error.column for error in errors}
     found: list[RowError] = []
     if (values["lat"] is None) != (values["lng"] is None) and not failed & {"lat", "lng"}:
         missing = "lat" if values["lat"] is None else "lng"
         found.append(RowError(number, missing, "lat_lng_pair"))
+    # Settlement pays a skill-level certificate by its level: without one it could not be paid.
+    if (values["certificate_kind"] is CertificateKind.SKILL_LEVEL
+            and values["certificate_level"] is None and "certificate_level" not in failed):
+        found.append(RowError(number, "certificate_level", "level_required",
+                              {"names": accepted_names()}))
     first_day = values["first_day"]
     if first_day and first_day < today and values["code"] not in known.course_codes:
         found.append(RowError(number, "first_day", "first_day_past",
                               {"value": first_day.isoformat(), "today": today.isoformat()}))
     if not failed & RULE_FIELDS:
-        found += _rule_errors(number, _spec(values))
+        found += _rule_errors(number, _spec(values), rules)
     return found
 
 
-def _rule_errors(number: int, spec: CourseSpec) -> list[RowError]:
+def _rule_errors(number: int, spec: CourseSpec, rules: CourseRules) -> list[RowError]:
     errors = []
-    for broken in course_rule_breaks(spec):
+    for broken in course_rule_breaks(spec, rules=rules):
         rule = broken.data["rule"]
         column, code = RULE_PROBLEMS.get(rule, (None, rule))
         if code == "max_trainees" and spec.is_entrepreneurship:
@@ -356,6 +385,7 @@ def _spec(values: dict[str, Any]) -> CourseSpec:
         practice_hours=values["practice_hours"],
         capacity=values["capacity"],
         fee_yuan=values["fee_yuan"],
+        is_publicly_procured=values["is_publicly_procured"],
         is_entrepreneurship=values["is_entrepreneurship"],
         township_code=values["township"],
         address=values["address"],
@@ -372,12 +402,15 @@ def _spec(values: dict[str, Any]) -> CourseSpec:
 # --- the operation ---------------------------------------------------------------------------
 
 def import_courses(db: Session, *, filename: str, content: bytes, actor_id: int | None,
-                   channel: Channel, now: datetime, today: date) -> ImportResult:
+                   channel: Channel, now: datetime, today: date,
+                   rules: CourseRules | None = None) -> ImportResult:
     """Publish every course of a CSV or .xlsx file, or none: CourseFileRejected lists every
-    problem of the file. Runs in the caller's transaction."""
+    problem of the file. Runs in the caller's transaction. ``rules``: the county's course
+    rules (default: the policy file's)."""
+    rules = rules if rules is not None else course_rules()
     sheet = read_sheet(filename, content)
     try:
-        specs = check_rows(sheet, known=known_references(db), today=today)
+        specs = check_rows(sheet, known=known_references(db), today=today, rules=rules)
     except CourseFileRejected as rejected:
         logger.info("course file rejected: %s problems in %s rows", len(rejected.data["errors"]),
                     len(sheet.rows))
@@ -385,7 +418,7 @@ def import_courses(db: Session, *, filename: str, content: bytes, actor_id: int 
     try:
         outcomes = Counter(
             publish_course_spec(db, spec=spec, actor_id=actor_id, channel=channel,
-                                now=now).outcome
+                                now=now, rules=rules).outcome
             for spec in specs
         )
     except CourseRuleBroken as broken:  # a class day that trainees attended would vanish

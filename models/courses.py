@@ -1,4 +1,5 @@
-"""Finding courses, and publishing them under the limits of YN2021 二(七)."""
+"""Finding courses, and publishing them under the limits of YN2021 二(七) and the county's own
+course rules (``course_rules`` of models/data/policy.yaml: DX2020 三(四)'s 7:3, where adopted)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
 
+import yaml
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from models.audit import Channel, audit
+from models.basis import cite
 from models.catalogue import (
     Category,
     CertificateKind,
@@ -24,7 +29,9 @@ from models.catalogue import (
 )
 from models.catalogue import Intent as WorkIntent
 from models.errors import CourseNotFound, CourseRuleBroken
+from models.levels import level_name
 from models.regions import Region
+from models.settlement import POLICY_FILE
 from models.vouchers import seats_left
 
 # YN2021 二(七)
@@ -197,18 +204,94 @@ class CourseSpec:
     # A check-out scan records hours attended; the share of hours needed to complete.
     requires_checkout: bool = False
     completion_share: float = 0.9
+    # Bought by public tender (QJ2019 (十七)); see Course.is_publicly_procured.
+    is_publicly_procured: bool = False
 
 
-def check_course_rules(spec: CourseSpec) -> None:
-    """Raise CourseRuleBroken for the first YN2021 二(七) limit the course breaks."""
-    breaks = course_rule_breaks(spec)
+# --- the county's course rules ---------------------------------------------------------------
+
+class CourseRulesInvalid(ValueError):
+    """``course_rules`` of the policy file cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class PracticeShare:
+    """DX2020 三(四): practice to theory hours 7:3, i.e. practice at least ``minimum`` of all."""
+
+    minimum: Decimal
+    source: str
+
+    @property
+    def percent(self) -> int | float:
+        value = self.minimum * 100
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+@dataclass(frozen=True)
+class CourseRules:
+    practice_share: PracticeShare | None = None  # None: the county has not adopted it
+
+
+@cache
+def course_rules() -> CourseRules:
+    """The county's course rules, read once per process; a bad section stops here, loudly."""
+    document = yaml.safe_load(POLICY_FILE.read_text(encoding="utf-8"))
+    return parse_course_rules(document.get("course_rules"))
+
+
+def parse_course_rules(raw: Any) -> CourseRules:
+    """``course_rules`` of the policy file (missing: none adopted)."""
+    if raw is None:
+        return CourseRules()
+    if not isinstance(raw, dict) or set(raw) - {"practice_share"}:
+        raise CourseRulesInvalid("course_rules knows only practice_share")
+    share = raw.get("practice_share")
+    if share is None:
+        return CourseRules()
+    if not isinstance(share, dict) or set(share) != {"adopted", "min"}:
+        raise CourseRulesInvalid("course_rules.practice_share is {adopted, min}")
+    if not isinstance(share["adopted"], bool):
+        raise CourseRulesInvalid("course_rules.practice_share.adopted must be true or false")
+    try:
+        minimum = Decimal(str(share["min"]))
+    except InvalidOperation:
+        minimum = Decimal(-1)
+    if isinstance(share["min"], bool) or not Decimal(0) < minimum <= Decimal(1):
+        raise CourseRulesInvalid("course_rules.practice_share.min must be a share above 0 and "
+                                 f"at most 1, such as 0.7, not {share['min']!r}")
+    if not share["adopted"]:
+        return CourseRules()
+    # The county's basis, as adopted_rules names it (DX2020 binds no one here).
+    return CourseRules(practice_share=PracticeShare(minimum=minimum,
+                                                    source=cite("practice_share")))
+
+
+def check_course_rules(spec: CourseSpec, *, rules: CourseRules | None = None) -> None:
+    """Raise CourseRuleBroken for the first limit the course breaks."""
+    breaks = course_rule_breaks(spec, rules=rules)
     if breaks:
         raise breaks[0]
 
 
-def course_rule_breaks(spec: CourseSpec) -> list[CourseRuleBroken]:
-    """Every YN2021 二(七) limit the course breaks, in the order check_course_rules tests them."""
-    return [*_hours_breaks(spec), *_capacity_breaks(spec), *_timetable_breaks(spec)]
+def course_rule_breaks(spec: CourseSpec, *,
+                       rules: CourseRules | None = None) -> list[CourseRuleBroken]:
+    """Every limit the course breaks, in the order check_course_rules tests them: YN2021 二(七),
+    then the county's own (``rules``, default the policy file's)."""
+    rules = rules if rules is not None else course_rules()
+    return [*_hours_breaks(spec), *_capacity_breaks(spec), *_timetable_breaks(spec),
+            *_practice_breaks(spec, rules)]
+
+
+def _practice_breaks(spec: CourseSpec, rules: CourseRules) -> list[CourseRuleBroken]:
+    share = rules.practice_share
+    hours = spec.theory_hours + spec.practice_hours
+    if share is None or hours <= 0 or spec.practice_hours >= share.minimum * hours:
+        return []
+    percent = round(spec.practice_hours * 100 / hours, 1)
+    return [CourseRuleBroken(rule="practice_share", limit=share.percent,
+                             value=int(percent) if percent.is_integer() else percent,
+                             practice=spec.practice_hours, hours=hours,
+                             source=share.source)]
 
 
 def _hours_breaks(spec: CourseSpec) -> list[CourseRuleBroken]:
@@ -244,15 +327,18 @@ def _timetable_breaks(spec: CourseSpec) -> list[CourseRuleBroken]:
 
 
 def publish_course(db: Session, *, spec: CourseSpec, actor_id: int | None, channel: Channel,
-                   now: datetime) -> Course:
+                   now: datetime, rules: CourseRules | None = None) -> Course:
     """Create or replace a course from its spec, after checking the rules."""
-    return publish_course_spec(db, spec=spec, actor_id=actor_id, channel=channel, now=now).course
+    return publish_course_spec(db, spec=spec, actor_id=actor_id, channel=channel, now=now,
+                               rules=rules).course
 
 
 def publish_course_spec(db: Session, *, spec: CourseSpec, actor_id: int | None,
-                        channel: Channel, now: datetime) -> Publication:
-    """Like publish_course, and say whether the course was created, changed or left as it was."""
-    check_course_rules(spec)
+                        channel: Channel, now: datetime,
+                        rules: CourseRules | None = None) -> Publication:
+    """Like publish_course, and say whether the course was created, changed or left as it was.
+    The level is stored under the catalogue's name of its grade (五级 → 初级工)."""
+    check_course_rules(spec, rules=rules)
     institution = _by_code(db, Institution, spec.institution_code, "institution")
     category = _by_code(db, Category, spec.category_code, "category")
     township = _by_code(db, Region, spec.township_code, "township")
@@ -265,10 +351,11 @@ def publish_course_spec(db: Session, *, spec: CourseSpec, actor_id: int | None,
     course.category = category
     course.township = township
     for name in ("name", "name_en", "occupation", "occupation_en", "certificate_kind",
-                 "certificate_level", "theory_hours", "practice_hours", "capacity", "fee_yuan",
-                 "is_entrepreneurship", "address", "lat", "lng", "radius_m", "description",
-                 "requires_checkout", "completion_share"):
+                 "theory_hours", "practice_hours", "capacity", "fee_yuan",
+                 "is_publicly_procured", "is_entrepreneurship", "address", "lat", "lng",
+                 "radius_m", "description", "requires_checkout", "completion_share"):
         setattr(course, name, getattr(spec, name))
+    course.certificate_level = level_name(spec.certificate_level)
     days = sorted(day for day, _, _ in spec.sessions)
     course.starts_on, course.ends_on = days[0], days[-1]
     sessions_changed = _replace_sessions(db, course, spec.sessions)

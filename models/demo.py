@@ -103,6 +103,7 @@ def course_spec(row: dict[str, Any], today: date) -> CourseSpec:
         practice_hours=int(row["practice_hours"]),
         capacity=int(row["capacity"]),
         fee_yuan=Decimal(str(row.get("fee_yuan", 0))),
+        is_publicly_procured=bool(row.get("is_publicly_procured", False)),
         is_entrepreneurship=bool(row.get("is_entrepreneurship", False)),
         township_code=row["township"],
         address=row["address"],

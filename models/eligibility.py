@@ -126,6 +126,7 @@ class Pays:
 @dataclass(frozen=True)
 class CourseTerms:
     is_free: bool | None = None
+    publicly_procured: bool | None = None  # bought by public tender (QJ2019 (十七))
     institution_kinds: frozenset[InstitutionKind] = frozenset()
     certificate_kinds: frozenset[CertificateKind] = frozenset()
     needs_certificate: bool = False
@@ -175,13 +176,23 @@ class Policy:
     def rules_on(self, day: date) -> dict[str, Rule]:
         """The entry of each rule that applies on the day (the latest that has started),
         in the file's order; a rule past its effective_to is left out."""
+        return {rid: rule for rid, rule in self.latest_on(day).items() if rule.in_force(day)}
+
+    def ended_on(self, day: date) -> dict[str, Rule]:
+        """The entry of each rule that has ended by the day: its latest started entry's
+        effective_to is past and no later entry took over. In the file's order."""
+        return {rid: rule for rid, rule in self.latest_on(day).items()
+                if rule.effective_to is not None and rule.effective_to < day}
+
+    def latest_on(self, day: date) -> dict[str, Rule]:
+        """The latest entry of each rule that has started by the day, in the file's order."""
         latest: dict[str, Rule] = {}
         for rule in self.rules:
             if rule.effective_from <= day and (
                     rule.id not in latest or rule.effective_from > latest[rule.id].effective_from):
                 latest[rule.id] = rule
         order = list(dict.fromkeys(r.id for r in self.rules))
-        return {rid: latest[rid] for rid in order if rid in latest and latest[rid].in_force(day)}
+        return {rid: latest[rid] for rid in order if rid in latest}
 
 
 def yearly_cap_on(day: date) -> int:
@@ -428,11 +439,13 @@ def _who(raw: Any, rule_id: str) -> Who:
 def _course_terms(raw: Any, rule_id: str) -> CourseTerms:
     if not isinstance(raw, dict):
         raise PolicyFileInvalid("who.course must be a mapping", rule=rule_id)
-    _only(raw, {"is_free", "institution_kinds", "certificate_kinds", "needs_certificate"},
-          rule_id, "who.course")
-    is_free = raw.get("is_free")
+    _only(raw, {"is_free", "publicly_procured", "institution_kinds", "certificate_kinds",
+                "needs_certificate"}, rule_id, "who.course")
+    is_free, procured = raw.get("is_free"), raw.get("publicly_procured")
     return CourseTerms(
         is_free=None if is_free is None else _flag(is_free, rule_id, "who.course.is_free"),
+        publicly_procured=(None if procured is None else
+                           _flag(procured, rule_id, "who.course.publicly_procured")),
         institution_kinds=frozenset(_member_of(InstitutionKind, k, rule_id,
                                                "who.course.institution_kinds")
                                     for k in raw.get("institution_kinds") or []),
@@ -624,6 +637,12 @@ class Outcome:
     def reason_codes(self) -> list[str]:
         return [r.code for r in self.reasons]
 
+    @property
+    def ended_on(self) -> date | None:
+        """The last day of a subsidy that has ended (reason ``rule_ended``), else None."""
+        return next((r.params["ended_on"] for r in self.reasons if r.code == "rule_ended"),
+                    None)
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -662,16 +681,23 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
             raise CourseNotFound(course_id=course_id)
     edition = policy.edition_on(on)
     rules = policy.rules_on(on)
+    ended = policy.ended_on(on)
     facts = _Facts.gather(db, person=person, course=course, on=on)
     outcomes = []
-    for rule in rules.values():
+    for rule in policy.latest_on(on).values():
         if rule.pays is None or (course is not None and rule.who.course is None):
             continue
-        if rule.who.role == "cadre":
-            if course is None and facts.cadre is not None:
-                outcomes.append(_cadre_outcome(db, rule, facts))
+        if rule.who.role == "cadre" and (course is not None or facts.cadre is None):
             continue
-        outcomes.append(_outcome(rule, rules, facts))
+        if rule.id in ended:
+            # An ended subsidy is answered, not dropped: someone asking is told it ended.
+            outcomes.append(_ended_outcome(rule))
+        elif rule.id not in rules:
+            continue
+        elif rule.who.role == "cadre":
+            outcomes.append(_cadre_outcome(db, rule, facts))
+        else:
+            outcomes.append(_outcome(rule, rules, facts))
     logger.info("eligibility of person %s (course %s) on %s under %s: %s outcomes", person.id,
                 course_id, on, edition.version, len(outcomes))
     return Evaluation(person_id=person.id, course_id=course_id, on=on,
@@ -756,6 +782,17 @@ def _outcome(rule: Rule, rules: Mapping[str, Rule], facts: _Facts) -> Outcome:
         total=None if status is Status.NOT_ELIGIBLE else money.total, total_max=money.total_max,
         reasons=tuple(f.reason for f in shown), missing=missing, source=rule.source,
         effective_from=rule.effective_from)
+
+
+def _ended_outcome(rule: Rule) -> Outcome:
+    """A subsidy past its effective_to: not eligible, because it ended on that day."""
+    return Outcome(
+        rule_id=rule.id, title_zh=rule.title_zh, title_en=rule.title_en, kind=rule.pays.kind,
+        payee=rule.pays.to, status=Status.NOT_ELIGIBLE, amount=None, amount_range=None,
+        per=rule.pays.per, days=None, days_max=None, count=None, periods_max=None, total=None,
+        total_max=None, reasons=(Reason("rule_ended", {"ended_on": rule.effective_to},
+                                        rule.source),),
+        missing=(), source=rule.source, effective_from=rule.effective_from)
 
 
 # --- groups -------------------------------------------------------------------------------
@@ -906,7 +943,7 @@ def _course_findings(rule: Rule, facts: _Facts) -> list[_Finding]:
         return []
     if course is None:
         found = [_Finding(INFO, Reason("applies_to_courses", {
-            "is_free": terms.is_free,
+            "is_free": terms.is_free, "publicly_procured": terms.publicly_procured,
             "institution_kinds": sorted(k.value for k in terms.institution_kinds),
             "certificate_kinds": sorted(k.value for k in terms.certificate_kinds),
             "needs_certificate": terms.needs_certificate}, source))]
@@ -919,6 +956,11 @@ def _course_findings(rule: Rule, facts: _Facts) -> list[_Finding]:
         fact = (Reason("course_is_free", {}, source) if course.is_free else
                 Reason("course_not_free", {"fee_yuan": course.fee_yuan}, source))
         found.append(_Finding(INFO if course.is_free == terms.is_free else FAIL, fact))
+    if terms.publicly_procured is not None:
+        procured = course.is_publicly_procured
+        found.append(_Finding(INFO if procured == terms.publicly_procured else FAIL, Reason(
+            "course_publicly_procured" if procured else "course_not_publicly_procured", {},
+            source)))
     if terms.institution_kinds:
         kind = course.institution.kind
         covered = kind in terms.institution_kinds

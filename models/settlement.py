@@ -1,11 +1,13 @@
 """Settlement (凭券结算: the county's rule settle_by_voucher, on the model of DX2020 三(一)): the
 bureau pays an institution for the vouchers it completed in a period, at the county's rates by
 certificate kind and level (QJ2020 五(二)); each voucher is settled once, in one run, never
-again."""
+again; and a person's occupation at one level is paid once (QJ2019 (十六)), whichever name the
+level goes by."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -21,11 +23,15 @@ from models.audit import Channel, audit
 from models.catalogue import CertificateKind, Course, Institution
 from models.clock import LOCAL_TZ
 from models.errors import NotFound, SettlementRefused
+from models.levels import grade_of, level_name, same_level
 from models.vouchers import Settlement, Voucher, VoucherStatus
 
 logger = logging.getLogger(__name__)
 
 POLICY_FILE = Path(__file__).resolve().parent / "data" / "policy.yaml"
+# "同一职业同一等级不可重复享受": a second certificate of the same occupation and level earns
+# no training subsidy, in a settlement run or in a class's claim.
+QJ2019_ONCE = "曲政办发〔2019〕112号 (十六)"
 
 
 
@@ -48,7 +54,7 @@ class Rates:
     """``settlement_rates`` of models/data/policy.yaml, checked against the policy's range."""
 
     by_kind: dict[CertificateKind, Rate]
-    by_level: dict[str, Rate]  # skill-level certificates, by level and each alias
+    by_level: dict[str, Rate]  # skill-level certificates, by the catalogue's name of the level
     no_certificate: Rate
     is_demo: bool
 
@@ -58,7 +64,8 @@ class Rates:
         if not is_certified:
             return self.no_certificate
         if kind is CertificateKind.SKILL_LEVEL:
-            return self.by_level.get((level or "").strip())
+            # 五级 is 初级工: one vocabulary of levels (models/levels.py).
+            return self.by_level.get(level_name(level) or "")
         return self.by_kind.get(kind)
 
 
@@ -81,10 +88,16 @@ def parse_rates(data: dict[str, Any]) -> Rates:
             raise ValueError(f"settlement rate outside the policy's range: {rule}")
         kind = CertificateKind(rule["certificate_kind"])
         if kind is CertificateKind.SKILL_LEVEL:
-            for name in [rule["level"], *rule.get("aliases", [])]:
-                if name in by_level:
-                    raise ValueError(f"skill level {name} has two settlement rates")
-                by_level[name] = rate
+            if "aliases" in rule:
+                raise ValueError("settlement rates take no `aliases`: the other names of a "
+                                 f"level are in models/levels.py ({rule})")
+            grade = grade_of(rule["level"])
+            if grade is None:
+                raise ValueError(f"skill level {rule['level']!r} is not one of the five grades "
+                                 "of models/levels.py")
+            if grade.name in by_level:
+                raise ValueError(f"skill level {grade.name} has two settlement rates")
+            by_level[grade.name] = rate
         elif kind in by_kind:
             raise ValueError(f"certificate kind {kind} has two settlement rates")
         else:
@@ -118,6 +131,8 @@ class SettlementRow:
     certificate_no: str | None
     training_yuan: Decimal
     appraisal_yuan: Decimal
+    # The voucher that was paid for the same occupation and level already: this one pays 0.
+    paid_with: str | None = None
 
     @property
     def amount_yuan(self) -> Decimal:
@@ -168,7 +183,8 @@ def settle(db: Session, *, institution_code: str, period_start: date, period_end
     vouchers = _due(db, institution_id=institution.id, period_start=period_start,
                     period_end=period_end)
     rates = settlement_rates()
-    rows = [_row(voucher, rates) for voucher in vouchers]
+    paid = paid_already(db, vouchers)
+    rows = [_row(voucher, rates, paid.get(voucher.id)) for voucher in vouchers]
     result = SettlementResult(
         settlement_id=None, institution_code=institution.code, institution_name=institution.name,
         institution_name_en=institution.name_en, period_start=period_start,
@@ -224,11 +240,46 @@ def _due(db: Session, *, institution_id: int, period_start: date,
         .with_for_update(of=Voucher)).unique())
 
 
-def _row(voucher: Voucher, rates: Rates) -> SettlementRow:
+def paid_already(db: Session, vouchers: Iterable[Voucher]) -> dict[int, str]:
+    """For each of ``vouchers`` (in the order they are paid, courses loaded) whose training
+    subsidy was paid already for the same person, occupation and level (初级工 = 五级), by
+    another voucher: the number of that voucher. Paid means certified and settled, or in a
+    claim's line with a training subsidy, or earlier among ``vouchers`` themselves."""
+    # models.claims prices its lines from this module's rates, hence the late import.
+    from models.claims import ClaimLine
+
+    vouchers = list(vouchers)
+    people = {v.person_id for v in vouchers}
+    if not people:
+        return {}
+    claimed = select(ClaimLine.voucher_id).where(ClaimLine.training_yuan > 0)
+    paid = list(db.scalars(
+        select(Voucher).join(Voucher.course)
+        .where(Voucher.person_id.in_(people), Voucher.certified.is_(True),
+               Voucher.id.not_in([v.id for v in vouchers]),
+               (Voucher.status == VoucherStatus.SETTLED) | Voucher.id.in_(claimed))
+        .options(contains_eager(Voucher.course)).order_by(Voucher.id)).unique())
+    found: dict[int, str] = {}
+    for voucher in vouchers:
+        earlier = next((v for v in paid if v.person_id == voucher.person_id
+                        and v.course_id != voucher.course_id
+                        and v.course.occupation == voucher.course.occupation
+                        and same_level(v.course.certificate_level,
+                                       voucher.course.certificate_level)), None)
+        if earlier is not None:
+            found[voucher.id] = earlier.number
+        elif voucher.certified:
+            paid.append(voucher)  # the first of the run pays; a later one of it does not
+    return found
+
+
+def _row(voucher: Voucher, rates: Rates, paid_with: str | None = None) -> SettlementRow:
     course, person = voucher.course, voucher.person
     is_certified = bool(voucher.certified)
     rate = rates.rate_for(kind=course.certificate_kind, level=course.certificate_level,
                           is_certified=is_certified)
+    if paid_with is not None:
+        rate = Rate(training_yuan=Decimal(0), appraisal_yuan=Decimal(0), source=QJ2019_ONCE)
     if rate is None:
         raise SettlementRefused(reason="no_rate", number=voucher.number,
                                 certificate_kind=course.certificate_kind.value,
@@ -239,4 +290,5 @@ def _row(voucher: Voucher, rates: Rates) -> SettlementRow:
         course_name=course.name, course_name_en=course.name_en, course_hours=course.hours,
         certificate_kind=course.certificate_kind, certificate_level=course.certificate_level,
         is_certified=is_certified, certificate_no=voucher.certificate_no,
-        training_yuan=rate.training_yuan, appraisal_yuan=rate.appraisal_yuan)
+        training_yuan=rate.training_yuan, appraisal_yuan=rate.appraisal_yuan,
+        paid_with=paid_with)

@@ -32,6 +32,7 @@ from models.errors import (
     VoucherStateWrong,
     VoucherWrongInstitution,
 )
+from models.levels import same_level
 from models.outbox import enqueue
 from models.persons import Person
 from models.regions import Region
@@ -204,12 +205,12 @@ def same_occupation_level(held: Iterable[Voucher], course: Course) -> Voucher | 
     """The voucher among ``held`` (courses loaded) for another course of the same occupation
     at the same certificate level as ``course``, if any: QJ2019 (十六) subsidizes each
     occupation and level once (a course without a level matches the others without one).
-    Claiming refuses on it and SUBSIDY's evaluation answers no on it; each cites the clause
-    its own way."""
-    level = course.certificate_level or ""
+    Levels are compared through models/levels.py: 初级工 and 五级 are one level. Claiming
+    refuses on it and SUBSIDY's evaluation answers no on it; each cites the clause its own
+    way."""
     return next((v for v in held if v.course_id != course.id
                  and v.course.occupation == course.occupation
-                 and (v.course.certificate_level or "") == level), None)
+                 and same_level(v.course.certificate_level, course.certificate_level)), None)
 
 
 def _check_budget(db: Session, *, course: Course) -> None:

@@ -68,12 +68,14 @@ MODEL_WORDS: dict[str, tuple[str, ...] | None] = {
     "completion_share": ("考勤", "结业率"),
     "job_push": ("推送岗位信息",),
     "follow_up": ("回访", "就业率"),
+    "practice_share": ("实操课时与理论课时比例为7∶3",),
 }
 
 # Module constants that cite a clause (refusals carry them), by module and name.
 CONSTANT_WORDS: dict[str, tuple[str, ...]] = {
     "models.vouchers.QJ2019_CAPS": ("不超过3次", "同一职业同一等级"),
     "models.vouchers.YN2021_CLASS_SIZE": ("不得超过60人",),
+    "models.settlement.QJ2019_ONCE": ("同一职业同一等级",),
     "models.vouchers.LP2021_TARGETS": ("培训任务数",),
     "models.claims.YN2021_CLAIMS": ("10个工作日内",),
     "models.claims.QJ2019_NO_DOUBLE_CLAIM": ("不得重复申报",),
@@ -81,6 +83,7 @@ CONSTANT_WORDS: dict[str, tuple[str, ...]] = {
 
 # Clauses the messages cite, by document key and clause: what the messages cite them for.
 MESSAGE_WORDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("QJ2019", "(十六)"): ("同一职业同一等级",),
     ("QJ2019", "(二十三)"): ("不得重复申报",),
     ("QJ2020", "五(一)"): ("生活费补贴", "交通补贴"),
     ("QJ2020", "五(二)"): ("取得证书", "800元至6000元"),

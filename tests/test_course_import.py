@@ -181,7 +181,7 @@ BAD_ROWS = [
     # row 5: 36 trainees in entrepreneurship training
     _row(STARTING_A_BUSINESS, code="imp-104", capacity="36"),
     # row 6: 9 hours a day
-    _row(code="imp-105", theory_hours="45", practice_hours="90",
+    _row(code="imp-105", theory_hours="40", practice_hours="95",
          daily="08:00-12:00;13:00-18:00"),
     # row 7: no such township
     _row(code="imp-106", township="nowhere"),

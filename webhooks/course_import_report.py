@@ -57,6 +57,7 @@ PROBLEMS: dict[str, str] = {
                            "1–12)"),
     "unknown_township": N_("“%(value)s” is not a township of the county (its code or its "
                            "Chinese name)"),
+    "unknown_level": N_("“%(value)s” is not a skill level; write one of %(names)s"),
     "unknown_certificate_kind": N_("“%(value)s” is not a certificate type (职业资格证书, "
                                    "职业技能等级证书, 专项职业能力证书, 特种作业操作证书 or "
                                    "培训合格证书)"),
@@ -64,6 +65,7 @@ PROBLEMS: dict[str, str] = {
     "duplicate_code": N_("the course code “%(value)s” is also on row %(first_row)s"),
     "lat_lng_pair": N_("give both latitude and longitude, or neither"),
     "first_day_past": N_("the first day, %(value)s, is before today (%(today)s)"),
+    "level_required": N_("a skill-level certificate course needs its level: one of %(names)s"),
     # YN2021 二(七)
     "min_hours": N_("a %(certificate)s course needs at least %(limit)s hours; this row has "
                     "%(value)s (YN2021 二(七))"),
@@ -75,6 +77,9 @@ PROBLEMS: dict[str, str] = {
                       "(YN2021 二(七))"),
     "sessions_hours": N_("the class times add up to %(value)s hours, but theory and practice "
                          "hours to %(limit)s"),
+    # the county's course_rules (policy.yaml), citing the county's basis
+    "practice_share": N_("practice must be at least %(limit)s%% of the hours; this row has "
+                         "%(practice)s practice hours of %(hours)s (%(value)s%%) (%(source)s)"),
     "session_has_attendance": N_("course %(value)s has attendance on %(day)s; a class day "
                                  "trainees attended cannot be moved or removed by an import"),
 }

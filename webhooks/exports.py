@@ -25,7 +25,7 @@ from models.claims import (
     LineNote,
 )
 from models.clock import LOCAL_TZ
-from models.settlement import SettlementResult, SettlementRow, settlement_rates
+from models.settlement import QJ2019_ONCE, SettlementResult, SettlementRow, settlement_rates
 from webhooks.course_import_report import CERTIFICATES
 from webhooks.sheet_cells import put, write
 
@@ -115,7 +115,11 @@ def _certificate(row: SettlementRow, t: Translator) -> str:
         return t._("none (appraisal failed)")
     name = t._(CERTIFICATES[row.certificate_kind])
     if row.certificate_level:
-        return t._("%(certificate)s (%(level)s)", certificate=name, level=row.certificate_level)
+        name = t._("%(certificate)s (%(level)s)", certificate=name, level=row.certificate_level)
+    if row.paid_with:
+        return t._("%(certificate)s: the same occupation and level was paid with voucher "
+                   "%(number)s, so nothing is paid (%(source)s)", certificate=name,
+                   number=row.paid_with, source=QJ2019_ONCE)
     return name
 
 
@@ -338,6 +342,8 @@ FIRST_AMOUNT_COLUMN = 6  # the training subsidy; the amounts run to the total
 CLAIM_NOTES = {
     LineNote.GROUP_NOT_VERIFIED: N_("group not verified: no allowance"),
     LineNote.ALREADY_SETTLED: N_("training already settled"),
+    LineNote.SAME_OCCUPATION_LEVEL: N_(
+        "same occupation and level paid already: no training subsidy (QJ2019 (十六))"),
 }
 
 

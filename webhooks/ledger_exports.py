@@ -329,6 +329,8 @@ def _class_facts(record: ClassRecord, t: Translator) -> list[tuple[str, Any]]:
         (t._("Address"), course.address),
         (t._("Capacity"), course.capacity),
         (t._("Fee"), t.money(course.fee_yuan) if course.fee_yuan else t._("free")),
+        (t._("Bought by public tender"), t._("yes") if course.is_publicly_procured
+         else t._("no")),
         (t._("Teacher"), t._("not recorded")),
         (t._("Sessions opened by"), ", ".join(record.session_openers) or NOTHING),
         (t._("Description"), course.description or NOTHING),

@@ -190,6 +190,9 @@ class CourseSummary(BaseModel):
     hours: int
     fee_yuan: str
     is_free: bool
+    is_publicly_procured: bool = Field(
+        description="bought by public tender (公开招标): a free course so bought is the free "
+                    "training for the priority groups")
     township: str
     starts_on: date
     ends_on: date

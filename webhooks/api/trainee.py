@@ -202,6 +202,7 @@ def course_summary(course: Course, seats_left: int, t: Translator) -> dict[str, 
             "certificate_kind": t._(CERTIFICATES[course.certificate_kind]),
             "certificate_level": course.certificate_level, "hours": course.hours,
             "fee_yuan": f"{course.fee_yuan:.2f}", "is_free": course.is_free,
+            "is_publicly_procured": course.is_publicly_procured,
             "township": course.township.display_name(t.locale),
             "starts_on": course.starts_on.isoformat(), "ends_on": course.ends_on.isoformat(),
             "seats_left": seats_left, "lat": course.lat, "lng": course.lng}
