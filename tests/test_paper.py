@@ -528,6 +528,14 @@ def test_oversight_counts_the_marks_without_a_smartphone_apart(in_class, wechat,
     assert re.search(r'data-flag="no_smartphone">1<', flagged)
 
 
+def test_the_command_line_oversight_counts_them_apart_too(in_class, wechat, runner):
+    wechat.say(STAFF, "补签 王奶奶 无智能手机")
+    result = runner.invoke(args=["attendance", "oversight", "--lang", "en"])
+    [line] = [x for x in result.output.splitlines() if x.startswith(EXCAVATOR)]
+    assert "marks: 1, by hand: 0%" in line and "无智能手机 (counted apart): 1" in line
+    assert "proxy" not in line
+
+
 def test_oversight_without_such_marks_says_so(desk_client):
     html = desk_client(DeskRole.ADMIN).get("/admin/oversight").get_data(as_text=True)
     assert "本期间没有“无智能手机”补签" in html
