@@ -150,6 +150,10 @@ def call_roll(turn: Turn, intent: Intent) -> Reply:
             state = t._("absent (by hand)")
         else:
             state = t._("not checked in")
+        if not line.has_wechat:
+            # They cannot scan: the one hand mark that is counted apart (models.attendance).
+            state += " · " + t._("no WeChat: 补签 %(number)s 无智能手机",
+                                 number=line.voucher_number)
         text.append(f"{line.voucher_number} {line.name} {line.id_masked} · {state}")
     text.append(t._("To mark by hand: 补签 <voucher number> <reason>, or 缺勤 <voucher number> "
                     "<reason>."))

@@ -38,8 +38,11 @@ def cadre_menu(turn: Turn, intent: Intent) -> Reply:
             "1. " + t._("My referral QR code"),
             "2. " + t._("Register a neighbour (代报名)"),
             "3. " + t._("My figures"),
+            "4. " + t._("Claim a voucher for a neighbour without WeChat (代领券)"),
+            "5. " + t._("My neighbours' paper vouchers"),
         ]),
-        choices=(Intent("CADRE_QR"), Intent("NEIGHBOUR"), Intent("CADRE_FIGURES")))
+        choices=(Intent("CADRE_QR"), Intent("NEIGHBOUR"), Intent("CADRE_FIGURES"),
+                 Intent("PROXY_CLAIM"), Intent("PAPER_VOUCHERS")))
 
 
 def referral_code(turn: Turn, intent: Intent) -> Reply:

@@ -16,6 +16,7 @@ from bot import (
     followup,
     general,
     jobs,
+    paper,
     profile,
     registration,
     screens,
@@ -58,6 +59,9 @@ HANDLERS: dict[str, Handler] = {
     "CADRE_QR": cadre.referral_code,
     "NEIGHBOUR": cadre.register_neighbour,
     "CADRE_FIGURES": cadre.figures,
+    "PROXY_CLAIM": paper.start_claim,
+    "PAPER_VOUCHERS": paper.neighbours_vouchers,
+    "PAPER_REDEEM": paper.scan_card,
     "BIND": cadre.bind,
     "CLAIM": vouchers.claim,
     "MY_VOUCHERS": vouchers.my_vouchers,
@@ -89,7 +93,9 @@ HANDLERS: dict[str, Handler] = {
 
 # How a dialogue ends on 取消 and on timeout, where not as registration's (nothing kept, start
 # again): the follow-up's optional sentence keeps the answers given before it.
-ENDINGS = {followup.OPINION: (followup.opinion_skipped, followup.opinion_expired)}
+ENDINGS = {followup.OPINION: (followup.opinion_skipped, followup.opinion_expired),
+           paper.CLAIM: (general.cancelled, paper.claim_expired),
+           paper.ID_CHECK: (general.cancelled, paper.check_expired)}
 
 # Messages that are typed or spoken: inside a dialogue they answer its question.
 TYPED = (TextMessage, VoiceMessage)

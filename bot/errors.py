@@ -32,6 +32,31 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("invalid_id_number", "age"): N_(
         "By this ID card number the person is not yet 16, the age to join vocational "
         "training."),
+    ("invalid_phone", "needed"): N_(
+        "A mobile number is needed to register on your own WeChat. If you have no mobile "
+        "phone, ask your village cadre to register you (代报名): they will be your contact."),
+    ("invalid_answer", "id_last"): N_(
+        "Reply with the last %(n)s characters of the number on the ID card, for example 0133 "
+        "or 123X."),
+    ("id_check_failed", None): N_(
+        "These are not the last %(chars)s characters of this person's ID card number. Read them "
+        "from the ID card the person shows (not from the paper voucher); nothing was redeemed."),
+    ("claim_refused", "not_your_neighbour"): N_(
+        "You can claim vouchers only for the neighbours you registered yourself (代报名)."),
+    ("claim_refused", "has_wechat"): N_(
+        "This neighbour has their own WeChat now: they claim their vouchers themselves (领券)."),
+    ("claim_refused", "no_consent"): N_(
+        "Without the neighbour's consent no voucher is claimed for them; nothing was saved. "
+        "(%(source)s)"),
+    ("trainee_not_found", "none"): N_(
+        "No enrolled trainee named “%(name)s” has a class of yours today. Write the voucher "
+        "number instead (点名 lists them)."),
+    ("trainee_not_found", "several"): N_(
+        "Several enrolled trainees are named “%(name)s”: write the voucher number instead "
+        "(点名 lists them)."),
+    ("mark_refused", "has_wechat"): N_(
+        "%(name)s has their own WeChat and checks in by scanning: “无智能手机” is only for "
+        "trainees without it. Mark them with another reason. (%(source)s)"),
     ("invalid_phone", None): N_(
         "A mobile number has 11 digits and starts with 1 (for example 13812345678). Please "
         "write it again."),
@@ -170,7 +195,8 @@ FALLBACK = N_("Sorry, that could not be done.")
 # Data that are moments (ISO strings), written in the person's words.
 MOMENTS = ("at", "opens", "closes", "until")
 # What a scanned code should have been, by its prefix (models.codes.RotatingCode).
-CODE_KINDS = {"PXV": N_("training voucher"), "PXC": N_("class check-in")}
+CODE_KINDS = {"PXV": N_("training voucher"), "PXC": N_("class check-in"),
+              "PXP": N_("paper training voucher")}
 
 
 def explain(turn: Turn, error: DomainError) -> str:

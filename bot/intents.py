@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from wechatpy import events, messages
 
+from models.codes import PAPER_PREFIX
+
 
 @dataclass(frozen=True)
 class Intent:
@@ -52,6 +54,10 @@ WORDS: dict[str, Intent] = {
     **{w: Intent("REGISTER") for w in (
         "注册", "登记", "报名", "我要报名", "register", "sign up", "signup")},
     **{w: Intent("NEIGHBOUR") for w in ("代报名", "帮邻居报名", "register neighbour")},
+    **{w: Intent("PROXY_CLAIM") for w in (
+        "代领券", "帮邻居领券", "代邻居领券", "claim for neighbour", "claim for a neighbour")},
+    **{w: Intent("PAPER_VOUCHERS") for w in (
+        "邻居的券", "代领的券", "纸质券", "neighbours vouchers", "paper vouchers")},
     **{w: Intent("RECOMMEND") for w in ("推荐", "推荐课程", "适合我的", "recommend")},
     **{w: Intent("FREE_COURSES") for w in ("免费", "免费课程", "free", "free courses")},
     **{w: Intent("CATEGORIES") for w in ("分类", "类别", "课程分类", "categories", "category")},
@@ -144,6 +150,8 @@ def _scan_result(event: events.BaseEvent) -> str | None:
 # reads it, the staff's 核销（机构） or the 扫码签到 the display names.
 SCREEN_CODE_PREFIX = "PXS:"
 SCREEN_SCAN_KEYS = ("REDEEM", "CHECKIN")
+# A paper voucher's static code (models.paper), scanned by staff with 核销.
+PAPER_CODE_PREFIX = PAPER_PREFIX + ":"
 
 
 def _scanned(event: events.BaseEvent) -> Intent:
@@ -152,6 +160,8 @@ def _scanned(event: events.BaseEvent) -> Intent:
     result = _scan_result(event)
     if event.key in SCREEN_SCAN_KEYS and (result or "").startswith(SCREEN_CODE_PREFIX):
         return Intent("CONFIRM_SCREEN", result)
+    if event.key == "REDEEM" and (result or "").startswith(PAPER_CODE_PREFIX):
+        return Intent("PAPER_REDEEM", result)
     return Intent(event.key, result)
 
 

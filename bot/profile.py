@@ -37,7 +37,7 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
         t._("【My details】"),
         t._("Name: %(name)s", name=person.name),
         t._("ID card: %(id)s", id=person.id_masked),
-        t._("Mobile: %(phone)s", phone=person.phone_masked),
+        t._("Mobile: %(phone)s", phone=person.phone_masked or t._("none")),
         t._("Township: %(township)s", township=person.township.display_name(t.locale)),
         t._("Where to work: %(intent)s", intent=t._(INTENTS[person.intent])),
         t._("Groups: %(groups)s", groups=t.listing(groups) if groups else t._("none")),

@@ -18,7 +18,7 @@ from models.audit import Channel
 from models.cadres import register_neighbour
 from models.catalogue import Intent as WorkIntent
 from models.errors import DomainError, InvalidAnswer
-from models.identity import clean_name, clean_phone, parse_id_number
+from models.identity import clean_name, parse_id_number, phone_answer
 from models.persons import ConsentHow, Group
 from models.pii import mask_id, mask_phone
 from models.registration import RegistrationForm, check_id_available, register, townships
@@ -56,8 +56,12 @@ def ask_id(turn: Turn, answers: dict[str, Any]) -> str:
 
 
 def ask_phone(turn: Turn, answers: dict[str, Any]) -> str:
-    return _prefix(turn) + turn.t._(
+    question = _prefix(turn) + turn.t._(
         "Please write the mobile number, for example: 13812345678")
+    if _for_neighbour(turn):
+        question += "\n" + turn.t._("If they have no mobile phone, reply “无”: you will be "
+                                    "their contact.")
+    return question
 
 
 def ask_township(turn: Turn, answers: dict[str, Any]) -> str:
@@ -108,7 +112,8 @@ def ask_confirm(turn: Turn, answers: dict[str, Any]) -> str:
         t._("Please check:"),
         t._("Name: %(name)s", name=answers["name"]),
         t._("ID card: %(id)s", id=mask_id(answers["id_number"])),
-        t._("Mobile: %(phone)s", phone=mask_phone(answers["phone"])),
+        t._("Mobile: %(phone)s", phone=mask_phone(answers["phone"]) if answers["phone"]
+            else t._("none (the village cadre is the contact)")),
         t._("Township: %(township)s", township=township),
         t._("Where to work: %(intent)s", intent=t._(INTENTS[WorkIntent(answers["intent"])])),
         t._("Groups: %(groups)s", groups=t.listing(groups)),
@@ -135,8 +140,9 @@ def take_id(turn: Turn, text: str, answers: dict[str, Any]) -> str:
     return facts.number
 
 
-def take_phone(turn: Turn, text: str, answers: dict[str, Any]) -> str:
-    return clean_phone(text)
+def take_phone(turn: Turn, text: str, answers: dict[str, Any]) -> str | None:
+    # “无” (no phone) is taken only from a cadre registering a neighbour (models.identity).
+    return phone_answer(text, by_cadre=_for_neighbour(turn))
 
 
 def take_township(turn: Turn, text: str, answers: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from models import (  # noqa: F401
     jobs,
     miniprogram,
     outbox,
+    paper,
     persons,
     presence,
     progress,

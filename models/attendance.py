@@ -6,6 +6,8 @@ asks); staff mark by hand only with a reason, audited; inspectors record spot ch
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,16 +38,19 @@ from models.errors import (
     AttendanceShort,
     CheckInRefused,
     CourseNotFound,
+    DomainError,
     MarkRefused,
     NoSessionToday,
     NotInspector,
     SessionsNotOver,
     SeveralClassesNow,
+    TraineeNotFound,
     VoucherNotFound,
     VoucherWrongInstitution,
 )
+from models.identity import clean_name
 from models.persons import LocationSource, Person
-from models.staff import staff_of
+from models.staff import StaffMember, staff_of
 from models.vouchers import Voucher, VoucherStatus
 
 CHECKIN_CODE_SECONDS = 30
@@ -58,6 +63,13 @@ LOCATION_FRESH = timedelta(hours=2)  # a location older than this is asked for a
 # the same grace as a check-out scan, time enough to mark the trainee whose phone died once
 # the class is over, too short to mark a class later from the office.
 MARK_AFTER = CHECKOUT_AFTER
+# The reason of a hand mark for a trainee who cannot scan: no WeChat of their own (a neighbour a
+# cadre registered, holding a paper voucher, models.paper). Counted apart from other hand marks
+# (models.presence), and taken only for such a trainee, so it cannot hide proxy signing.
+NO_SMARTPHONE = "无智能手机"
+NO_SMARTPHONE_WORDS = frozenset({NO_SMARTPHONE, "没有智能手机", "无智能机", "no smartphone",
+                                 "without smartphone", "without a smartphone"})
+_VOUCHER_NUMBER = re.compile(r"PX\d{4,}", re.IGNORECASE)
 
 
 class MarkHow(enum.StrEnum):
@@ -322,6 +334,7 @@ class RollLine:
     name: str
     id_masked: str
     attendance: Attendance | None
+    has_wechat: bool = True  # without: they cannot scan; staff mark them 无智能手机
 
 
 def roll_call(db: Session, *, staff_openid: str, now: datetime,
@@ -333,7 +346,8 @@ def roll_call(db: Session, *, staff_openid: str, now: datetime,
     marks = {a.person_id: a for a in db.scalars(
         select(Attendance).where(Attendance.session_id == session.id))}
     return session, [RollLine(v.number, v.person.name, v.person.id_masked,
-                              marks.get(v.person_id)) for v in vouchers]
+                              marks.get(v.person_id), has_wechat=v.person.openid is not None)
+                     for v in vouchers]
 
 
 def mark_window(session: ClassSession) -> tuple[datetime, datetime]:
@@ -378,15 +392,19 @@ def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_pres
     manual marks is a warning sign of 代签). Its hours count once the session has taken place
     (``has_taken_place``), like a scan's."""
     staff = staff_of(db, openid=staff_openid)
-    voucher = db.scalar(select(Voucher).where(Voucher.number == voucher_number.strip().upper()))
-    if voucher is None:
-        raise VoucherNotFound(number=voucher_number)
+    voucher = _voucher_to_mark(db, staff=staff, named=voucher_number, now=now)
     if voucher.course.institution_id != staff.institution_id:
         raise VoucherWrongInstitution()
     if voucher.status is not VoucherStatus.REDEEMED:
         # The same rule as a scan: only an enrolled trainee's attendance counts.
         raise CheckInRefused(rule="mark_not_enrolled", source=cite("check_in_in_person"),
                              course=voucher.course.name)
+    reason = mark_reason(reason)
+    if reason == NO_SMARTPHONE and voucher.person.openid is not None:
+        # Their own WeChat scans: a hand mark for them is an ordinary one, counted as such.
+        raise MarkRefused(rule="has_wechat", course=voucher.course.name,
+                          name=voucher.person.name or voucher.number,
+                          source=cite("check_in_in_person"))
     # The voucher names the class, so two classes of the institution at once are no puzzle.
     session = session_to_mark(db, course=voucher.course, now=now)
     record = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
@@ -405,6 +423,36 @@ def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_pres
           target=record, before=before,
           after={"present": is_present, "reason": reason[:200], "session": session.id}, at=now)
     return record
+
+
+def mark_reason(reason: str) -> str:
+    """A hand mark's reason as kept: the ways of writing 无智能手机 become that one word."""
+    words = unicodedata.normalize("NFKC", reason or "").strip(" \t\n。.，,！!").lower()
+    return NO_SMARTPHONE if words in NO_SMARTPHONE_WORDS else (reason or "").strip()[:200]
+
+
+def _voucher_to_mark(db: Session, *, staff: StaffMember, named: str, now: datetime) -> Voucher:
+    """The voucher a hand mark names: its number (PX…), or the trainee's name, which must be
+    one enrolled trainee of the staff's institution with a class today (a name at roll call is
+    what staff have in front of them; two of the same name need the number)."""
+    words = (named or "").strip()
+    if _VOUCHER_NUMBER.fullmatch(words):
+        voucher = db.scalar(select(Voucher).where(Voucher.number == words.upper()))
+        if voucher is None:
+            raise VoucherNotFound(number=words)
+        return voucher
+    try:
+        name = clean_name(words)
+    except DomainError:
+        raise TraineeNotFound(reason="none", name=words[:30]) from None
+    today = now.astimezone(LOCAL_TZ).date()
+    found = db.scalars(select(Voucher).join(Voucher.course).join(Voucher.person).where(
+        Course.institution_id == staff.institution_id, Voucher.status == VoucherStatus.REDEEMED,
+        Person.name == name, Course.id.in_(select(ClassSession.course_id)
+                                           .where(ClassSession.day == today)))).all()
+    if len(found) != 1:
+        raise TraineeNotFound(reason="several" if found else "none", name=name)
+    return found[0]
 
 
 # --- what a trainee has attended, and completion -------------------------------------------
@@ -560,12 +608,22 @@ class ClassOversight:
 
     course: Course
     marks: int
-    manual_marks: int
+    manual_marks: int  # other than 无智能手机
     spot_checks: int
+    no_smartphone: int = 0  # hand marks of trainees without WeChat (NO_SMARTPHONE)
 
     @property
     def manual_share(self) -> float:
-        return self.manual_marks / self.marks if self.marks else 0.0
+        """Hand marks among the marks of trainees who could scan."""
+        could_scan = self.marks - self.no_smartphone
+        return self.manual_marks / could_scan if could_scan else 0.0
+
+
+def is_no_smartphone_mark() -> ColumnElement[bool]:
+    """A hand mark of a trainee without WeChat, in SQL over Attendance."""
+    # (A reason is never empty on a hand mark; coalesce keeps NOT of this true for scans.)
+    return and_(Attendance.how == MarkHow.MANUAL,
+                func.coalesce(Attendance.reason, "") == NO_SMARTPHONE)
 
 
 def oversight(db: Session) -> list[ClassOversight]:
@@ -574,14 +632,19 @@ def oversight(db: Session) -> list[ClassOversight]:
                             .group_by(ClassSession.course_id)).all())
     manual = dict(db.execute(select(ClassSession.course_id, func.count(Attendance.id))
                              .join(Attendance, Attendance.session_id == ClassSession.id)
-                             .where(Attendance.how == MarkHow.MANUAL)
+                             .where(Attendance.how == MarkHow.MANUAL,
+                                    ~is_no_smartphone_mark())
                              .group_by(ClassSession.course_id)).all())
+    paperless = dict(db.execute(select(ClassSession.course_id, func.count(Attendance.id))
+                                .join(Attendance, Attendance.session_id == ClassSession.id)
+                                .where(is_no_smartphone_mark())
+                                .group_by(ClassSession.course_id)).all())
     checks = dict(db.execute(select(ClassSession.course_id, func.count(SpotCheck.id))
                              .join(SpotCheck, SpotCheck.session_id == ClassSession.id)
                              .group_by(ClassSession.course_id)).all())
     courses = db.scalars(select(Course).order_by(Course.starts_on, Course.code)).all()
-    return [ClassOversight(c, marks.get(c.id, 0), manual.get(c.id, 0), checks.get(c.id, 0))
-            for c in courses]
+    return [ClassOversight(c, marks.get(c.id, 0), manual.get(c.id, 0), checks.get(c.id, 0),
+                           paperless.get(c.id, 0)) for c in courses]
 
 
 # --- the bureau's attendance sheet ---------------------------------------------------------

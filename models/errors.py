@@ -115,6 +115,13 @@ class VoucherNotRedeemable(DomainError):
     code = "voucher_not_redeemable"
 
 
+class IdCheckFailed(DomainError):
+    """Staff redeeming a paper voucher typed ID card characters that are not the holder's:
+    nothing is redeemed until they read them from the holder's ID card."""
+
+    code = "id_check_failed"
+
+
 class VoucherStateWrong(DomainError):
     """The operation does not fit the voucher's state (``status``)."""
 
@@ -129,6 +136,14 @@ class CheckInRefused(DomainError):
     """A check-in scan that does not count; ``rule`` says which condition failed."""
 
     code = "check_in_refused"
+
+
+class TraineeNotFound(NotFound):
+    """Staff named a trainee for a mark by hand: ``reason`` ``none`` (no enrolled trainee of
+    theirs by that ``name`` has a class today) or ``several`` (more than one: the voucher
+    number tells them apart)."""
+
+    code = "trainee_not_found"
 
 
 class AlreadyCheckedIn(DomainError):

@@ -66,6 +66,22 @@ def clean_phone(text: str) -> str:
     return phone
 
 
+# What a person answers at the phone step for "I have no mobile phone".
+NO_PHONE_WORDS = frozenset({"无", "没有", "无手机", "没有手机", "没手机", "none", "no", "no phone"})
+
+
+def phone_answer(text: str | None, *, by_cadre: bool) -> str | None:
+    """The mobile number answered, or None for a person without one. Only a neighbour a cadre
+    registers (代报名) may have none: the cadre is then their contact. A person registering on
+    their own WeChat is refused (``needed``), with the way forward in the reply."""
+    words = unicodedata.normalize("NFKC", text or "").strip(" \t\n。.，,！!").lower()
+    if not words or words in NO_PHONE_WORDS:
+        if by_cadre:
+            return None
+        raise InvalidPhone(reason="needed")
+    return clean_phone(words)
+
+
 def _is_known_province(code: str) -> bool:
     return any(part == code for part, _ in numdb.get("cn/loc").info(code + "0000")[:1])
 

@@ -62,6 +62,7 @@ class LocationSource(enum.StrEnum):
 class ConsentHow(enum.StrEnum):
     WECHAT = "wechat"  # agreed in the dialogue
     PAPER = "paper"  # signed on paper in front of a cadre (代报名)
+    READ_ALOUD = "read_aloud"  # a cadre read the text to them and they agreed (代领券)
 
 
 class Person(Base):

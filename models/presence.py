@@ -10,7 +10,7 @@ source (models.attendance), never refused for looking made up; these flags send 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Float, ForeignKey, and_, case, func, select
@@ -26,6 +26,7 @@ from models.attendance import (
     MarkHow,
     SpotCheck,
     current_session,
+    is_no_smartphone_mark,
 )
 from models.audit import Channel, audit
 from models.base import Base, enum_column
@@ -152,13 +153,14 @@ class SessionFlags:
     day: date
     starts: str
     marks: int
-    manual: int
+    manual: int  # hand marks other than 无智能手机
     scans: int
     at_class_point: int  # check-ins whose position is the class's own point
     burst: int  # the most scans within BURST_SECONDS from one spot
     no_position: int  # present without a position, where the course needs one
     headcount: int | None  # the latest count of heads, if staff counted
     spot_checks: int
+    no_smartphone: int = 0  # hand marks of trainees without WeChat, counted apart
 
     @property
     def is_burst(self) -> bool:
@@ -177,7 +179,8 @@ class SessionFlags:
 @dataclass(frozen=True)
 class ClassFlags:
     """A class's sessions in the period, summed: marks, the share made by hand (a warning sign
-    of 代签), and how many sessions carry each flag."""
+    of 代签), and how many sessions carry each flag. The marks 无智能手机 of trainees without
+    WeChat (who cannot scan) are counted apart, outside that share."""
 
     course: Course
     sessions: int
@@ -189,10 +192,13 @@ class ClassFlags:
     headcounts: int  # sessions whose heads were counted
     extra_scans: int  # sessions with more scans than heads
     spot_checks: int
+    no_smartphone: int = 0  # hand marks 无智能手机
 
     @property
     def manual_share(self) -> float:
-        return self.manual / self.marks if self.marks else 0.0
+        """Hand marks among the marks of trainees who could scan."""
+        could_scan = self.marks - self.no_smartphone
+        return self.manual / could_scan if could_scan else 0.0
 
     @property
     def is_proxy_share(self) -> bool:
@@ -212,6 +218,12 @@ class PresenceOversight:
     more_sessions: int  # flagged sessions beyond those listed
     classes: list[ClassFlags]  # flagged classes
     quiet_classes: int  # classes with sessions in the period and no flag
+    # Every class with hand marks 无智能手机 in the period, flagged or not: counted apart.
+    without_smartphone: list[ClassFlags] = field(default_factory=list)
+
+    @property
+    def no_smartphone_marks(self) -> int:
+        return sum(c.no_smartphone for c in self.without_smartphone)
 
 
 def _session_rows(since: date, until: date):
@@ -238,9 +250,11 @@ def _session_rows(since: date, until: date):
     def flag(condition):
         return case((condition, 1), else_=0)
 
+    paperless = is_no_smartphone_mark()
     marks = (select(ClassSession.id.label("session_id"), ClassSession.course_id,
                     ClassSession.day, ClassSession.starts,
-                    flag(Attendance.how == MarkHow.MANUAL).label("manual"),
+                    flag(and_(Attendance.how == MarkHow.MANUAL, ~paperless)).label("manual"),
+                    flag(paperless).label("no_smartphone"),
                     flag(scan).label("scan"), flag(on_point).label("at_point"),
                     flag(and_(present, needs_place,
                               Attendance.location_source == LocationSource.NONE))
@@ -252,6 +266,7 @@ def _session_rows(since: date, until: date):
              .subquery("marks"))
     figures = (select(marks.c.session_id, marks.c.course_id, marks.c.day, marks.c.starts,
                       func.count().label("marks"), func.sum(marks.c.manual).label("manual"),
+                      func.sum(marks.c.no_smartphone).label("no_smartphone"),
                       func.sum(marks.c.scan).label("scans"),
                       func.sum(marks.c.at_point).label("at_point"),
                       func.sum(marks.c.no_position).label("no_position"),
@@ -288,7 +303,7 @@ def presence_oversight(db: Session, *, today: date,
                           manual=int(r.manual), scans=int(r.scans),
                           at_class_point=int(r.at_point), burst=int(r.burst or 0),
                           no_position=int(r.no_position), headcount=r.counted,
-                          spot_checks=int(r.checks))
+                          spot_checks=int(r.checks), no_smartphone=int(r.no_smartphone))
              for r in rows]
     flagged = sorted((s for s in every if s.is_flagged),
                      key=lambda s: (s.day, s.starts, s.session_id), reverse=True)
@@ -302,10 +317,14 @@ def presence_oversight(db: Session, *, today: date,
                           no_position=sum(s.no_position for s in group),
                           headcounts=sum(1 for s in group if s.headcount is not None),
                           extra_scans=sum(1 for s in group if s.extra_scans),
-                          spot_checks=sum(s.spot_checks for s in group))
+                          spot_checks=sum(s.spot_checks for s in group),
+                          no_smartphone=sum(s.no_smartphone for s in group))
                for course_id, group in by_course.items()]
     shown = sorted((c for c in classes if c.is_flagged),
                    key=lambda c: (c.course.starts_on, c.course.code))
     return PresenceOversight(since=since, until=until, sessions=flagged[:SESSIONS_SHOWN],
                              more_sessions=max(0, len(flagged) - SESSIONS_SHOWN),
-                             classes=shown, quiet_classes=len(classes) - len(shown))
+                             classes=shown, quiet_classes=len(classes) - len(shown),
+                             without_smartphone=sorted(
+                                 (c for c in classes if c.no_smartphone),
+                                 key=lambda c: (c.course.starts_on, c.course.code)))

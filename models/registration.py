@@ -19,7 +19,7 @@ from models.errors import (
     InvitationInvalid,
     NotRegistered,
 )
-from models.identity import clean_name, clean_phone, parse_id_number
+from models.identity import clean_name, clean_phone, parse_id_number, phone_answer
 from models.persons import (
     ConsentHow,
     Group,
@@ -41,7 +41,7 @@ class RegistrationForm:
 
     name: str
     id_number: str
-    phone: str
+    phone: str | None  # None: no mobile phone (a neighbour registered by a cadre only)
     township_code: str
     intent: WorkIntent
     groups: frozenset[Group] = field(default_factory=frozenset)
@@ -62,7 +62,7 @@ def register(db: Session, *, vault: Vault, form: RegistrationForm, openid: str |
     """Register a person: themselves (openid) or a neighbour on paper (openid None)."""
     name = clean_name(form.name)
     facts = parse_id_number(form.id_number, today=today)
-    phone = clean_phone(form.phone)
+    phone = phone_answer(form.phone, by_cadre=registered_by is not None)
     township = township_by_code(db, form.township_code)
     id_hash = vault.digest(facts.number)
     holder = db.scalar(select(Person).where(Person.id_hash == id_hash))
@@ -78,7 +78,9 @@ def register(db: Session, *, vault: Vault, form: RegistrationForm, openid: str |
     person.id_sealed, person.id_hash, person.id_masked = (
         vault.seal(facts.number), id_hash, mask_id(facts.number))
     person.birth_date, person.sex = facts.birth_date, facts.sex
-    person.phone_sealed, person.phone_masked = vault.seal(phone), mask_phone(phone)
+    # Without a phone, the cadre who registered them (registered_by) is their contact.
+    person.phone_sealed = vault.seal(phone) if phone else None
+    person.phone_masked = mask_phone(phone) if phone else None
     person.township = township
     person.intent = form.intent
     person.draws_pension = form.draws_pension

@@ -36,7 +36,7 @@ from models.levels import same_level
 from models.outbox import enqueue
 from models.persons import Person
 from models.regions import Region
-from models.staff import staff_of
+from models.staff import StaffMember, staff_of
 from models.targets import Target, TargetMeasure
 
 # A voucher not redeemed within this long after the course starts expires and frees its seat.
@@ -86,6 +86,9 @@ class Voucher(Base):
     year: Mapped[int]  # the calendar year of the course's start, for the yearly cap
     claimed_at: Mapped[datetime]
     claimed_via: Mapped[Channel] = mapped_column(enum_column(Channel))
+    # The cadre's person who claimed it for a neighbour without WeChat (代领券, models.paper):
+    # such a voucher is held on a paper card, redeemed only with the ID card checked.
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
     expires_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None]
     redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
@@ -100,6 +103,10 @@ class Voucher(Base):
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
     course: Mapped[Course] = relationship()
+
+    @property
+    def is_paper(self) -> bool:
+        return self.claimed_by_id is not None
 
 
 class Redemption(Base):
@@ -145,6 +152,14 @@ class Settlement(Base):
 def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
                   now: datetime, today: date) -> Voucher:
     person = db.scalar(select(Person).where(Person.openid == openid))
+    return claim_for(db, person=person, course_id=course_id, channel=channel, now=now,
+                     today=today)
+
+
+def claim_for(db: Session, *, person: Person | None, course_id: int, channel: Channel,
+              now: datetime, today: date, claimed_by: int | None = None) -> Voucher:
+    """The one claim, whoever makes it: the person on their own WeChat or the mini-program, or
+    the cadre who registered them (``claimed_by``, models.paper), with the same refusals."""
     if person is None or not person.is_registered:
         raise NotRegistered()
     # Lock the course: two claims for the last seat must not both see it free.
@@ -155,7 +170,7 @@ def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
     _check_claim(db, person=person, course=course, today=today)
     voucher = Voucher(person_id=person.id, course_id=course.id, status=VoucherStatus.ISSUED,
                       year=course.starts_on.year, claimed_at=now, claimed_via=channel,
-                      expires_at=_expiry(course))
+                      claimed_by_id=claimed_by, expires_at=_expiry(course))
     db.add(voucher)
     try:
         with db.begin_nested():
@@ -163,8 +178,9 @@ def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
     except IntegrityError:
         raise ClaimRefused(rule="already_holds", source=cite("one_voucher_per_course")) from None
     voucher.number = f"PX{voucher.year}{voucher.id:06d}"
-    audit(db, actor_id=person.id, channel=channel, action="voucher.claim", target=voucher,
-          after={"course": course.code, "status": voucher.status.value}, at=now)
+    audit(db, actor_id=claimed_by or person.id, channel=channel, action="voucher.claim",
+          target=voucher, after={"course": course.code, "status": voucher.status.value,
+                                 **({"for_person": person.id} if claimed_by else {})}, at=now)
     return voucher
 
 
@@ -343,11 +359,18 @@ def redeem_voucher(db: Session, *, codes: RotatingCode, code: str, staff_openid:
     """报到: one atomic step, once, by staff of the course's own institution, from a current
     code shown by the holder."""
     staff = staff_of(db, openid=staff_openid)
-    voucher_id = codes.read(code, now)
-    voucher = db.scalar(select(Voucher).where(Voucher.id == voucher_id)
-                        .options(joinedload(Voucher.course).joinedload(Course.institution),
-                                 joinedload(Voucher.person))
-                        .with_for_update(of=Voucher))
+    voucher = voucher_to_redeem(db, voucher_id=codes.read(code, now), staff=staff)
+    return record_redemption(db, voucher=voucher, staff=staff, channel=channel, now=now)
+
+
+def voucher_to_redeem(db: Session, *, voucher_id: int, staff: StaffMember,
+                      lock: bool = True) -> Voucher:
+    """The voucher a code names, if ``staff`` may redeem it now: their own institution's, the
+    institution active, the voucher issued. Every way of redeeming goes through here."""
+    query = (select(Voucher).where(Voucher.id == voucher_id)
+             .options(joinedload(Voucher.course).joinedload(Course.institution),
+                      joinedload(Voucher.person)))
+    voucher = db.scalar(query.with_for_update(of=Voucher) if lock else query)
     if voucher is None:
         raise VoucherNotFound(voucher_id=voucher_id)
     if voucher.course.institution_id != staff.institution_id:
@@ -358,6 +381,12 @@ def redeem_voucher(db: Session, *, codes: RotatingCode, code: str, staff_openid:
         if voucher.redeemed_at is not None and voucher.status is not VoucherStatus.CANCELLED:
             raise VoucherAlreadyRedeemed(at=voucher.redeemed_at.isoformat())
         raise VoucherNotRedeemable(status=voucher.status.value)
+    return voucher
+
+
+def record_redemption(db: Session, *, voucher: Voucher, staff: StaffMember, channel: Channel,
+                      now: datetime, noted: dict | None = None) -> Redeemed:
+    """The redemption itself, once (``noted`` goes into its audit entry)."""
     # The conditional update is the promise on every backend: only one caller sees rowcount 1.
     changed = db.execute(
         update(Voucher).where(Voucher.id == voucher.id, Voucher.status == VoucherStatus.ISSUED)
@@ -374,7 +403,8 @@ def redeem_voucher(db: Session, *, codes: RotatingCode, code: str, staff_openid:
     except IntegrityError:
         raise VoucherAlreadyRedeemed(at=now.isoformat()) from None
     audit(db, actor_id=staff.person_id, channel=channel, action="voucher.redeem",
-          target=voucher, before={"status": "issued"}, after={"status": "redeemed"}, at=now)
+          target=voucher, before={"status": "issued"},
+          after={"status": "redeemed", **(noted or {})}, at=now)
     enqueue(db, person=voucher.person, reason=f"voucher.redeemed:{voucher.id}", now=now,
             notice="voucher_redeemed", params={"course": voucher.course.name,
                                                "course_en": voucher.course.name_en})

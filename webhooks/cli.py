@@ -498,6 +498,9 @@ def register(app: Flask) -> None:
                            course=line.course.display_name(t.locale), marks=line.marks,
                            share=f"{line.manual_share:.0%}", checks=line.spot_checks)
                 flags = []
+                if line.no_smartphone:
+                    flags.append(t._("无智能手机 (counted apart): %(count)s",
+                                     count=line.no_smartphone))
                 if line.marks and line.manual_share >= PROXY_SIGNING_SHARE:
                     flags.append(t._("⚠ check for proxy signing"))
                 if not line.spot_checks:

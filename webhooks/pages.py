@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
@@ -24,11 +24,13 @@ from bot import links
 from bot import subsidy as subsidy_words
 from bot.attendance import DISPLAY_PURPOSE
 from bot.cadre import QR_PAGE_SECONDS
+from bot.paper import CARD_PURPOSE, CARD_SECONDS
 from bot.screens import confirmation_code
 from locales import N_, Translator, translator
 from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
 from models.catalogue import Institution, session_bounds
+from models.clock import LOCAL_TZ
 from models.codes import ShownCode
 from models.displays import (
     CONFIRM_SECONDS,
@@ -39,6 +41,7 @@ from models.displays import (
 )
 from models.eligibility import evaluate
 from models.errors import DomainError, NoSessionToday, VoucherNotFound
+from models.paper import PaperCard, paper_card, paper_codes
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
 from webhooks.locale import request_locale
 from webhooks.qr import svg
@@ -165,6 +168,52 @@ def _voucher_page(voucher: Voucher, shown: ShownCode | None) -> str:
                       institution=voucher.course.institution.display_name(t.locale),
                       status_words=statuses[voucher.status.value],
                       asks_while=" ".join(s.value for s in VOUCHER_ASKS_WHILE))
+
+
+# The paper voucher card: no script at all, nothing from elsewhere.
+PAPER_CARD_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                  "base-uri 'none'; form-action 'none'")
+
+
+@bp.get("/paper-voucher/<token>")
+def paper_voucher(token: str):
+    """The paper voucher card of a neighbour without a smartphone, for the cadre who claimed it
+    to print (A6): the holder's name and masked ID (the region only: staff read the last
+    characters from the ID card itself), the voucher number, its static QR code while it can be
+    redeemed, and the class's institution, dates, times and address. The link goes to that
+    cadre only (signed, 30 days); any other voucher is 404."""
+    services = current()
+    payload = _payload(CARD_PURPOSE, token, CARD_SECONDS)
+    try:
+        with services.sessions.begin() as db:
+            card = paper_card(db, codes=paper_codes(services.config.secret_key),
+                              voucher_id=int(payload["v"]), cadre_person_id=int(payload["c"]))
+    except VoucherNotFound:
+        abort(404)
+    response = Response(_paper_page(card))
+    response.headers["Content-Security-Policy"] = PAPER_CARD_CSP
+    # Personal data behind a bearer link: no copy kept, and the link goes nowhere else.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _paper_page(card: PaperCard) -> str:
+    t = translator(request_locale())
+    voucher, course = card.voucher, card.voucher.course
+    statuses = {status: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()}
+    return _page("paper_voucher.html", card=card, voucher=voucher,
+                 qr=svg(card.code) if card.code else None,
+                 status_words=statuses[voucher.status],
+                 course=course.display_name(t.locale),
+                 institution=course.institution.display_name(t.locale),
+                 dates=t._("%(start)s to %(end)s", start=t.day(course.starts_on),
+                           end=t.day(course.ends_on)),
+                 times=t.listing([f"{t.clock(a)}–{t.clock(b)}" for a, b in card.times]),
+                 place=f"{course.township.display_name(t.locale)} {course.address}",
+                 # The last day it can be redeemed (it expires at the start of the next).
+                 valid_until=t.day((voucher.expires_at.astimezone(LOCAL_TZ)
+                                    - timedelta(seconds=1)).date()))
 
 
 @bp.get("/class/<token>")

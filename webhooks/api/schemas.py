@@ -458,7 +458,9 @@ class ReferralOut(BaseModel):
 class NeighbourIn(Body):
     name: text(40, 1)
     id_number: text(30, 1)
-    phone: text(20, 1)
+    phone: text(20, 1) = Field(
+        description="the mobile number, or “无” for a neighbour without one (the cadre is then "
+                    "their contact)")
     township: text(40, 1)
     intent: IntentIn
     groups: list[GroupIn] = Field(default=[], max_length=7)
