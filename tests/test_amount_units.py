@@ -130,11 +130,15 @@ def test_the_settlement_sheet_and_command_say_demo(runner, tmp_path, completed_v
     assert "演示金额：" in _texts(load_workbook(out))
 
 
-def test_the_quarter_s_ledger_says_its_amounts_are_demo(desk_client, services):
+def test_the_quarter_s_ledger_and_a_class_record_say_their_amounts_are_demo(
+        desk_client, services, completed_voucher):
     from tests.test_ledgers import export
 
-    book = export(desk_client(DeskRole.ADMIN), services, "ledger", "2026Q4")
+    client = desk_client(DeskRole.ADMIN)
+    book = export(client, services, "ledger", "2026Q4")
     assert "演示金额" in book.active["A2"].value
+    record = export(client, services, "class_record", completed_voucher)
+    assert "演示金额：" in _texts(record)
 
 
 def test_the_claim_sheet_and_the_command_say_demo(runner, tmp_path, clock, completed_voucher):
