@@ -92,6 +92,17 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
         "This course is full. Reply “课程” for other courses. (%(source)s)"),
     ("claim_refused", "budget"): N_(
         "This year's places for this kind of training are used up. (%(source)s)"),
+    ("not_staff_or_cadre", None): N_(
+        "Only staff of a training institution and village cadres can ask what an employer "
+        "gets. Employers ask the county employment service centre."),
+    ("employer_question_invalid", "training"): N_(
+        "No subsidy in force pays an employer for this kind of training."),
+    ("employer_question_invalid", "workers"): N_(
+        "Give the number of workers as a whole number from 1 to %(max)s."),
+    ("employer_question_invalid", "months"): N_(
+        "Give the months as a whole number from 1 to %(max)s."),
+    ("employer_question_invalid", "level"): N_(
+        "A level is given only for a skill-level certificate."),
     ("not_staff", None): N_(
         "Only staff of a training institution can redeem vouchers. Staff bind their WeChat "
         "with the invitation code from the labour bureau."),

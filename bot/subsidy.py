@@ -14,6 +14,7 @@ from bot.labels import GROUPS
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_, Translator
+from locales.amounts import amount_words
 from models.catalogue import CertificateKind
 from models.courses import CourseQuery, find_courses
 from models.eligibility import Evaluation, Outcome, PayKind, Status, evaluate
@@ -131,26 +132,28 @@ def reason_text(t: Translator, code: str, params: dict[str, Any]) -> str:
 
 
 def amount_text(t: Translator, outcome: Outcome) -> str:
-    per = {"day": N_("%(amount)s a day"), "month": N_("%(amount)s a month"),
-           "year": N_("%(amount)s a year"), "person": N_("%(amount)s a person")}
+    """The amount with what it is per ("每天¥60.00", "每人每月最高¥500.00，最多6个月"), marked
+    while it is a demo value, then what it comes to where that is known."""
     if outcome.ended_on is not None:
         return t._("ended on %(day)s", day=t.day(outcome.ended_on))
     if outcome.kind is PayKind.FREE:
         return t._("free training")
-    if outcome.total is not None and outcome.kind is not PayKind.PER_DAY:
-        return t.money(outcome.total)
+    # Paid to someone else (an employer, a cadre) for each person: "每人…".
+    shape = {"per": outcome.per, "each": outcome.payee != "trainee",
+             "periods_max": outcome.periods_max, "is_demo": outcome.is_demo}
     if outcome.amount is not None:
-        words = per.get(outcome.per or "")
-        text = t._(words, amount=t.money(outcome.amount)) if words else t.money(outcome.amount)
-        if outcome.kind is PayKind.PER_DAY and outcome.total is not None:
-            text += " · " + t._("so far %(total)s", total=t.money(outcome.total))
-        return text
-    if outcome.amount_range:
+        text = amount_words(t, amount=outcome.amount, **shape)
+    elif outcome.amount_range:
         low, high = outcome.amount_range
-        if high is None:
-            return t._("from %(low)s", low=t.money(low))
-        return t._("%(low)s to %(high)s", low=t.money(low), high=t.money(high))
-    return "—"
+        text = amount_words(t, low=low, high=high, **shape)
+    else:
+        return "—"
+    if outcome.total is not None and (outcome.kind is PayKind.PER_DAY
+                                      or outcome.count is not None):
+        words = (N_("so far %(total)s") if outcome.kind is PayKind.PER_DAY
+                 else N_("in all %(total)s"))
+        text += " · " + t._(words, total=t.money(outcome.total))
+    return text
 
 
 def summary(turn: Turn, evaluation: Evaluation, heading: str) -> Reply:

@@ -2,15 +2,25 @@
 appraisal subsidy of the certificate obtained and the living and transport allowances of the
 days attended, within 10 working days of the class's end (YN2021 二(八)); the bureau pays within
 10 working days of the claim. A class is claimed once, a voucher once, a person once per course
-(QJ2019 (二十三)). Every claim and payment is audited."""
+(QJ2019 (二十三)). Every claim and payment is audited.
+
+The institution is paid by certificate kind and pass rate (QJ2020 五(二), QJ2019 (二十)): the
+share of the claim's trainees who obtained the certificate sets the share of the training
+subsidy paid, by the bands of ``institution_claims`` in models/data/policy.yaml (demo values
+until the county sets its own). Project training of poor workers (a free class, bought by
+tender, with verified trainees of the policy's groups) may be advanced 50% of the expected
+training subsidy while it runs; the claim after the class shows that advance and the balance."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+from typing import Any
 
+import yaml
 from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
@@ -22,8 +32,8 @@ from models.catalogue import ClassSession, Course, CourseStatus, Institution
 from models.clock import LOCAL_TZ
 from models.eligibility import Status, evaluate
 from models.errors import CourseNotFound, DomainError, NotFound
-from models.persons import Person
-from models.settlement import paid_already, settlement_rates
+from models.persons import Group, GroupStatus, Person, PersonGroup
+from models.settlement import POLICY_FILE, paid_already, settlement_rates
 from models.vouchers import Voucher, VoucherStatus
 from models.workdays import add_working_days, work_calendar
 
@@ -37,8 +47,86 @@ YN2021_CLAIMS = "云南省人社厅2021年职业技能提升行动通知 二(八
 QJ2019_NO_DOUBLE_CLAIM = "曲政办发〔2019〕112号 (二十三)"
 
 CLAIMABLE = (VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
+# Trainees a class has taken in: the ones an advance is counted on.
+ENROLLED = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
 LIVING_RULE, TRANSPORT_RULE = "living_allowance", "transport_allowance"
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+
+# --- the county's settings: pass rate and advance -------------------------------------------
+
+@dataclass(frozen=True)
+class PassBand:
+    """From this pass rate up (to the next band), this share of the training subsidy."""
+
+    from_rate: Decimal
+    share: Decimal
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """``institution_claims`` of models/data/policy.yaml (QJ2020 五(二), QJ2019 (二十))."""
+
+    effective_from: date  # classes ending on or after it are paid by pass rate
+    bands: tuple[PassBand, ...]  # the highest first; the last starts at 0
+    pass_rate_is_demo: bool
+    pass_rate_source: str
+    advance_share: Decimal
+    advance_groups: frozenset[Group]
+    advance_source: str
+
+    def share_at(self, pass_rate: Decimal, *, class_ended_on: date) -> Decimal:
+        """The share of the training subsidy paid for a class with this pass rate."""
+        if class_ended_on < self.effective_from:
+            return Decimal(1)  # claimed as before: the full rate per certificate
+        return next(band.share for band in self.bands if pass_rate >= band.from_rate)
+
+
+@cache
+def claim_policy() -> ClaimPolicy:
+    """Read once per process; a bad section stops here, naming what is wrong."""
+    with POLICY_FILE.open(encoding="utf-8") as f:
+        return parse_claim_policy(yaml.safe_load(f).get("institution_claims"))
+
+
+def parse_claim_policy(data: Any) -> ClaimPolicy:
+    try:
+        return _claim_policy(data)
+    except (KeyError, TypeError, ValueError, InvalidOperation) as error:
+        raise ValueError(f"policy.yaml institution_claims: {error}") from None
+
+
+def _claim_policy(data: dict[str, Any]) -> ClaimPolicy:
+    pass_rate, advance = data["pass_rate"], data["advance"]
+    bands = sorted((PassBand(from_rate=_fraction(b["from"]), share=_fraction(b["share"]))
+                    for b in pass_rate["bands"]), key=lambda b: b.from_rate, reverse=True)
+    if not bands or bands[-1].from_rate != 0:
+        raise ValueError("pass_rate.bands need one band from 0")
+    if len({b.from_rate for b in bands}) != len(bands):
+        raise ValueError("two pass_rate.bands start at the same rate")
+    if any(b.share <= 0 for b in bands):
+        raise ValueError("a pass_rate band pays a share above 0")
+    effective_from = data["effective_from"]
+    if not isinstance(effective_from, date):
+        effective_from = date.fromisoformat(str(effective_from))
+    share = _fraction(advance["share"])
+    if share <= 0:
+        raise ValueError("advance.share must be above 0")
+    return ClaimPolicy(
+        effective_from=effective_from, bands=tuple(bands),
+        pass_rate_is_demo=bool(pass_rate.get("is_demo")), pass_rate_source=str(pass_rate["source"]),
+        advance_share=share, advance_groups=frozenset(Group(g) for g in advance["groups"]),
+        advance_source=str(advance["source"]))
+
+
+def _fraction(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a share between 0 and 1")
+    number = Decimal(str(value))
+    if not 0 <= number <= 1:
+        raise ValueError(f"{value!r} is not a share between 0 and 1")
+    return number
 
 
 class LineNote:
@@ -49,6 +137,16 @@ class LineNote:
     # the person's same occupation and level (初级工 = 五级) was paid with another voucher:
     # QJ2019 (十六) pays it once
     SAME_OCCUPATION_LEVEL = "same_occupation_level"
+
+
+class AdvanceNotAllowed(DomainError):
+    """An advance that cannot be made; ``reason`` says why: ``not_project_training`` (the class
+    has a fee: not bought by tender), ``no_project_trainees`` (no enrolled trainee of the
+    advance's groups whose group the bureau verified; ``groups``), ``class_ended``
+    (``ends_on``: the claim is due instead), ``already_advanced`` and ``already_claimed``
+    (``reference``), ``no_rate`` (the county set no amount for the certificate)."""
+
+    code = "advance_not_allowed"
 
 
 class ClaimNotAllowed(DomainError):
@@ -74,11 +172,23 @@ class Claim(Base):
     pay_by: Mapped[date]  # claim day + 10 working days
     paid_at: Mapped[datetime | None]
     total_yuan: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    # Trainees who obtained the certificate / trainees claimed, and the share of the training
+    # subsidy that rate pays (QJ2020 五(二)); None on claims made before they were recorded.
+    pass_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    pass_share: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    # Paid ahead for project training of poor workers (ClaimAdvance); the claim pays the rest.
+    advance_yuan: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=ZERO,
+                                                  server_default="0")
 
     institution: Mapped[Institution] = relationship()
     course: Mapped[Course] = relationship()
     lines: Mapped[list[ClaimLine]] = relationship(back_populates="claim",
                                                   order_by="ClaimLine.id")
+
+    @property
+    def balance_yuan(self) -> Decimal:
+        """What the bureau still pays once the advance is counted (below 0: to pay back)."""
+        return self.total_yuan - self.advance_yuan
 
     @property
     def claimed_on(self) -> date:
@@ -88,6 +198,26 @@ class Claim(Base):
     def is_late(self) -> bool:
         """Claimed after its due date."""
         return self.claimed_on > self.due_by
+
+
+class ClaimAdvance(Base):
+    """50% of a project class's expected training subsidy, paid while it runs (QJ2020 五(二),
+    QJ2019 (二十)); once per class."""
+
+    __tablename__ = "claim_advances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), unique=True)
+    created_at: Mapped[datetime]
+    trainees: Mapped[int]  # enrolled trainees of the advance's groups, verified
+    expected_yuan: Mapped[Decimal] = mapped_column(Numeric(12, 2))  # their full training rate
+    share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    amount_yuan: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+    institution: Mapped[Institution] = relationship()
+    course: Mapped[Course] = relationship()
 
 
 class ClaimLine(Base):
@@ -137,12 +267,18 @@ def make_claim(db: Session, *, course_code: str, now: datetime, actor_id: int | 
     if not vouchers:
         raise ClaimNotAllowed(reason="nothing_to_claim", course=course.code)
     calendar = work_calendar()
+    pass_rate = (Decimal(sum(1 for v in vouchers if v.certified)) / len(vouchers)).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    pass_share = claim_policy().share_at(pass_rate, class_ended_on=course.ends_on)
+    advance = db.scalar(select(ClaimAdvance).where(ClaimAdvance.course_id == course.id))
     claim = Claim(institution_id=course.institution_id, course_id=course.id, created_at=now,
                   class_ended_on=course.ends_on,
                   due_by=add_working_days(course.ends_on, CLAIM_WITHIN_WORKING_DAYS, calendar),
                   pay_by=add_working_days(today, PAY_WITHIN_WORKING_DAYS, calendar),
-                  total_yuan=ZERO)
-    claim.lines = [_line(db, course, voucher, now) for voucher in vouchers]
+                  total_yuan=ZERO, pass_rate=pass_rate, pass_share=pass_share,
+                  advance_yuan=advance.amount_yuan if advance is not None else ZERO)
+    claim.lines = [_line(db, course, voucher, now, pass_share=pass_share)
+                   for voucher in vouchers]
     claim.total_yuan = sum((line.total_yuan for line in claim.lines), ZERO)
     db.add(claim)
     try:
@@ -157,7 +293,9 @@ def make_claim(db: Session, *, course_code: str, now: datetime, actor_id: int | 
           after={"number": claim.number, "course": course.code,
                  "institution": course.institution.code, "lines": len(claim.lines),
                  "total_yuan": str(claim.total_yuan), "due_by": claim.due_by.isoformat(),
-                 "pay_by": claim.pay_by.isoformat()}, at=now)
+                 "pay_by": claim.pay_by.isoformat(), "pass_rate": str(pass_rate),
+                 "pass_share": str(pass_share), "advance_yuan": str(claim.advance_yuan),
+                 "balance_yuan": str(claim.balance_yuan)}, at=now)
     logger.info("claim %s: course %s, %s lines", claim.id, course.id, len(claim.lines))
     return claim
 
@@ -174,7 +312,8 @@ def _check_not_claimed(db: Session, course: Course) -> None:
                               source=QJ2019_NO_DOUBLE_CLAIM)
 
 
-def _line(db: Session, course: Course, voucher: Voucher, now: datetime) -> ClaimLine:
+def _line(db: Session, course: Course, voucher: Voucher, now: datetime, *,
+          pass_share: Decimal) -> ClaimLine:
     line = ClaimLine(voucher_id=voucher.id, person_id=voucher.person_id, course_id=course.id,
                      training_yuan=ZERO, appraisal_yuan=ZERO, living_yuan=ZERO,
                      transport_yuan=ZERO, days_attended=_days_present(db, voucher, now),
@@ -187,7 +326,8 @@ def _line(db: Session, course: Course, voucher: Voucher, now: datetime) -> Claim
         rate = settlement_rates().rate_for(kind=course.certificate_kind,
                                            level=course.certificate_level, is_certified=True)
         if rate is not None:
-            line.training_yuan, line.appraisal_yuan = rate.training_yuan, rate.appraisal_yuan
+            line.training_yuan = (rate.training_yuan * pass_share).quantize(CENT, ROUND_HALF_UP)
+            line.appraisal_yuan = rate.appraisal_yuan
     evaluation = evaluate(db, person_id=voucher.person_id, course_id=course.id,
                           on=course.ends_on)
     for rule_id, field in ((LIVING_RULE, "living_yuan"), (TRANSPORT_RULE, "transport_yuan")):
@@ -209,6 +349,67 @@ def _days_present(db: Session, voucher: Voucher, now: datetime) -> int:
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .where(Attendance.person_id == voucher.person_id, Attendance.is_present.is_(True),
                ClassSession.course_id == voucher.course_id, taken_place_by(now))) or 0
+
+
+# --- the advance of project training ---------------------------------------------------------
+
+def request_advance(db: Session, *, course_code: str, now: datetime, actor_id: int | None = None,
+                    channel: Channel = Channel.CLI) -> ClaimAdvance:
+    """Advance ``share`` (50%) of the training subsidy a project class expects (QJ2020 五(二),
+    QJ2019 (二十)): a free class (bought by tender), while it runs, for its enrolled trainees
+    of the advance's groups whose group the bureau verified, at the full rate of the course's
+    certificate. Once per class, and never once the class is claimed."""
+    course = db.scalar(select(Course).where(Course.code == course_code)
+                       .options(joinedload(Course.institution)).with_for_update(of=Course))
+    if course is None:
+        raise CourseNotFound(course=course_code)
+    policy = claim_policy()
+    first = db.scalar(select(ClaimAdvance.number).where(ClaimAdvance.course_id == course.id))
+    if first is not None:
+        raise AdvanceNotAllowed(reason="already_advanced", reference=first, course=course.code)
+    claimed = db.scalar(select(Claim.number).where(Claim.course_id == course.id))
+    if claimed is not None:
+        raise AdvanceNotAllowed(reason="already_claimed", reference=claimed, course=course.code)
+    if course.ends_on < now.astimezone(LOCAL_TZ).date():
+        raise AdvanceNotAllowed(reason="class_ended", course=course.code,
+                                ends_on=course.ends_on.isoformat())
+    if not course.is_free:
+        raise AdvanceNotAllowed(reason="not_project_training", course=course.code,
+                                source=policy.advance_source)
+    trainees = db.scalar(
+        select(func.count(distinct(Voucher.person_id)))
+        .join(PersonGroup, PersonGroup.person_id == Voucher.person_id)
+        .where(Voucher.course_id == course.id, Voucher.status.in_(ENROLLED),
+               PersonGroup.group.in_(policy.advance_groups),
+               PersonGroup.status == GroupStatus.VERIFIED)) or 0
+    if not trainees:
+        raise AdvanceNotAllowed(reason="no_project_trainees", course=course.code,
+                                groups=sorted(g.value for g in policy.advance_groups),
+                                source=policy.advance_source)
+    rate = settlement_rates().rate_for(kind=course.certificate_kind,
+                                       level=course.certificate_level, is_certified=True)
+    if rate is None:
+        raise AdvanceNotAllowed(reason="no_rate", course=course.code,
+                                certificate_kind=course.certificate_kind.value,
+                                level=course.certificate_level or "")
+    expected = rate.training_yuan * trainees
+    advance = ClaimAdvance(
+        institution_id=course.institution_id, course_id=course.id, created_at=now,
+        trainees=trainees, expected_yuan=expected, share=policy.advance_share,
+        amount_yuan=(expected * policy.advance_share).quantize(CENT, ROUND_HALF_UP))
+    db.add(advance)
+    db.flush()
+    advance.number = f"AD{now.astimezone(LOCAL_TZ).year}{advance.id:06d}"
+    audit(db, actor_id=actor_id, channel=channel, action="claim.advance", target=advance,
+          after={"number": advance.number, "course": course.code, "trainees": trainees,
+                 "expected_yuan": str(expected), "share": str(policy.advance_share),
+                 "amount_yuan": str(advance.amount_yuan)}, at=now)
+    logger.info("advance %s: course %s, %s trainees", advance.id, course.id, trainees)
+    return advance
+
+
+def advance_of(db: Session, *, course_id: int) -> ClaimAdvance | None:
+    return db.scalar(select(ClaimAdvance).where(ClaimAdvance.course_id == course_id))
 
 
 def claim_by_number(db: Session, *, number: str) -> Claim:

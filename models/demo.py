@@ -30,7 +30,7 @@ from models.pii import Vault
 from models.regions import Region, RegionLevel
 from models.registration import RegistrationForm, register
 from models.staff import StaffMember
-from models.targets import Target, TargetMeasure
+from models.targets import GoalMeasure, GoalUnit, PlanGoal, Target, TargetMeasure
 from models.vouchers import HOLDING, Redemption, Voucher, VoucherStatus, claim_voucher
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -68,6 +68,7 @@ def load_demo(db: Session, *, vault: Vault, now: datetime, today: date) -> None:
     regions = _load_regions(db, region["regions"])
     _load_categories(db, region["categories"], regions)
     _load_township_targets(db, region["township_targets"], regions)
+    _load_plan_goals(db, region["plan_goals"], regions)
     catalogue = read_yaml("demo_catalogue.yaml")
     _load_institutions(db, catalogue["institutions"], regions)
     for course in catalogue["courses"]:
@@ -177,6 +178,21 @@ def _set_target(db: Session, region: Region, year: int, category: Category | Non
         db.add(target)
     target.count = count
     target.source = source
+
+
+def _load_plan_goals(db: Session, rows: list[dict[str, Any]],
+                     regions: dict[str, Region]) -> None:
+    for no, row in enumerate(rows, start=1):
+        region = row.get("region")
+        if region is not None and region not in regions:
+            raise ValueError(f"plan goal {row['code']}: no region {region!r}")
+        first, last = (int(year) for year in row["years"])
+        _upsert(db, PlanGoal, "code", row["code"], no=no, scope=row["scope"],
+                scope_en=row["scope_en"], region_code=region, first_year=first, last_year=last,
+                measure=GoalMeasure(row["measure"]), unit=GoalUnit(row["unit"]),
+                figure=Decimal(str(row["value"])), is_minimum=bool(row["at_least"]),
+                source=row["source"])
+    db.flush()
 
 
 def _load_institutions(db: Session, rows: list[dict[str, Any]],

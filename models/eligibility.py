@@ -53,7 +53,14 @@ class PayKind(enum.StrEnum):
 
 PERS = ("once", "day", "month", "year", "person")
 PAYEES = ("trainee", "employer", "enterprise", "cadre")
-ROLES = ("trainee", "cadre")
+# Paid to an employer or enterprise for its workers: the subsidies models.employers answers.
+EMPLOYER_PAYEES = ("employer", "enterprise")
+# who.role employer: a rule asked for an employer (models.employers), never in a person's list.
+ROLES = ("trainee", "cadre", "employer")
+# The kinds of training an employer asks about (who.trainings). A rule paid to an employer
+# without `trainings` pays for the training named by its id, if it is one of these.
+EMPLOYER_TRAININGS = ("pre_job", "safety", "transfer", "certificate", "work_training",
+                      "apprenticeship")
 CONDITION_KINDS = ("no_pension", "household_in_region", "yearly_cap",
                    "once_per_occupation_level", "group_definition")
 PERSON_CONDITIONS = ("no_pension", "household_in_region")
@@ -141,6 +148,7 @@ class Who:
     caps: tuple[str, ...] = ()
     course: CourseTerms | None = None
     needs: tuple[str, ...] = ()
+    trainings: tuple[str, ...] = ()  # EMPLOYER_TRAININGS an employer's subsidy pays for
 
 
 @dataclass(frozen=True)
@@ -420,7 +428,7 @@ def _who(raw: Any, rule_id: str) -> Who:
     if not isinstance(raw, dict):
         raise PolicyFileInvalid("`who` must be a mapping", rule=rule_id)
     _only(raw, {"role", "groups_any", "verified_for_yes", "conditions", "caps", "course",
-                "needs"}, rule_id, "who")
+                "needs", "trainings"}, rule_id, "who")
     role = raw.get("role", "trainee")
     if role not in ROLES:
         raise PolicyFileInvalid(f"who.role must be one of {', '.join(ROLES)}", rule=rule_id)
@@ -433,7 +441,17 @@ def _who(raw: Any, rule_id: str) -> Who:
                conditions=_ids(raw.get("conditions"), rule_id, "who.conditions"),
                caps=_ids(raw.get("caps"), rule_id, "who.caps"),
                course=_course_terms(raw["course"], rule_id) if "course" in raw else None,
-               needs=_ids(raw.get("needs"), rule_id, "who.needs"))
+               needs=_ids(raw.get("needs"), rule_id, "who.needs"),
+               trainings=_trainings(raw.get("trainings"), rule_id))
+
+
+def _trainings(value: Any, rule_id: str) -> tuple[str, ...]:
+    names = _ids(value, rule_id, "who.trainings")
+    unknown = sorted(set(names) - set(EMPLOYER_TRAININGS))
+    if unknown:
+        raise PolicyFileInvalid(f"who.trainings: {unknown} not among "
+                                f"{', '.join(EMPLOYER_TRAININGS)}", rule=rule_id)
+    return names
 
 
 def _course_terms(raw: Any, rule_id: str) -> CourseTerms:
@@ -503,6 +521,10 @@ def _check_references(rules: tuple[Rule, ...]) -> None:
         pays = rule.pays
         if rule.who.role == "cadre" and (pays.kind is not PayKind.FIXED or pays.per != "person"):
             raise PolicyFileInvalid("a cadre's subsidy is fixed, per person", rule=rule.id)
+        if (rule.who.role == "employer" or rule.who.trainings) and pays.to not in EMPLOYER_PAYEES:
+            raise PolicyFileInvalid("a subsidy asked for an employer (who.role employer, "
+                                    "who.trainings) is paid to an employer or enterprise",
+                                    rule=rule.id)
 
 
 def _check_reference(rule_id: str, name: str, kinds: tuple[str, ...], what: str,
@@ -629,6 +651,7 @@ class Outcome:
     missing: tuple[str, ...]
     source: str
     effective_from: date
+    is_demo: bool = False  # the amount is the project's example, not the county's figure
 
     def display_title(self, locale: str) -> str:
         return self.title_en if locale.startswith("en") else self.title_zh
@@ -689,6 +712,8 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
             continue
         if rule.who.role == "cadre" and (course is not None or facts.cadre is None):
             continue
+        if rule.who.role == "employer":
+            continue  # asked for an employer's workers (models.employers), not for a person
         if rule.id in ended:
             # An ended subsidy is answered, not dropped: someone asking is told it ended.
             outcomes.append(_ended_outcome(rule))
@@ -781,7 +806,7 @@ def _outcome(rule: Rule, rules: Mapping[str, Rule], facts: _Facts) -> Outcome:
         periods_max=rule.pays.max_periods,
         total=None if status is Status.NOT_ELIGIBLE else money.total, total_max=money.total_max,
         reasons=tuple(f.reason for f in shown), missing=missing, source=rule.source,
-        effective_from=rule.effective_from)
+        effective_from=rule.effective_from, is_demo=money.is_demo)
 
 
 def _ended_outcome(rule: Rule) -> Outcome:
@@ -997,6 +1022,7 @@ class _Money:
     days_max: int | None = None
     total: Decimal | None = None
     total_max: Decimal | None = None
+    is_demo: bool = False
     findings: list[_Finding] = field(default_factory=list)
 
 
@@ -1022,7 +1048,9 @@ def _money(rule: Rule, facts: _Facts) -> _Money:
         money.amount_range = (pays.min, pays.max)
         if pays.max is not None and pays.max_periods is not None:
             money.total_max = pays.max * pays.max_periods
-    if pays.is_demo:
+    # A range is the policy's own; only a figure the county has not set is an example.
+    if pays.is_demo and money.amount is not None:
+        money.is_demo = True
         money.findings.append(_Finding(INFO, Reason("demo_amount", {}, source)))
     return money
 
@@ -1090,4 +1118,4 @@ def _cadre_outcome(db: Session, rule: Rule, facts: _Facts) -> Outcome:
         payee=rule.pays.to, status=Status.ELIGIBLE, amount=rule.pays.amount, amount_range=None,
         per=rule.pays.per, days=None, days_max=None, count=count, periods_max=None,
         total=rule.pays.amount * count, total_max=None, reasons=tuple(reasons), missing=(),
-        source=rule.source, effective_from=rule.effective_from)
+        source=rule.source, effective_from=rule.effective_from, is_demo=rule.pays.is_demo)

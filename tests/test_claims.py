@@ -165,13 +165,16 @@ def test_a_claim_pays_certificates_and_allowances_by_days_attended(desk, db, clo
     assert (claim.class_ended_on, claim.due_by, claim.pay_by) == (ENDS_ON, DUE_BY, PAY_BY)
     assert claim.paid_at is None and not claim.is_late
     rate = settlement_rates().by_kind[CertificateKind.SPECIAL_ABILITY]
+    # 2 of 3 certified: a pass rate of 66.67%, which the demo bands pay at 90% (QJ2020 五(二)).
+    assert (claim.pass_rate, claim.pass_share) == (Decimal("0.6667"), Decimal("0.9"))
     lines = lines_by_voucher(db, claim)
     mine = lines[verified.voucher_id]
-    assert (mine.training_yuan, mine.appraisal_yuan) == (rate.training_yuan, rate.appraisal_yuan)
+    assert (mine.training_yuan, mine.appraisal_yuan) == (rate.training_yuan * Decimal("0.9"),
+                                                         rate.appraisal_yuan)
     assert (mine.days_attended, mine.living_yuan, mine.transport_yuan) == (9, 540, 180)
     assert mine.note is None
     theirs = lines[unverified.voucher_id]
-    assert theirs.training_yuan == rate.training_yuan and theirs.days_attended == 10
+    assert theirs.training_yuan == mine.training_yuan and theirs.days_attended == 10
     assert (theirs.living_yuan, theirs.transport_yuan) == (0, 0)
     assert theirs.note == LineNote.GROUP_NOT_VERIFIED
     no_certificate = lines[failed.voucher_id]

@@ -16,7 +16,7 @@ def test_a_registered_person_sees_each_subsidy_with_its_status_and_a_link(wechat
     register_via_chat(wechat, "o-sub2")  # self-declared 脱贫劳动力 and 两后生
     answer = wechat.say("o-sub2", "补贴").text
     assert "您能领的补贴" in answer
-    assert re.search(r"生活费补贴.*待核实.*¥60\.00/天", answer)
+    assert re.search(r"生活费补贴.*待核实.*每天¥60\.00", answer)
     assert "逐条说明" in answer and "/p/subsidy/" in answer
 
 

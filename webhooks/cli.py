@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.labels import GROUPS
 from locales import N_, Translator, translator
+from locales.amounts import amount_words
 from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, invite_inspector, oversight
 from models.audit import Channel
 from models.cadres import INVITATION_DAYS, invite_cadre
@@ -26,7 +27,7 @@ from models.courses import has_courses
 from models.demo import load_demo
 from models.errors import CourseFileRejected, CourseNotFound, DomainError
 from models.persons import Group
-from models.settlement import settle
+from models.settlement import settle, settlement_rates
 from models.staff import invite_staff
 from models.verification import decide_group
 from models.vouchers import VoucherStatus, revoke_voucher
@@ -39,7 +40,7 @@ from webhooks.course_import_report import (
     rejection_lines,
     summary_line,
 )
-from webhooks.exports import attendance_workbook, settlement_workbook
+from webhooks.exports import DEMO_RATES, attendance_workbook, settlement_workbook
 from webhooks.services import Services, current
 from webhooks.wechat_api import Client
 
@@ -272,9 +273,10 @@ def register(app: Flask) -> None:
                               "%(total)s.",
                               result.voucher_count, number=result.settlement_id,
                               institution=result.institution_display_name(t.locale),
-                              total=t.money(result.total_yuan)))
+                              total=amount_words(t, amount=result.total_yuan,
+                                                 is_demo=result.is_demo_rates)))
         if result.is_demo_rates:
-            click.echo(t._("These are demo rates, not the county's: do not pay by this sheet."))
+            click.echo(t._(DEMO_RATES))
         click.echo(t._("Written to %(file)s.", file=out_file))
 
     @vouchers_group.command("revoke")
@@ -329,12 +331,14 @@ def register(app: Flask) -> None:
     from models.claims import (
         PAY_WITHIN_WORKING_DAYS,
         claim_by_number,
+        claim_policy,
         classes_to_claim,
         make_claim,
         mark_paid,
         overdue_claims,
+        request_advance,
     )
-    from webhooks.exports import claim_workbook
+    from webhooks.exports import claim_summary, claim_workbook
 
     bureau_errors.update({
         ("not_found", "claim"): N_("No claim has the number %(number)s."),
@@ -349,6 +353,22 @@ def register(app: Flask) -> None:
             "once (QJ2019 (二十三)). No file was written."),
         ("claim_not_allowed", "already_paid"): N_(
             "Claim %(reference)s was already marked paid (%(paid_at)s)."),
+        ("advance_not_allowed", "not_project_training"): N_(
+            "Class %(course)s has a fee: an advance is for project training bought by tender, "
+            "which is free (%(source)s)."),
+        ("advance_not_allowed", "no_project_trainees"): N_(
+            "Class %(course)s has no enrolled trainee whose group (%(groups)s) the bureau has "
+            "verified: nothing to advance (%(source)s)."),
+        ("advance_not_allowed", "class_ended"): N_(
+            "Class %(course)s ended on %(ends_on)s: claim it instead of asking for an "
+            "advance."),
+        ("advance_not_allowed", "already_advanced"): N_(
+            "Class %(course)s already had advance %(reference)s: a class is advanced once."),
+        ("advance_not_allowed", "already_claimed"): N_(
+            "Class %(course)s is already claimed (%(reference)s): no advance any more."),
+        ("advance_not_allowed", "no_rate"): N_(
+            "The county has set no amount for the certificate of class %(course)s: nothing "
+            "to advance."),
     })
 
     @app.cli.group("claims")
@@ -375,7 +395,7 @@ def register(app: Flask) -> None:
                                   channel=Channel.CLI)
                 claim = claim_by_number(db, number=made.number)
                 partial.write_bytes(claim_workbook(claim, claim.lines, t))
-                lines = len(claim.lines)
+                lines, summary = len(claim.lines), claim_summary(claim, t)
             is_committed = True
         except DomainError as error:
             refuse(error, t, course=course_code)
@@ -390,12 +410,42 @@ def register(app: Flask) -> None:
         click.echo(t.ngettext("Claim %(number)s for %(course)s: %(num)s trainee, %(total)s.",
                               "Claim %(number)s for %(course)s: %(num)s trainees, %(total)s.",
                               lines, number=claim.number, course=claim.course.code,
-                              total=t.money(claim.total_yuan)))
+                              total=amount_words(t, amount=claim.total_yuan,
+                                                 is_demo=settlement_rates().is_demo)))
         click.echo(t._("Due by %(due)s; to be paid by %(pay)s.", due=t.day(claim.due_by),
                        pay=t.day(claim.pay_by)))
+        for text in summary:
+            click.echo(text)
         if claim.is_late:
             click.echo(t._("⚠ claimed after its due date"))
         click.echo(t._("Written to %(file)s.", file=out_file))
+
+    @claims_group.command("advance")
+    @click.option("--course", "course_code", required=True, help="Course code, e.g. lp-2026-006.")
+    @language
+    def claims_advance(course_code: str, lang: str) -> None:
+        """Advance 50% of the training subsidy of a project class for poor workers while it
+        runs (QJ2020 五(二), QJ2019 (二十)); the claim after the class pays the balance."""
+        services = current()
+        t = translator(LANGUAGES[lang])
+        try:
+            with services.sessions.begin() as db:
+                advance = request_advance(db, course_code=course_code,
+                                          now=services.clock.now(), channel=Channel.CLI)
+                number, amount = advance.number, advance.amount_yuan
+                trainees, expected, share = (advance.trainees, advance.expected_yuan,
+                                             advance.share)
+        except DomainError as error:
+            refuse(error, t, course=course_code, groups=t.listing(
+                [t._(GROUPS[Group(g)]) for g in error.data.get("groups", ())]))
+        click.echo(t.ngettext(
+            "Advance %(number)s for %(course)s: %(amount)s, %(share)s of %(expected)s expected "
+            "for %(num)s trainee (%(source)s).",
+            "Advance %(number)s for %(course)s: %(amount)s, %(share)s of %(expected)s expected "
+            "for %(num)s trainees (%(source)s).", trainees, number=number, course=course_code,
+            amount=amount_words(t, amount=amount, is_demo=settlement_rates().is_demo),
+            share=f"{share * 100:.0f}%", expected=t.money(expected),
+            source=claim_policy().advance_source))
 
     @claims_group.command("overdue")
     @language

@@ -23,6 +23,7 @@ from models.claims import (
     Claim,
     ClaimLine,
     LineNote,
+    claim_policy,
 )
 from models.clock import LOCAL_TZ
 from models.settlement import QJ2019_ONCE, SettlementResult, SettlementRow, settlement_rates
@@ -43,6 +44,9 @@ SETTLEMENT_COLUMNS = (
     (N_("Amount (yuan)"), 13),
 )
 AMOUNT_FORMAT = "0.00"
+# Under every sheet whose amounts come from the demo rates (issue 16, item 10).
+DEMO_RATES = N_("Demo amounts (演示金额): these are the project's example rates, not the "
+                "county's. Do not pay by this sheet until the county loads its own.")
 TITLE_ROW, SUBTITLE_ROW, HEADER_ROW = 1, 2, 3
 
 _THIN = Side(style="thin")
@@ -99,7 +103,7 @@ def settlement_workbook(result: SettlementResult, t: Translator) -> bytes:
     notes = [t._("Amounts: the county's training subsidy by certificate kind and level, with the "
                  "appraisal subsidy; a trainee without a certificate earns none (QJ2020 五(二)).")]
     if result.is_demo_rates:
-        notes.append(t._("These are demo rates, not the county's: do not pay by this sheet."))
+        notes.append(t._(DEMO_RATES))
     return _signed_and_printable(book, sheet, t, notes=notes, total_row=total_row,
                                  width=width, header_row=HEADER_ROW)
 
@@ -410,15 +414,70 @@ def claim_workbook(claim: Claim, lines: list[ClaimLine], t: Translator) -> bytes
         cell = sheet.cell(total_row, column)
         cell.font, cell.border = Font(bold=True), _BOX
     sheet.cell(total_row, 1).alignment = _CENTRE
+    total_row = _advance_rows(sheet, claim, t, total_row=total_row, width=width)
 
-    notes = [t._("Training and appraisal subsidy by the certificate obtained; living and "
+    notes = [*claim_summary(claim, t),
+             t._("Training and appraisal subsidy by the certificate obtained; living and "
                  "transport allowances per day attended, for trainees whose group the bureau "
                  "has verified (QJ2020 五(一)(二)). Each trainee is claimed once for a class "
                  "(QJ2019 (二十三)).")]
     if settlement_rates().is_demo:
-        notes.append(t._("These are demo rates, not the county's: do not pay by this sheet."))
+        notes.append(t._(DEMO_RATES))
     return _signed_and_printable(book, sheet, t, notes=notes, total_row=total_row,
                                  width=width, header_row=CLAIM_HEADER_ROW)
+
+
+def claim_summary(claim: Claim, t: Translator) -> list[str]:
+    """The claim's pass rate and what it pays (QJ2020 五(二)), whether those shares are demo
+    values, and the advance and balance: for the sheet and the command alike."""
+    texts = []
+    if claim.pass_rate is not None:
+        policy = claim_policy()
+        certified = sum(1 for line in claim.lines if line.voucher.certified)
+        texts.append(t.ngettext(
+            "Pass rate %(rate)s: %(certified)s of %(num)s trainee obtained the certificate; "
+            "%(share)s of the training subsidy is paid (%(source)s).",
+            "Pass rate %(rate)s: %(certified)s of %(num)s trainees obtained the certificate; "
+            "%(share)s of the training subsidy is paid (%(source)s).", len(claim.lines),
+            rate=_share(claim.pass_rate), certified=certified,
+            share=_share(claim.pass_share or 1), source=policy.pass_rate_source))
+        if policy.pass_rate_is_demo and claim.class_ended_on >= policy.effective_from:
+            texts.append(t._("Demo amounts (演示金额): the shares paid by pass rate are the "
+                             "project's example, not the county's."))
+    if claim.advance_yuan:
+        texts.append(t._("Advanced while the class ran: %(advance)s (%(source)s). Still to pay: "
+                         "%(balance)s.", advance=t.money(claim.advance_yuan),
+                         balance=t.money(claim.balance_yuan),
+                         source=claim_policy().advance_source)
+                     if claim.balance_yuan >= 0 else
+                     t._("Advanced while the class ran: %(advance)s (%(source)s), more than the "
+                         "claim: %(back)s to pay back.", advance=t.money(claim.advance_yuan),
+                         back=t.money(-claim.balance_yuan),
+                         source=claim_policy().advance_source))
+    return texts
+
+
+def _share(value: Decimal) -> str:
+    return f"{value * 100:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+def _advance_rows(sheet: Worksheet, claim: Claim, t: Translator, *, total_row: int,
+                  width: int) -> int:
+    """Under the total: the advance already paid and the balance, as figures in the total's
+    column; returns the last row written."""
+    if not claim.advance_yuan:
+        return total_row
+    rows = ((t._("Advance already paid"), -claim.advance_yuan),
+            (t._("Balance to pay (below 0: to pay back)"), claim.balance_yuan))
+    for offset, (label, amount) in enumerate(rows, start=1):
+        row = total_row + offset
+        write(sheet, row, 1, label).font = Font(bold=True)
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width - 2)
+        cell = write(sheet, row, width - 1, amount)
+        cell.number_format, cell.font = AMOUNT_FORMAT, Font(bold=True)
+        for column in range(1, width + 1):
+            sheet.cell(row, column).border = _BOX
+    return total_row + len(rows)
 
 
 def _signed_and_printable(book, sheet, t: Translator, *, notes: list[str], total_row: int,

@@ -54,6 +54,7 @@ from models.ledgers import (
 from models.persons import GroupStatus
 from models.pii import Vault
 from models.progress import Progress, ProgressRow
+from models.settlement import settlement_rates
 from models.targets import TargetMeasure
 from models.vouchers import VoucherStatus
 from webhooks.course_import_report import CERTIFICATES
@@ -63,6 +64,7 @@ from webhooks.exports import (
     _HEADER_FILL,
     _WRAP,
     AMOUNT_FORMAT,
+    DEMO_RATES,
     NOTHING,
     _line,
     _print_setup,
@@ -225,10 +227,13 @@ class LedgerBook:
             quarter=str(quarter), first=t.day(quarter.first_day), last=t.day(quarter.last_day)))
         title.font = Font(bold=True, size=14)
         self.sheet.append([title])
-        self.sheet.append(streamed_row(self.sheet, [t.ngettext(
+        subtitle = t.ngettext(
             "%(num)s trainee-class; ID numbers %(how)s", "%(num)s trainee-classes; ID numbers "
             "%(how)s", total, how=t._("in full (keep this file safe)") if full_ids
-            else t._("masked"))]))
+            else t._("masked"))
+        if settlement_rates().is_demo:  # the training and appraisal amounts are demo rates
+            subtitle += " " + t._(DEMO_RATES)
+        self.sheet.append(streamed_row(self.sheet, [subtitle]))
         self.sheet.append(_header_cells(self.sheet, [(N_("No."), 6)], t)
                           + _header_cells(self.sheet, self.columns, t))
 
@@ -340,6 +345,7 @@ def _class_facts(record: ClassRecord, t: Translator) -> list[tuple[str, Any]]:
         (t._("Completed"), len(finished)),
         (t._("Certified"), sum(1 for r in finished if r.certified)),
         (t._("Claim no."), record.claim_number or NOTHING),
+        *([(t._("Amounts"), t._(DEMO_RATES))] if settlement_rates().is_demo else []),
     ]
 
 

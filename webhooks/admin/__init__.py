@@ -9,6 +9,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from webhooks.admin import (  # noqa: E402, F401
     auth,
     dashboard,
+    employers,
     exports,
     filters,
     followups,

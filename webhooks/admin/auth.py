@@ -77,6 +77,7 @@ NAV = (
     ("/admin/oversight", N_("Attendance oversight"),
      frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
     ("/admin/outbox", N_("Messages"), frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
+    ("/admin/employers", N_("Employers"), frozenset({DeskRole.ADMIN, DeskRole.INSPECTOR})),
 )
 SIGN_IN_TEXTS = {
     "bad_credentials": N_("The user name or the password is wrong."),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from babel.numbers import format_decimal, format_percent
 from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from models.progress import (
     progress,
 )
 from models.regions import Region, RegionLevel
+from models.targets import GoalMeasure, GoalUnit, PlanGoal, plan_goals
 from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
@@ -61,6 +63,28 @@ STATUS_WORDS = {
     "cancelled": N_("Cancelled"),
     "revoked": N_("Revoked by the bureau"),
 }
+
+# The plans' goals beyond the target tables (models.targets.PlanGoal), in words.
+GOAL_WORDS = {
+    GoalMeasure.TRAININGS: N_("Trainings of workers"),
+    GoalMeasure.QUALIFICATION_CERTS: N_("Qualification (skill-level) certificates obtained"),
+    GoalMeasure.SPECIAL_CERTS: N_("Special ability certificates obtained"),
+    GoalMeasure.SENIOR_CERTS: N_("Of which senior worker or above"),
+    GoalMeasure.EMPLOYMENT_RATE: N_("Employment rate of the certified who had no work"),
+    GoalMeasure.SUBSIDIZED_TRAININGS: N_("Subsidized vocational trainings"),
+    GoalMeasure.RURAL_SUBSIDIZED: N_("Subsidized trainings of rural workers"),
+    GoalMeasure.BY_TECHNICAL_SCHOOLS: N_("Trainings given by technical schools"),
+    GoalMeasure.APPRENTICES: N_("New-style apprentices trained"),
+    GoalMeasure.SKILLED_SHARE: N_("Skilled workers among the employed"),
+    GoalMeasure.HIGH_SKILLED_SHARE: N_("Highly skilled among skilled workers"),
+    GoalMeasure.FUNDS: N_("Funds for training"),
+}
+GOAL_UNITS = {
+    GoalUnit.PERSON_TIMES: N_("%(count)s trainings"),
+    GoalUnit.PERSONS: N_("%(count)s people"),
+    GoalUnit.YUAN: N_("%(count)s yuan"),
+}
+
 
 # The chart's geometry (SVG user units): label column, bar area, figures after the bar.
 CHART_LABEL = 170
@@ -113,6 +137,7 @@ def dashboard() -> Response:
         filters, codes = _filters(db)
         result = progress(db, filters=filters, today=services.clock.today())
         choices = _choices(db, t.locale)
+        goals = plan_goals(db)
     sections = [
         (t._("By category"), "category", result.by_category),
         (t._("By township"), "township", result.by_township),
@@ -126,7 +151,9 @@ def dashboard() -> Response:
                      row_name=lambda row: _row_name(row, t),
                      chart=dict(label=CHART_LABEL, bar=CHART_BAR, row=CHART_ROW,
                                 width=CHART_WIDTH),
-                     percent=_percent, target_measure=TARGET_MEASURE,
+                     percent=_percent, target_measure=TARGET_MEASURE, goals=goals,
+                     goal_words={m: t._(w) for m, w in GOAL_WORDS.items()},
+                     goal_figure=lambda goal: _goal_figure(goal, t),
                      forced_institution=current_desk_user().role is DeskRole.INSTITUTION)
 
 
@@ -221,6 +248,16 @@ def _row_url(codes: dict[str, str], key: str, row: ProgressRow, measure: Measure
         return None if row.id is None and key == "township" else _list_url(
             codes, measure=measure.value)
     return _list_url(codes, measure=measure.value, **{key: row.code})
+
+
+def _goal_figure(goal: PlanGoal, t) -> str:
+    """"100,000人次以上", "90%以上", "1,400,000,000元"."""
+    if goal.unit is GoalUnit.SHARE:
+        figure = format_percent(goal.figure, locale=t.locale)
+    else:
+        figure = t._(GOAL_UNITS[goal.unit],
+                     count=format_decimal(goal.figure.normalize(), locale=t.locale))
+    return t._("at least %(figure)s", figure=figure) if goal.is_minimum else figure
 
 
 def _percent(share: float | None) -> str:

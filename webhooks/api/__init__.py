@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from webhooks.api import cadre, docs, errors, jobs, session, staff, trainee  # noqa: F401
+from webhooks.api import (  # noqa: F401
+    cadre,
+    docs,
+    employers,
+    errors,
+    jobs,
+    session,
+    staff,
+    trainee,
+)
 from webhooks.api.core import bp
 
 # Everything else under /api/ answers JSON too (an unknown path, a wrong method).

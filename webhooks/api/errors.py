@@ -31,6 +31,8 @@ STATUS_OF: dict[str, int] = {
     "not_registered": 403,
     "not_staff": 403,
     "not_a_cadre": 403,
+    "not_staff_or_cadre": 403,
+    "employer_question_invalid": 422,
     "not_inspector": 403,
     "voucher_wrong_institution": 403,
     "class_wrong_institution": 403,
@@ -58,6 +60,10 @@ FIELD_OF: dict[tuple[str, str | None], str] = {
     ("several_classes_now", None): "course_code",
     ("headcount_refused", "range"): "count",
     ("session_invalid", None): "refresh_token",
+    ("employer_question_invalid", "training"): "training",
+    ("employer_question_invalid", "workers"): "workers",
+    ("employer_question_invalid", "months"): "months",
+    ("employer_question_invalid", "level"): "level",
 }
 # Words for what only the API refuses.
 API_MESSAGES: dict[str, str] = {

@@ -324,7 +324,9 @@ class OutcomeOut(BaseModel):
     title: str
     status: Literal["eligible", "provisional", "not_eligible"]
     status_text: str
-    amount_text: str
+    amount_text: str = Field(description="the amount with what it is per (a day, a month…), "
+                             "marked “演示金额 / demo amount” while it is an example")
+    is_demo: bool = Field(description="the amount is an example until the county sets its own")
     total_yuan: str | None
     total_max_yuan: str | None
     reasons: list[ReasonOut]

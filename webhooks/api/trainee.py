@@ -404,7 +404,7 @@ def subsidies(query: SubsidyQuery):
         "outcomes": [{
             "rule_id": o.rule_id, "title": o.display_title(t.locale), "status": o.status.value,
             "status_text": t._(subsidy_words.STATUSES[o.status]),
-            "amount_text": subsidy_words.amount_text(t, o),
+            "amount_text": subsidy_words.amount_text(t, o), "is_demo": o.is_demo,
             "total_yuan": f"{o.total:.2f}" if o.total is not None else None,
             "total_max_yuan": f"{o.total_max:.2f}" if o.total_max is not None else None,
             "reasons": [{"code": r.code, "text": subsidy_words.reason_text(t, r.code, r.params),
