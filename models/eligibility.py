@@ -716,7 +716,7 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
             continue  # asked for an employer's workers (models.employers), not for a person
         if rule.id in ended:
             # An ended subsidy is answered, not dropped: someone asking is told it ended.
-            outcomes.append(_ended_outcome(rule))
+            outcomes.append(ended_outcome(rule))
         elif rule.id not in rules:
             continue
         elif rule.who.role == "cadre":
@@ -809,7 +809,7 @@ def _outcome(rule: Rule, rules: Mapping[str, Rule], facts: _Facts) -> Outcome:
         effective_from=rule.effective_from, is_demo=money.is_demo)
 
 
-def _ended_outcome(rule: Rule) -> Outcome:
+def ended_outcome(rule: Rule) -> Outcome:
     """A subsidy past its effective_to: not eligible, because it ended on that day."""
     return Outcome(
         rule_id=rule.id, title_zh=rule.title_zh, title_en=rule.title_en, kind=rule.pays.kind,

@@ -34,6 +34,7 @@ from models.eligibility import (
     Rule,
     Status,
     eligibility_policy,
+    ended_outcome,
 )
 from models.errors import DomainError
 from models.persons import Group
@@ -111,8 +112,10 @@ def check_employer_adviser(db: Session, *, person_id: int) -> None:
 def employer_trainings(*, on: date, policy: Policy | None = None) -> tuple[str, ...]:
     """The kinds of training some subsidy in force on the day pays an employer for, in the
     vocabulary's order."""
-    rules = (policy or eligibility_policy()).rules_on(on)
-    offered = {t for rule in rules.values() for t in trainings_of(rule)}
+    policy = policy or eligibility_policy()
+    # An ended subsidy (以工代训, YN2021 二(四)) is still asked about: the answer says it ended.
+    rules = [*policy.rules_on(on).values(), *policy.ended_on(on).values()]
+    offered = {t for rule in rules for t in trainings_of(rule)}
     return tuple(t for t in EMPLOYER_TRAININGS if t in offered)
 
 
@@ -135,6 +138,10 @@ def employer_subsidies(*, question: EmployerQuestion, on: date,
     rules = policy.rules_on(on)
     outcomes = tuple(_outcome(rule, rules, question) for rule in rules.values()
                      if question.training in trainings_of(rule))
+    outcomes += tuple(EmployerOutcome(per_worker=ended_outcome(rule), workers=question.workers,
+                                      total_low=None, total_high=None, total_per=None)
+                      for rule in policy.ended_on(on).values()
+                      if question.training in trainings_of(rule))
     logger.info("employer question: %s for %s workers on %s, %s subsidies", question.training,
                 question.workers, on, len(outcomes))
     return EmployerAnswer(question=question, on=on,

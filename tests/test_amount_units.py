@@ -36,9 +36,9 @@ CASES = [
                  id="QJ2020 五(一) living allowance: 60 a day"),
     pytest.param(Case("transport_allowance", "每天¥20.00", False, "曲政发〔2020〕45号 五(一)"),
                  id="QJ2020 五(一) transport allowance: 20 a day"),
-    pytest.param(Case("work_training", "每人每月最高¥500.00，最多6个月", False,
-                      "曲政发〔2020〕45号 五(三)"),
-                 id="QJ2020 五(三) 以工代训: at most 500 a month, 6 months"),
+    pytest.param(Case("work_training", "已于2021年12月31日结束", False,
+                      "云南省人社厅2021年职业技能提升行动通知 二(四)"),
+                 id="YN2021 二(四) 以工代训: ended in December 2021, and says so"),
     pytest.param(Case("apprenticeship", "每人每年¥4,000.00起", False,
                       "曲政办发〔2019〕112号 (十六)"),
                  id="QJ2019 (十六) apprenticeship: from 4000 a year an apprentice"),
@@ -52,7 +52,7 @@ CASES = [
 
 
 def _title(rule_id: str) -> str:
-    return eligibility_policy().rules_on(ON)[rule_id].title_zh
+    return eligibility_policy().latest_on(ON)[rule_id].title_zh  # ended ones too
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -86,8 +86,7 @@ def test_amounts_in_english_say_per_what(trainee_api):
     trainee_api.headers["Accept-Language"] = "en"
     outcomes = {o["rule_id"]: o for o in trainee_api.get("/subsidies").get_json()["outcomes"]}
     assert outcomes["living_allowance"]["amount_text"] == "CN¥60.00 per day"
-    assert outcomes["work_training"]["amount_text"] == (
-        "up to CN¥500.00 per person per month, for at most 6 months")
+    assert outcomes["work_training"]["amount_text"] == "ended on Dec 31, 2021"
     assert outcomes["apprenticeship"]["amount_text"] == "from CN¥4,000.00 per person per year"
 
 

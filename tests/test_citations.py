@@ -46,7 +46,9 @@ SOURCE_WORDS: dict[str, tuple[str, ...]] = {
     "policy.yaml:apprenticeship": ("新型学徒制", "4000元"),
     "policy.yaml:cadre_service_subsidy": ("服务性补贴",),
     # Rules of the same issue another branch adds (their ids as in the seed facts).
-    "policy.yaml:enterprise_subsidy": ("生产经营主体", "800元至6000元"),
+    "policy.yaml:enterprise_training": ("生产经营主体", "800元至6000元"),
+    "policy.yaml:institution_claims.pass_rate": ("培训合格率",),
+    "policy.yaml:institution_claims.advance": ("50%的培训补贴资金",),
     "policy.yaml:employer_pre_job": ("岗前培训", "800元"),
     "policy.yaml:institution_subsidy": ("公开招标", "800元至6000元"),
     "policy.yaml:settlement_rates.range_yuan": ("800元至6000元", "150元鉴定补贴"),
@@ -76,6 +78,7 @@ CONSTANT_WORDS: dict[str, tuple[str, ...]] = {
     "models.vouchers.QJ2019_CAPS": ("不超过3次", "同一职业同一等级"),
     "models.vouchers.YN2021_CLASS_SIZE": ("不得超过60人",),
     "models.settlement.QJ2019_ONCE": ("同一职业同一等级",),
+    "models.employers.QJ2019_ADVANCE_FOR_ENTERPRISES": ("对企业按照计划组织职工开展培训",),
     "models.vouchers.LP2021_TARGETS": ("培训任务数",),
     "models.claims.YN2021_CLAIMS": ("10个工作日内",),
     "models.claims.QJ2019_NO_DOUBLE_CLAIM": ("不得重复申报",),

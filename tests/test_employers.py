@@ -18,6 +18,7 @@ from tests.people import register_via_chat
 QJ2020_53 = "曲政发〔2020〕45号 五(三)"
 QJ2019_16 = "曲政办发〔2019〕112号 (十六)"
 QJ2019_19 = "曲政办发〔2019〕112号 (十九)"
+YN2021_24 = "云南省人社厅2021年职业技能提升行动通知 二(四)"
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,9 @@ CASES = [
                       "provisional", "每人次¥800.00至¥6,000.00", "2人合计：¥1,600.00至¥12,300.00",
                       False, QJ2020_53),
                  id="QJ2020 五(三): certificate not said, the policy's own range"),
-    pytest.param(Case({"training": "work_training", "workers": 3, "group": "poverty_alleviated",
-                       "months": 8}, "work_training", "provisional",
-                      "每人每月最高¥500.00，最多6个月", "3人合计：最高¥9,000.00", False, QJ2019_19),
-                 id="QJ2020 五(三), QJ2019 (十九): 以工代训, at most 500 a month for 6 months"),
-    pytest.param(Case({"training": "work_training", "workers": 2, "group": "veteran"},
-                      "work_training", "not_eligible", "每人每月最高¥500.00，最多6个月", "—",
-                      False, QJ2019_19),
-                 id="QJ2019 (十九): 以工代训 is not for veterans"),
+    pytest.param(Case({"training": "work_training", "workers": 3}, "work_training",
+                      "not_eligible", "已于2021年12月31日结束", "—", False, YN2021_24),
+                 id="YN2021 二(四): 以工代训 ran to December 2021, and has ended"),
     pytest.param(Case({"training": "apprenticeship", "workers": 5}, "apprenticeship",
                       "provisional", "每人每年¥4,000.00起", "5人合计：每年¥20,000.00起", False,
                       QJ2019_16),
