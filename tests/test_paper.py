@@ -210,8 +210,8 @@ def _full(setup, clock, who: Person) -> None:
 # and clause as a person's own 领券 (tests/test_vouchers.py).
 SAME_REFUSALS = [
     pytest.param(None, ["砌筑"], "您已经领过这个课程的培训券", "", id="already_holds"),
-    pytest.param(None, ["挖掘机"], "时间和您正在参加的", "东县府办发〔2020〕57号 三(一)",
-                 id="overlap DX2020 三(一)"),
+    pytest.param(None, ["挖掘机"], "时间和您正在参加的", "罗平县人社局培训券管理办法（演示）",
+                 id="overlap: the county's own rule"),
     pytest.param(_three_this_year, [], "每人每年最多3次", "曲政办发〔2019〕112号 (十六)",
                  id="yearly_cap QJ2019 (十六)"),
     pytest.param(_brick_before, [], "同一工种同一等级只能享受一次", "曲政办发〔2019〕112号 (十六)",
