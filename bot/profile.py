@@ -19,7 +19,7 @@ from models.audit import Channel
 from models.catalogue import Intent as WorkIntent
 from models.errors import DomainError, InvalidAnswer
 from models.persons import HouseholdKind, Person
-from models.places import ELSEWHERE, PlaceRole
+from models.places import ELSEWHERE, PlaceRole, place_choices
 from models.regions import Region
 from models.registration import (
     change_household,
@@ -37,6 +37,7 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
     if not turn.person.is_registered:
         return registration.start(turn, intent)
     person = turn.run(load_profile, openid=turn.openid)
+    elsewhere = registration.elsewhere_words(turn, turn.run(place_choices))
     t = turn.t
     groups = [t._("%(group)s (%(status)s)", group=t._(GROUPS[g.group]),
                   status=t._(GROUP_STATUSES[g.status])) for g in person.groups]
@@ -48,10 +49,11 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
         t._("Household registration: %(place)s", place=_household_words(turn, person)),
         t._("Household: %(kind)s", kind=t._(HOUSEHOLD_KINDS[person.household_kind])),
         t._("Lives in: %(place)s", place=_place_words(turn, person.residence_township,
-                                                        person.residence_elsewhere)),
+                                                        person.residence_elsewhere, elsewhere)),
         t._("Where to work: %(intent)s", intent=t._(INTENTS[person.intent])),
         t._("Looks for work in: %(place)s", place=_place_words(turn, person.job_township,
-                                                                 person.job_elsewhere)),
+                                                                 person.job_elsewhere,
+                                                                 elsewhere)),
         t._("Groups: %(groups)s", groups=t.listing(groups) if groups else t._("none")),
         *_trainings(turn),
         "",
@@ -61,17 +63,18 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
     return Reply(text="\n".join(lines), choices=tuple(intent for intent, _ in CHANGES))
 
 
-# What the profile lets a person change, in its numbered order.
+# What the profile lets a person change, in its numbered order. New entries go last: the
+# digits people (and cadres helping them) learnt keep their meaning.
 CHANGES = (
     (Intent("PROFILE_EDIT", "change_phone"), N_("Mobile number")),
     (Intent("PROFILE_EDIT", "change_township"), N_("Household registration")),
-    (Intent("PROFILE_EDIT", "change_household_kind"), N_("Rural or urban household")),
-    (Intent("PROFILE_EDIT", "change_residence"), N_("Where you live")),
-    (Intent("PROFILE_EDIT", "change_job_place"), N_("Where you look for work")),
     (Intent("PROFILE_EDIT", "change_intent"), N_("Where to work")),
     (Intent("LANGUAGE"), N_("Language")),
     (Intent("PROFILE_EDIT", "withdraw"), N_("Withdraw my consent and delete my personal "
                                              "information")),
+    (Intent("PROFILE_EDIT", "change_household_kind"), N_("Rural or urban household")),
+    (Intent("PROFILE_EDIT", "change_residence"), N_("Where you live")),
+    (Intent("PROFILE_EDIT", "change_job_place"), N_("Where you look for work")),
 )
 
 
@@ -83,11 +86,12 @@ def _household_words(turn: Turn, person: Person) -> str:
     return turn.t._("not known yet")
 
 
-def _place_words(turn: Turn, township: Region | None, elsewhere: bool | None) -> str:
+def _place_words(turn: Turn, township: Region | None, is_elsewhere: bool | None,
+                 elsewhere: str) -> str:
     if township is not None:
         return township.display_name(turn.t.locale)
-    if elsewhere:
-        return registration.elsewhere_words(turn)
+    if is_elsewhere:
+        return elsewhere
     return turn.t._("not known yet")
 
 
@@ -115,6 +119,7 @@ def edit(turn: Turn, intent: Intent) -> Reply:
 def _places_known(turn: Turn) -> dict[str, Any]:
     """The places held now, so that “0: the same as …” can be offered when one changes."""
     person = turn.run(load_profile, openid=turn.openid)
+    elsewhere = registration.elsewhere_words(turn, turn.run(place_choices))
     known: dict[str, Any] = {}
     for step, township, elsewhere in (
             ("township", person.township, person.household_elsewhere is not None),
@@ -122,7 +127,7 @@ def _places_known(turn: Turn) -> dict[str, Any]:
         if township is not None or elsewhere:
             known[step] = township.code if township is not None else ELSEWHERE
             known[f"{step}_name"] = (township.display_name(turn.t.locale) if township
-                                     else registration.elsewhere_words(turn))
+                                     else elsewhere)
     return known
 
 

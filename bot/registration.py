@@ -28,9 +28,8 @@ from models.errors import DomainError, InvalidAnswer
 from models.identity import clean_name, clean_phone, parse_id_number
 from models.persons import ConsentHow, Group, HouseholdKind
 from models.pii import mask_id, mask_phone
-from models.places import ELSEWHERE, clean_place, home_county, id_region_hint
-from models.regions import Region
-from models.registration import RegistrationForm, check_id_available, register, townships
+from models.places import ELSEWHERE, PlaceChoices, clean_place, id_region_hint, place_choices
+from models.registration import RegistrationForm, check_id_available, register
 
 CONFIRM_FIELDS = (  # what the summary lets a person correct, in its order
     ("name", N_("Change the name")),
@@ -72,54 +71,50 @@ def ask_phone(turn: Turn, answers: dict[str, Any]) -> str:
         "Please write the mobile number, for example: 13812345678")
 
 
-def _county(turn: Turn) -> str:
-    county = turn.run(home_county)
-    return county.display_name(turn.t.locale) if county is not None else ""
-
-
-def elsewhere_words(turn: Turn) -> str:
+def elsewhere_words(turn: Turn, choices: PlaceChoices) -> str:
     """“Not in 罗平县”: the answer for a place outside the county."""
-    return turn.t._("not in %(county)s", county=_county(turn))
+    return turn.t._("not in %(county)s", county=choices.county_name(turn.t.locale))
 
 
-def _township_lines(turn: Turn, names: list[Region], *, same_as: str | None = None) -> str:
+def _township_lines(turn: Turn, choices: PlaceChoices, *, same_as: str | None = None) -> str:
     """The county's townships numbered from 1, "not in the county" after them, and where a
     place can be the same as one given before, 0 for it."""
     t = turn.t
     lines = [f"0. {same_as}"] if same_as else []
-    lines += [f"{n}. {r.display_name(t.locale)}" for n, r in enumerate(names, 1)]
-    lines.append(f"{len(names) + 1}. " + t._("Not in %(county)s", county=_county(turn)))
+    lines += [f"{n}. {r.display_name(t.locale)}" for n, r in enumerate(choices.townships, 1)]
+    lines.append(f"{len(choices.townships) + 1}. " + t._(
+        "Not in %(county)s", county=choices.county_name(t.locale)))
     return "\n".join(lines)
 
 
-def _hint(turn: Turn, answers: dict[str, Any]) -> str | None:
+def _hint(choices: PlaceChoices, answers: dict[str, Any]) -> str | None:
     """Where the ID number was first issued, when that is outside this county: a suggestion
     for the household's place, never the answer (households move, numbers stay)."""
     number = answers.get("id_number")
     place = id_region_hint(number) if number else None
-    county = turn.run(home_county)
+    county = choices.county
     if place is None or (county is not None and place.endswith(county.name)):
         return None
     return place
 
 
 def ask_township(turn: Turn, answers: dict[str, Any]) -> str:
-    names = turn.run(townships)
+    choices = turn.run(place_choices)
     question = turn.t._(
         "Which township is the household registered in? Reply with the number or the name:")
-    hint = _hint(turn, answers)
+    hint = _hint(choices, answers)
     if hint:
         question += "\n" + turn.t._(
             "(The ID card number was first issued in %(place)s. If the household has moved "
             "since, answer as the household register says now.)", place=hint)
-    return _prefix(turn) + question + "\n" + _township_lines(turn, names)
+    return _prefix(turn) + question + "\n" + _township_lines(turn, choices)
 
 
 def ask_household_elsewhere(turn: Turn, answers: dict[str, Any]) -> str:
     question = _prefix(turn) + turn.t._(
         "Where is the household registered? Write the province, city and county, for "
         "example: 贵州省盘州市")
-    hint = _hint(turn, answers)
+    hint = _hint(turn.run(place_choices), answers)
     if hint:
         question += "\n" + turn.t._("Or reply 1 for %(place)s (from the ID card number).",
                                      place=hint)
@@ -137,14 +132,14 @@ def ask_residence(turn: Turn, answers: dict[str, Any]) -> str:
     same = turn.t._("Same as the household registration") if answers.get("township") else None
     return _prefix(turn) + turn.t._(
         "Where do you live now (常住地)? Reply with the number or the name:") + "\n" + \
-        _township_lines(turn, turn.run(townships), same_as=same)
+        _township_lines(turn, turn.run(place_choices), same_as=same)
 
 
 def ask_job_place(turn: Turn, answers: dict[str, Any]) -> str:
     same = turn.t._("Same as where you live") if answers.get("residence") else None
     return _prefix(turn) + turn.t._(
         "Where do you look for work (求职就业地)? Reply with the number or the name:") + \
-        "\n" + _township_lines(turn, turn.run(townships), same_as=same)
+        "\n" + _township_lines(turn, turn.run(place_choices), same_as=same)
 
 
 def ask_intent(turn: Turn, answers: dict[str, Any]) -> str:
@@ -232,14 +227,15 @@ def _take_place(turn: Turn, text: str, answers: dict[str, Any], step: str,
     """A township of the county (number or part of its name), “not in the county” (the number
     after the list, or 外地), or 0 for the same place as the step ``same_as`` answered. Keeps
     the place's name for the summary under ``<step>_name``."""
-    names = turn.run(townships)
+    choices = turn.run(place_choices)
+    names = choices.townships
     words = normalize(text)
     n = number_in(words)
     if n == 0 and same_as and answers.get(same_as):
         answers[f"{step}_name"] = answers.get(f"{same_as}_name", "")
         return answers[same_as]
     if n == len(names) + 1 or words in ELSEWHERE_WORDS:
-        answers[f"{step}_name"] = elsewhere_words(turn)
+        answers[f"{step}_name"] = elsewhere_words(turn, choices)
         return ELSEWHERE
     if n is not None and 1 <= n <= len(names):
         chosen = names[n - 1]
@@ -257,7 +253,7 @@ def take_township(turn: Turn, text: str, answers: dict[str, Any]) -> str:
 
 
 def take_household_elsewhere(turn: Turn, text: str, answers: dict[str, Any]) -> str:
-    hint = _hint(turn, answers)
+    hint = _hint(turn.run(place_choices), answers)
     place = hint if hint and number_in(normalize(text)) == 1 else clean_place(text)
     answers["township_name"] = turn.t._("elsewhere: %(place)s", place=place)
     return place

@@ -68,6 +68,23 @@ def places_of(person: Person) -> tuple[Place, Place, Place]:
     )
 
 
+@dataclass(frozen=True)
+class PlaceChoices:
+    """What a place question offers: the county's townships, in their order, and the county
+    (for “not in 罗平县”)."""
+
+    townships: list[Region]
+    county: Region | None
+
+    def county_name(self, locale: str) -> str:
+        return self.county.display_name(locale) if self.county is not None else ""
+
+
+def place_choices(db: Session) -> PlaceChoices:
+    return PlaceChoices(list(db.scalars(select(Region).where(Region.level == RegionLevel.TOWNSHIP)
+                                        .order_by(Region.id))), home_county(db))
+
+
 def home_county(db: Session) -> Region | None:
     """The county this deployment serves: the one loaded first (its townships are the ones a
     person picks from)."""

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.labels import GROUP_ORDER
-from models.audit import AuditEntry
+from models.audit import AuditEntry, Channel
 from models.catalogue import Course
+from models.clock import LOCAL_TZ
 from models.eligibility import Status, eligibility_policy
 from models.persons import Group, HouseholdKind, Person
 from models.regions import Region
@@ -263,13 +265,13 @@ def test_the_profile_changes_each_place_and_the_kind(wechat, db, person_named):
     register_via_chat(wechat, "o-pk-prof")
     text = wechat.click("o-pk-prof", "PROFILE").text
     assert "户籍地：罗雄街道" in text and "户口类型：农村户口" in text
-    wechat.say("o-pk-prof", "3")
+    wechat.say("o-pk-prof", "6")
     assert "已保存" in wechat.say("o-pk-prof", "2").text
     wechat.click("o-pk-prof", "PROFILE")
-    assert "0. 和户籍地相同" in wechat.say("o-pk-prof", "4").text
+    assert "0. 和户籍地相同" in wechat.say("o-pk-prof", "7").text
     assert "已保存" in wechat.say("o-pk-prof", "14").text
     wechat.click("o-pk-prof", "PROFILE")
-    assert "0. 和常住地相同" in wechat.say("o-pk-prof", "5").text
+    assert "0. 和常住地相同" in wechat.say("o-pk-prof", "8").text
     assert "已保存" in wechat.say("o-pk-prof", "0").text  # the same: not in the county
     wechat.click("o-pk-prof", "PROFILE")
     wechat.say("o-pk-prof", "2")
@@ -391,3 +393,46 @@ def test_the_demo_trainee_has_every_place_and_a_rural_household(trainee_api):
     assert me["household_kind"] == "rural"
     assert me["township"]["code"] == me["residence"]["code"] == me["job_place"]["code"] == \
         "lashan"
+
+
+# --- the institution's claim follows the same answers -------------------------------------------
+
+CLAIMED = "lp-2026-006"  # lp-pes, free: its 10 class days end on Mon 7 Dec 2026
+
+
+@pytest.mark.parametrize(("kind", "living", "note"), [
+    ("1", 600, None),  # a rural 两后生: 60 yuan a day for 10 days (QJ2019 (十八))
+    ("2", 0, None),  # urban: not one of the rule's groups, nothing pending
+    ("3", 0, "facts_missing"),  # not known: nothing paid yet, and the sheet says why
+])
+def test_a_claim_pays_a_two_after_by_the_households_kind(kind, living, note, wechat, runner,
+                                                         services, clock, db, tmp_path):
+    """QJ2019 (十八): the institution claims the allowances of “两后生”中的农村学员 only."""
+    from models.claims import Claim, ClaimLine
+    from models.vouchers import claim_voucher
+    from tests.classes import attend_and_complete, redeem, staff_member
+
+    number = id_number(seq="041")
+    register_via_chat(wechat, "o-pk-claim", id=number, groups="3", household_kind=kind)
+    assert runner.invoke(args=["groups", "verify", "--id-number", number, "--group",
+                               "two_after", "--document", "毕业证"]).exit_code == 0
+    staff = staff_member(services, institution_code="lp-pes", openid="o-pk-claim-staff",
+                         now=clock.now())
+    with services.sessions.begin() as s:
+        course_id = s.scalar(select(Course.id).where(Course.code == CLAIMED))
+        voucher = claim_voucher(s, openid="o-pk-claim", course_id=course_id,
+                                channel=Channel.WECHAT, now=clock.now(), today=clock.today())
+        voucher_id, voucher_number = voucher.id, voucher.number
+    redeem(services, voucher_id=voucher_id, staff_openid=staff, now=clock.now())
+    attend_and_complete(services, staff_openid=staff, voucher_number=voucher_number,
+                        certificate_no="ZX-9", now=clock.now())
+    clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=LOCAL_TZ))
+    sheet = tmp_path / "claim.xlsx"
+    result = runner.invoke(args=["claims", "make", "--course", CLAIMED, "--out", str(sheet)])
+    assert result.exit_code == 0, result.output
+    db.expire_all()
+    line = db.scalar(select(ClaimLine).join(Claim).where(ClaimLine.voucher_id == voucher_id))
+    assert (line.days_attended, line.living_yuan, line.note) == (10, living, note)
+    cells = [str(c) for row in load_workbook(sheet).active.iter_rows(values_only=True)
+             for c in row if c is not None]
+    assert any("户口类型或地点未填" in c for c in cells) is (note is not None)
