@@ -335,13 +335,15 @@ def note_location(db: Session, *, openid: str, lat: float, lng: float, now: date
 
 
 def origin_of(db: Session, *, openid: str) -> tuple[float, float] | None:
-    """Where to measure "nearest" from: the last shared location, else the home township."""
+    """Where to measure "nearest" from: the last shared location, else the township the
+    person lives in, else their household township."""
     person = db.scalar(select(Person).where(Person.openid == openid))
     if person is None:
         return None
     if person.last_lat is not None and person.last_lng is not None:
         return person.last_lat, person.last_lng
-    township = db.get(Region, person.township_id) if person.township_id else None
-    if township is not None and township.lat is not None:
-        return township.lat, township.lng
+    for township_id in (person.residence_township_id, person.township_id):
+        township = db.get(Region, township_id) if township_id else None
+        if township is not None and township.lat is not None:
+            return township.lat, township.lng
     return None

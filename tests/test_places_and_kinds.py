@@ -436,3 +436,25 @@ def test_a_claim_pays_a_two_after_by_the_households_kind(kind, living, note, wec
     cells = [str(c) for row in load_workbook(sheet).active.iter_rows(values_only=True)
              for c in row if c is not None]
     assert any("户口类型或地点未填" in c for c in cells) is (note is not None)
+
+
+def test_courses_come_nearest_to_where_a_person_lives_before_their_household(wechat):
+    """Someone registered in 富乐镇 who lives in 鲁布革 sees 鲁布革's course first."""
+    register_via_chat(wechat, "o-pk-near", township="4", residence="鲁布革")
+    assert "布依族刺绣" in wechat.say("o-pk-near", "课程").text.split("\n")[1]
+
+
+def test_the_bureau_records_the_household_kind_it_reads_when_it_verifies(wechat, runner, db,
+                                                                          client):
+    """QJ2019 (十八): a 两后生 who said 不清楚 is settled by the household register."""
+    number = id_number(seq="051")
+    register_via_chat(wechat, "o-pk-reg", id=number, groups="3", household_kind="3")
+    line, _ = _chat_answer(Row("-", LIVING, Status.PROVISIONAL), "o-pk-reg", wechat, client)
+    assert line.split()[1] == "…"
+    result = runner.invoke(args=["groups", "verify", "--id-number", number, "--group",
+                                 "two_after", "--document", "户口本", "--household-kind", "urban"])
+    assert result.exit_code == 0, result.output
+    line, page = _chat_answer(Row("-", LIVING, Status.NOT_ELIGIBLE), "o-pk-reg", wechat, client)
+    assert line.split()[1] == "✘" and "两后生须为农村户口" in page
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "group.decide"))
+    assert (entry.before["household_kind"], entry.after["household_kind"]) == (None, "urban")
