@@ -21,6 +21,7 @@ BACK_WORDS = {"上一步", "返回", "back"}
 Ask = Callable[[Turn, dict[str, Any]], str]
 Accept = Callable[[Turn, str, dict[str, Any]], Any]
 Finish = Callable[[Turn, dict[str, Any]], Reply]
+Applies = Callable[[dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class Step:
     name: str
     ask: Ask
     accept: Accept
+    # A step that follows from an earlier answer (where exactly, once "elsewhere" is chosen):
+    # asked only when this says so, skipped forward and back otherwise.
+    when: Applies | None = None
+
+    def applies(self, answers: dict[str, Any]) -> bool:
+        return self.when is None or self.when(answers)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,20 @@ class Dialogue:
 
     def index(self, step: str) -> int:
         return [s.name for s in self.steps].index(step)
+
+    def after(self, at: int, answers: dict[str, Any]) -> int:
+        """The next step that applies after ``at`` (len(steps): none is left)."""
+        at += 1
+        while at < len(self.steps) and not self.steps[at].applies(answers):
+            at += 1
+        return at
+
+    def before(self, at: int, answers: dict[str, Any]) -> int:
+        """The step that applies before ``at`` (the first step at the start)."""
+        at -= 1
+        while at > 0 and not self.steps[at].applies(answers):
+            at -= 1
+        return max(0, at)
 
 
 DIALOGUES: dict[str, Dialogue] = {}
@@ -108,7 +129,7 @@ def answer(turn: Turn, text: str, *, on_cancel: Callable[[Turn], Reply],
     at = state["step"]
     answers = answers_of(turn)
     if words in BACK_WORDS:
-        at = max(0, at - 1)
+        at = dialogue.before(at, answers)
         _keep(turn, dialogue, at, answers, mode=mode, back_to_confirm=False)
         return Reply(text=dialogue.steps[at].ask(turn, answers))
     step = dialogue.steps[at]
@@ -120,14 +141,19 @@ def answer(turn: Turn, text: str, *, on_cancel: Callable[[Turn], Reply],
     if isinstance(value, Reply):  # the step finished or redirected the dialogue itself
         return value
     answers[step.name] = value
-    if state.get("back_to_confirm") and dialogue.confirm_step:
-        at = dialogue.index(dialogue.confirm_step)
-    else:
+    back_to_confirm = bool(state.get("back_to_confirm") and dialogue.confirm_step)
+    follow_up = at + 1 < len(dialogue.steps) and dialogue.steps[at + 1].when is not None
+    if back_to_confirm and follow_up and dialogue.steps[at + 1].applies(answers):
+        # A corrected answer that needs its follow-up (elsewhere: where?) asks it first.
         at += 1
+    elif back_to_confirm:
+        at, back_to_confirm = dialogue.index(dialogue.confirm_step), False
+    else:
+        at = dialogue.after(at, answers)
     if at >= len(dialogue.steps):
         forget(turn)
         return dialogue.finish(turn, {**answers, "mode": mode})
-    _keep(turn, dialogue, at, answers, mode=mode, back_to_confirm=False)
+    _keep(turn, dialogue, at, answers, mode=mode, back_to_confirm=back_to_confirm)
     return Reply(text=dialogue.steps[at].ask(turn, answers))
 
 

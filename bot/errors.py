@@ -63,6 +63,16 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("invalid_answer", "choice"): N_("Please reply with one of the numbers in the list."),
     ("invalid_answer", "township"): N_(
         "That township is not in the list. Please reply with its number or its name."),
+    ("invalid_answer", "residence"): N_(
+        "That township is not in the list. Please reply with its number or its name."),
+    ("invalid_answer", "job_place"): N_(
+        "That township is not in the list. Please reply with its number or its name."),
+    ("invalid_answer", "place"): N_(
+        "Please write the place with its province, city and county, for example 贵州省盘州市 "
+        "(2 to 30 characters)."),
+    ("invalid_answer", "household"): N_(
+        "Give the household registration once: a township of the county, or the place "
+        "elsewhere."),
     ("id_number_taken", None): N_(
         "This ID card number is already registered. If it is yours, please bring your ID "
         "card to the county public employment service centre; they will sort it out."),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from locales import N_
 from models.catalogue import Intent as WorkIntent
-from models.persons import Group, GroupStatus
+from models.persons import Group, GroupStatus, HouseholdKind
+from models.places import PlaceRole
 from models.vouchers import VoucherStatus
 
 INTENTS = {
@@ -22,8 +23,23 @@ GROUPS = {
     Group.VETERAN: N_("veteran"),
     Group.RELOCATED: N_("relocated for poverty alleviation (易地搬迁)"),
     Group.UNEMPLOYED: N_("unemployed"),
+    Group.RURAL_TRANSFER: N_("rural worker moving into other work (农村转移就业劳动力)"),
+    Group.JOB_TRANSFER: N_("worker moving to another post (转岗职工)"),
 }
-GROUP_ORDER = tuple(GROUPS)
+GROUP_ORDER = tuple(GROUPS)  # new groups go last: digits people learnt keep their meaning
+
+HOUSEHOLD_KINDS = {
+    HouseholdKind.RURAL: N_("rural household (农村户口)"),
+    HouseholdKind.URBAN: N_("urban household (城镇户口)"),
+    None: N_("not known yet"),
+}
+HOUSEHOLD_KIND_ORDER = (HouseholdKind.RURAL, HouseholdKind.URBAN, None)
+
+PLACE_ROLES = {
+    PlaceRole.HOUSEHOLD: N_("household registration"),
+    PlaceRole.RESIDENCE: N_("place of residence"),
+    PlaceRole.JOB_SEEKING: N_("place of job seeking"),
+}
 
 GROUP_STATUSES = {
     GroupStatus.SELF_DECLARED: N_("declared by yourself, to be verified"),

@@ -1,5 +1,6 @@
 """PROFILE: what the person registered, masked, and the few things they may change
-themselves: phone, township, where to work, language; or withdraw their consent."""
+themselves: phone, their three places and household kind, where to work, language; or withdraw
+their consent."""
 
 from __future__ import annotations
 
@@ -10,16 +11,22 @@ from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent, normalize, number_in
-from bot.labels import GROUP_STATUSES, GROUPS, INTENTS, VOUCHER_STATUSES
+from bot.labels import GROUP_STATUSES, GROUPS, HOUSEHOLD_KINDS, INTENTS, VOUCHER_STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
+from locales import N_
 from models.audit import Channel
 from models.catalogue import Intent as WorkIntent
 from models.errors import DomainError, InvalidAnswer
+from models.persons import HouseholdKind, Person
+from models.places import ELSEWHERE, PlaceRole, place_choices
+from models.regions import Region
 from models.registration import (
+    change_household,
+    change_household_kind,
     change_intent,
     change_phone,
-    change_township,
+    change_place,
     load_profile,
     withdraw_consent,
 )
@@ -30,6 +37,7 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
     if not turn.person.is_registered:
         return registration.start(turn, intent)
     person = turn.run(load_profile, openid=turn.openid)
+    elsewhere = registration.elsewhere_words(turn, turn.run(place_choices))
     t = turn.t
     groups = [t._("%(group)s (%(status)s)", group=t._(GROUPS[g.group]),
                   status=t._(GROUP_STATUSES[g.status])) for g in person.groups]
@@ -38,22 +46,53 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
         t._("Name: %(name)s", name=person.name),
         t._("ID card: %(id)s", id=person.id_masked),
         t._("Mobile: %(phone)s", phone=person.phone_masked or t._("none")),
-        t._("Township: %(township)s", township=person.township.display_name(t.locale)),
+        t._("Household registration: %(place)s", place=_household_words(turn, person)),
+        t._("Household: %(kind)s", kind=t._(HOUSEHOLD_KINDS[person.household_kind])),
+        t._("Lives in: %(place)s", place=_place_words(turn, person.residence_township,
+                                                        person.residence_elsewhere, elsewhere)),
         t._("Where to work: %(intent)s", intent=t._(INTENTS[person.intent])),
+        t._("Looks for work in: %(place)s", place=_place_words(turn, person.job_township,
+                                                                 person.job_elsewhere,
+                                                                 elsewhere)),
         t._("Groups: %(groups)s", groups=t.listing(groups) if groups else t._("none")),
         *_trainings(turn),
         "",
         t._("Reply with a number to change something:"),
-        "1. " + t._("Mobile number"),
-        "2. " + t._("Township"),
-        "3. " + t._("Where to work"),
-        "4. " + t._("Language"),
-        "5. " + t._("Withdraw my consent and delete my personal information"),
+        *(f"{n}. {t._(label)}" for n, (_, label) in enumerate(CHANGES, 1)),
     ]
-    return Reply(text="\n".join(lines), choices=(
-        Intent("PROFILE_EDIT", "change_phone"), Intent("PROFILE_EDIT", "change_township"),
-        Intent("PROFILE_EDIT", "change_intent"), Intent("LANGUAGE"),
-        Intent("PROFILE_EDIT", "withdraw")))
+    return Reply(text="\n".join(lines), choices=tuple(intent for intent, _ in CHANGES))
+
+
+# What the profile lets a person change, in its numbered order. New entries go last: the
+# digits people (and cadres helping them) learnt keep their meaning.
+CHANGES = (
+    (Intent("PROFILE_EDIT", "change_phone"), N_("Mobile number")),
+    (Intent("PROFILE_EDIT", "change_township"), N_("Household registration")),
+    (Intent("PROFILE_EDIT", "change_intent"), N_("Where to work")),
+    (Intent("LANGUAGE"), N_("Language")),
+    (Intent("PROFILE_EDIT", "withdraw"), N_("Withdraw my consent and delete my personal "
+                                             "information")),
+    (Intent("PROFILE_EDIT", "change_household_kind"), N_("Rural or urban household")),
+    (Intent("PROFILE_EDIT", "change_residence"), N_("Where you live")),
+    (Intent("PROFILE_EDIT", "change_job_place"), N_("Where you look for work")),
+)
+
+
+def _household_words(turn: Turn, person: Person) -> str:
+    if person.township is not None:
+        return person.township.display_name(turn.t.locale)
+    if person.household_elsewhere is not None:
+        return turn.t._("elsewhere: %(place)s", place=person.household_elsewhere)
+    return turn.t._("not known yet")
+
+
+def _place_words(turn: Turn, township: Region | None, is_elsewhere: bool | None,
+                 elsewhere: str) -> str:
+    if township is not None:
+        return township.display_name(turn.t.locale)
+    if is_elsewhere:
+        return elsewhere
+    return turn.t._("not known yet")
 
 
 def _trainings(turn: Turn) -> list[str]:
@@ -74,7 +113,22 @@ def _trainings(turn: Turn) -> list[str]:
 def edit(turn: Turn, intent: Intent) -> Reply:
     if not turn.person.is_registered:
         return registration.start(turn, intent)
-    return dialogue.begin(turn, intent.arg)
+    return dialogue.begin(turn, intent.arg, answers=_places_known(turn))
+
+
+def _places_known(turn: Turn) -> dict[str, Any]:
+    """The places held now, so that “0: the same as …” can be offered when one changes."""
+    person = turn.run(load_profile, openid=turn.openid)
+    elsewhere = registration.elsewhere_words(turn, turn.run(place_choices))
+    known: dict[str, Any] = {}
+    for step, township, elsewhere in (
+            ("township", person.township, person.household_elsewhere is not None),
+            ("residence", person.residence_township, person.residence_elsewhere)):
+        if township is not None or elsewhere:
+            known[step] = township.code if township is not None else ELSEWHERE
+            known[f"{step}_name"] = (township.display_name(turn.t.locale) if township
+                                     else elsewhere)
+    return known
 
 
 def _saved(turn: Turn) -> Reply:
@@ -95,7 +149,24 @@ def _finish_phone(turn: Turn, answers: dict[str, Any]) -> Reply:
 
 
 def _finish_township(turn: Turn, answers: dict[str, Any]) -> Reply:
-    return _run_change(turn, change_township, township_code=answers["township"])
+    elsewhere = registration.household_is_elsewhere(answers)
+    return _run_change(turn, change_household,
+                       township_code=None if elsewhere else answers["township"],
+                       elsewhere=answers.get("household_elsewhere") if elsewhere else None)
+
+
+def _finish_household_kind(turn: Turn, answers: dict[str, Any]) -> Reply:
+    kind = answers["household_kind"]
+    return _run_change(turn, change_household_kind, kind=HouseholdKind(kind) if kind else None)
+
+
+def _finish_residence(turn: Turn, answers: dict[str, Any]) -> Reply:
+    return _run_change(turn, change_place, role=PlaceRole.RESIDENCE, answer=answers["residence"])
+
+
+def _finish_job_place(turn: Turn, answers: dict[str, Any]) -> Reply:
+    return _run_change(turn, change_place, role=PlaceRole.JOB_SEEKING,
+                       answer=answers["job_place"])
 
 
 def _finish_intent(turn: Turn, answers: dict[str, Any]) -> Reply:
@@ -123,13 +194,23 @@ def _finish_withdraw(turn: Turn, answers: dict[str, Any]) -> Reply:
     return with_menu(turn, turn.t._("Your personal information has been deleted."))
 
 
-for name, step, done in (
-    ("change_phone", Step("phone", registration.ask_phone, registration.take_phone),
+for name, steps, done in (
+    ("change_phone", (Step("phone", registration.ask_phone, registration.take_phone),),
      _finish_phone),
-    ("change_township", Step("township", registration.ask_township,
-                             registration.take_township), _finish_township),
-    ("change_intent", Step("intent", registration.ask_intent, registration.take_intent),
+    ("change_township", (
+        Step("township", registration.ask_township, registration.take_township),
+        Step("household_elsewhere", registration.ask_household_elsewhere,
+             registration.take_household_elsewhere, when=registration.household_is_elsewhere)),
+     _finish_township),
+    ("change_household_kind", (Step("household_kind", registration.ask_household_kind,
+                                    registration.take_household_kind),),
+     _finish_household_kind),
+    ("change_residence", (Step("residence", registration.ask_residence,
+                               registration.take_residence),), _finish_residence),
+    ("change_job_place", (Step("job_place", registration.ask_job_place,
+                               registration.take_job_place),), _finish_job_place),
+    ("change_intent", (Step("intent", registration.ask_intent, registration.take_intent),),
      _finish_intent),
-    ("withdraw", Step("withdraw", _ask_withdraw, _take_withdraw), _finish_withdraw),
+    ("withdraw", (Step("withdraw", _ask_withdraw, _take_withdraw),), _finish_withdraw),
 ):
-    dialogue.declare(Dialogue(name=name, steps=(step,), finish=done, explain=explain))
+    dialogue.declare(Dialogue(name=name, steps=steps, finish=done, explain=explain))

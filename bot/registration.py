@@ -10,7 +10,14 @@ from bot import dialogue
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.intents import Intent, normalize, number_in
-from bot.labels import GROUP_ORDER, GROUPS, INTENT_ORDER, INTENTS
+from bot.labels import (
+    GROUP_ORDER,
+    GROUPS,
+    HOUSEHOLD_KIND_ORDER,
+    HOUSEHOLD_KINDS,
+    INTENT_ORDER,
+    INTENTS,
+)
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_
@@ -19,16 +26,20 @@ from models.cadres import register_neighbour
 from models.catalogue import Intent as WorkIntent
 from models.errors import DomainError, InvalidAnswer
 from models.identity import clean_name, parse_id_number, phone_answer
-from models.persons import ConsentHow, Group
+from models.persons import ConsentHow, Group, HouseholdKind
 from models.pii import mask_id, mask_phone
-from models.registration import RegistrationForm, check_id_available, register, townships
+from models.places import ELSEWHERE, PlaceChoices, clean_place, id_region_hint, place_choices
+from models.registration import RegistrationForm, check_id_available, register
 
 CONFIRM_FIELDS = (  # what the summary lets a person correct, in its order
     ("name", N_("Change the name")),
     ("id_number", N_("Change the ID card number")),
     ("phone", N_("Change the mobile number")),
-    ("township", N_("Change the township")),
+    ("township", N_("Change the household registration")),
+    ("household_kind", N_("Change the household's kind")),
+    ("residence", N_("Change where you live")),
     ("intent", N_("Change where to work")),
+    ("job_place", N_("Change where you look for work")),
     ("groups", N_("Change the groups")),
     ("pension", N_("Change the pension answer")),
 )
@@ -64,12 +75,75 @@ def ask_phone(turn: Turn, answers: dict[str, Any]) -> str:
     return question
 
 
+def elsewhere_words(turn: Turn, choices: PlaceChoices) -> str:
+    """“Not in 罗平县”: the answer for a place outside the county."""
+    return turn.t._("not in %(county)s", county=choices.county_name(turn.t.locale))
+
+
+def _township_lines(turn: Turn, choices: PlaceChoices, *, same_as: str | None = None) -> str:
+    """The county's townships numbered from 1, "not in the county" after them, and where a
+    place can be the same as one given before, 0 for it."""
+    t = turn.t
+    lines = [f"0. {same_as}"] if same_as else []
+    lines += [f"{n}. {r.display_name(t.locale)}" for n, r in enumerate(choices.townships, 1)]
+    lines.append(f"{len(choices.townships) + 1}. " + t._(
+        "Not in %(county)s", county=choices.county_name(t.locale)))
+    return "\n".join(lines)
+
+
+def _hint(choices: PlaceChoices, answers: dict[str, Any]) -> str | None:
+    """Where the ID number was first issued, when that is outside this county: a suggestion
+    for the household's place, never the answer (households move, numbers stay)."""
+    number = answers.get("id_number")
+    place = id_region_hint(number) if number else None
+    county = choices.county
+    if place is None or (county is not None and place.endswith(county.name)):
+        return None
+    return place
+
+
 def ask_township(turn: Turn, answers: dict[str, Any]) -> str:
-    names = turn.run(townships)
-    lines = [f"{n}. {t.display_name(turn.t.locale)}" for n, t in enumerate(names, 1)]
+    choices = turn.run(place_choices)
+    question = turn.t._(
+        "Which township is the household registered in? Reply with the number or the name:")
+    hint = _hint(choices, answers)
+    if hint:
+        question += "\n" + turn.t._(
+            "(The ID card number was first issued in %(place)s. If the household has moved "
+            "since, answer as the household register says now.)", place=hint)
+    return _prefix(turn) + question + "\n" + _township_lines(turn, choices)
+
+
+def ask_household_elsewhere(turn: Turn, answers: dict[str, Any]) -> str:
+    question = _prefix(turn) + turn.t._(
+        "Where is the household registered? Write the province, city and county, for "
+        "example: 贵州省盘州市")
+    hint = _hint(turn.run(place_choices), answers)
+    if hint:
+        question += "\n" + turn.t._("Or reply 1 for %(place)s (from the ID card number).",
+                                     place=hint)
+    return question
+
+
+def ask_household_kind(turn: Turn, answers: dict[str, Any]) -> str:
     return _prefix(turn) + turn.t._(
-        "Which township is the household registered in? Reply with the number or the name:"
-    ) + "\n" + "\n".join(lines)
+        "Is the household registered as rural or urban (户别 in the household register)?\n"
+        "1. Rural household (农村户口)\n2. Urban household (城镇户口)\n3. Not sure (you can "
+        "add it later under “我的资料”)")
+
+
+def ask_residence(turn: Turn, answers: dict[str, Any]) -> str:
+    same = turn.t._("Same as the household registration") if answers.get("township") else None
+    return _prefix(turn) + turn.t._(
+        "Where do you live now (常住地)? Reply with the number or the name:") + "\n" + \
+        _township_lines(turn, turn.run(place_choices), same_as=same)
+
+
+def ask_job_place(turn: Turn, answers: dict[str, Any]) -> str:
+    same = turn.t._("Same as where you live") if answers.get("residence") else None
+    return _prefix(turn) + turn.t._(
+        "Where do you look for work (求职就业地)? Reply with the number or the name:") + \
+        "\n" + _township_lines(turn, turn.run(place_choices), same_as=same)
 
 
 def ask_intent(turn: Turn, answers: dict[str, Any]) -> str:
@@ -96,8 +170,9 @@ def ask_consent(turn: Turn, answers: dict[str, Any]) -> str:
             "Has your neighbour signed the paper consent form for the use of their personal "
             "information?\n1. Yes, signed\n2. No")
     return turn.t._(
-        "Before we save anything: we keep your name, ID card number, mobile number, township "
-        "and the groups you told us, only to sign you up for training, work out your "
+        "Before we save anything: we keep your name, ID card number, mobile number, where your "
+        "household is registered and its kind, where you live and look for work, and the "
+        "groups you told us, only to sign you up for training, work out your "
         "subsidies and help you find work, and we report them to the labour bureau as the "
         "rules require. We never give them to anyone else. The ID card number and mobile "
         "number are stored encrypted. You can withdraw your consent at any time under "
@@ -108,14 +183,19 @@ def ask_confirm(turn: Turn, answers: dict[str, Any]) -> str:
     t = turn.t
     township = answers.get("township_name", "")
     groups = [t._(GROUPS[Group(g)]) for g in answers.get("groups", [])] or [t._("none")]
+    kind = answers.get("household_kind")
     lines = [
         t._("Please check:"),
         t._("Name: %(name)s", name=answers["name"]),
         t._("ID card: %(id)s", id=mask_id(answers["id_number"])),
         t._("Mobile: %(phone)s", phone=mask_phone(answers["phone"]) if answers["phone"]
             else t._("none (the village cadre is the contact)")),
-        t._("Township: %(township)s", township=township),
+        t._("Household registration: %(place)s", place=township),
+        t._("Household: %(kind)s",
+            kind=t._(HOUSEHOLD_KINDS[HouseholdKind(kind) if kind else None])),
+        t._("Lives in: %(place)s", place=answers.get("residence_name", "")),
         t._("Where to work: %(intent)s", intent=t._(INTENTS[WorkIntent(answers["intent"])])),
+        t._("Looks for work in: %(place)s", place=answers.get("job_place_name", "")),
         t._("Groups: %(groups)s", groups=t.listing(groups)),
         t._("Monthly pension: %(answer)s",
             answer=t._("yes") if answers["pension"] else t._("no")),
@@ -145,19 +225,75 @@ def take_phone(turn: Turn, text: str, answers: dict[str, Any]) -> str | None:
     return phone_answer(text, by_cadre=_for_neighbour(turn))
 
 
-def take_township(turn: Turn, text: str, answers: dict[str, Any]) -> str:
-    names = turn.run(townships)
+ELSEWHERE_WORDS = {"外地", "县外", "外县", "不在本县", "elsewhere", "outside"}
+
+
+def _take_place(turn: Turn, text: str, answers: dict[str, Any], step: str,
+                same_as: str | None = None) -> str:
+    """A township of the county (number or part of its name), “not in the county” (the number
+    after the list, or 外地), or 0 for the same place as the step ``same_as`` answered. Keeps
+    the place's name for the summary under ``<step>_name``."""
+    choices = turn.run(place_choices)
+    names = choices.townships
     words = normalize(text)
     n = number_in(words)
+    if n == 0 and same_as and answers.get(same_as):
+        answers[f"{step}_name"] = answers.get(f"{same_as}_name", "")
+        return answers[same_as]
+    if n == len(names) + 1 or words in ELSEWHERE_WORDS:
+        answers[f"{step}_name"] = elsewhere_words(turn, choices)
+        return ELSEWHERE
     if n is not None and 1 <= n <= len(names):
         chosen = names[n - 1]
     else:
         matches = [t for t in names if words and (words in t.name or words in t.name_en.lower())]
-        if len(matches) != 1:
+        if len(matches) != 1 or n is not None:
             raise InvalidAnswer(reason="township")
         chosen = matches[0]
-    answers["township_name"] = chosen.display_name(turn.t.locale)
+    answers[f"{step}_name"] = chosen.display_name(turn.t.locale)
     return chosen.code
+
+
+def take_township(turn: Turn, text: str, answers: dict[str, Any]) -> str:
+    return _take_place(turn, text, answers, "township")
+
+
+def take_household_elsewhere(turn: Turn, text: str, answers: dict[str, Any]) -> str:
+    hint = _hint(turn.run(place_choices), answers)
+    place = hint if hint and number_in(normalize(text)) == 1 else clean_place(text)
+    answers["township_name"] = turn.t._("elsewhere: %(place)s", place=place)
+    return place
+
+
+def household_is_elsewhere(answers: dict[str, Any]) -> bool:
+    return answers.get("township") == ELSEWHERE
+
+
+KIND_WORDS = (("非农", HouseholdKind.URBAN), ("农", HouseholdKind.RURAL),
+              ("城", HouseholdKind.URBAN), ("rural", HouseholdKind.RURAL),
+              ("urban", HouseholdKind.URBAN))
+UNSURE_WORDS = ("不清楚", "不知道", "不确定", "not sure", "unsure", "don't know")
+
+
+def take_household_kind(turn: Turn, text: str, answers: dict[str, Any]) -> str | None:
+    """1 rural, 2 urban, 3 not sure; or the words (农村, 城镇, 不清楚), typed or spoken."""
+    words = normalize(text)
+    if number_in(words) is None:
+        if any(w in words for w in UNSURE_WORDS):
+            return None
+        for word, kind in KIND_WORDS:
+            if word in words:
+                return kind.value
+    kind = _choice(text, HOUSEHOLD_KIND_ORDER)
+    return kind.value if kind else None
+
+
+def take_residence(turn: Turn, text: str, answers: dict[str, Any]) -> str:
+    return _take_place(turn, text, answers, "residence", same_as="township")
+
+
+def take_job_place(turn: Turn, text: str, answers: dict[str, Any]) -> str:
+    return _take_place(turn, text, answers, "job_place", same_as="residence")
 
 
 def take_intent(turn: Turn, text: str, answers: dict[str, Any]) -> str:
@@ -213,9 +349,15 @@ def _choice(text: str, options: tuple):
 # --- the end -------------------------------------------------------------------------------
 
 def _form(answers: dict[str, Any]) -> RegistrationForm:
+    elsewhere = household_is_elsewhere(answers)
+    kind = answers.get("household_kind")
     return RegistrationForm(
         name=answers["name"], id_number=answers["id_number"], phone=answers["phone"],
-        township_code=answers["township"], intent=WorkIntent(answers["intent"]),
+        township_code=None if elsewhere else answers["township"],
+        household_elsewhere=answers.get("household_elsewhere") if elsewhere else None,
+        household_kind=HouseholdKind(kind) if kind else None,
+        residence=answers["residence"], job_place=answers["job_place"],
+        intent=WorkIntent(answers["intent"]),
         groups=frozenset(Group(g) for g in answers["groups"]),
         draws_pension=answers["pension"])
 
@@ -249,7 +391,12 @@ STEPS = (
     Step("id_number", ask_id, take_id),
     Step("phone", ask_phone, take_phone),
     Step("township", ask_township, take_township),
+    Step("household_elsewhere", ask_household_elsewhere, take_household_elsewhere,
+         when=household_is_elsewhere),
+    Step("household_kind", ask_household_kind, take_household_kind),
+    Step("residence", ask_residence, take_residence),
     Step("intent", ask_intent, take_intent),
+    Step("job_place", ask_job_place, take_job_place),
     Step("groups", ask_groups, take_groups),
     Step("pension", ask_pension, take_pension),
     Step("consent", ask_consent, take_consent),

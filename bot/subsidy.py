@@ -10,7 +10,7 @@ from bot import links
 from bot.courses import CERTIFICATES
 from bot.general import with_menu
 from bot.intents import Intent
-from bot.labels import GROUPS
+from bot.labels import GROUPS, HOUSEHOLD_KINDS, PLACE_ROLES
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_, Translator
@@ -18,7 +18,8 @@ from locales.amounts import amount_words
 from models.catalogue import CertificateKind
 from models.courses import CourseQuery, find_courses
 from models.eligibility import Evaluation, Outcome, PayKind, Status, evaluate
-from models.persons import Group
+from models.persons import Group, HouseholdKind
+from models.places import PlaceRole
 
 PAGE_PURPOSE = "subsidy"
 PAGE_SECONDS = 7 * 24 * 3600
@@ -36,6 +37,11 @@ REASONS: dict[str, str] = {
         "You declared yourself %(group)s; the bureau has not verified it yet."),
     "group_rejected": N_("The bureau did not confirm that you are %(group)s."),
     "not_in_groups": N_("This is only for: %(groups)s."),
+    "household_kind_met": N_("Your household is a %(kind)s, as %(group)s need here."),
+    "household_kind_unknown": N_(
+        "%(group)s need a %(kind)s here, and we do not know your household's kind yet."),
+    "household_kind_not_met": N_(
+        "%(group)s need a %(kind)s here; yours is a %(held)s."),
     "age_threshold_met": N_(
         "As %(group)s aged %(age)s (%(min_age)s or over) you count as %(counts_as)s."),
     "below_age_threshold": N_(
@@ -45,6 +51,12 @@ REASONS: dict[str, str] = {
     "pension_unknown": N_("We do not know yet whether you draw a monthly pension."),
     "township_unknown": N_("We do not know your household township yet."),
     "outside_region": N_("Your household township %(township)s is not in %(region)s."),
+    "place_in_region": N_("Your %(place)s, %(township)s, is in %(region)s."),
+    "places_unknown": N_("We do not know your %(places)s yet."),
+    "places_to_check": N_(
+        "Whether your %(places)s lies in %(region)s is checked by the county employment "
+        "service centre."),
+    "places_outside_region": N_("None of your %(places)s is in %(region)s."),
     "yearly_count": N_("You have used %(used)s of %(max)s subsidized trainings for %(year)s."),
     "yearly_cap_reached": N_(
         "You already have %(used)s subsidized trainings in %(year)s; the limit is %(max)s a "
@@ -90,6 +102,12 @@ MISSING: dict[str, str] = {
     "declare_group": N_("If you belong to one of these groups, add it in your profile."),
     "pension_status": N_("Tell us whether you draw a monthly pension."),
     "household_township": N_("Tell us your household township."),
+    "places": N_(
+        "If you live or look for work in the county, say so under “我的资料” (profile)."),
+    "check_places": N_(
+        "Ask the county employment service centre whether your place is covered."),
+    "household_kind": N_(
+        "Tell us whether your household is rural or urban, under “我的资料” (profile)."),
     "obtain_certificate": N_("Obtain the course's certificate."),
     "hired_by_eligible_employer": N_(
         "Be hired and trained on the job by a cooperative, poverty workshop or insured "
@@ -111,11 +129,31 @@ def _certificate_words(t: Translator, code: str) -> str:
     return t._(CERTIFICATES[CertificateKind(code)])
 
 
+def _group_words(t: Translator, entry: str | dict[str, str]) -> str:
+    """A group, or a group with the household it needs ({group, household_kind})."""
+    if isinstance(entry, str):
+        return t._(GROUPS[Group(entry)])
+    return t._("%(group)s with a %(kind)s", group=t._(GROUPS[Group(entry["group"])]),
+               kind=_kind_words(t, entry["household_kind"]))
+
+
+def _kind_words(t: Translator, code: str) -> str:
+    return t._(HOUSEHOLD_KINDS[HouseholdKind(code)])
+
+
+def _places_words(t: Translator, codes: list[str]) -> str:
+    return t.listing([t._(PLACE_ROLES[PlaceRole(c)]) for c in codes])
+
+
 # How each parameter's code becomes words (a value not listed is shown as it is).
 WORDING: dict[str, Callable[[Translator, Any], str]] = {
     "group": lambda t, v: t._(GROUPS[Group(v)]),
     "counts_as": lambda t, v: t._(GROUPS[Group(v)]),
-    "groups": lambda t, v: t.listing([t._(GROUPS[Group(g)]) for g in v]),
+    "groups": lambda t, v: t.listing([_group_words(t, g) for g in v]),
+    "kind": _kind_words,
+    "held": _kind_words,
+    "place": lambda t, v: t._(PLACE_ROLES[PlaceRole(v)]),
+    "places": _places_words,
     "payee": lambda t, v: t._(PAYEES.get(v, v)),
     "institution_kind": lambda t, v: t._(INSTITUTION_KINDS.get(v, v)),
     "certificate_kind": _certificate_words,

@@ -133,6 +133,8 @@ class LineNote:
     """Why a line pays less than it might; stored as a code, worded by the channel."""
 
     GROUP_NOT_VERIFIED = "group_not_verified"  # allowances wait for the bureau's verification
+    # ... or for a fact the person has not given: the household's kind, their places (issue 16)
+    FACTS_MISSING = "facts_missing"
     ALREADY_SETTLED = "already_settled"  # training paid by a settlement (凭券结算) already
     # the person's same occupation and level (初级工 = 五级) was paid with another voucher:
     # QJ2019 (十六) pays it once
@@ -337,7 +339,9 @@ def _line(db: Session, course: Course, voucher: Voucher, now: datetime, *,
         if outcome.status is Status.ELIGIBLE and outcome.amount is not None:
             setattr(line, field, outcome.amount * line.days_attended)
         elif outcome.status is Status.PROVISIONAL:
-            line.note = line.note or LineNote.GROUP_NOT_VERIFIED
+            line.note = line.note or (LineNote.GROUP_NOT_VERIFIED
+                                      if "verify_group" in outcome.missing
+                                      else LineNote.FACTS_MISSING)
     return line
 
 

@@ -25,7 +25,7 @@ from models.catalogue import (
 from models.catalogue import Intent as WorkIntent
 from models.courses import CourseSpec, publish_course
 from models.desk import DeskRole, create_desk_user
-from models.persons import ConsentHow, Group, Person, meet
+from models.persons import ConsentHow, Group, HouseholdKind, Person, meet
 from models.pii import Vault
 from models.regions import Region, RegionLevel
 from models.registration import RegistrationForm, register
@@ -54,9 +54,11 @@ def read_yaml(name: str) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
+# A rural household of 腊山街道 who lives and looks for work there (issue 16: every place known).
 DEMO_TRAINEE = RegistrationForm(
     name="李春花", id_number="530324199203150028", phone="13988880001",
-    township_code="lashan", intent=WorkIntent.LOCAL,
+    township_code="lashan", household_kind=HouseholdKind.RURAL, residence="lashan",
+    job_place="lashan", intent=WorkIntent.LOCAL,
     groups=frozenset({Group.POVERTY_ALLEVIATED}))
 DEMO_VILLAGE = ("lubuge", "腊者村")
 DEMO_STAFF_INSTITUTION = "lp-zhongzhi"  # runs the course that has a class today

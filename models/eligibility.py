@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -29,7 +29,8 @@ from models.cadres import Cadre
 from models.catalogue import CertificateKind, ClassSession, Course, InstitutionKind
 from models.clock import LOCAL_TZ
 from models.errors import CourseNotFound, NotRegistered
-from models.persons import Group, GroupStatus, Person
+from models.persons import Group, GroupStatus, HouseholdKind, Person
+from models.places import Place, PlaceRole, home_county, places_of
 from models.regions import Region
 from models.settlement import POLICY_FILE, Rates, parse_rates
 from models.vouchers import HOLDING, Voucher, VoucherStatus, same_occupation_level
@@ -61,9 +62,9 @@ ROLES = ("trainee", "cadre", "employer")
 # without `trainings` pays for the training named by its id, if it is one of these.
 EMPLOYER_TRAININGS = ("pre_job", "safety", "transfer", "certificate", "work_training",
                       "apprenticeship")
-CONDITION_KINDS = ("no_pension", "household_in_region", "yearly_cap",
+CONDITION_KINDS = ("no_pension", "household_in_region", "place_in_region", "yearly_cap",
                    "once_per_occupation_level", "group_definition")
-PERSON_CONDITIONS = ("no_pension", "household_in_region")
+PERSON_CONDITIONS = ("no_pension", "household_in_region", "place_in_region")
 CAPS = ("yearly_cap", "once_per_occupation_level")
 # Vouchers in these states mean the person is in the class (or was): days attended count.
 ATTENDING = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTLED)
@@ -91,11 +92,13 @@ class Edition:
 
 @dataclass(frozen=True)
 class Member:
-    """One way to belong to a defined group: a group held, and an age where the text has one."""
+    """One way to belong to a defined group: a group held, and an age and a kind of household
+    where the text has them (QJ2019 (四): 大龄城镇失业人员 are urban)."""
 
     group: Group
     men_age_min: int | None = None
     women_age_min: int | None = None
+    household_kind: HouseholdKind | None = None
 
     def age_min(self, sex: str | None) -> int | None:
         return {"M": self.men_age_min, "F": self.women_age_min}.get(sex or "")
@@ -108,7 +111,8 @@ class Member:
 @dataclass(frozen=True)
 class Condition:
     kind: str
-    region: str | None = None  # household_in_region
+    region: str | None = None  # household_in_region, place_in_region
+    places: tuple[PlaceRole, ...] = ()  # place_in_region: any of them in the region
     max: int | None = None  # yearly_cap
     not_counted: tuple[str, ...] = ()  # yearly_cap: rules that do not use up the cap
     group: Group | None = None  # group_definition
@@ -143,6 +147,8 @@ class CourseTerms:
 class Who:
     role: str = "trainee"
     groups_any: tuple[Group, ...] = ()
+    # A group of groups_any that counts only with this kind of household ("“两后生”中的农村学员").
+    group_kinds: tuple[tuple[Group, HouseholdKind], ...] = ()
     verified_for_yes: bool = True
     conditions: tuple[str, ...] = ()
     caps: tuple[str, ...] = ()
@@ -323,10 +329,17 @@ def _condition(raw: Any, rule_id: str) -> Condition:
         return Condition(kind=kind)
     if kind == "household_in_region":
         _only(raw, {"kind", "region"}, rule_id, "condition")
-        if not isinstance(raw.get("region"), str) or not raw["region"]:
-            raise PolicyFileInvalid("condition.region must be a region code such as luoping",
-                                    rule=rule_id)
-        return Condition(kind=kind, region=raw["region"])
+        return Condition(kind=kind, region=_region_code(raw, rule_id))
+    if kind == "place_in_region":
+        _only(raw, {"kind", "region", "places"}, rule_id, "condition")
+        places = raw.get("places")
+        if not isinstance(places, list) or not places:
+            raise PolicyFileInvalid("condition.places must list some of "
+                                    f"{', '.join(PlaceRole)}", rule=rule_id)
+        return Condition(kind=kind, region=_region_code(raw, rule_id),
+                         places=tuple(dict.fromkeys(_member_of(PlaceRole, p, rule_id,
+                                                               "condition.places")
+                                                    for p in places)))
     if kind == "yearly_cap":
         _only(raw, {"kind", "max", "not_counted"}, rule_id, "condition")
         return Condition(kind=kind, max=_count(raw.get("max"), rule_id, "condition.max"),
@@ -341,13 +354,37 @@ def _condition(raw: Any, rule_id: str) -> Condition:
                      members=tuple(_member(m, rule_id) for m in members))
 
 
+def _region_code(raw: dict[str, Any], rule_id: str) -> str:
+    if not isinstance(raw.get("region"), str) or not raw["region"]:
+        raise PolicyFileInvalid("condition.region must be a region code such as luoping",
+                                rule=rule_id)
+    return raw["region"]
+
+
 def _member(raw: Any, rule_id: str) -> Member:
     if not isinstance(raw, dict):
-        raise PolicyFileInvalid("a member is {group, men_age_min, women_age_min}", rule=rule_id)
-    _only(raw, {"group", "men_age_min", "women_age_min"}, rule_id, "a member")
+        raise PolicyFileInvalid("a member is {group, men_age_min, women_age_min, "
+                                "household_kind}", rule=rule_id)
+    _only(raw, {"group", "men_age_min", "women_age_min", "household_kind"}, rule_id,
+          "a member")
     ages = {key: _count(raw[key], rule_id, f"members.{key}", at_least=16)
             for key in ("men_age_min", "women_age_min") if raw.get(key) is not None}
-    return Member(group=_group(raw.get("group"), rule_id), **ages)
+    return Member(group=_group(raw.get("group"), rule_id), **ages,
+                  household_kind=_household_kind(raw.get("household_kind"), rule_id,
+                                                 "members.household_kind"))
+
+
+def _household_kind(value: Any, rule_id: str, what: str) -> HouseholdKind | None:
+    return None if value is None else _member_of(HouseholdKind, value, rule_id, what)
+
+
+def _group_term(raw: Any, rule_id: str) -> tuple[Group, HouseholdKind | None]:
+    """An entry of who.groups_any: a group, or {group, household_kind}."""
+    if not isinstance(raw, dict):
+        return _group(raw, rule_id), None
+    _only(raw, {"group", "household_kind"}, rule_id, "an entry of who.groups_any")
+    return (_group(raw.get("group"), rule_id),
+            _household_kind(raw.get("household_kind"), rule_id, "who.groups_any.household_kind"))
 
 
 def _pays(raw: Any, rule_id: str, document: dict[str, Any]) -> Pays:
@@ -435,7 +472,9 @@ def _who(raw: Any, rule_id: str) -> Who:
     groups = raw.get("groups_any") or []
     if not isinstance(groups, list):
         raise PolicyFileInvalid("who.groups_any must be a list of groups", rule=rule_id)
-    return Who(role=role, groups_any=tuple(_group(g, rule_id) for g in groups),
+    terms = [_group_term(g, rule_id) for g in groups]
+    return Who(role=role, groups_any=tuple(g for g, _ in terms),
+               group_kinds=tuple((g, k) for g, k in terms if k is not None),
                verified_for_yes=_flag(raw.get("verified_for_yes", True), rule_id,
                                       "who.verified_for_yes"),
                conditions=_ids(raw.get("conditions"), rule_id, "who.conditions"),
@@ -742,6 +781,8 @@ class _Facts:
     voucher: Voucher | None  # the person's voucher for this course, if any
     cadre: Cadre | None
     regions: dict[str, Region | None] = field(default_factory=dict)
+    home: Region | None = None
+    county_read: bool = False
 
     @classmethod
     def gather(cls, db: Session, *, person: Person, course: Course | None, on: date) -> _Facts:
@@ -754,6 +795,12 @@ class _Facts:
         cadre = db.scalar(select(Cadre).where(Cadre.person_id == person.id))
         return cls(db=db, person=person, course=course, on=on, held=held, voucher=voucher,
                    cadre=cadre)
+
+    def county(self) -> Region | None:
+        """The county this deployment serves (models.places.home_county), read once."""
+        if not self.county_read:
+            self.home, self.county_read = home_county(self.db), True
+        return self.home
 
     def region(self, code: str, rule: Rule) -> Region:
         if code not in self.regions:
@@ -830,7 +877,15 @@ class _Membership:
     group: Group  # the group the person declared
     counts_as: Group  # the group the rule asks for
     status: GroupStatus
-    extra: tuple[Reason, ...] = ()
+    extra: tuple[_Finding, ...] = ()  # age or household facts that let it count
+
+    def level(self, verified_for_yes: bool) -> int:
+        """2: it gives a yes; 1: a provisional yes (not verified, or a fact not known); 0: no."""
+        if self.status is GroupStatus.REJECTED:
+            return 0
+        pending = ((self.status is GroupStatus.SELF_DECLARED and verified_for_yes)
+                   or any(f.level == SOFT for f in self.extra))
+        return 1 if pending else 2
 
 
 def _group_findings(rule: Rule, rules: Mapping[str, Rule], facts: _Facts) -> list[_Finding]:
@@ -839,60 +894,100 @@ def _group_findings(rule: Rule, rules: Mapping[str, Rule], facts: _Facts) -> lis
         return []
     definitions = {r.condition.group: r for r in rules.values()
                    if r.condition is not None and r.condition.group is not None}
+    kinds = dict(rule.who.group_kinds)
     held: list[_Membership] = []
-    too_young: list[Reason] = []
+    excluded: list[Reason] = []  # ways in that an age or the household's kind closes
     for group in wanted:
-        for membership in _memberships(facts, group, definitions.get(group), too_young):
-            held.append(membership)
+        held += _memberships(facts, group, definitions.get(group), excluded,
+                             kind=kinds.get(group), source=rule.source)
     if not held:
-        groups = [g.value for g in wanted]
+        groups = [{"group": g.value, "household_kind": kinds[g].value} if g in kinds
+                  else g.value for g in wanted]
         return [_Finding(FAIL, Reason("not_in_groups", {"groups": groups}, rule.source),
                          ("declare_group",)),
-                *(_Finding(FAIL, reason) for reason in too_young)]
-    best = max(held, key=lambda m: (_RANK[m.status], m.group == m.counts_as))
+                *(_Finding(FAIL, reason) for reason in excluded)]
+    verified_for_yes = rule.who.verified_for_yes
+    best = max(held, key=lambda m: (m.level(verified_for_yes), _RANK[m.status],
+                                    m.group == m.counts_as))
     params = {"group": best.group.value}
     if best.counts_as != best.group:
         params["counts_as"] = best.counts_as.value
     if best.status is GroupStatus.REJECTED:
         return [_Finding(FAIL, Reason("group_rejected", params, rule.source))]
-    extra = [_Finding(INFO, reason) for reason in best.extra]
     if best.status is GroupStatus.SELF_DECLARED:
-        level = SOFT if rule.who.verified_for_yes else INFO
+        level = SOFT if verified_for_yes else INFO
         return [_Finding(level, Reason("group_self_declared", params, rule.source),
-                         ("verify_group",) if level == SOFT else ()), *extra]
-    return [_Finding(INFO, Reason("group_verified", params, rule.source)), *extra]
+                         ("verify_group",) if level == SOFT else ()), *best.extra]
+    return [_Finding(INFO, Reason("group_verified", params, rule.source)), *best.extra]
 
 
 def _memberships(facts: _Facts, group: Group, definition: Rule | None,
-                 too_young: list[Reason]) -> Iterator[_Membership]:
+                 excluded: list[Reason], *, kind: HouseholdKind | None,
+                 source: str) -> list[_Membership]:
     """The person's ways into a group: holding it, or (where the policy defines the group)
-    holding a member group, at the member's age."""
+    holding a member group, at the member's age and with its kind of household. ``kind`` is
+    the household the rule itself asks of the group (QJ2019 (十八): rural 两后生)."""
     rows = {row.group: row for row in facts.person.groups}
+    found: list[_Membership] = []
     if group in rows:
-        yield _Membership(group, group, rows[group].status)
+        found += _with_household(facts, _Membership(group, group, rows[group].status), kind,
+                                 source, excluded)
     if definition is None:
-        return
+        return found
     for member in definition.condition.members:
         row = rows.get(member.group)
         if member.group == group or row is None:
             continue
-        if not member.has_age:
-            yield _Membership(member.group, group, row.status)
+        way = _by_age(facts, member, group, row.status, definition.source, excluded)
+        if way is None:
             continue
-        age_min = member.age_min(facts.person.sex)
-        born = facts.person.birth_date
-        if age_min is None or born is None:
-            continue
-        age = age_on(born, facts.on)
-        params = {"group": member.group.value, "counts_as": group.value, "age": age,
-                  "min_age": age_min, "sex": facts.person.sex}
-        if age >= age_min:
-            yield _Membership(member.group, group, row.status,
-                              (Reason("age_threshold_met", params, definition.source),))
-        elif row.status is not GroupStatus.REJECTED:
-            too_young.append(Reason("below_age_threshold",
-                                    {**params, "reaches_on": birthday(born, age_min)},
-                                    definition.source))
+        for one in _with_household(facts, way, member.household_kind, definition.source,
+                                   excluded):
+            found += _with_household(facts, one, kind, source, excluded)
+    return found
+
+
+def _by_age(facts: _Facts, member: Member, group: Group, status: GroupStatus, source: str,
+            excluded: list[Reason]) -> _Membership | None:
+    """A member group that counts as ``group``, where the person's age lets it."""
+    if not member.has_age:
+        return _Membership(member.group, group, status)
+    age_min = member.age_min(facts.person.sex)
+    born = facts.person.birth_date
+    if age_min is None or born is None:
+        return None
+    age = age_on(born, facts.on)
+    params = {"group": member.group.value, "counts_as": group.value, "age": age,
+              "min_age": age_min, "sex": facts.person.sex}
+    if age >= age_min:
+        return _Membership(member.group, group, status,
+                           (_Finding(INFO, Reason("age_threshold_met", params, source)),))
+    if status is not GroupStatus.REJECTED:
+        excluded.append(Reason("below_age_threshold",
+                               {**params, "reaches_on": birthday(born, age_min)}, source))
+    return None
+
+
+def _with_household(facts: _Facts, way: _Membership, kind: HouseholdKind | None, source: str,
+                    excluded: list[Reason]) -> list[_Membership]:
+    """The way in, if the household is of the kind asked (none asked: as it is). A household
+    whose kind we do not know keeps it, provisionally: never a silent yes."""
+    if kind is None:
+        return [way]
+    held = facts.person.household_kind
+    params = {"group": way.group.value, "kind": kind.value}
+    if way.counts_as != way.group:
+        params["counts_as"] = way.counts_as.value
+    if held is None:
+        return [replace(way, extra=(*way.extra, _Finding(
+            SOFT, Reason("household_kind_unknown", params, source), ("household_kind",))))]
+    if held is kind:
+        return [replace(way, extra=(*way.extra, _Finding(
+            INFO, Reason("household_kind_met", params, source))))]
+    if way.status is not GroupStatus.REJECTED:
+        excluded.append(Reason("household_kind_not_met", {**params, "held": held.value},
+                               source))
+    return []
 
 
 def age_on(born: date, day: date) -> int:
@@ -919,17 +1014,70 @@ def _condition_findings(condition_rule: Rule, facts: _Facts) -> list[_Finding]:
             return [_Finding(SOFT, Reason("pension_unknown", {}, source), ("pension_status",))]
         return []
     region = facts.region(condition.region, condition_rule)
-    township = person.township
-    if township is None:
+    if condition.kind == "place_in_region":
+        return _place_findings(condition, region, source, facts)
+    household = places_of(person)[0]
+    verdict = _verdict(household, region, facts.county())
+    if verdict == IN:
+        return []
+    if verdict == UNKNOWN:
         return [_Finding(SOFT, Reason("township_unknown", {}, source), ("household_township",))]
-    place: Region | None = township
+    township = household.township
+    named = household.elsewhere_name or ""
+    return [_Finding(FAIL, Reason("outside_region", {
+        "township": township.name if township else named,
+        "township_en": township.name_en if township else named,
+        "region": region.name, "region_en": region.name_en}, source))]
+
+
+IN, OUT, UNKNOWN = "in", "out", "unknown"
+
+
+def _within(place: Region | None, region: Region) -> bool:
     while place is not None:
         if place.id == region.id:
-            return []
+            return True
         place = place.parent
-    return [_Finding(FAIL, Reason("outside_region", {
-        "township": township.name, "township_en": township.name_en,
-        "region": region.name, "region_en": region.name_en}, source))]
+    return False
+
+
+def _verdict(place: Place, region: Region, county: Region | None) -> str:
+    """Is the place in the region? A township: by its chain of parents. Elsewhere (not in this
+    county): out when the region lies inside this county, else we cannot tell (a household
+    in another county of the prefecture, for a prefecture-wide rule). Not known: unknown."""
+    if place.township is not None:
+        return IN if _within(place.township, region) else OUT
+    if place.is_elsewhere and county is not None and _within(region, county):
+        return OUT
+    return UNKNOWN
+
+
+def _place_findings(condition: Condition, region: Region, source: str,
+                    facts: _Facts) -> list[_Finding]:
+    """QJ2019 (十六): covered when the household, the residence or the place of job seeking
+    is in the region; the answer names the first that is."""
+    region_words = {"region": region.name, "region_en": region.name_en}
+    places = [p for p in places_of(facts.person) if p.role in condition.places]
+    verdicts = [(place, _verdict(place, region, facts.county())) for place in places]
+    for place, verdict in verdicts:
+        if verdict == IN:
+            return [_Finding(INFO, Reason("place_in_region", {
+                "place": place.role.value, "township": place.township.name,
+                "township_en": place.township.name_en, **region_words}, source))]
+    unanswered = [p.role.value for p, v in verdicts if v == UNKNOWN and not p.is_known]
+    unplaced = [p.role.value for p, v in verdicts if v == UNKNOWN and p.is_known]
+    found = []
+    if unanswered:
+        found.append(_Finding(SOFT, Reason("places_unknown", {"places": unanswered}, source),
+                              ("places",)))
+    if unplaced:
+        found.append(_Finding(SOFT, Reason("places_to_check", {"places": unplaced,
+                                                               **region_words}, source),
+                              ("check_places",)))
+    if found:
+        return found
+    return [_Finding(FAIL, Reason("places_outside_region", {
+        "places": [p.role.value for p in places], **region_words}, source), ("places",))]
 
 
 def _cap_findings(cap_rule: Rule, facts: _Facts) -> list[_Finding]:

@@ -38,6 +38,18 @@ class Group(enum.StrEnum):
     VETERAN = "veteran"  # 退役军人
     RELOCATED = "relocated"  # 易地扶贫搬迁
     UNEMPLOYED = "unemployed"  # 失业人员
+    RURAL_TRANSFER = "rural_transfer"  # 农村转移就业劳动力 (QJ2019 (四)(十七))
+    JOB_TRANSFER = "job_transfer"  # 转岗职工 (QJ2019 (十七))
+
+
+class HouseholdKind(enum.StrEnum):
+    """The kind of household registration (户口), as the person says: QJ2020 五(一) and QJ2019
+    (十八) pay the living and transport allowances to the rural students among 两后生 only, and
+    QJ2019 (四) counts older unemployed people as 就业困难人员 in towns (城镇). Unknown is None:
+    the rules that depend on it then answer provisionally, never yes."""
+
+    RURAL = "rural"  # 农村 (农业) household
+    URBAN = "urban"  # 城镇 (非农业) household
 
 
 class GroupStatus(enum.StrEnum):
@@ -88,7 +100,17 @@ class Person(Base):
     sex: Mapped[str | None] = mapped_column(String(1))
     phone_sealed: Mapped[str | None] = mapped_column(Text)
     phone_masked: Mapped[str | None] = mapped_column(String(11))
+    # The household (户籍地): a township of this county, or (township_id None) a place elsewhere
+    # as the person named it; both None: not known (consent withdrawn).
     township_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    household_elsewhere: Mapped[str | None] = mapped_column(String(60))
+    household_kind: Mapped[HouseholdKind | None] = mapped_column(enum_column(HouseholdKind))
+    # Where they live (常住地) and seek work (求职就业地): a township of this county, or not in
+    # the county (*_elsewhere True); both None: not known (registered before it was asked).
+    residence_township_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    residence_elsewhere: Mapped[bool | None]
+    job_township_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    job_elsewhere: Mapped[bool | None]
     intent: Mapped[WorkIntent | None] = mapped_column(enum_column(WorkIntent))
     draws_pension: Mapped[bool | None]
     consent_at: Mapped[datetime | None]
@@ -115,7 +137,10 @@ class Person(Base):
     # notices about the person's own vouchers still are (models.outbox.unsubscribe).
     unsubscribed_at: Mapped[datetime | None]
 
-    township: Mapped[Region | None] = relationship()
+    township: Mapped[Region | None] = relationship(foreign_keys=[township_id])
+    residence_township: Mapped[Region | None] = relationship(
+        foreign_keys=[residence_township_id])
+    job_township: Mapped[Region | None] = relationship(foreign_keys=[job_township_id])
     groups: Mapped[list[PersonGroup]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="PersonGroup.id",
         foreign_keys="PersonGroup.person_id")
@@ -311,13 +336,15 @@ def note_location(db: Session, *, openid: str, lat: float, lng: float, now: date
 
 
 def origin_of(db: Session, *, openid: str) -> tuple[float, float] | None:
-    """Where to measure "nearest" from: the last shared location, else the home township."""
+    """Where to measure "nearest" from: the last shared location, else the township the
+    person lives in, else their household township."""
     person = db.scalar(select(Person).where(Person.openid == openid))
     if person is None:
         return None
     if person.last_lat is not None and person.last_lng is not None:
         return person.last_lat, person.last_lng
-    township = db.get(Region, person.township_id) if person.township_id else None
-    if township is not None and township.lat is not None:
-        return township.lat, township.lng
+    for township_id in (person.residence_township_id, person.township_id):
+        township = db.get(Region, township_id) if township_id else None
+        if township is not None and township.lat is not None:
+            return township.lat, township.lng
     return None

@@ -24,11 +24,13 @@ from models.persons import (
     ConsentHow,
     Group,
     GroupStatus,
+    HouseholdKind,
     Person,
     PersonGroup,
     queue_unionid_lookup,
 )
 from models.pii import Vault, mask_id, mask_phone
+from models.places import ELSEWHERE, PlaceRole, clean_place
 from models.regions import Region, RegionLevel
 
 BIND_CODE_DAYS = 30
@@ -37,23 +39,60 @@ BIND_CODE = OneTimeCode("bind")
 
 @dataclass(frozen=True)
 class RegistrationForm:
-    """What a person answers; checked again here whatever channel collected it."""
+    """What a person answers; checked again here whatever channel collected it.
+
+    The household is a township of this county (``township_code``) or a place elsewhere
+    (``household_elsewhere``, as named), exactly one of them. ``residence`` and ``job_place``
+    are a township code or ELSEWHERE (not in the county); None: not asked. ``household_kind``
+    None: not known (the person said 不清楚, or was not asked)."""
 
     name: str
     id_number: str
     phone: str | None  # None: no mobile phone (a neighbour registered by a cadre only)
-    township_code: str
+    township_code: str | None
     intent: WorkIntent
     groups: frozenset[Group] = field(default_factory=frozenset)
     draws_pension: bool = False
+    household_kind: HouseholdKind | None = None
+    household_elsewhere: str | None = None
+    residence: str | None = None
+    job_place: str | None = None
 
 
-def township_by_code(db: Session, code: str) -> Region:
+def township_by_code(db: Session, code: str, *, reason: str = "township") -> Region:
     township = db.scalar(select(Region).where(Region.code == code,
                                               Region.level == RegionLevel.TOWNSHIP))
     if township is None:
-        raise InvalidAnswer(reason="township", value=code)
+        raise InvalidAnswer(reason=reason, value=code[:40])
     return township
+
+
+# The field a wrong place answer is about: its error's reason (bot.errors, the API's fields).
+_PLACE_REASONS = {PlaceRole.RESIDENCE: "residence", PlaceRole.JOB_SEEKING: "job_place"}
+
+
+def _household(db: Session, township_code: str | None,
+               elsewhere: str | None) -> tuple[Region | None, str | None]:
+    """The household's township, or its place elsewhere: one of the two."""
+    if (township_code is None) == (elsewhere is None):
+        raise InvalidAnswer(reason="household")
+    if township_code is not None:
+        return township_by_code(db, township_code), None
+    return None, clean_place(elsewhere)
+
+
+def _place(db: Session, role: PlaceRole, answer: str | None) -> tuple[Region | None, bool | None]:
+    """Where a person lives or seeks work: (township, False), (None, True) for not in the
+    county, (None, None) when not asked."""
+    if answer is None:
+        return None, None
+    if answer == ELSEWHERE:
+        return None, True
+    return township_by_code(db, answer, reason=_PLACE_REASONS[role]), False
+
+
+def _place_code(township: Region | None, elsewhere: bool | None) -> str | None:
+    return township.code if township is not None else (ELSEWHERE if elsewhere else None)
 
 
 def register(db: Session, *, vault: Vault, form: RegistrationForm, openid: str | None,
@@ -63,7 +102,9 @@ def register(db: Session, *, vault: Vault, form: RegistrationForm, openid: str |
     name = clean_name(form.name)
     facts = parse_id_number(form.id_number, today=today)
     phone = phone_answer(form.phone, by_cadre=registered_by is not None)
-    township = township_by_code(db, form.township_code)
+    township, elsewhere = _household(db, form.township_code, form.household_elsewhere)
+    residence = _place(db, PlaceRole.RESIDENCE, form.residence)
+    job = _place(db, PlaceRole.JOB_SEEKING, form.job_place)
     id_hash = vault.digest(facts.number)
     holder = db.scalar(select(Person).where(Person.id_hash == id_hash))
     person = db.scalar(select(Person).where(Person.openid == openid)) if openid else None
@@ -81,7 +122,10 @@ def register(db: Session, *, vault: Vault, form: RegistrationForm, openid: str |
     # Without a phone, the cadre who registered them (registered_by) is their contact.
     person.phone_sealed = vault.seal(phone) if phone else None
     person.phone_masked = mask_phone(phone) if phone else None
-    person.township = township
+    person.township, person.household_elsewhere = township, elsewhere
+    person.household_kind = form.household_kind
+    person.residence_township, person.residence_elsewhere = residence
+    person.job_township, person.job_elsewhere = job
     person.intent = form.intent
     person.draws_pension = form.draws_pension
     person.consent_at, person.consent_how = now, consent
@@ -90,10 +134,19 @@ def register(db: Session, *, vault: Vault, form: RegistrationForm, openid: str |
     _declare_groups(person, form.groups, now)
     audit(db, actor_id=registered_by or person.id, channel=channel, action="person.register",
           target=person, at=now, after={
-              "id": person.id_masked, "phone": person.phone_masked, "township": township.code,
+              "id": person.id_masked, "phone": person.phone_masked, **_places_audit(person),
               "intent": form.intent.value, "groups": sorted(g.value for g in form.groups),
               "consent": consent.value})
     return person
+
+
+def _places_audit(person: Person) -> dict[str, str | None]:
+    """The places as the audit log keeps them: codes, and "elsewhere" for a household outside
+    the county (the place typed is not copied: it is free text)."""
+    return {"township": _place_code(person.township, person.household_elsewhere is not None),
+            "household_kind": person.household_kind.value if person.household_kind else None,
+            "residence": _place_code(person.residence_township, person.residence_elsewhere),
+            "job_place": _place_code(person.job_township, person.job_elsewhere)}
 
 
 def _declare_groups(person: Person, groups: frozenset[Group], now: datetime) -> None:
@@ -129,11 +182,52 @@ def change_phone(db: Session, *, vault: Vault, openid: str, phone: str, channel:
 
 def change_township(db: Session, *, openid: str, township_code: str, channel: Channel,
                     now: datetime) -> Person:
+    """The household moved to (or is) a township of this county."""
+    return change_household(db, openid=openid, township_code=township_code, elsewhere=None,
+                            channel=channel, now=now)
+
+
+def change_household(db: Session, *, openid: str, township_code: str | None,
+                     elsewhere: str | None, channel: Channel, now: datetime) -> Person:
+    """The household's place: a township of this county, or a place elsewhere (one of them)."""
     person = registered_person(db, openid=openid)
-    before = person.township.code if person.township else None
-    person.township = township_by_code(db, township_code)
+    township, named = _household(db, township_code, elsewhere)
+    before = _places_audit(person)["township"]
+    person.township, person.household_elsewhere = township, named
     audit(db, actor_id=person.id, channel=channel, action="person.change_township",
-          target=person, before={"township": before}, after={"township": township_code},
+          target=person, before={"township": before},
+          after={"township": _places_audit(person)["township"]}, at=now)
+    return person
+
+
+def change_household_kind(db: Session, *, openid: str, kind: HouseholdKind | None,
+                          channel: Channel, now: datetime) -> Person:
+    """农村 or 城镇 household, or None: the person does not know."""
+    person = registered_person(db, openid=openid)
+    before = person.household_kind.value if person.household_kind else None
+    person.household_kind = kind
+    audit(db, actor_id=person.id, channel=channel, action="person.change_household_kind",
+          target=person, before={"household_kind": before},
+          after={"household_kind": kind.value if kind else None}, at=now)
+    return person
+
+
+def change_place(db: Session, *, openid: str, role: PlaceRole, answer: str, channel: Channel,
+                 now: datetime) -> Person:
+    """Where the person lives (RESIDENCE) or seeks work (JOB_SEEKING): a township code of
+    this county, or ELSEWHERE."""
+    if role is PlaceRole.HOUSEHOLD:
+        raise ValueError("the household changes with change_household")
+    person = registered_person(db, openid=openid)
+    key = _PLACE_REASONS[role]
+    before = _places_audit(person)[key]
+    township, elsewhere = _place(db, role, answer)
+    if role is PlaceRole.RESIDENCE:
+        person.residence_township, person.residence_elsewhere = township, elsewhere
+    else:
+        person.job_township, person.job_elsewhere = township, elsewhere
+    audit(db, actor_id=person.id, channel=channel, action=f"person.change_{key}",
+          target=person, before={key: before}, after={key: _places_audit(person)[key]},
           at=now)
     return person
 
@@ -161,10 +255,12 @@ def withdraw_consent(db: Session, *, openid: str, channel: Channel, now: datetim
     forget = ["phone_sealed", "phone_masked", "intent", "draws_pension", "consent_at",
               "consent_how", "registered_at", "last_lat", "last_lng", "located_at",
               "location_source", "location_accuracy_m",
-              "bind_code_hash", "bind_code_expires_at"]
+              "bind_code_hash", "bind_code_expires_at", "residence_township_id",
+              "residence_elsewhere", "job_township_id", "job_elsewhere"]
     if not keeps_ledger:
+        # The household and its kind decided the allowances paid: kept with the ledgers.
         forget += ["name", "id_sealed", "id_hash", "id_masked", "birth_date", "sex",
-                   "township_id"]
+                   "township_id", "household_elsewhere", "household_kind"]
     for name in forget:
         setattr(person, name, None)
     for group in list(person.groups):
@@ -227,7 +323,8 @@ def townships(db: Session) -> list[Region]:
 
 def load_profile(db: Session, *, openid: str) -> Person:
     person = db.scalar(select(Person).where(Person.openid == openid).options(
-        joinedload(Person.township), selectinload(Person.groups)))
+        joinedload(Person.township), joinedload(Person.residence_township),
+        joinedload(Person.job_township), selectinload(Person.groups)))
     if person is None or not person.is_registered:
         raise NotRegistered()
     return person

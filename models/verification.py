@@ -12,15 +12,16 @@ from models.audit import Channel, audit
 from models.errors import NotRegistered
 from models.identity import parse_id_number
 from models.outbox import enqueue
-from models.persons import Group, GroupStatus, Person, PersonGroup
+from models.persons import Group, GroupStatus, HouseholdKind, Person, PersonGroup
 from models.pii import Vault
 
 
 def decide_group(db: Session, *, vault: Vault, id_number: str, group: Group, is_verified: bool,
                  document: str, decided_by: int | None, channel: Channel, now: datetime,
-                 today: date) -> Person:
+                 today: date, household_kind: HouseholdKind | None = None) -> Person:
     """Record the bureau's decision on one of a person's groups, found by the ID number on
-    the card the clerk holds."""
+    the card the clerk holds; with ``household_kind``, also the kind of household the clerk
+    read in the household register (户口本), which replaces what the person said."""
     facts = parse_id_number(id_number, today=today)
     person = db.scalar(select(Person).where(Person.id_hash == vault.digest(facts.number)))
     if person is None or not person.is_registered:
@@ -32,9 +33,12 @@ def decide_group(db: Session, *, vault: Vault, id_number: str, group: Group, is_
         person.groups.append(row)
     row.status = GroupStatus.VERIFIED if is_verified else GroupStatus.REJECTED
     row.decided_by_id, row.decided_at, row.document = decided_by, now, document[:120]
+    after = {"group": group.value, "status": row.status.value, "document": row.document}
+    if household_kind is not None:
+        before["household_kind"] = person.household_kind.value if person.household_kind else None
+        person.household_kind, after["household_kind"] = household_kind, household_kind.value
     audit(db, actor_id=decided_by, channel=channel, action="group.decide", target=person,
-          before=before, after={"group": group.value, "status": row.status.value,
-                                "document": row.document}, at=now)
+          before=before, after=after, at=now)
     enqueue(db, person=person, reason=f"group.decided:{person.id}:{group.value}:{now.isoformat()}",
             now=now, notice="group_verified" if is_verified else "group_rejected",
             params={"group": group.value})

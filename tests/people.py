@@ -21,19 +21,31 @@ ANSWERS = {
     "name": "张三",
     "id": id_number(),
     "phone": "13812345678",
-    "township": "10",  # 罗雄街道, the 10th in the list
+    "township": "10",  # 罗雄街道, the 10th in the list (14: the household is elsewhere)
+    "household_elsewhere": "贵州省盘州市",  # asked only after township 14
+    "household_kind": "1",  # rural (2 urban, 3 not sure)
+    "residence": "0",  # the same as the household
     "intent": "1",
+    "job_place": "0",  # the same as the residence
     "groups": "1 3",
     "pension": "1",
     "consent": "1",
 }
+OUTSIDE = "14"  # the answer after the 13 townships: not in 罗平县
+
+
+def answer_keys(answers: dict[str, str]) -> list[str]:
+    """The questions of the registration dialogue, in order, for these answers."""
+    where = ["township", "household_elsewhere"] if answers["township"] == OUTSIDE else ["township"]
+    return ["name", "id", "phone", *where, "household_kind", "residence", "intent", "job_place",
+            "groups", "pension", "consent"]
 
 
 def register_via_chat(wechat, openid: str, **overrides: str) -> str:
     """Go through the whole dialogue; return the last reply's text."""
     answers = {**ANSWERS, **overrides}
     wechat.say(openid, "注册")
-    for key in ("name", "id", "phone", "township", "intent", "groups", "pension", "consent"):
+    for key in answer_keys(answers):
         wechat.say(openid, answers[key])
     return wechat.say(openid, "1").text
 

@@ -181,7 +181,8 @@ def test_yes_is_no_boolean_and_one_is_no_consent(api_as, newcomer_api):
     assert marked.status_code == 422 and marked.get_json()["error"]["field"] == "present"
     form = {"name": "王小二", "id_number": id_number(born="19880512", seq="013"),
             "phone": "13912345678",
-            "township": "luoxiong", "intent": "local", "groups": ["poverty_alleviated"],
+            "township": "luoxiong", "household_kind": "rural", "residence": "luoxiong",
+            "job_place": "luoxiong", "intent": "local", "groups": ["poverty_alleviated"],
             "draws_pension": False}
     newcomer: Api = newcomer_api("o-strict")
     for consent in (1, "true"):

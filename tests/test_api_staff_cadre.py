@@ -21,7 +21,8 @@ ZHONGZHI_LATER = "lp-2026-007"  # at lp-zhongzhi (demo-staff's institution), fro
 PES_COURSE = "lp-2026-001"  # at lp-pes
 AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)
 FORM = {"name": "赵四", "id_number": id_number(born="19850707", seq="025"),
-        "phone": "13612345678", "township": "luoxiong", "intent": "local", "groups": [],
+        "phone": "13612345678", "township": "luoxiong", "household_kind": "rural",
+        "residence": "luoxiong", "job_place": "luoxiong", "intent": "local", "groups": [],
         "draws_pension": False}
 
 

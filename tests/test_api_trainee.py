@@ -22,7 +22,8 @@ LATER = "lp-2026-008"
 TODAY_CLASS = "lp-2026-today"
 AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)
 FORM = {"name": "王小二", "id_number": id_number(born="19880512", seq="013"),
-        "phone": "13912345678", "township": "luoxiong", "intent": "local",
+        "phone": "13912345678", "township": "luoxiong", "household_kind": "rural",
+        "residence": "luoxiong", "job_place": "majie", "intent": "local",
         "groups": ["poverty_alleviated"], "draws_pension": False, "consent": True}
 
 

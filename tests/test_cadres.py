@@ -116,7 +116,8 @@ def test_a_cadre_registers_a_neighbour_who_later_binds_their_own_wechat(wechat, 
     wechat.click(cadre, "CADRE")
     assert "代邻居填写" in wechat.say(cadre, "2").text
     neighbour_id = id_number(born="19560101", seq="013")
-    for answer in ("王奶奶", neighbour_id, "13912340000", "鲁布革", "1", "0", "1"):
+    for answer in ("王奶奶", neighbour_id, "13912340000", "鲁布革", "1", "0", "1", "0", "0",
+                   "1"):
         last = wechat.say(cadre, answer)
     assert "纸质" in last.text
     wechat.say(cadre, "1")
@@ -142,7 +143,8 @@ def test_the_neighbours_id_cannot_be_registered_by_someone_else(wechat, cadre):
     wechat.click(cadre, "CADRE")
     wechat.say(cadre, "2")
     number = id_number(born="19600202", seq="021")
-    for answer in ("李爷爷", number, "13912340001", "1", "1", "0", "1", "1", "1"):
+    for answer in ("李爷爷", number, "13912340001", "1", "1", "0", "1", "0", "0", "1", "1",
+                   "1"):
         wechat.say(cadre, answer)
     wechat.say("o-k11", "注册")
     wechat.say("o-k11", "李爷爷")

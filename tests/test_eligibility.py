@@ -30,8 +30,9 @@ from models.eligibility import (
     parse_policy,
 )
 from models.errors import CourseNotFound, NotRegistered
-from models.persons import ConsentHow, Group, GroupStatus, Person, meet
+from models.persons import ConsentHow, Group, GroupStatus, HouseholdKind, Person, meet
 from models.pii import Vault
+from models.places import ELSEWHERE
 from models.regions import Region, RegionLevel
 from models.registration import RegistrationForm, register
 from models.settlement import POLICY_FILE, settlement_rates
@@ -49,6 +50,9 @@ IN_CLASS = (VoucherStatus.REDEEMED, VoucherStatus.COMPLETED, VoucherStatus.SETTL
 
 P, E, T = Group.POVERTY_ALLEVIATED, Group.EMPLOYMENT_DIFFICULTY, Group.TWO_AFTER
 U, D, V = Group.UNEMPLOYED, Group.DISABLED, Group.VETERAN
+R, J = Group.RURAL_TRANSFER, Group.JOB_TRANSFER
+RURAL, URBAN = HouseholdKind.RURAL, HouseholdKind.URBAN
+OUT = ELSEWHERE  # a residence or place of job seeking outside the county
 YES, SELF, NO = GroupStatus.VERIFIED, GroupStatus.SELF_DECLARED, GroupStatus.REJECTED
 
 # The county's demo amounts, read from the policy file itself.
@@ -110,7 +114,10 @@ class Case:
     sex: str = "M"
     groups: tuple[tuple[Group, GroupStatus], ...] = ()
     pension: bool | None = False
-    township: str = "luoxiong"
+    township: str = "luoxiong"  # the household's township; OUT: elsewhere (贵州省盘州市)
+    household_kind: HouseholdKind | None = RURAL
+    residence: str | None = None  # a township code, OUT, or None (not known)
+    job_place: str | None = None
     # the course (None: the general overview) and the person's part in it
     course: str | None = "pes"
     joined: str | None = None  # issued | redeemed | certified | failed
@@ -129,6 +136,7 @@ class Case:
     count: Any = ANY
     reasons: tuple[str, ...] = ()  # codes that must be among the reasons
     missing: Any = ANY
+    qualified_by: str | None = None  # the place the scope's answer names (place_in_region)
     version: str | None = None  # default: the edition in force on `on`
 
 
@@ -175,18 +183,67 @@ CASES = [
          Status.NOT_ELIGIBLE, born="19761125", groups=((U, YES),), on=date(2026, 11, 24),
          reasons=("not_in_groups", "below_age_threshold")),
     Case("QJ2019 (四) unemployed man, on his 50th birthday", "living_allowance",
-         Status.ELIGIBLE, born="19761125", groups=((U, YES),), on=date(2026, 11, 25),
+         Status.ELIGIBLE, born="19761125", household_kind=URBAN,
+         groups=((U, YES),), on=date(2026, 11, 25),
          reasons=("group_verified", "age_threshold_met")),
     Case("QJ2019 (四) unemployed woman, the day before her 40th birthday", "living_allowance",
          Status.NOT_ELIGIBLE, born="19861125", sex="F", groups=((U, YES),),
          on=date(2026, 11, 24), reasons=("below_age_threshold",)),
     Case("QJ2019 (四) unemployed woman, on her 40th birthday", "living_allowance",
-         Status.ELIGIBLE, born="19861125", sex="F", groups=((U, YES),), on=date(2026, 11, 25),
+         Status.ELIGIBLE, born="19861125", sex="F", household_kind=URBAN,
+         groups=((U, YES),), on=date(2026, 11, 25),
          reasons=("age_threshold_met",)),
     Case("QJ2019 (四) an unemployed man of 45: the women's threshold is not his",
-         "living_allowance", Status.NOT_ELIGIBLE, born="19810601", groups=((U, YES),)),
+         "living_allowance", Status.NOT_ELIGIBLE, born="19810601", groups=((U, YES),),
+         household_kind=URBAN),
+    # --- the household's kind (QJ2019 (四)(十八), QJ2020 五(一)) ------------------------------
+    Case("QJ2019 (四) 大龄城镇失业人员: an unemployed man of 50 with a rural household is not one",
+         "living_allowance", Status.NOT_ELIGIBLE, born="19760101", groups=((U, YES),),
+         reasons=("not_in_groups", "household_kind_not_met")),
+    Case("QJ2019 (四) 大龄城镇失业人员: household kind unknown gives a provisional yes",
+         "living_allowance", Status.PROVISIONAL, born="19760101", groups=((U, YES),),
+         household_kind=None, reasons=("age_threshold_met", "household_kind_unknown"),
+         missing=("household_kind",)),
+    Case("QJ2019 (四) a verified 就业困难人员 with a rural household keeps the allowance",
+         "living_allowance", Status.ELIGIBLE, groups=((E, YES),), household_kind=RURAL),
+    Case("QJ2019 (四) a disabled person counts as 就业困难人员 whatever the household",
+         "living_allowance", Status.ELIGIBLE, groups=((D, YES),), household_kind=URBAN),
+    Case("QJ2019 (十八) “两后生”中的农村学员: an urban 两后生 gets no living allowance",
+         "living_allowance", Status.NOT_ELIGIBLE, groups=((T, YES),), household_kind=URBAN,
+         total=None, reasons=("not_in_groups", "household_kind_not_met"),
+         missing=("declare_group",)),
+    Case("QJ2020 五(一) an urban 两后生 gets no transport allowance either",
+         "transport_allowance", Status.NOT_ELIGIBLE, groups=((T, YES),), household_kind=URBAN,
+         reasons=("household_kind_not_met",)),
+    Case("QJ2019 (十八) a verified rural 两后生: eligible, saying the household counted",
+         "living_allowance", Status.ELIGIBLE, groups=((T, YES),), household_kind=RURAL,
+         reasons=("group_verified", "household_kind_met"), missing=()),
+    Case("QJ2019 (十八) a 两后生 whose household kind is not known: provisional, asking for it",
+         "living_allowance", Status.PROVISIONAL, groups=((T, YES),), household_kind=None,
+         reasons=("household_kind_unknown",), missing=("household_kind",)),
+    Case("QJ2020 五(一) transport allowance: 两后生 of unknown household, provisional",
+         "transport_allowance", Status.PROVISIONAL, groups=((T, YES),), household_kind=None,
+         missing=("household_kind",)),
+    Case("QJ2019 (十八) a self-declared 两后生 of unknown household needs both",
+         "living_allowance", Status.PROVISIONAL, groups=((T, SELF),), household_kind=None,
+         missing=("verify_group", "household_kind")),
+    Case("QJ2019 (十八) 贫困劳动力 have no household condition: urban and verified, eligible",
+         "living_allowance", Status.ELIGIBLE, groups=((P, YES),), household_kind=URBAN),
+    Case("QJ2019 (十八) an urban 两后生 who is also a verified 脱贫劳动力 gets it as that",
+         "living_allowance", Status.ELIGIBLE, groups=((T, YES), (P, YES)),
+         household_kind=URBAN, reasons=("group_verified",)),
+    Case("QJ2019 (十八) unknown household, also a verified 脱贫劳动力: eligible, nothing asked",
+         "living_allowance", Status.ELIGIBLE, groups=((T, YES), (P, YES)), household_kind=None,
+         missing=()),
+    Case("QJ2019 (十七) free training has no household condition: an urban 两后生 is in",
+         "free_targeted_groups", Status.ELIGIBLE, groups=((T, YES),), household_kind=URBAN,
+         course="free_private"),
+    Case("versioning: before luoping-2026.1 an urban 两后生 still got the living allowance",
+         "living_allowance", Status.ELIGIBLE, groups=((T, YES),), household_kind=URBAN,
+         on=date(2026, 10, 31)),
     Case("QJ2019 (四) an unemployed man of 50 who only declared it: provisional",
-         "living_allowance", Status.PROVISIONAL, born="19760101", groups=((U, SELF),),
+         "living_allowance", Status.PROVISIONAL, born="19760101", household_kind=URBAN,
+         groups=((U, SELF),),
          reasons=("group_self_declared", "age_threshold_met"), missing=("verify_group",)),
     Case("QJ2019 (四) born 29 February: not yet 50 on 28 February of a common year",
          "living_allowance", Status.NOT_ELIGIBLE, born="19760229", groups=((U, YES),),
@@ -205,8 +262,40 @@ CASES = [
     Case("QJ2019 (十六) residence: household township in the county", "free_public_training",
          Status.ELIGIBLE, township="lubuge"),
     Case("QJ2019 (十六) residence: household township in another county",
-         "free_public_training", Status.NOT_ELIGIBLE, township="danfeng",
-         reasons=("outside_region",)),
+         "free_public_training", Status.NOT_ELIGIBLE, township="danfeng", residence=OUT,
+         job_place=OUT, reasons=("places_outside_region",), missing=("places",)),
+    # --- the three places of QJ2019 (十六) ---------------------------------------------------
+    Case("QJ2019 (十六) household in the county: the household qualifies",
+         "free_public_training", Status.ELIGIBLE, residence=OUT, job_place=OUT,
+         reasons=("place_in_region",), qualified_by="household"),
+    Case("QJ2019 (十六) household elsewhere, living in 罗雄街道: the residence qualifies",
+         "free_public_training", Status.ELIGIBLE, township=OUT, residence="luoxiong",
+         job_place=OUT, reasons=("place_in_region",), qualified_by="residence"),
+    Case("QJ2019 (十六) household and residence elsewhere, seeking work in 马街镇",
+         "free_public_training", Status.ELIGIBLE, township=OUT, residence=OUT,
+         job_place="majie", qualified_by="job_seeking"),
+    Case("QJ2019 (十六) household in another county, living here: covered by residence",
+         "living_allowance", Status.ELIGIBLE, township="danfeng", residence="lubuge",
+         job_place=OUT, groups=((P, YES),), qualified_by="residence"),
+    Case("QJ2019 (十六) none of the three places in the county: not covered",
+         "free_public_training", Status.NOT_ELIGIBLE, township=OUT, residence=OUT,
+         job_place=OUT, reasons=("places_outside_region",), missing=("places",)),
+    Case("QJ2019 (十六) household elsewhere, other places not known yet: provisional",
+         "free_public_training", Status.PROVISIONAL, township=OUT,
+         reasons=("places_unknown",), missing=("places",)),
+    Case("QJ2019 (十六) the self-funded subsidy follows the same three places",
+         "training_subsidy_self_funded", Status.NOT_ELIGIBLE, township=OUT, residence=OUT,
+         job_place=OUT, course="self_funded", reasons=("places_outside_region",)),
+    Case("QJ2019 (十六) a city-wide rule cannot place a household elsewhere: checked by hand",
+         "free_public_training", Status.PROVISIONAL, township=OUT, residence=OUT,
+         job_place=OUT, policy="scope_qujing", reasons=("places_to_check",),
+         missing=("check_places",)),
+    Case("QJ2019 (十六) a city-wide rule: a household in another county of the city qualifies",
+         "free_public_training", Status.ELIGIBLE, township="danfeng", residence=OUT,
+         job_place=OUT, policy="scope_qujing", qualified_by="household"),
+    Case("versioning: before luoping-2026.1 only the household counted",
+         "free_public_training", Status.NOT_ELIGIBLE, township=OUT, residence="luoxiong",
+         job_place="luoxiong", on=date(2026, 10, 31), reasons=("outside_region",)),
     # --- yearly cap (QJ2019 (十六), YN2021 二(四)) -------------------------------------------
     Case("QJ2019 (十六) yearly cap: 3 vouchers in 2026 already", "free_public_training",
          Status.NOT_ELIGIBLE, held=in_2026(3), reasons=("yearly_cap_reached",)),
@@ -279,6 +368,24 @@ CASES = [
     Case("QJ2020 五(一) … it is the self-funded door: the subsidy on its certificate",
          "training_subsidy_self_funded", Status.PROVISIONAL, course="pes_with_fee",
          reasons=("course_not_free", "certificate_pending"), missing=("obtain_certificate",)),
+    Case("QJ2019 (十七) free training for a verified 农村转移就业劳动力", "free_targeted_groups",
+         Status.ELIGIBLE, groups=((R, YES),), course="free_private",
+         reasons=("group_verified",)),
+    Case("QJ2019 (十七) free training for a verified 转岗职工", "free_targeted_groups",
+         Status.ELIGIBLE, groups=((J, YES),), course="free_private",
+         reasons=("group_verified",)),
+    Case("QJ2019 (十七) a self-declared 转岗职工 waits for the bureau", "free_targeted_groups",
+         Status.PROVISIONAL, groups=((J, SELF),), course="free_private",
+         missing=("verify_group",)),
+    Case("QJ2019 (十七) a rejected 农村转移就业劳动力 is not in", "free_targeted_groups",
+         Status.NOT_ELIGIBLE, groups=((R, NO),), course="free_private",
+         reasons=("group_rejected",)),
+    Case("QJ2019 (十八) 农村转移就业劳动力 are not among the living allowance's groups",
+         "living_allowance", Status.NOT_ELIGIBLE, groups=((R, YES),),
+         reasons=("not_in_groups",)),
+    Case("versioning: before luoping-2026.1 转岗职工 were not among (十七)'s groups",
+         "free_targeted_groups", Status.NOT_ELIGIBLE, groups=((J, YES),),
+         course="free_private", on=date(2026, 10, 31), reasons=("not_in_groups",)),
     # --- self-funded with a certificate (QJ2020 五(一)) --------------------------------------
     Case("QJ2020 五(一) self-funded 中级工 before the certificate: provisional at its rate",
          "training_subsidy_self_funded", Status.PROVISIONAL, course="self_funded",
@@ -376,6 +483,9 @@ def test_eligibility(case: Case, db, clock):
     codes = outcome.reason_codes
     assert set(case.reasons) <= set(codes), codes
     assert all(r.source for r in outcome.reasons)
+    if case.qualified_by:
+        [place] = [r for r in outcome.reasons if r.code == "place_in_region"]
+        assert place.params["place"] == case.qualified_by, place
 
 
 def test_there_are_enough_cases_and_each_names_its_clause():
@@ -401,8 +511,12 @@ class World:
             self._other_county()
         odd = seq if seq is not None else 1
         number = id_number(born=case.born, seq=f"{odd if case.sex == 'M' else odd + 1:03d}")
+        elsewhere = case.township == OUT
         form = RegistrationForm(name="测试", id_number=number, phone="13812345678",
-                                township_code=case.township, intent=WorkIntent.LOCAL,
+                                township_code=None if elsewhere else case.township,
+                                household_elsewhere="贵州省盘州市" if elsewhere else None,
+                                household_kind=case.household_kind, residence=case.residence,
+                                job_place=case.job_place, intent=WorkIntent.LOCAL,
                                 groups=frozenset(g for g, _ in case.groups),
                                 draws_pension=bool(case.pension))
         person = register(self.db, vault=self.vault, form=form, openid=None,
@@ -518,7 +632,8 @@ def _document() -> dict[str, Any]:
 
 def _entry(document: dict[str, Any], rule_id: str) -> dict[str, Any]:
     """The rule's newest entry (a rule changed by an edition has one entry per edition)."""
-    return [r for r in document["eligibility"]["rules"] if r["id"] == rule_id][-1]
+    entries = [r for r in document["eligibility"]["rules"] if r["id"] == rule_id]
+    return max(entries, key=lambda r: r.get("effective_from", date.min))
 
 
 def _dump(document: dict[str, Any]) -> str:
@@ -544,9 +659,20 @@ def _living_70_in_2027():
     return parse_policy(_dump(document))
 
 
+@cache
+def _scope_qujing():
+    """A city-wide scope (QJ2019 (十六) says 在曲靖): the county reaches only so far."""
+    document = _document()
+    for entry in document["eligibility"]["rules"]:
+        if entry["id"] == "residence_scope":
+            entry["condition"] = {**entry["condition"], "region": "qujing"}
+    return parse_policy(_dump(document))
+
+
 POLICIES = {
     None: eligibility_policy,
     "living_70_in_2027": _living_70_in_2027,
+    "scope_qujing": _scope_qujing,
 }
 
 

@@ -44,7 +44,7 @@ def register_neighbour(wechat, name: str = "王奶奶", number: str = GRANNY_ID,
     """代报名 through the cadre's menu; returns the last reply."""
     wechat.click(CADRE, "CADRE")
     wechat.say(CADRE, "2")
-    for answer in (name, number, phone, "鲁布革", "1", "0", "1", "1"):
+    for answer in (name, number, phone, "鲁布革", "1", "0", "1", "0", "0", "1", "1"):
         wechat.say(CADRE, answer)
     return wechat.say(CADRE, "1").text
 
@@ -131,7 +131,8 @@ def test_someone_registering_on_their_own_wechat_still_needs_a_phone(talk, perso
 def test_the_api_takes_a_neighbour_without_a_phone_from_a_cadre_only(cadre_api, newcomer_api,
                                                                        db):
     form = {"name": "赵四", "id_number": id_number(born="19620303", seq="017"), "phone": "无",
-            "township": "lubuge", "intent": "local", "groups": [], "draws_pension": False}
+            "township": "lubuge", "household_kind": "rural", "residence": "lubuge",
+            "job_place": "lubuge", "intent": "local", "groups": [], "draws_pension": False}
     answer = cadre_api.post("/cadre/neighbours", {**form, "consent_on_paper": True})
     assert answer.status_code == 201, answer.get_json()
     assert person(db, "赵四").phone_sealed is None

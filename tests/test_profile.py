@@ -20,7 +20,11 @@ def test_profile_shows_the_details_masked(wechat):
     assert ANSWERS["id"] not in text and "13812345678" not in text
     assert "手机：138****5678" in text
     assert "脱贫劳动力（本人申报，待核实）" in text
-    assert "户籍乡镇：罗雄街道" in text
+    assert "户籍地：罗雄街道" in text and "户口类型：农村户口" in text
+    assert "常住地：罗雄街道" in text and "求职就业地：罗雄街道" in text
+    # New choices come after the old ones, whose digits keep their meaning.
+    assert "2. 户籍地" in text and "5. 撤回同意" in text and "6. 户口类型（农村/城镇）" in text
+    assert "7. 常住地" in text and "8. 求职就业地" in text
 
 
 def test_change_phone(wechat, db, person_named):

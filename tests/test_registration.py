@@ -8,8 +8,8 @@ from sqlalchemy import String, Text, inspect, select, text
 
 import models
 from models.audit import AuditEntry
-from models.persons import Group, GroupStatus, Person
-from tests.people import ANSWERS, id_number, register_via_chat, wrong_check_digit
+from models.persons import Group, GroupStatus, HouseholdKind, Person
+from tests.people import ANSWERS, answer_keys, id_number, register_via_chat, wrong_check_digit
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
 
@@ -19,14 +19,19 @@ def test_a_person_registers_one_question_at_a_time(talk, person_named, services)
         ("注册", ["请输入姓名", "比如：张三", "取消"]),
         ("张三", ["18位身份证号", "比如："]),
         (ANSWERS["id"], ["手机号", "比如：13812345678"]),
-        ("13812345678", ["户籍在哪个乡镇", "10. 罗雄街道"]),
-        ("10", ["您想在哪里就业", "1. 就近就地（在本县）"]),
-        ("1", ["可以多选", "1. 脱贫劳动力", "3. 两后生"]),
+        ("13812345678", ["户籍在哪个乡镇", "10. 罗雄街道", "14. 不在罗平县"]),
+        ("10", ["农村户口还是城镇户口", "1. 农村户口", "2. 城镇户口", "3. 不清楚"]),
+        ("1", ["常住在哪里", "0. 和户籍地相同", "13. 钟山乡", "14. 不在罗平县"]),
+        ("0", ["您想在哪里就业", "1. 就近就地（在本县）"]),
+        ("1", ["在哪里找工作", "0. 和常住地相同", "14. 不在罗平县"]),
+        ("0", ["可以多选", "1. 脱贫劳动力", "3. 两后生", "8. 农村转移就业劳动力",
+               "9. 转岗职工"]),
         ("1 3", ["每月领养老金"]),
         ("1", ["只用来给您报名培训", "加密保存", "1. 我同意"]),
         ("1", ["请核对", "姓名：张三", "身份证：5303**********0025"[:6],
-               "手机：138****5678", "户籍乡镇：罗雄街道", "脱贫劳动力和两后生",
-               "按月领养老金：否", "1. 都对，提交登记", "4. 改手机号"]),
+               "手机：138****5678", "户籍地：罗雄街道", "户口类型：农村户口",
+               "常住地：罗雄街道", "求职就业地：罗雄街道", "脱贫劳动力和两后生",
+               "按月领养老金：否", "1. 都对，提交登记", "4. 改手机号", "6. 改户口类型"]),
         ("1", ["张三，登记成功", "推荐"]),
     ])
     person = person_named("o-r1")
@@ -36,7 +41,9 @@ def test_a_person_registers_one_question_at_a_time(talk, person_named, services)
     assert services.vault.open(person.id_sealed) == ANSWERS["id"]
     assert services.vault.open(person.phone_sealed) == "13812345678"
     assert person.birth_date.isoformat() == "1990-01-01" and person.sex == "F"
-    assert person.township.code == "luoxiong"
+    assert person.township.code == "luoxiong" and person.household_elsewhere is None
+    assert person.household_kind is HouseholdKind.RURAL
+    assert person.residence_township.code == person.job_township.code == "luoxiong"
     assert {(g.group, g.status) for g in person.groups} == {
         (Group.POVERTY_ALLEVIATED, GroupStatus.SELF_DECLARED),
         (Group.TWO_AFTER, GroupStatus.SELF_DECLARED)}
@@ -66,10 +73,17 @@ def test_each_bad_answer_gets_its_own_message(talk):
         ("12345", "手机号是1开头的11位数字"),
         ("１３８ １２３４ ５６７８", "户籍在哪个乡镇"),  # full-width digits and spaces are fine
         ("月球", "列表里没有这个乡镇"),
-        ("罗雄", "您想在哪里就业"),  # part of a name is enough when it is unique
+        ("罗雄", "农村户口还是城镇户口"),  # part of a name is enough when it is unique
+        ("4", "请回复列表里的数字"),
+        ("居民户口", "请回复列表里的数字"),
+        ("城镇", "常住在哪里"),  # the words do too
+        ("15", "列表里没有这个乡镇"),
+        ("0", "您想在哪里就业"),
         ("7", "请回复列表里的数字"),
-        ("3", "可以多选"),
-        ("9", "请回复列表里的数字"),
+        ("3", "在哪里找工作"),
+        ("月球", "列表里没有这个乡镇"),
+        ("14", "可以多选"),
+        ("10", "请回复列表里的数字"),
         ("0", "每月领养老金"),
     ])
 
@@ -87,7 +101,7 @@ def test_back_goes_to_the_previous_question(talk):
 
 def test_a_field_is_corrected_from_the_summary(wechat, person_named):
     wechat.say("o-r6", "注册")
-    for key in ("name", "id", "phone", "township", "intent", "groups", "pension", "consent"):
+    for key in answer_keys(ANSWERS):
         summary = wechat.say("o-r6", ANSWERS[key])
     assert "手机：138****5678" in summary.text
     assert "手机号" in wechat.say("o-r6", "4").text
@@ -99,7 +113,7 @@ def test_a_field_is_corrected_from_the_summary(wechat, person_named):
 
 def test_no_consent_means_nothing_is_saved(wechat, person_named):
     wechat.say("o-r7", "注册")
-    for key in ("name", "id", "phone", "township", "intent", "groups", "pension"):
+    for key in answer_keys(ANSWERS)[:-1]:
         wechat.say("o-r7", ANSWERS[key])
     answer = wechat.say("o-r7", "2")
     assert "没有您的同意" in answer.text and "没有保存" in answer.text
@@ -169,7 +183,7 @@ def test_the_raw_id_number_and_phone_are_in_no_column_and_no_log(wechat, db, kv,
         # While the dialogue runs, Redis holds the answers only sealed.
         assert not any(raw_id in (kv.get(k) or "") or raw_phone in (kv.get(k) or "")
                        for k in kv.scan_iter("*") if kv.type(k) == "string")
-        for answer in ("10", "1", "0", "1", "1", "1"):
+        for answer in ("10", "1", "0", "1", "0", "0", "1", "1", "1"):
             wechat.say("o-r16", answer)
     assert db.scalar(select(Person).where(Person.openid == "o-r16")).is_registered
     for table in models.metadata.sorted_tables:

@@ -26,7 +26,7 @@ from models.course_import import ImportResult, import_courses
 from models.courses import has_courses
 from models.demo import load_demo
 from models.errors import CourseFileRejected, CourseNotFound, DomainError
-from models.persons import Group
+from models.persons import Group, HouseholdKind
 from models.settlement import settle, settlement_rates
 from models.staff import invite_staff
 from models.verification import decide_group
@@ -593,7 +593,12 @@ def register(app: Flask) -> None:
                   type=click.Choice([g.value for g in Group]))
     @click.option("--document", required=True, help="What was seen, e.g. 扶贫手册 No.123.")
     @click.option("--reject", is_flag=True, help="The document does not confirm the group.")
-    def groups_verify(id_number: str, group_code: str, document: str, reject: bool) -> None:
+    @click.option("--household-kind", "household_kind",
+                  type=click.Choice([k.value for k in HouseholdKind]),
+                  help="The household's kind as the household register (户口本) shows it; "
+                       "replaces what the person said.")
+    def groups_verify(id_number: str, group_code: str, document: str, reject: bool,
+                      household_kind: str | None) -> None:
         """Verify (or with --reject, refuse) one group of a registered person."""
         services = current()
         t = translator("zh_Hans_CN")
@@ -603,7 +608,8 @@ def register(app: Flask) -> None:
                     db, vault=services.vault, id_number=id_number, group=Group(group_code),
                     is_verified=not reject, document=document, decided_by=None,
                     channel=Channel.CLI, now=services.clock.now(),
-                    today=services.clock.today())
+                    today=services.clock.today(),
+                    household_kind=HouseholdKind(household_kind) if household_kind else None)
                 masked = person.id_masked
         except DomainError as error:
             words = {"not_registered": N_("No registered person has this ID card number."),

@@ -345,6 +345,7 @@ CLAIM_DATES_ROW, CLAIM_HEADER_ROW = 3, 4
 FIRST_AMOUNT_COLUMN = 6  # the training subsidy; the amounts run to the total
 CLAIM_NOTES = {
     LineNote.GROUP_NOT_VERIFIED: N_("group not verified: no allowance"),
+    LineNote.FACTS_MISSING: N_("household kind or places not given: no allowance"),
     LineNote.ALREADY_SETTLED: N_("training already settled"),
     LineNote.SAME_OCCUPATION_LEVEL: N_(
         "same occupation and level paid already: no training subsidy (QJ2019 (十六))"),

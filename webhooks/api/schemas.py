@@ -12,6 +12,7 @@ from spectree import Response
 
 from models.catalogue import Intent as WorkIntent
 from models.persons import Group
+from models.places import ELSEWHERE
 from models.presence import HEADCOUNT_MAX
 
 # Text from a phone: no control characters (PostgreSQL refuses NUL; nothing needs the rest).
@@ -102,7 +103,7 @@ class SessionOut(BaseModel):
 # --- profile -------------------------------------------------------------------------------
 
 class Place(BaseModel):
-    code: str
+    code: str = Field(description=f"a township code, or “{ELSEWHERE}”: not in the county")
     name: str
 
 
@@ -120,26 +121,56 @@ class Profile(BaseModel):
     name: str | None = None
     id_masked: str | None = None
     phone_masked: str | None = None
-    township: Place | None = None
+    township: Place | None = Field(default=None, description="the household's township, when "
+                                   "the household is in the county")
+    household_elsewhere: str | None = Field(
+        default=None, description="the household's place outside the county, as given")
+    household_kind: Literal["rural", "urban"] | None = Field(
+        default=None, description="农村 or 城镇 household; null: not known yet")
+    residence: Place | None = Field(default=None, description="where the person lives; null: "
+                                    "not known yet")
+    job_place: Place | None = Field(default=None, description="where the person looks for "
+                                    "work; null: not known yet")
     intent: WorkIntent | None = None
     draws_pension: bool | None = None
     groups: list[GroupOut] = []
 
 
+HouseholdKindIn = Literal["rural", "urban", "unknown"]
+_PLACE_IN = f"a township code from GET /townships, or “{ELSEWHERE}” (not in the county)"
+
+
 class RegistrationIn(Body):
+    """QJ2019 (十六): the household, the residence and the place of job seeking each count."""
+
     name: text(40, 1)
     id_number: text(30, 1) = Field(description="GB 11643, 18 characters; checked and sealed")
     phone: text(20, 1)
-    township: text(40, 1) = Field(description="a township code from GET /townships")
+    township: text(40, 1) | None = Field(
+        default=None, description="the household's township code (GET /townships); or give "
+        "household_elsewhere")
+    household_elsewhere: text(30, 2) | None = Field(
+        default=None, description="the household's place outside the county, e.g. 贵州省盘州市")
+    household_kind: HouseholdKindIn = Field(
+        description="农村 (rural) or 城镇 (urban) household; unknown keeps the answers that "
+        "depend on it provisional")
+    residence: text(40, 1) = Field(description="where the person lives: " + _PLACE_IN)
+    job_place: text(40, 1) = Field(description="where the person looks for work: " + _PLACE_IN)
     intent: IntentIn
-    groups: list[GroupIn] = Field(default=[], max_length=7)
+    groups: list[GroupIn] = Field(default=[], max_length=len(Group))
     draws_pension: bool = False
     consent: Agreed = Field(description="agreement to the processing of personal data")
 
 
 class ProfileChange(Body):
     phone: text(20, 1) | None = None
-    township: text(40, 1) | None = None
+    township: text(40, 1) | None = Field(default=None,
+                                         description="the household moved to this township")
+    household_elsewhere: text(30, 2) | None = Field(
+        default=None, description="the household is (now) outside the county, here")
+    household_kind: HouseholdKindIn | None = None
+    residence: text(40, 1) | None = Field(default=None, description=_PLACE_IN)
+    job_place: text(40, 1) | None = Field(default=None, description=_PLACE_IN)
     intent: IntentIn | None = None
     locale: Literal["zh_Hans_CN", "en"] | None = None
 
@@ -463,9 +494,13 @@ class NeighbourIn(Body):
     phone: text(20, 1) = Field(
         description="the mobile number, or “无” for a neighbour without one (the cadre is then "
                     "their contact)")
-    township: text(40, 1)
+    township: text(40, 1) | None = None
+    household_elsewhere: text(30, 2) | None = None
+    household_kind: HouseholdKindIn
+    residence: text(40, 1) = Field(description=_PLACE_IN)
+    job_place: text(40, 1) = Field(description=_PLACE_IN)
     intent: IntentIn
-    groups: list[GroupIn] = Field(default=[], max_length=7)
+    groups: list[GroupIn] = Field(default=[], max_length=len(Group))
     draws_pension: bool = False
     consent_on_paper: Agreed = Field(
         description="the neighbour signed the consent form in front of the cadre")

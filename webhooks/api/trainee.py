@@ -19,12 +19,23 @@ from models.courses import CourseQuery, course_seats_left, find_courses, get_cou
 from models.eligibility import evaluate
 from models.errors import NotRegistered
 from models.miniprogram import roles_of
-from models.persons import ConsentHow, LocationSource, Person, note_location, set_locale
+from models.persons import (
+    ConsentHow,
+    HouseholdKind,
+    LocationSource,
+    Person,
+    note_location,
+    set_locale,
+)
+from models.places import ELSEWHERE, PlaceRole, home_county
+from models.regions import Region
 from models.registration import (
     RegistrationForm,
+    change_household,
+    change_household_kind,
     change_intent,
     change_phone,
-    change_township,
+    change_place,
     load_profile,
     register,
     townships,
@@ -77,15 +88,32 @@ def _profile(db: Session, person: Person, t: Translator) -> dict[str, Any]:
             "roles": roles_of(db, person_id=person.id), "locale": person.locale}
     if not person.is_registered:
         return base
+    elsewhere = _elsewhere(db, t)
     return {**base, "name": person.name, "id_masked": person.id_masked,
             "phone_masked": person.phone_masked,
-            "township": ({"code": person.township.code,
-                          "name": person.township.display_name(t.locale)}
-                         if person.township else None),
+            "township": _place(person.township, False, elsewhere, t),
+            "household_elsewhere": person.household_elsewhere,
+            "household_kind": person.household_kind.value if person.household_kind else None,
+            "residence": _place(person.residence_township, person.residence_elsewhere,
+                                elsewhere, t),
+            "job_place": _place(person.job_township, person.job_elsewhere, elsewhere, t),
             "intent": person.intent.value if person.intent else None,
             "draws_pension": person.draws_pension,
             "groups": [{"group": g.group.value, "status": g.status.value,
                         "label": t._(GROUPS[g.group])} for g in person.groups]}
+
+
+def _elsewhere(db: Session, t: Translator) -> dict[str, str]:
+    county = home_county(db)
+    return {"code": ELSEWHERE, "name": t._("not in %(county)s", county=county.display_name(
+        t.locale) if county is not None else "")}
+
+
+def _place(township: Region | None, is_elsewhere: bool | None, elsewhere: dict[str, str],
+           t: Translator) -> dict[str, str] | None:
+    if township is not None:
+        return {"code": township.code, "name": township.display_name(t.locale)}
+    return elsewhere if is_elsewhere else None
 
 
 def _me(db: Session, t: Translator) -> dict[str, Any]:
@@ -111,7 +139,8 @@ def show_me():
                security=AUTH)
 def register_me(json: RegistrationIn):
     """Register once: each answer is checked as in the chat (ID check digit and birth date,
-    mobile number, township); the ID number and phone are sealed at rest."""
+    mobile number, the household's township or its place elsewhere, where the person lives and
+    looks for work); the ID number and phone are sealed at rest."""
     who = caller()
     services, t = current(), words()
 
@@ -129,15 +158,23 @@ def register_me(json: RegistrationIn):
 def registration_form(answers_in: Any) -> RegistrationForm:
     return RegistrationForm(name=answers_in.name, id_number=answers_in.id_number,
                             phone=answers_in.phone, township_code=answers_in.township,
+                            household_elsewhere=answers_in.household_elsewhere,
+                            household_kind=household_kind(answers_in.household_kind),
+                            residence=answers_in.residence, job_place=answers_in.job_place,
                             intent=answers_in.intent, groups=frozenset(answers_in.groups),
                             draws_pension=answers_in.draws_pension)
+
+
+def household_kind(answer: str) -> HouseholdKind | None:
+    return None if answer == "unknown" else HouseholdKind(answer)
 
 
 @bp.patch("/me")
 @spec.validate(json=ProfileChange, resp=answers(200, Profile, 401, 403), tags=ME,
                security=AUTH)
 def change_me(json: ProfileChange):
-    """Change phone, township, work intent or language; all or nothing."""
+    """Change phone, the household (township or place elsewhere) and its kind, where the
+    person lives and looks for work, work intent or language; all or nothing."""
     who = caller()
     services, t = current(), words()
 
@@ -145,8 +182,15 @@ def change_me(json: ProfileChange):
         changes = {"openid": who.openid, "channel": Channel.API, "now": core.now()}
         if json.phone is not None:
             change_phone(db, vault=services.vault, phone=json.phone, **changes)
-        if json.township is not None:
-            change_township(db, township_code=json.township, **changes)
+        if json.township is not None or json.household_elsewhere is not None:
+            change_household(db, township_code=json.township,
+                             elsewhere=json.household_elsewhere, **changes)
+        if json.household_kind is not None:
+            change_household_kind(db, kind=household_kind(json.household_kind), **changes)
+        if json.residence is not None:
+            change_place(db, role=PlaceRole.RESIDENCE, answer=json.residence, **changes)
+        if json.job_place is not None:
+            change_place(db, role=PlaceRole.JOB_SEEKING, answer=json.job_place, **changes)
         if json.intent is not None:
             change_intent(db, intent=json.intent, **changes)
         if json.locale is not None:
