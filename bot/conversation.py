@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
 
@@ -23,7 +24,8 @@ from bot import (
     subsidy,
     vouchers,
 )
-from bot.intents import Intent, read
+from bot.general import with_menu
+from bot.intents import Intent, read, top_level_word
 from bot.replies import SILENCE, Reply
 from bot.turn import Turn
 
@@ -83,22 +85,31 @@ HANDLERS: dict[str, Handler] = {
     "JOBS": jobs.list_openings,
     "JOB": jobs.opening_details,
     "UNSUBSCRIBE": jobs.stop_broadcasts,
+    "UNSUBSCRIBE_OR_CANCEL": vouchers.unsubscribe_or_cancel,
+    "CANCEL_BOOKING": vouchers.cancel_booking,
     "SUBSCRIBE": jobs.resume_broadcasts,
     "APP_CODE": app_link.link_code,
     "FOLLOWUP": followup.followup_word,
     "FOLLOWUP_WORK": followup.answer,
     "FOLLOWUP_RATING": followup.rate,
     "FOLLOWUP_AGAIN": followup.again,
+    # HUMAN: 人工 / 客服, a person to talk to. Until it has an answer of its own, the help.
+    "HUMAN": general.show_help,
 }
+
+Ending = tuple[Callable[[Turn], Reply], Callable[[Turn, str, str], Reply]]
 
 # How a dialogue ends on 取消 and on timeout, where not as registration's (nothing kept, start
 # again): the follow-up's optional sentence keeps the answers given before it.
-ENDINGS = {followup.OPINION: (followup.opinion_skipped, followup.opinion_expired),
-           paper.CLAIM: (general.cancelled, paper.claim_expired),
-           paper.ID_CHECK: (general.cancelled, paper.check_expired)}
+ENDINGS: dict[str, Ending] = {
+    followup.OPINION: (followup.opinion_skipped, followup.opinion_expired),
+    paper.CLAIM: (general.cancelled, paper.claim_expired),
+    paper.ID_CHECK: (general.cancelled, paper.check_expired)}
 
 # Messages that are typed or spoken: inside a dialogue they answer its question.
 TYPED = (TextMessage, VoiceMessage)
+# What leaves a dialogue as it is: a location report, an unfollow.
+PASSES_BY = ("LOCATION", "UNFOLLOW")
 
 
 def respond(turn: Turn, message: BaseMessage) -> Reply:
@@ -106,28 +117,114 @@ def respond(turn: Turn, message: BaseMessage) -> Reply:
     if intent is None:
         return SILENCE
     turn.meet()
+    note, paused = "", False
     if dialogue.is_active(turn):
-        if isinstance(message, TYPED) and _typed(message):
-            on_cancel, on_timeout = ENDINGS.get(turn.state.dialogue.get("name"),
-                                                (general.cancelled, registration.expired))
-            reply = dialogue.answer(turn, _typed(message), on_cancel=on_cancel,
-                                    on_timeout=on_timeout)
-            turn.remember(reply)
-            return reply
+        typed = _typed(message) if isinstance(message, TYPED) else ""
+        # A top-level word is read before the dialogue takes the text as its answer.
+        word = top_level_word(typed) if typed else None
+        if typed and word is None:
+            on_cancel, on_timeout = _ending(turn)
+            return _kept(turn, dialogue.answer(turn, typed, on_cancel=on_cancel,
+                                               on_timeout=on_timeout))
         if isinstance(message, ImageMessage) and dialogue.takes_photo(turn):
             dialogue.attach_photo(turn, message.media_id)
-            reply = Reply(text=turn.t._("Photo received."))
-            turn.remember(reply)
-            return reply
-        if intent.name not in ("LOCATION", "UNFOLLOW"):
-            dialogue.forget(turn)  # a menu tap or a scan leaves the dialogue
+            return _kept(turn, Reply(text=turn.t._("Photo received.")))
+        if intent.name not in PASSES_BY:
+            intent = word or intent
+            if _takes_up_again(turn, intent):
+                intent = Intent("RESUME")
+            else:  # a menu tap, a scan, a top-level word
+                note, paused = _step_aside(turn)
+    elif dialogue.is_paused(turn) and _takes_up_again(turn, intent):
+        intent = Intent("RESUME")
     intent = followup.reroute(turn, message, intent)
     handler = HANDLERS.get(intent.name, general.not_understood)
     logger.debug("intent %s", intent.name)
     reply = handler(turn, intent)
-    if reply is not SILENCE:
-        turn.remember(reply)
+    if reply.text and note:
+        reply = replace(reply, text=note + "\n\n" + reply.text)
+    if reply.text and paused and dialogue.is_paused(turn):
+        reply = replace(reply, text=reply.text + "\n\n" + turn.t._(
+            "(Your unfinished answers are kept for %(minutes)s minutes: reply “继续” to go back "
+            "to the question, or “取消” to stop.)", minutes=turn.dialogue_seconds // 60))
+    return reply if reply is SILENCE else _kept(turn, reply)
+
+
+def _kept(turn: Turn, reply: Reply) -> Reply:
+    turn.remember(reply)
     return reply
+
+
+def _ending(turn: Turn) -> Ending:
+    """How the current dialogue ends on 取消 and on timeout."""
+    state = turn.state.dialogue or {}
+    name, mode = state.get("name", ""), state.get("mode", "self")
+    current = dialogue.current(turn)
+    if current is not None and current.unchanged is not None:
+        # A confirmation: whatever ends it, nothing was done, and the person is told so.
+        note = current.unchanged(turn, dialogue.answers_of(turn))
+        return (lambda t: with_menu(t, note),
+                lambda t, _name, _mode: with_menu(t, t.t._("That question has expired.") + " "
+                                                  + note))
+    if name in ENDINGS:
+        return ENDINGS[name]
+    if name == "register":  # say how to come back
+        word = "代报名" if mode == "neighbour" else "注册"
+        return (lambda t: with_menu(t, t.t._(
+            "Stopped; nothing was saved. Reply “%(word)s” to start again whenever you like.",
+            word=word)), registration.expired)
+    return general.cancelled, registration.expired
+
+
+def _takes_up_again(turn: Turn, intent: Intent) -> bool:
+    """继续, or the word that began the dialogue (注册 in the middle of registering)."""
+    if intent.name == "RESUME":
+        return True
+    state = turn.state.dialogue or {}
+    began = {("register", "self"): "REGISTER", ("register", "neighbour"): "NEIGHBOUR"}
+    return began.get((state.get("name"), state.get("mode", "self"))) == intent.name
+
+
+def _step_aside(turn: Turn) -> tuple[str, bool]:
+    """Leave the dialogue for another request: a dialogue is paused, to be taken up again with
+    继续 (True); a confirmation ends, nothing done, with a note that says so; an expired one
+    simply goes."""
+    current = dialogue.current(turn)
+    if current is None or dialogue.has_expired(turn):
+        dialogue.forget(turn)
+        return "", False
+    if current.unchanged is not None:
+        note = current.unchanged(turn, dialogue.answers_of(turn))
+        dialogue.forget(turn)
+        return note, False
+    dialogue.pause(turn)
+    return "", True
+
+
+def take_up_again(turn: Turn, intent: Intent) -> Reply:
+    """RESUME (继续): the paused dialogue's question again, or say there is none."""
+    if turn.state.dialogue is None or dialogue.current(turn) is None:
+        dialogue.forget(turn)
+        return with_menu(turn, turn.t._("There is no unfinished question to go back to."))
+    if dialogue.has_expired(turn):
+        state = turn.state.dialogue
+        on_timeout = _ending(turn)[1]
+        dialogue.forget(turn)
+        return on_timeout(turn, state["name"], state.get("mode", "self"))
+    return Reply(text=turn.t._("Let us go on where you left off.") + "\n"
+                 + dialogue.resume(turn).text)
+
+
+def stop(turn: Turn, intent: Intent) -> Reply:
+    """STOP (取消) outside a dialogue: ends a paused one, or says nothing is under way."""
+    if turn.state.dialogue is not None:
+        on_cancel = _ending(turn)[0]
+        dialogue.forget(turn)
+        return on_cancel(turn)
+    return vouchers.nothing_to_stop(turn)
+
+
+HANDLERS.update({"RESUME": take_up_again, "STOP": stop})
 
 
 def _typed(message: BaseMessage) -> str:

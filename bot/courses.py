@@ -8,7 +8,7 @@ import json
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
-from locales import N_
+from locales import N_, Translator
 from models.catalogue import CertificateKind, Course
 from models.catalogue import Intent as WorkIntent
 from models.courses import (
@@ -158,6 +158,7 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         course = turn.run(get_course, course_id=int(intent.arg or 0))
     except CourseNotFound:
         return Reply(text=t._("That course is no longer listed. Reply “课程” for the list."))
+    turn.state.course = course.id  # the thread: 领券 later, even after registering, means it
     loc = t.locale
     certificate = t._(CERTIFICATES[course.certificate_kind])
     level = level_name(course.certificate_level)
@@ -204,9 +205,13 @@ def _fee(turn: Turn, course: Course, *, details: bool = False) -> str:
 
 
 def _times(turn: Turn, course: Course) -> str:
+    return class_times(turn.t, course)
+
+
+def class_times(t: Translator, course: Course) -> str:
     """The daily timetable, e.g. "08:30–12:30, 14:00–18:00" (the first day's, if they differ)."""
     if not course.sessions:
         return "—"
     first_day = course.sessions[0].day
     periods = [s for s in course.sessions if s.day == first_day]
-    return turn.t.listing([f"{turn.t.clock(s.starts)}–{turn.t.clock(s.ends)}" for s in periods])
+    return t.listing([f"{t.clock(s.starts)}–{t.clock(s.ends)}" for s in periods])

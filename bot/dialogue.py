@@ -1,6 +1,11 @@
 """Dialogues of several steps, declared as tables: each step asks one question (with an
 example) and checks the answer; the answers so far live in Redis, sealed, because they carry
-ID numbers and phones. ``取消`` leaves at any step and ``上一步`` goes back one."""
+ID numbers and phones. ``取消`` leaves at any step and ``上一步`` goes back one.
+
+A top-level word (课程, 我的培训券, 帮助 …, bot.intents.top_level_word) is answered even inside a
+dialogue: the dialogue is *paused* (its answers kept, digits no longer its own) and ``继续``
+takes it up again at the same question. A confirmation (``unchanged`` set) is never paused: any
+other word ends it, and nothing is done."""
 
 from __future__ import annotations
 
@@ -48,6 +53,10 @@ class Dialogue:
     confirm_step: str | None = None
     # Where a photo sent during the dialogue is kept among the answers, if it takes one.
     photo_answer: str | None = None
+    # A confirmation of something that cannot be undone (bot.confirm): what to say when it
+    # ends without the confirming answer — 取消, a timeout, or any other word — and so nothing
+    # was done. Such a dialogue is ended, never paused.
+    unchanged: Callable[[Turn, dict[str, Any]], str] | None = None
 
     def index(self, step: str) -> int:
         return [s.name for s in self.steps].index(step)
@@ -84,8 +93,49 @@ def begin(turn: Turn, name: str, *, answers: dict[str, Any] | None = None,
     return Reply(text=dialogue.steps[at].ask(turn, answers))
 
 
+def current(turn: Turn) -> Dialogue | None:
+    """The dialogue the person is in, active or paused."""
+    return DIALOGUES.get((turn.state.dialogue or {}).get("name", ""))
+
+
 def is_active(turn: Turn) -> bool:
-    return turn.state.dialogue is not None
+    """In a dialogue that takes the next typed message as its answer."""
+    return turn.state.dialogue is not None and not turn.state.dialogue.get("paused")
+
+
+def is_paused(turn: Turn) -> bool:
+    return turn.state.dialogue is not None and bool(turn.state.dialogue.get("paused"))
+
+
+def has_expired(turn: Turn) -> bool:
+    return (turn.state.dialogue or {}).get("expires", 0) < turn.now().timestamp()
+
+
+def pause(turn: Turn) -> None:
+    """Step out of the dialogue for a top-level word: its answers and step are kept (for the
+    dialogue's own lifetime, from now), but the next message is no longer its answer."""
+    turn.state.dialogue = {**turn.state.dialogue, "paused": True,
+                           "expires": turn.now().timestamp() + turn.dialogue_seconds}
+
+
+def take_up(turn: Turn, name: str, *, mode: str = "self") -> Reply | None:
+    """The question of a paused, unexpired dialogue ``name`` (in ``mode``), taken up again;
+    None when there is none, and a new one may begin."""
+    state = turn.state.dialogue or {}
+    if (state.get("name") != name or state.get("mode", "self") != mode
+            or not state.get("paused") or has_expired(turn)):
+        return None
+    return resume(turn)
+
+
+def resume(turn: Turn) -> Reply:
+    """Take a paused (or active) dialogue up again: its current question, asked again."""
+    dialogue = current(turn)
+    state = turn.state.dialogue
+    answers = answers_of(turn)
+    _keep(turn, dialogue, state["step"], answers, mode=state.get("mode", "self"),
+          back_to_confirm=bool(state.get("back_to_confirm")))
+    return Reply(text=dialogue.steps[state["step"]].ask(turn, answers))
 
 
 def forget(turn: Turn) -> None:

@@ -69,11 +69,39 @@ WORDS: dict[str, Intent] = {
     **{w: Intent("FOLLOWUP") for w in ("回访", "跟踪回访", "follow-up", "followup", "follow up")},
     **{w: Intent("JOBS") for w in (
         "招聘", "招聘信息", "找工作", "工作", "岗位", "jobs", "job", "job openings", "work")},
-    **{w: Intent("UNSUBSCRIBE") for w in ("退订", "取消订阅", "unsubscribe")},
+    **{w: Intent("UNSUBSCRIBE") for w in ("取消订阅", "unsubscribe")},
+    # People read 退订 as "cancel my booking" as often as "stop the messages": they choose.
+    **{w: Intent("UNSUBSCRIBE_OR_CANCEL") for w in ("退订",)},
+    **{w: Intent("CANCEL_BOOKING") for w in (
+        "取消报名", "取消培训券", "取消培训", "取消券", "退券", "退培训券", "不去了", "不参加了",
+        "cancel booking", "cancel my booking", "cancel voucher", "cancel my voucher")},
+    # Outside a dialogue (inside one, bot.dialogue reads them first).
+    **{w: Intent("STOP") for w in ("取消", "退出", "cancel", "quit", "exit")},
+    **{w: Intent("RESUME") for w in ("继续", "接着", "continue", "resume")},
+    # A person to talk to: answered with the help for now (the hook of bot.conversation).
+    **{w: Intent("HUMAN") for w in ("人工", "客服", "人工客服", "转人工")},
     **{w: Intent("SUBSCRIBE") for w in ("订阅", "恢复订阅", "subscribe")},
     **{w: Intent("APP_CODE") for w in (
         "绑定小程序", "小程序", "小程序绑定", "bind app", "app code", "mini program")},
 }
+
+# What a top-level word means inside a dialogue too: it is answered, and the dialogue waits
+# (bot.conversation). Only an exact word counts, never a sentence that merely contains one, so
+# that a free answer (an opinion, a note) is never taken for a command; and never a digit.
+# Words a dialogue's own question may expect (上一步, 取消, a number) are not among them.
+LEAVE_DIALOGUE = frozenset({
+    "COURSES", "FREE_COURSES", "RECOMMEND", "CATEGORIES", "HELP", "LANGUAGE", "SET_LANGUAGE",
+    "MY_VOUCHERS", "CLAIM", "CANCEL_BOOKING", "UNSUBSCRIBE_OR_CANCEL", "UNSUBSCRIBE",
+    "SUBSCRIBE", "CHECKIN", "MY_ATTENDANCE", "SUBSIDY", "PROFILE", "REGISTER", "NEIGHBOUR",
+    "JOBS", "RESUME", "HUMAN",
+})
+
+
+def top_level_word(text: str) -> Intent | None:
+    """The top-level intent of a typed message inside a dialogue, if it is exactly one."""
+    intent = WORDS.get(normalize(text))
+    return intent if intent is not None and intent.name in LEAVE_DIALOGUE else None
+
 
 # A first word that takes the rest of the message as its argument: "课程 电工", "绑定 123456".
 PREFIXES: dict[str, str] = {

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import dialogue, registration
+from bot import confirm, dialogue, registration
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
-from bot.intents import Intent, normalize, number_in
+from bot.intents import Intent
 from bot.labels import GROUP_STATUSES, GROUPS, HOUSEHOLD_KINDS, INTENTS, VOUCHER_STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_
 from models.audit import Channel
 from models.catalogue import Intent as WorkIntent
-from models.errors import DomainError, InvalidAnswer
+from models.errors import DomainError
 from models.persons import HouseholdKind, Person
 from models.places import ELSEWHERE, PlaceRole, place_choices
 from models.regions import Region
@@ -175,24 +175,29 @@ def _finish_intent(turn: Turn, answers: dict[str, Any]) -> Reply:
 
 def _ask_withdraw(turn: Turn, answers: dict[str, Any]) -> str:
     return turn.t._(
-        "Withdrawing your consent deletes your name, ID card number, mobile number and the "
-        "rest of your details; you will need to register again to claim a voucher.\n"
-        "1. Yes, delete them\n2. No, keep them")
+        "Withdraw your consent? This cannot be undone: your name, ID card number, mobile number "
+        "and the rest of your details are deleted (except what the subsidy ledgers of a "
+        "training you took must keep), and vouchers you have not used yet are "
+        "cancelled (their seats go to others). To train with a voucher again you would register "
+        "anew.\nReply 1 to withdraw and delete; reply 0 to keep everything.")
 
 
-def _take_withdraw(turn: Turn, text: str, answers: dict[str, Any]) -> bool:
-    n = number_in(normalize(text))
-    if n not in (1, 2):
-        raise InvalidAnswer(reason="choice")
-    return n == 1
+def _withdraw_kept(turn: Turn, answers: dict[str, Any]) -> str:
+    return turn.t._("Nothing was changed: your consent and your details are kept.")
 
 
 def _finish_withdraw(turn: Turn, answers: dict[str, Any]) -> Reply:
-    if not answers["withdraw"]:
-        return with_menu(turn, turn.t._("Nothing was changed."))
-    turn.run(withdraw_consent, openid=turn.openid, channel=Channel.WECHAT, now=turn.now())
-    return with_menu(turn, turn.t._("Your personal information has been deleted."))
+    try:
+        turn.run(withdraw_consent, openid=turn.openid, channel=Channel.WECHAT, now=turn.now())
+    except DomainError as error:
+        return with_menu(turn, explain(turn, error))
+    return with_menu(turn, turn.t._(
+        "Your personal information has been deleted. You can register again at any time: "
+        "reply “注册”."))
 
+
+confirm.declare_confirmation("withdraw", ask=_ask_withdraw, act=_finish_withdraw,
+                             unchanged=_withdraw_kept)
 
 for name, steps, done in (
     ("change_phone", (Step("phone", registration.ask_phone, registration.take_phone),),
@@ -211,6 +216,5 @@ for name, steps, done in (
                                registration.take_job_place),), _finish_job_place),
     ("change_intent", (Step("intent", registration.ask_intent, registration.take_intent),),
      _finish_intent),
-    ("withdraw", (Step("withdraw", _ask_withdraw, _take_withdraw),), _finish_withdraw),
 ):
     dialogue.declare(Dialogue(name=name, steps=steps, finish=done, explain=explain))

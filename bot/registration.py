@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot import dialogue
+from bot import dialogue, vouchers
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.intents import Intent, normalize, number_in
@@ -371,10 +371,10 @@ def finish(turn: Turn, answers: dict[str, Any]) -> Reply:
                  today=turn.today())
     except DomainError as error:
         return Reply(text=explain(turn, error))
-    return Reply(
+    return vouchers.offer_chosen_course(turn, Reply(
         text=turn.t._("You are registered, %(name)s! Reply “推荐” for courses that suit you, "
                       "or “课程” for all courses.", name=answers["name"]),
-        choices=(Intent("RECOMMEND"), Intent("COURSES")))
+        choices=(Intent("RECOMMEND"), Intent("COURSES"))))
 
 
 def _finish_for_neighbour(turn: Turn, answers: dict[str, Any]) -> Reply:
@@ -412,7 +412,7 @@ def start(turn: Turn, intent: Intent) -> Reply:
     if turn.person.is_registered:
         return Reply(text=turn.t._(
             "You are registered already. Reply “我的资料” to see or change your details."))
-    return dialogue.begin(turn, "register")
+    return dialogue.take_up(turn, "register") or dialogue.begin(turn, "register")
 
 
 def expired(turn: Turn, name: str, mode: str) -> Reply:

@@ -29,6 +29,10 @@ class State:
     dialogue: dict[str, Any] | None = None
     # When the choices were shown (a POSIX timestamp).
     shown_at: float | None = None
+    # The course the person last chose (its details shown): the thread of the conversation,
+    # outside any dialogue's answers, so that registering in between does not lose it and a
+    # later 领券 knows which course it means.
+    course: int | None = None
 
     def dump(self) -> str:
         return json.dumps({
@@ -37,6 +41,7 @@ class State:
             "more": self.more.as_list() if self.more else None,
             "dialogue": self.dialogue,
             "shown_at": self.shown_at,
+            "course": self.course,
         }, ensure_ascii=False)
 
     def is_busy(self, now: float) -> bool:
@@ -58,6 +63,7 @@ class State:
                 more=Intent.from_list(data["more"]) if data.get("more") else None,
                 dialogue=data.get("dialogue"),
                 shown_at=float(data["shown_at"]) if data.get("shown_at") else None,
+                course=int(data["course"]) if data.get("course") else None,
             )
         except (ValueError, TypeError, KeyError, IndexError):
             return cls()

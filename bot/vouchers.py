@@ -1,9 +1,12 @@
-"""Vouchers in the chat: claim from a course's details, the holder's list and card link,
-cancel; staff redeem by scanning, complete with a certificate number, undo a mistake."""
+"""Vouchers in the chat: claim from a course's details (or the course chosen before), the
+holder's list and card link, cancel after a confirmation (also from 取消报名 and 退订); staff
+redeem by scanning, complete with a certificate number, undo a mistake."""
 
 from __future__ import annotations
 
-from bot import links
+from typing import Any
+
+from bot import confirm, dialogue, jobs, links
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent
@@ -12,7 +15,8 @@ from bot.replies import Reply
 from bot.turn import Turn
 from models.audit import Channel
 from models.completion import complete
-from models.errors import DomainError
+from models.courses import get_course
+from models.errors import CourseNotFound, DomainError
 from models.staff import bind_staff
 from models.vouchers import (
     Voucher,
@@ -33,15 +37,50 @@ def card_link(turn: Turn, voucher: Voucher) -> str:
 
 
 def claim(turn: Turn, intent: Intent) -> Reply:
+    """领券: the course of the details on screen, else the one the person chose last (kept
+    through registration, bot.state.State.course); with neither, ask which."""
+    course_id = int(intent.arg) if (intent.arg or "").isdigit() else turn.state.course
+    if not course_id:
+        return with_menu(turn, turn.t._(
+            "Which course is the voucher for? Reply “课程”, pick a course by its number, then "
+            "reply “领券”."))
+    turn.state.course = course_id
+    if not turn.person.is_registered:
+        return _register_first(turn, course_id)
     try:
-        voucher = turn.run(claim_voucher, openid=turn.openid, course_id=int(intent.arg or 0),
+        voucher = turn.run(claim_voucher, openid=turn.openid, course_id=course_id,
                            channel=Channel.WECHAT, now=turn.now(), today=turn.today())
     except DomainError as error:
         return Reply(text=explain(turn, error))
-    return Reply(text=turn.t._(
+    turn.state.course = None  # the thread is done: the voucher holds the course now
+    return Reply(text=f"【{_course_name(turn, course_id)}】\n" + turn.t._(
         "You have a training voucher, number %(number)s. On the first day take your ID card to "
         "the institution and show the voucher's code to enrol:\n%(url)s\n(The menu 我的培训券 "
         "always has it.)", number=voucher.number, url=card_link(turn, voucher)))
+
+
+def _register_first(turn: Turn, course_id: int) -> Reply:
+    return Reply(text=turn.t._(
+        "To claim a voucher for “%(course)s”, please register first: reply “注册” (a few "
+        "questions). We keep this course for you: once you are registered, reply “领券”.",
+        course=_course_name(turn, course_id)), choices=(Intent("REGISTER"),))
+
+
+def offer_chosen_course(turn: Turn, reply: Reply) -> Reply:
+    """After registering: the course chosen before is still there, one word away."""
+    if not turn.state.course:
+        return reply
+    return Reply(text=reply.text + "\n\n" + turn.t._(
+        "Before registering you chose “%(course)s”: reply “领券” to claim its training voucher "
+        "now.", course=_course_name(turn, turn.state.course)),
+        choices=(*reply.choices, Intent("CLAIM", str(turn.state.course))), more=reply.more)
+
+
+def _course_name(turn: Turn, course_id: int) -> str:
+    try:
+        return turn.run(get_course, course_id=course_id).display_name(turn.t.locale)
+    except CourseNotFound:
+        return "—"
 
 
 def my_vouchers(turn: Turn, intent: Intent) -> Reply:
@@ -80,12 +119,101 @@ def voucher_details(turn: Turn, intent: Intent) -> Reply:
 
 
 def cancel(turn: Turn, intent: Intent) -> Reply:
+    """CANCEL_VOUCHER: ask first; cancelling gives the seat away."""
+    issued = {v.id: v for v in _issued(turn)}
+    voucher = issued.get(int(intent.arg or 0))
+    if voucher is None:
+        return with_menu(turn, turn.t._(
+            "This voucher cannot be cancelled any more: only a voucher not yet used for "
+            "enrolling can."))
+    return _ask_to_cancel(turn, voucher)
+
+
+def _issued(turn: Turn) -> list[Voucher]:
+    """The person's vouchers that they may still cancel themselves."""
+    return [v for v in turn.run(vouchers_of, openid=turn.openid)
+            if v.status is VoucherStatus.ISSUED]
+
+
+def _ask_to_cancel(turn: Turn, voucher: Voucher) -> Reply:
+    return dialogue.begin(turn, CANCEL, answers={
+        "voucher": voucher.id, "number": voucher.number, "course_id": voucher.course_id,
+        "course": voucher.course.display_name(turn.t.locale)})
+
+
+def _ask_cancel(turn: Turn, answers: dict[str, Any]) -> str:
+    return turn.t._(
+        "Cancel training voucher %(number)s for “%(course)s”? Its seat goes to someone else; "
+        "you can claim a voucher again later if seats are left.\n"
+        "Reply 1 to cancel it; reply 0 to keep it.",
+        number=answers["number"], course=answers["course"])
+
+
+def _kept(turn: Turn, answers: dict[str, Any]) -> str:
+    return turn.t._("Voucher %(number)s was not cancelled; it is still valid.",
+                    number=answers["number"])
+
+
+def _cancel_confirmed(turn: Turn, answers: dict[str, Any]) -> Reply:
     try:
-        turn.run(cancel_voucher, openid=turn.openid, voucher_id=int(intent.arg or 0),
+        turn.run(cancel_voucher, openid=turn.openid, voucher_id=answers["voucher"],
                  now=turn.now())
     except DomainError as error:
-        return Reply(text=explain(turn, error))
-    return with_menu(turn, turn.t._("The voucher is cancelled and the seat is free again."))
+        return with_menu(turn, explain(turn, error))
+    turn.state.course = answers["course_id"]  # so that 领券 takes it back
+    return with_menu(turn, turn.t._(
+        "Voucher %(number)s is cancelled and its seat is free again. Changed your mind? Reply "
+        "“领券” to claim “%(course)s” again while seats are left.",
+        number=answers["number"], course=answers["course"]))
+
+
+CANCEL = "cancel_voucher"
+confirm.declare_confirmation(CANCEL, ask=_ask_cancel, act=_cancel_confirmed, unchanged=_kept)
+
+
+def cancel_booking(turn: Turn, intent: Intent) -> Reply:
+    """取消报名 / 退券: the voucher to cancel (asked which, when several), then the confirmation."""
+    issued = _issued(turn)
+    if not issued:
+        return _nothing_to_cancel(turn)
+    if len(issued) == 1:
+        return _ask_to_cancel(turn, issued[0])
+    lines = [turn.t._("Which voucher do you want to cancel? Reply with its number:")]
+    lines += [f"{n}. {v.course.display_name(turn.t.locale)} · {v.number}"
+              for n, v in enumerate(issued, 1)]
+    return Reply(text="\n".join(lines),
+                 choices=tuple(Intent("CANCEL_VOUCHER", str(v.id)) for v in issued))
+
+
+def _nothing_to_cancel(turn: Turn) -> Reply:
+    return with_menu(turn, turn.t._(
+        "You hold no training voucher that can be cancelled (only one not yet used for "
+        "enrolling can). To delete your registration itself: “我的资料”, then 5."))
+
+
+def unsubscribe_or_cancel(turn: Turn, intent: Intent) -> Reply:
+    """退订: to a voucher holder, a choice between cancelling the voucher and stopping the
+    job messages; to anyone else it stops the messages (and says how to undo that)."""
+    issued = _issued(turn)
+    if not issued:
+        return jobs.stop_broadcasts(turn, intent)
+    t = turn.t
+    return Reply(text="\n".join([
+        t._("What would you like to stop? Reply with a number:"),
+        "1. " + (t._("Cancel my training voucher (%(course)s)",
+                     course=issued[0].course.display_name(t.locale)) if len(issued) == 1
+                 else t._("Cancel one of my %(count)s training vouchers", count=len(issued))),
+        "2. " + t._("Stop job messages and announcements (messages about my vouchers and "
+                    "classes still come)"),
+    ]), choices=(Intent("CANCEL_BOOKING"), Intent("UNSUBSCRIBE")))
+
+
+def nothing_to_stop(turn: Turn) -> Reply:
+    """取消 outside any dialogue: there is nothing under way; say how to cancel a voucher."""
+    text = turn.t._("Nothing is under way that could be stopped.")
+    if _issued(turn):
+        text += "\n" + turn.t._("To cancel a training voucher, reply “取消报名”.")
+    return with_menu(turn, text)
 
 
 # --- staff ---------------------------------------------------------------------------------

@@ -287,6 +287,8 @@ def holder_voucher(db: Session, *, voucher_id: int, person_id: int) -> Voucher:
     voucher = db.scalar(select(Voucher).where(Voucher.id == voucher_id,
                                               Voucher.person_id == person_id)
                         .options(joinedload(Voucher.course).joinedload(Course.institution),
+                                 joinedload(Voucher.course).joinedload(Course.township),
+                                 joinedload(Voucher.course).selectinload(Course.sessions),
                                  joinedload(Voucher.person)))
     if voucher is None:
         raise VoucherNotFound(voucher_id=voucher_id)

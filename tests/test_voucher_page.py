@@ -55,6 +55,13 @@ def card(wechat, sessions, clock, config) -> Card:
 
 
 @pytest.fixture
+def english_card(card, wechat) -> Card:
+    """The same card, its holder having chosen English in the chat."""
+    assert "Language set to English" in wechat.say(HOLDER, "English").text
+    return card
+
+
+@pytest.fixture
 def redeem(sessions, services, clock):
     """The institution's staff take the holder in, scanning the code the card shows now."""
     with sessions.begin() as db:
@@ -123,12 +130,36 @@ def test_the_card_shows_the_holder_but_neither_id_number_nor_phone(client, card,
     assert not re.search(r"\b(src|href)=", html)
 
 
-def test_the_card_speaks_english_to_an_english_reader(client, card):
-    html = client.get(card.path, headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(
-        as_text=True)
+def test_the_card_speaks_english_to_a_holder_who_chose_english(client, english_card):
+    # Issue 17: the language the holder chose in the chat, not their phone's.
+    html = client.get(english_card.path, headers={"Accept-Language": "zh-CN,zh;q=0.9"}
+                      ).get_data(as_text=True)
     assert "Bricklayer (entry level)" in html
     assert "Show this code at the institution to enrol" in html
     assert '"redeemed": "Enrolled"' in html  # every status's words, for the script
+    assert '<html lang="en">' in html
+
+
+def test_the_card_speaks_chinese_to_a_chinese_holder_on_an_english_phone(client, card):
+    html = client.get(card.path, headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(
+        as_text=True)
+    assert "砌筑工（初级）培训班" in html and "到培训机构出示此码报到" in html
+    assert "Bricklayer" not in html and '<html lang="zh-CN">' in html
+
+
+@pytest.mark.parametrize(("which", "dates", "place"), [
+    ("card", "2026年12月2日至2026年12月16日", "地点"),
+    ("english_card", "Dec 2, 2026 to Dec 16, 2026", "Place"),
+])
+def test_the_card_gives_the_class_dates_times_and_address(client, request, which, dates,
+                                                          place, db):
+    """Issue 17: the card shows when and where the class is, in the holder's language."""
+    shown = request.getfixturevalue(which)
+    html = client.get(shown.path).get_data(as_text=True)
+    course = db.scalar(select(Course).where(Course.code == COURSE))
+    assert dates in html
+    assert "08:30–12:30" in html and "14:00–18:00" in html
+    assert f"{place}</dt>" in html and course.address in html
 
 
 @pytest.mark.parametrize(("asked", "used"), [("", "60"), ("?refresh=2", "2"),
@@ -191,8 +222,8 @@ def test_the_code_refreshes_by_itself(phone, card, clock):
     assert page.locator("#qr svg").is_visible()
 
 
-def test_offline_the_old_code_stays_and_the_card_retries(phone, card, clock):
-    page = phone(card, locale="en-US", query="?refresh=1")
+def test_offline_the_old_code_stays_and_the_card_retries(phone, english_card, clock):
+    page = phone(english_card, locale="en-US", query="?refresh=1")
     before = qr_markup(page)
     page.context.set_offline(True)
     page.get_by_text("Offline, retrying…").wait_for(state="visible", timeout=10_000)
@@ -203,7 +234,8 @@ def test_offline_the_old_code_stays_and_the_card_retries(phone, card, clock):
     wait_for_a_new_code(page, before)
 
 
-def test_the_card_follows_a_redemption_without_reloading(phone, card, redeem, server):
+def test_the_card_follows_a_redemption_without_reloading(phone, english_card, redeem, server):
+    card = english_card
     page = phone(card, locale="en-US", query="?refresh=1")
     page.locator("#qr svg").wait_for(state="visible")
     page.evaluate("window.notReloaded = true")
@@ -212,3 +244,15 @@ def test_the_card_follows_a_redemption_without_reloading(phone, card, redeem, se
     page.get_by_text("Enrolled", exact=True).wait_for(state="visible", timeout=10_000)
     assert page.locator("#qr svg").count() == 0
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_an_english_phone_shows_the_card_in_the_holders_chinese_with_date_and_place(
+        phone, card, db):
+    """Issue 17: the card followed the phone's language and showed no date or address."""
+    course = db.scalar(select(Course).where(Course.code == COURSE))
+    page = phone(card, locale="en-US")
+    page.locator("#qr svg").wait_for(state="visible")
+    assert page.locator("#status").inner_text() == "到培训机构出示此码报到"
+    assert page.locator("#dates").inner_text() == "2026年12月2日至2026年12月16日"
+    assert page.locator("#place").inner_text().endswith(course.address)
+    assert page.locator("#place").is_visible() and page.locator("#times").is_visible()

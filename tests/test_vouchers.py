@@ -188,6 +188,7 @@ def test_cancelling_frees_the_seat(wechat, trainee, claim, db):
     claim(trainee)
     wechat.click(trainee, "MY_VOUCHERS")
     wechat.say(trainee, "1")
+    assert "确定取消培训券" in wechat.say(trainee, "1").text  # asked first (issue 17)
     assert "已取消" in wechat.say(trainee, "1").text
     assert voucher_of(db, trainee).status is VoucherStatus.CANCELLED
     assert "剩50个名额" in wechat.say(trainee, "课程 砌筑").text

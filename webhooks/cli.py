@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
@@ -14,6 +15,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from wechatpy.exceptions import WeChatClientException
 
 from bot.labels import GROUPS
 from locales import N_, Translator, translator
@@ -159,12 +162,11 @@ def register(app: Flask) -> None:
     def cadres_invite(township: str, village: str, svg_file: Path | None) -> None:
         """A one-time QR code that binds the cadre who scans it to the village."""
         services = current()
-        with services.sessions.begin() as db:
-            token = invite_cadre(db, township_code=township, village=village,
-                                 now=services.clock.now())
-        url = invitation_qr_url(services, f"cadre:{token}")
+        t = translator(LANGUAGES["zh"])
+        scene, url = invitation(t, "cadre", lambda db: invite_cadre(
+            db, township_code=township, village=village, now=services.clock.now()))
         click.echo(qr.ascii_art(url))
-        click.echo(f"scene cadre:{token} for {village}; valid {INVITATION_DAYS} days, once")
+        click.echo(f"scene {scene} for {village}; valid {INVITATION_DAYS} days, once")
         if svg_file:
             svg_file.write_text(qr.svg(url), encoding="utf-8")
             click.echo(f"written to {svg_file}")
@@ -213,6 +215,29 @@ def register(app: Flask) -> None:
             params["certificate"] = t._(CERTIFICATES[CertificateKind(params["certificate_kind"])])
         click.echo(t._(message, **params), err=True)
         raise click.exceptions.Exit(1)
+
+    def invitation(t: Translator, kind: str, make: Callable[[Session], str]) -> tuple[str, str]:
+        """A one-time invitation (``make`` it, its token) and its WeChat QR code, made together:
+        if WeChat's API cannot be reached or refuses, the invitation is rolled back and one clear
+        line goes to stderr, exit code 1 — no traceback, nothing half made. Gives (scene, url)."""
+        services = current()
+        try:
+            with services.sessions.begin() as db:
+                scene = f"{kind}:{make(db)}"
+                url = invitation_qr_url(services, scene)
+        except DomainError as error:
+            refuse(error, t)
+        except WeChatClientException as error:
+            click.echo(t._("No invitation was made: WeChat refused to create its QR code (error "
+                           "%(code)s). Check WECHAT_APP_ID and WECHAT_APP_SECRET, then run the "
+                           "command again.", code=error.errcode or "HTTP"), err=True)
+            raise click.exceptions.Exit(1) from None
+        except OSError as error:  # requests' connection errors and timeouts are OSErrors
+            click.echo(t._("No invitation was made: WeChat's API could not be reached to create "
+                           "its QR code (%(error)s). Check the network and WECHAT_API_BASE_URL, "
+                           "then run the command again.", error=type(error).__name__), err=True)
+            raise click.exceptions.Exit(1) from None
+        return scene, url
 
     language = click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="zh",
                             show_default=True, help="The language of the output.")
@@ -312,13 +337,8 @@ def register(app: Flask) -> None:
         """A one-time QR code that binds the staff member who scans it to the institution."""
         services = current()
         t = translator(LANGUAGES[lang])
-        try:
-            with services.sessions.begin() as db:
-                token = invite_staff(db, institution_code=institution, now=services.clock.now())
-        except DomainError as error:
-            refuse(error, t)
-        scene = f"staff:{token}"
-        url = invitation_qr_url(services, scene)
+        scene, url = invitation(t, "staff", lambda db: invite_staff(
+            db, institution_code=institution, now=services.clock.now()))
         click.echo(qr.ascii_art(url))
         click.echo(t._("Scene %(scene)s for institution %(institution)s; valid %(days)s days, "
                        "once.", scene=scene, institution=institution, days=INVITATION_DAYS))
@@ -571,10 +591,8 @@ def register(app: Flask) -> None:
         """A one-time QR code that makes the person who scans it an inspector."""
         services = current()
         t = translator(LANGUAGES[lang])
-        with services.sessions.begin() as db:
-            token = invite_inspector(db, now=services.clock.now())
-        scene = f"inspector:{token}"
-        url = invitation_qr_url(services, scene)
+        scene, url = invitation(t, "inspector", lambda db: invite_inspector(
+            db, now=services.clock.now()))
         click.echo(qr.ascii_art(url))
         click.echo(t._("Scene %(scene)s for an inspector; valid %(days)s days, once.",
                        scene=scene, days=INVITATION_DAYS))

@@ -24,6 +24,7 @@ from bot import links
 from bot import subsidy as subsidy_words
 from bot.attendance import DISPLAY_PURPOSE
 from bot.cadre import QR_PAGE_SECONDS
+from bot.courses import class_times
 from bot.paper import CARD_PURPOSE, CARD_SECONDS
 from bot.screens import confirmation_code
 from locales import N_, Translator, translator
@@ -159,13 +160,21 @@ def voucher_card(token: str):
 
 
 def _voucher_page(voucher: Voucher, shown: ShownCode | None) -> str:
-    t = translator(request_locale())
+    # The holder's own card speaks the language they chose in the chat, not their phone's.
+    t = translator(voucher.person.locale or request_locale())
+    course = voucher.course
     statuses = {status.value: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()}
     return _live_page("voucher.html", t, shown, {"status": statuses,
                                                  "offline": t._("Offline, retrying…")},
                       refresh=(VOUCHER_REFRESH_MAX_SECONDS, VOUCHER_REFRESH_MAX_SECONDS),
-                      voucher=voucher, course=voucher.course.display_name(t.locale),
-                      institution=voucher.course.institution.display_name(t.locale),
+                      voucher=voucher, course=course.display_name(t.locale),
+                      institution=course.institution.display_name(t.locale),
+                      dates=t._("%(start)s to %(end)s", start=t.day(course.starts_on),
+                                end=t.day(course.ends_on)),
+                      times=class_times(t, course),
+                      place=t._("%(township)s, %(address)s",
+                                township=course.township.display_name(t.locale),
+                                address=course.address),
                       status_words=statuses[voucher.status.value],
                       asks_while=" ".join(s.value for s in VOUCHER_ASKS_WHILE))
 
@@ -378,15 +387,16 @@ def _live_page(template: str, t: Translator, shown: ShownCode | None, texts: dic
     default, most = refresh
     asked = request.args.get("refresh", default, type=int)
     expires_in = shown.expires_in if shown else ""
-    return _page(template, code=shown.code if shown else "",
+    return _page(template, t=t, code=shown.code if shown else "",
                  qr=svg(shown.code) if shown else None, expires_in=expires_in,
                  countdown=texts["countdown"].replace("{seconds}", str(expires_in)),
                  texts=texts, refresh=min(max(asked, 1), most),
                  live_code_script=LIVE_CODE_SCRIPT, **context)
 
 
-def _page(template: str, **context):
-    t = translator(request_locale())
+def _page(template: str, t: Translator | None = None, **context):
+    """``template`` in ``t``'s language (by default the reader's Accept-Language)."""
+    t = t or translator(request_locale())
     return render_template(template, _=t._, lang="en" if t.locale == "en" else "zh-CN",
                            **context)
 
@@ -404,7 +414,8 @@ def _permanent_qr_url(services, scene: str) -> str:
 
 @bp.get("/subsidy/<token>")
 def subsidy(token: str):
-    """The subsidies a person can get, each with its reasons and the clause they cite."""
+    """The subsidies a person can get, each with its reasons; the clauses they rest on are
+    listed once, at the end, and each subsidy and reason points to its own by number."""
     payload = _payload(subsidy_words.PAGE_PURPOSE, token, subsidy_words.PAGE_SECONDS)
     services = current()
     with services.sessions.begin() as db:
@@ -414,16 +425,40 @@ def subsidy(token: str):
         except DomainError:
             abort(404)
     t = translator(request_locale())
-    outcomes = [{
-        "title": o.display_title(t.locale),
-        "mark": subsidy_words.MARKS[o.status],
-        "status": t._(subsidy_words.STATUSES[o.status]),
-        "status_code": o.status.value,
-        "amount": subsidy_words.amount_text(t, o),
-        "reasons": [(subsidy_words.reason_text(t, r.code, r.params), r.source)
-                    for r in o.reasons],
-        "missing": [t._(subsidy_words.MISSING.get(m, m)) for m in o.missing],
-        "source": o.source,
-    } for o in evaluation.outcomes]
-    return _page("subsidy.html", outcomes=outcomes, version=evaluation.policy_version,
-                 day=t.day(evaluation.on))
+    clauses = Clauses()
+    outcomes = []
+    for o in evaluation.outcomes:
+        own = clauses.numbers(o.source)  # numbered first: the subsidy's own clauses
+        outcomes.append({
+            "title": o.display_title(t.locale),
+            "mark": subsidy_words.MARKS[o.status],
+            "status": t._(subsidy_words.STATUSES[o.status]),
+            "status_code": o.status.value,
+            "amount": subsidy_words.amount_text(t, o),
+            # A reason cites only clauses beyond the subsidy's own; a missing fact is said
+            # once, under "still needed".
+            "reasons": [(subsidy_words.reason_text(t, r.code, r.params),
+                         [n for n in clauses.numbers(r.source) if n not in own])
+                        for r in o.reasons
+                        if not (r.code == "needs_fact" and r.params.get("fact") in o.missing)],
+            "missing": [t._(subsidy_words.MISSING.get(m, m)) for m in o.missing],
+            "clauses": own,
+        })
+    return _page("subsidy.html", outcomes=outcomes, clauses=clauses.listed(),
+                 version=evaluation.policy_version, day=t.day(evaluation.on))
+
+
+class Clauses:
+    """The clauses a page cites, each numbered once in the order first cited. A rule's source
+    names one or more clauses, separated by semicolons."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+
+    def numbers(self, source: str) -> list[int]:
+        parts = [part.strip() for part in re.split(r"[;；]", source or "") if part.strip()]
+        return list(dict.fromkeys(self._numbers.setdefault(p, len(self._numbers) + 1)
+                                  for p in parts))
+
+    def listed(self) -> list[tuple[int, str]]:
+        return [(n, clause) for clause, n in self._numbers.items()]
