@@ -15,7 +15,7 @@ from models.cadres import Invitation
 from models.catalogue import Course
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
-from tests.people import ANSWERS, id_number, register_via_chat
+from tests.people import ANSWERS, answer_keys, id_number, register_via_chat
 from webhooks.app import create_app
 
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）培训班, from day 7, 50 seats
@@ -52,8 +52,7 @@ def choose(wechat, openid: str, search: str, name: str) -> str:
 
 def _registration_answers(**overrides: str) -> list[tuple[str, str]]:
     answers = {**ANSWERS, **overrides}
-    return [(answers[key], "") for key in (
-        "name", "id", "phone", "township", "intent", "groups", "pension", "consent")]
+    return [(answers[key], "") for key in answer_keys(answers)]
 
 
 # --- confirm what cannot be undone: cancelling a voucher --------------------------------------
