@@ -224,6 +224,31 @@ def _tokenizer():
     return _jieba
 
 
+_WARMING_LOCK = threading.Lock()
+_warming: threading.Thread | None = None
+
+
+def warm_up(*, wait: bool = False) -> None:
+    """Load pypinyin, jieba and the vocabulary in the background, once a process (the app
+    calls it at start): a second or two, which the first message of a process should not
+    spend out of WeChat's five."""
+    global _warming
+    with _WARMING_LOCK:
+        if _warming is None:
+            _warming = threading.Thread(target=_warm, name="understanding-warm-up",
+                                        daemon=True)
+            _warming.start()
+    if wait:
+        _warming.join()
+
+
+def _warm() -> None:
+    try:
+        understand("预热一下")
+    except Exception:  # the first message that needs it tries again, and says what broke
+        logger.exception("understanding not warmed up")
+
+
 @lru_cache(maxsize=2048)
 def _boundaries(chunk: str) -> frozenset[int]:
     cuts, at = {0}, 0
@@ -247,42 +272,61 @@ def chunks_of(text: str) -> list[str]:
 def understand(text: str, *, course_words: Iterable[str] = ()) -> Reading:
     """What a typed or spoken message means, from the synonyms file and the occupations of the
     open courses (``course_words``)."""
-    vocab = vocabulary()
-    phrases = vocab.phrases + _course_phrases(tuple(sorted(set(course_words))))
+    index = _index(tuple(sorted(set(course_words))))
     chunks = chunks_of(text)
     if not chunks:
         return Reading()
-    hits = _ascii_hits(text, phrases)
+    hits = _ascii_hits(text, index.phrases)
     for chunk in chunks:
-        hits += _chunk_hits(chunk, phrases, whole=len(chunks) == 1)
+        hits += _chunk_hits(chunk, index, whole=len(chunks) == 1)
+    background = vocabulary().background
     if hits:
-        return _decide(hits, vocab.background)
-    options = _near(chunks, phrases, vocab.background)
+        return _decide(hits, background)
+    options = _near(chunks, index.phrases, background)
     return Reading(options=options, how="near" if options else "none")
 
 
-def _chunk_hits(chunk: str, phrases: tuple[Phrase, ...], *, whole: bool) -> list[Hit]:
-    found: list[Hit] = []
-    heard = sounds(chunk) if _CJK.search(chunk) else ()
+@dataclass(frozen=True)
+class Index:
+    """The phrases by their text and by their sound, for lookups at each place of a message."""
+
+    phrases: tuple[Phrase, ...]
+    by_text: dict[str, Phrase]
+    by_sound: dict[tuple[str, ...], list[Phrase]]
+    lengths: tuple[int, ...]  # of the CJK phrases of two characters or more
+
+
+@lru_cache(maxsize=16)
+def _index(course_words: tuple[str, ...]) -> Index:
+    phrases = vocabulary().phrases + _course_phrases(course_words)
+    by_text: dict[str, Phrase] = {}
+    by_sound: dict[tuple[str, ...], list[Phrase]] = {}
     for p in phrases:
-        if not p.is_cjk:
-            continue
-        if len(p.text) == 1:  # one character means it only as the whole message
-            if whole and chunk == p.text:
-                found.append(Hit(0, 1, p, by_sound=False))
-            continue
-        start = chunk.find(p.text)
-        while start >= 0:
-            found.append(Hit(start, start + len(p.text), p, by_sound=False))
-            start = chunk.find(p.text, start + 1)
-        found += _sound_hits(heard, p)
+        if p.is_cjk:
+            by_text.setdefault(p.text, p)
+            if len(p.sound) >= 2:
+                by_sound.setdefault(p.sound, []).append(p)
+    lengths = tuple(sorted({len(p.text) for p in phrases if p.is_cjk and len(p.text) >= 2}))
+    return Index(phrases, by_text, by_sound, lengths)
+
+
+def _chunk_hits(chunk: str, index: Index, *, whole: bool) -> list[Hit]:
+    if whole and len(chunk) == 1 and chunk in index.by_text:
+        # One character means something only as the whole message: 焊.
+        return [Hit(0, 1, index.by_text[chunk], by_sound=False)]
+    heard = sounds(chunk) if _CJK.search(chunk) else ()
+    found: list[Hit] = []
+    for start in range(len(chunk)):
+        for n in index.lengths:
+            end = start + n
+            if end > len(chunk):
+                break
+            written = index.by_text.get(chunk[start:end])
+            if written is not None:
+                found.append(Hit(start, end, written, by_sound=False))
+            for p in index.by_sound.get(heard[start:end], ()) if heard else ():
+                found.append(Hit(start, end, p, by_sound=True))
     return _longest_first([h for h in found if _fits(chunk, h)], chunk)
-
-
-def _sound_hits(heard: tuple[str, ...], p: Phrase) -> list[Hit]:
-    n = len(p.sound)
-    return [Hit(i, i + n, p, by_sound=True) for i in range(len(heard) - n + 1)
-            if heard[i:i + n] == p.sound]
 
 
 def _fits(chunk: str, hit: Hit) -> bool:
@@ -324,7 +368,7 @@ def _ascii_hits(text: str, phrases: tuple[Phrase, ...]) -> list[Hit]:
     latin = " ".join(re.findall(r"[a-z0-9'-]+", words))
     squeezed = latin.replace(" ", "")
     for p in phrases:
-        if not p.is_cjk and re.search(rf"(?<![a-z]){re.escape(p.text)}(?![a-z])", latin):
+        if not p.is_cjk and re.search(rf"(?<![a-z]){re.escape(p.text)}s?(?![a-z])", latin):
             found.append(Hit(-1, -1, p, by_sound=False))
         elif p.is_cjk and len(p.text) >= 2 and squeezed == _spelled(p.text):
             found.append(Hit(-1, -1, p, by_sound=True))
