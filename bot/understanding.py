@@ -51,6 +51,8 @@ WORD_SUFFIXES = frozenset("证班课们")
 
 # Fuzzy scores (0-100, rapidfuzz) from which a phrase is close enough to be offered.
 NEAR_SCORE = 80
+# Longer messages with no phrase in them are not searched for near ones (characters).
+NEAR_MAX_LENGTH = 24
 # Words every question has: a phrase sounds near another only by what is left without them
 # (怎么签 is not near 怎么样).
 FUNCTION_WORDS = frozenset({
@@ -276,13 +278,15 @@ def understand(text: str, *, course_words: Iterable[str] = ()) -> Reading:
     chunks = chunks_of(text)
     if not chunks:
         return Reading()
-    hits = _ascii_hits(text, index.phrases)
+    hits = _ascii_hits(text, index)
     for chunk in chunks:
         hits += _chunk_hits(chunk, index, whole=len(chunks) == 1)
     background = vocabulary().background
     if hits:
         return _decide(hits, background)
-    options = _near(chunks, index.phrases, background)
+    if sum(len(c) for c in chunks) > NEAR_MAX_LENGTH:
+        return Reading()  # a long message with no phrase in it is not a typo of one
+    options = _near(chunks, index, background)
     return Reading(options=options, how="near" if options else "none")
 
 
@@ -294,6 +298,10 @@ class Index:
     by_text: dict[str, Phrase]
     by_sound: dict[tuple[str, ...], list[Phrase]]
     lengths: tuple[int, ...]  # of the CJK phrases of two characters or more
+    latin: tuple[Phrase, ...]  # English phrases
+    by_spelling: dict[str, Phrase]  # CJK phrases by their pinyin written together
+    near: tuple[Phrase, ...]  # what a typo may be near: phrases with two content characters
+    near_sounds: tuple[str, ...]  # their sounds, as rapidfuzz compares them
 
 
 @lru_cache(maxsize=16)
@@ -301,13 +309,18 @@ def _index(course_words: tuple[str, ...]) -> Index:
     phrases = vocabulary().phrases + _course_phrases(course_words)
     by_text: dict[str, Phrase] = {}
     by_sound: dict[tuple[str, ...], list[Phrase]] = {}
+    by_spelling: dict[str, Phrase] = {}
     for p in phrases:
         if p.is_cjk:
             by_text.setdefault(p.text, p)
             if len(p.sound) >= 2:
                 by_sound.setdefault(p.sound, []).append(p)
+                by_spelling.setdefault(_spelled(p.text), p)
     lengths = tuple(sorted({len(p.text) for p in phrases if p.is_cjk and len(p.text) >= 2}))
-    return Index(phrases, by_text, by_sound, lengths)
+    near = tuple(p for p in phrases if p.is_cjk and len(_content(p.text)) >= 2)
+    return Index(phrases=phrases, by_text=by_text, by_sound=by_sound, lengths=lengths,
+                 latin=tuple(p for p in phrases if not p.is_cjk), by_spelling=by_spelling,
+                 near=near, near_sounds=tuple(" ".join(p.sound) for p in near))
 
 
 def _chunk_hits(chunk: str, index: Index, *, whole: bool) -> list[Hit]:
@@ -359,19 +372,17 @@ def _longest_first(hits: list[Hit], chunk: str) -> list[Hit]:
     return sorted(kept, key=lambda h: h.start)
 
 
-def _ascii_hits(text: str, phrases: tuple[Phrase, ...]) -> list[Hit]:
+def _ascii_hits(text: str, index: Index) -> list[Hit]:
     """English words and typed pinyin, as whole words of the message."""
     words = fold_text(text)
     if not re.search(r"[a-z]", words):
         return []
-    found = []
     latin = " ".join(re.findall(r"[a-z0-9'-]+", words))
-    squeezed = latin.replace(" ", "")
-    for p in phrases:
-        if not p.is_cjk and re.search(rf"(?<![a-z]){re.escape(p.text)}s?(?![a-z])", latin):
-            found.append(Hit(-1, -1, p, by_sound=False))
-        elif p.is_cjk and len(p.text) >= 2 and squeezed == _spelled(p.text):
-            found.append(Hit(-1, -1, p, by_sound=True))
+    found = [Hit(-1, -1, p, by_sound=False) for p in index.latin
+             if re.search(rf"(?<![a-z]){re.escape(p.text)}s?(?![a-z])", latin)]
+    spelled = index.by_spelling.get(latin.replace(" ", ""))
+    if spelled is not None:
+        found.append(Hit(-1, -1, spelled, by_sound=True))
     return found
 
 
@@ -398,18 +409,15 @@ def _decide(hits: list[Hit], background: frozenset[str]) -> Reading:
     return Reading(options=tuple(strong[:MAX_OPTIONS]), how=how)
 
 
-def _near(chunks: list[str], phrases: tuple[Phrase, ...],
-          background: frozenset[str]) -> tuple[Intent, ...]:
+def _near(chunks: list[str], index: Index, background: frozenset[str]) -> tuple[Intent, ...]:
     """The meanings whose phrases sound most like a part of the message, best first."""
     from rapidfuzz import fuzz, process
 
-    candidates = [p for p in phrases if p.is_cjk and len(_content(p.text)) >= 2]
-    choices = [" ".join(p.sound) for p in candidates]
     best: dict[Intent, float] = {}
     for query in _queries(chunks):
-        for _, score, index in process.extract(query, choices, scorer=fuzz.ratio,
-                                               score_cutoff=NEAR_SCORE, limit=5):
-            meaning = candidates[index].meaning
+        for _, score, at in process.extract(query, index.near_sounds, scorer=fuzz.ratio,
+                                            score_cutoff=NEAR_SCORE, limit=5):
+            meaning = index.near[at].meaning
             best[meaning] = max(best.get(meaning, 0.0), score)
     ranked = sorted(best, key=lambda m: (-best[m], m.name in background))
     return tuple(ranked[:MAX_OPTIONS])
