@@ -103,13 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     ok = sum(v[0] for v in counts.values())
     total = sum(v[1] for v in counts.values())
     print(f"{'all':<16}{f'{ok}/{total}':>12}{ok / total:>8.1%}")
+    occupations = demo_occupations()
+    for batch in ("second batch", "third batch"):
+        part = [r for r in rows if r.clause == batch]
+        ok = sum(is_understood(r, understand(r.said, course_words=occupations)) for r in part)
+        print(f"  of which the {batch}: {ok}/{len(part)}")
     acting = [r for r in rows if r.would_act]
     print(f"utterances that would act: {len(acting)}, acted on without a confirmation: 0 "
           f"(bot.conversation confirms {', '.join(sorted(ACTING))})")
     print(f"start-up {(warm - started) * 1000:.0f} ms once a process, then "
           f"{per_message_ms:.1f} ms a message")
     if args.misses:
-        occupations = demo_occupations()
         for row in rows:
             reading = understand(row.said, course_words=occupations)
             if not is_understood(row, reading):
