@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bench.understanding import score, utterances
 from bot.understanding import ALLOWED, load_vocabulary
 from models.audit import AuditEntry
-from models.persons import Person
+from models.persons import Group, Person
 from models.vouchers import Voucher, VoucherStatus
 from tests.people import ANSWERS, bind_staff_via_chat, id_number, register_via_chat
 from tests.wechat_server import WeChatServer
@@ -373,6 +373,14 @@ def test_digit_choices_accept_chinese_and_spoken_numbers(converse):
     converse("o-u27", [("分类", "回复数字"), ("第二个", COURSE_LIST)])
     converse("o-u27", [("帮助", "您想做什么"), (Voice("一。"), COURSE_LIST)])
     converse("o-u27", [("帮助", "您想做什么"), ("4号", "60元生活费补贴")])
+
+
+def test_registration_choices_accept_chinese_numbers(wechat, person_named):
+    """Digits as people say them, at the township and group steps: 十, 一和三."""
+    assert "登记成功" in register_via_chat(wechat, "o-u29", township="十", groups="一和三")
+    person = person_named("o-u29")
+    assert person.township.code == "luoxiong"
+    assert {g.group for g in person.groups} == {Group.POVERTY_ALLEVIATED, Group.TWO_AFTER}
 
 
 def test_the_api_accepts_the_same_forms(newcomer_api):
