@@ -17,6 +17,7 @@ from models.vouchers import Voucher, VoucherStatus
 from tests.people import ANSWERS, bind_staff_via_chat, id_number, register_via_chat
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
+from webhooks.config import Config
 
 PHONE = "0874-0000000"  # the demo's SERVICE_PHONE (webhooks.config)
 HOURS = "周一至周五 9:00–12:00、14:30–17:30"
@@ -302,6 +303,18 @@ def test_without_a_centre_phone_only_12333_is_given(config, stack, sessions, kv,
     server = WeChatServer(app.test_client(), token=config.wechat_token, clock=clock)
     text = server.say("o-u19", "人工").text
     assert "12333" in text and PHONE not in text and "电话 " not in text
+
+
+def test_the_centre_is_configured_by_the_environment():
+    """SERVICE_PHONE and SERVICE_HOURS; the demo's number never reaches production."""
+    real = {"SECRET_KEY": "k" * 40, "PEIXUN_DATA_KEY": "d" * 40, "WECHAT_TOKEN": "t0ken",
+            "WECHAT_APP_ID": "wx0123456789abcdef", "WECHAT_APP_SECRET": "s" * 32,
+            "PUBLIC_BASE_URL": "https://peixun.example.gov.cn", "PEIXUN_ENV": "production"}
+    assert Config.from_env({}).service_phone == PHONE
+    assert Config.from_env(real).service_phone == ""
+    assert Config.from_env(real).service_hours == ""
+    mine = Config.from_env({**real, "SERVICE_PHONE": "0874-8123456", "SERVICE_HOURS": "工作日"})
+    assert (mine.service_phone, mine.service_hours) == ("0874-8123456", "工作日")
 
 
 # --- a typed 签到 / 核销 explains the scan button ----------------------------------------------
