@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 SYNONYMS_FILE = Path(__file__).parent / "data" / "synonyms.yaml"
 
 # The intents a phrase may mean. Those in ACTING change something and are never taken from
-# words alone (bot.conversation asks for a digit first); scans, staff commands, bindings and
-# the like are not here at all: they need their exact words or the menu.
+# words alone (bot.conversation asks for a digit first). CHECKIN and REDEEM from words carry no
+# scanned code, so they only say how to scan. Staff commands, bindings and the like are not
+# here at all: they need their exact words or the menu.
 SAFE = frozenset({
     "COURSES", "FREE_COURSES", "RECOMMEND", "CATEGORIES", "SUBSIDY", "REGISTER", "HUMAN",
     "MY_VOUCHERS", "CHECKIN", "REDEEM", "MY_ATTENDANCE", "JOBS", "PROFILE", "HELP", "LANGUAGE",
