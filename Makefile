@@ -65,6 +65,7 @@ chat: install
 bench: install
 	bash bench/run.sh
 	$(BIN)/python -m bench.scenarios --vouchers 50
+	$(BIN)/python -m bench.understanding
 
 # The dashboard on a province-sized data set, on PostgreSQL (a database of its own, dropped).
 bench-volume: install

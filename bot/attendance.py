@@ -50,8 +50,14 @@ def display_link(turn: Turn, session_id: int) -> str:
 
 
 def scan(turn: Turn, intent: Intent) -> Reply:
-    """CHECKIN: a trainee checks in (or out); an inspector starts a spot check."""
-    code = intent.arg or ""
+    """CHECKIN: a trainee checks in (or out); an inspector starts a spot check. Typed (签到,
+    怎么签到), there is no code: say how to scan one."""
+    if not intent.arg:
+        return Reply(text=turn.t._(
+            "To check in, scan the code on the class screen: tap the menu 培训券, then "
+            "扫码签到, and point the camera at the code. Check-in opens 15 minutes before the "
+            "class starts. Reply “出勤” to see your attendance."))
+    code = intent.arg
     try:
         turn.run(inspector_of, openid=turn.openid)
     except DomainError:

@@ -22,12 +22,14 @@ from bot import (
     registration,
     screens,
     subsidy,
+    understanding,
     vouchers,
 )
 from bot.general import with_menu
 from bot.intents import Intent, read, top_level_word
 from bot.replies import SILENCE, Reply
 from bot.turn import Turn
+from models.courses import course_words
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ HANDLERS: dict[str, Handler] = {
     "SCENE": cadre.scene,
     "UNFOLLOW": general.unfollow,
     "HELP": general.show_help,
-    "UNKNOWN": general.not_understood,
+    "UNKNOWN": lambda turn, intent: understand(turn, intent),
+    "HUMAN": general.human,
     "UNHEARD": general.not_heard,
     "UNSUPPORTED": general.unsupported,
     "BAD_CHOICE": general.bad_choice,
@@ -93,8 +96,6 @@ HANDLERS: dict[str, Handler] = {
     "FOLLOWUP_WORK": followup.answer,
     "FOLLOWUP_RATING": followup.rate,
     "FOLLOWUP_AGAIN": followup.again,
-    # HUMAN: 人工 / 客服, a person to talk to. Until it has an answer of its own, the help.
-    "HUMAN": general.show_help,
 }
 
 Ending = tuple[Callable[[Turn], Reply], Callable[[Turn, str, str], Reply]]
@@ -227,6 +228,42 @@ def stop(turn: Turn, intent: Intent) -> Reply:
 HANDLERS.update({"RESUME": take_up_again, "STOP": stop})
 
 
+# An action understood from words alone that needs what is on the screen (the course shown, the
+# voucher shown): without it, the list to pick one from.
+WITHOUT_SCREEN = {"CLAIM": Intent("COURSES"), "CANCEL_VOUCHER": Intent("MY_VOUCHERS")}
+
+
+def understand(turn: Turn, intent: Intent) -> Reply:
+    """A message that is not one of the exact words: read in its own words (bot.understanding).
+    Understood, it is answered as the menu would; an action is confirmed with a digit first;
+    nearly understood, the closest meanings are offered as digits."""
+    if not intent.arg:
+        return general.not_understood(turn, intent)
+    words = turn.shared(("course words", turn.today()),
+                        lambda: turn.read(course_words, today=turn.today()))
+    reading = understanding.understand(intent.arg, course_words=words)
+    if reading.intent is not None:
+        meaning = _as_shown(turn, reading.intent)
+        if meaning.name in understanding.ACTING:
+            return general.confirm(turn, meaning)
+        logger.debug("understood %s (%s)", meaning.name, reading.how)
+        return HANDLERS[meaning.name](turn, meaning)
+    options = tuple(dict.fromkeys(_as_shown(turn, o) for o in reading.options))
+    if options:
+        return general.offer(turn, options)
+    return general.not_understood(turn, intent)
+
+
+def _as_shown(turn: Turn, meaning: Intent) -> Intent:
+    """A meaning made concrete by what the person was shown: 领券 is the course on screen."""
+    if meaning.name == "REGISTER" and turn.person.is_registered:
+        return Intent("COURSES")  # 怎么报名, from someone registered: pick a course
+    if meaning.name in WITHOUT_SCREEN and meaning.arg is None:
+        shown = next((c for c in turn.state.choices if c.name == meaning.name), None)
+        return shown or WITHOUT_SCREEN[meaning.name]
+    return meaning
+
+
 def _typed(message: BaseMessage) -> str:
     if isinstance(message, VoiceMessage):
         return message.recognition or ""
@@ -236,7 +273,7 @@ def _typed(message: BaseMessage) -> str:
 def apologize(turn: Turn) -> Reply:
     """The answer when something broke on our side: short, polite, no details."""
     return Reply(text=turn.t._("Sorry, something went wrong on our side. Please try again "
-                               "in a minute."))
+                               "in a minute.") + "\n" + general.contact_line(turn))
 
 
 def slow_down(turn: Turn) -> Reply:

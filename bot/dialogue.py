@@ -1,6 +1,7 @@
 """Dialogues of several steps, declared as tables: each step asks one question (with an
 example) and checks the answer; the answers so far live in Redis, sealed, because they carry
-ID numbers and phones. ``取消`` leaves at any step and ``上一步`` goes back one.
+ID numbers and phones. ``取消`` leaves at any step, ``上一步`` goes back one, and ``人工`` gives
+the phone of a person to talk to without losing the place.
 
 A top-level word (课程, 我的培训券, 帮助 …, bot.intents.top_level_word) is answered even inside a
 dialogue: the dialogue is *paused* (its answers kept, digits no longer its own) and ``继续``
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.general import contact_line
 from bot.intents import normalize
 from bot.replies import Reply
 from bot.turn import Turn
@@ -21,6 +23,8 @@ from models.errors import DomainError
 
 CANCEL_WORDS = {"取消", "退出", "cancel", "quit", "exit"}
 BACK_WORDS = {"上一步", "返回", "back"}
+# Asking for a person in the middle of a dialogue: the phone, and the same question again.
+HUMAN_WORDS = {"人工", "客服", "人工客服", "转人工", "找客服", "电话", "投诉", "human"}
 
 # (turn, answers) -> the question; (turn, text, answers) -> the value, or a DomainError
 Ask = Callable[[Turn, dict[str, Any]], str]
@@ -178,6 +182,9 @@ def answer(turn: Turn, text: str, *, on_cancel: Callable[[Turn], Reply],
         return on_cancel(turn)
     at = state["step"]
     answers = answers_of(turn)
+    if words in HUMAN_WORDS:
+        step = dialogue.steps[at]
+        return Reply(text=contact_line(turn) + "\n" + step.ask(turn, answers))
     if words in BACK_WORDS:
         at = dialogue.before(at, answers)
         _keep(turn, dialogue, at, answers, mode=mode, back_to_confirm=False)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from wechatpy import events, messages
 
 from models.codes import PAPER_PREFIX
+from models.numbers import small_number
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ PREFIXES: dict[str, str] = {
     "回访": "FOLLOWUP", "followup": "FOLLOWUP", "follow-up": "FOLLOWUP",
 }
 
-CHINESE_NUMERALS = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))
+# How much of a message that is not an exact word is read (a longer one is pasted text).
+MAX_SAID = 200
 _PUNCTUATION = re.compile(r"^[\s。.!！,，、~～]+|[\s。.!！,，、~～]+$")
 
 
@@ -126,9 +128,8 @@ def normalize(text: str) -> str:
 
 
 def number_in(text: str) -> int | None:
-    if text.isdigit() and len(text) <= 3:
-        return int(text)
-    return CHINESE_NUMERALS.get(text)
+    """A choice from a numbered list: "2", "二", "第二个", "2号" (models.numbers)."""
+    return small_number(text)
 
 
 def read_text(text: str, choices: list[Intent], more: Intent | None) -> Intent:
@@ -142,7 +143,9 @@ def read_text(text: str, choices: list[Intent], more: Intent | None) -> Intent:
         return Intent("BAD_CHOICE", str(n))
     intent = WORDS.get(words) or _with_argument(text)
     if intent is None:
-        return Intent("UNKNOWN")
+        # Not one of the exact words: bot.understanding reads it in its own words (the
+        # message, as written, is the argument).
+        return Intent("UNKNOWN", (text or "")[:MAX_SAID])
     if intent.arg is None:
         # "领券" after a course's details means that course: the choice of the same name.
         intent = next((c for c in choices if c.name == intent.name), intent)

@@ -26,6 +26,7 @@ from models.cadres import register_neighbour
 from models.catalogue import Intent as WorkIntent
 from models.errors import DomainError, InvalidAnswer
 from models.identity import clean_name, parse_id_number, phone_answer
+from models.numbers import plain_digits
 from models.persons import ConsentHow, Group, HouseholdKind
 from models.pii import mask_id, mask_phone
 from models.places import ELSEWHERE, PlaceChoices, clean_place, id_region_hint, place_choices
@@ -301,7 +302,7 @@ def take_intent(turn: Turn, text: str, answers: dict[str, Any]) -> str:
 
 
 def take_groups(turn: Turn, text: str, answers: dict[str, Any]) -> list[str]:
-    digits = re.findall(r"\d", normalize(text))
+    digits = re.findall(r"\d", plain_digits(text))  # "1 3", "1、3", "一和三"
     if not digits:
         raise InvalidAnswer(reason="choice")
     if digits == ["0"]:

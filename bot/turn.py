@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, MutableMapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, TypeVar
 
@@ -29,6 +30,15 @@ class Transactions(Protocol):
 
     def __call__(self) -> AbstractContextManager: ...
 
+@dataclass(frozen=True)
+class Contact:
+    """Where a person reaches a human: the county's service centre (webhooks.config
+    SERVICE_PHONE and SERVICE_HOURS; no phone: only the national line is given)."""
+
+    phone: str = ""
+    hours: str = ""
+
+
 # The state outlives a dialogue's own timeout, so that the bot can say the dialogue expired.
 STATE_SECONDS = 24 * 3600
 
@@ -38,7 +48,8 @@ class Turn:
                  vault: Vault, voucher_codes: RotatingCode, class_codes: RotatingCode,
                  dialogue_seconds: int, base_url: str, secret_key: str,
                  shared: MutableMapping | None = None,
-                 state: conversation.State | None = None) -> None:
+                 state: conversation.State | None = None,
+                 contact: Contact | None = None) -> None:
         self.openid = openid
         self.kv = kv
         self.clock = clock
@@ -49,6 +60,7 @@ class Turn:
         self.base_url = base_url
         self.secret_key = secret_key
         self.dialogue_seconds = dialogue_seconds
+        self.contact = contact or Contact()
         self._sessions = sessions
         # The callback reads the state with its other first Redis calls (webhooks.dedup.admit).
         self.state = state if state is not None else conversation.load(kv, openid)

@@ -219,7 +219,13 @@ def nothing_to_stop(turn: Turn) -> Reply:
 # --- staff ---------------------------------------------------------------------------------
 
 def redeem(turn: Turn, intent: Intent) -> Reply:
-    """REDEEM: the staff member scanned a holder's code."""
+    """REDEEM: the staff member scanned a holder's code. Typed (核销), there is no code: say
+    how to scan one."""
+    if not intent.arg:
+        return Reply(text=turn.t._(
+            "To enrol a trainee, scan the code on their voucher: tap the menu 培训券, then "
+            "核销（机构）, and point the camera at the code the trainee shows on their phone "
+            "(the menu 我的培训券 has it). Only staff of a training institution can do this."))
     try:
         done = turn.run(redeem_voucher, codes=turn.voucher_codes, code=intent.arg or "",
                         staff_openid=turn.openid, channel=Channel.WECHAT, now=turn.now())

@@ -125,6 +125,14 @@ def _stem(text: str) -> str:
     return text.strip()
 
 
+def course_words(db: Session, *, today: date) -> list[str]:
+    """The occupations of the courses taking claims: words a person may use for them in a
+    sentence (bot.understanding), as the catalogue spells them."""
+    rows = db.scalars(select(Course.occupation).distinct().where(
+        Course.status == CourseStatus.OPEN, Course.starts_on >= today))
+    return sorted(word for word in rows if word)
+
+
 def list_open_courses(db: Session, *, today: date, page: int = 1, per_page: int = 5) -> CoursePage:
     return find_courses(db, query=CourseQuery(), today=today, page=page, per_page=per_page)
 

@@ -13,6 +13,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 
 from models.errors import InvalidIdNumber, InvalidName, InvalidPhone
+from models.numbers import digits_within, plain_digits
 
 MIN_AGE = 16  # the minimum working age; younger people are not rural labourers in the plan
 _NAME = re.compile(r"^[\u3400-\u9fff·•A-Za-z ]{2,30}$")
@@ -37,7 +38,7 @@ def clean_name(text: str) -> str:
 
 
 def parse_id_number(text: str, *, today: date) -> IdFacts:
-    number = ric.compact(unicodedata.normalize("NFKC", text))
+    number = _id_characters(text)
     if len(number) != 18:
         raise InvalidIdNumber(reason="length", length=len(number))
     if not number[:17].isdigit() or not re.match(r"[0-9X]$", number[17]):
@@ -59,8 +60,11 @@ def parse_id_number(text: str, *, today: date) -> IdFacts:
 
 
 def clean_phone(text: str) -> str:
-    phone = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", text))
-    phone = phone.removeprefix("+86")
+    """A mobile number as written or said (spaces, dashes, full-width or Chinese digits, +86,
+    a voice transcript's "。", a sentence around it) becomes its 11 digits."""
+    phone = _without_country_code(plain_digits(text))
+    if not _PHONE.match(phone):
+        phone = _without_country_code(digits_within(text)) or phone
     if not _PHONE.match(phone):
         raise InvalidPhone(reason="format", length=len(phone))
     return phone
@@ -80,6 +84,25 @@ def phone_answer(text: str | None, *, by_cadre: bool) -> str | None:
             return None
         raise InvalidPhone(reason="needed")
     return clean_phone(words)
+
+
+def _without_country_code(digits: str) -> str:
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == 11 + len(prefix):
+            return digits[len(prefix):]
+    return digits
+
+
+def _id_characters(text: str) -> str:
+    """The 18 characters of an ID number as written or said: spaces and dashes between groups,
+    full-width or Chinese digits, a lower-case x, a voice transcript's "。"; from a sentence
+    around it ("我的身份证号是…") its digits and X, when those alone are 18."""
+    number = ric.compact(plain_digits(text))
+    if len(number) != 18:
+        within = digits_within(text, allow_x=True)
+        if len(within) == 18:
+            return within
+    return number
 
 
 def _is_known_province(code: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import understanding
 from models.base import make_engine
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
@@ -147,6 +148,13 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
 def fake_wechat() -> Iterator[FakeWeChatServer]:
     with FakeWeChatServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def understanding_loaded() -> None:
+    """jieba and pypinyin load once a process, beside the app's start (bot.understanding): the
+    tests wait for it, so that no test's first message is late on a busy machine."""
+    understanding.warm_up(wait=True)
 
 
 @pytest.fixture

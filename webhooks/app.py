@@ -9,6 +9,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot import understanding
 from locales import N_, translator
 from webhooks import admin, api, cli, pages, wechat
 from webhooks.config import Config
@@ -49,6 +50,7 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
         TESTING=config.testing,
     )
     app.extensions["peixun"] = build_services(config, **overrides)
+    understanding.warm_up()  # jieba and pypinyin load beside the start, not in a first message
     app.register_blueprint(wechat.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)

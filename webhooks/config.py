@@ -70,6 +70,11 @@ class Config:
     # Proxies of ours in front of the app (the load balancer: 1). Their X-Forwarded-For gives
     # the client's address, which rate limits count by; 0 ignores the header (a client sets it).
     trusted_proxy_hops: int = 0
+    # Where a person reaches a human: the county's public employment service centre. The bot
+    # gives them (with the national line 12333) to whoever asks for a person and at every dead
+    # end. THE DEMO VALUES ARE NOT A REAL NUMBER; unset in production, only 12333 is given.
+    service_phone: str = "0874-0000000"
+    service_hours: str = "周一至周五 9:00–12:00、14:30–17:30"
     testing: bool = False
 
     @property
@@ -118,6 +123,8 @@ class Config:
             followup_months=_months(env.get("FOLLOWUP_MONTHS")) or defaults.followup_months,
             trusted_proxy_hops=_hops(env.get("TRUSTED_PROXY_HOPS")),
             processes=_processes(env.get("WORKERS")),
+            service_phone=_setting(env, "SERVICE_PHONE", defaults.service_phone, production),
+            service_hours=_setting(env, "SERVICE_HOURS", defaults.service_hours, production),
         )
         config.validate()
         return config
@@ -176,6 +183,12 @@ def _refuse_public_secrets(env, *, production: bool) -> None:
         + ". See README.md, section Configuration. For a demo with the public values, "
         + ("`make serve` with PEIXUN_DEMO=1 does not set PEIXUN_ENV=production."
            if production else "set PEIXUN_DEMO=1."))
+
+
+def _setting(env, name: str, demo: str, production: bool) -> str:
+    """A plain setting: its value, or the demo's outside production and nothing in it."""
+    value = (env.get(name) or "").strip()
+    return value or ("" if production else demo)
 
 
 def _processes(value: str | None) -> int:

@@ -19,7 +19,7 @@ from wechatpy.utils import check_signature
 
 from bot import state as conversation
 from bot.conversation import apologize, respond, slow_down
-from bot.turn import Turn
+from bot.turn import Contact, Turn
 from models.base import statement_budget
 from models.outbox import enqueue_late_answer
 from webhooks import dedup
@@ -124,7 +124,8 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
                 voucher_codes=services.voucher_codes, class_codes=services.class_codes,
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
                 secret_key=config.secret_key, shared=services.shared,
-                state=conversation.State.parse(admission.state))
+                state=conversation.State.parse(admission.state),
+                contact=Contact(phone=config.service_phone, hours=config.service_hours))
     with dedup.pending(kv, key, config.pending_seconds), statement_budget(TURN_SECONDS):
         answer = _answer(turn, message,
                          within_rate=admission.hits <= config.messages_per_minute)
