@@ -231,6 +231,9 @@ HANDLERS.update({"RESUME": take_up_again, "STOP": stop})
 # An action understood from words alone that needs what is on the screen (the course shown, the
 # voucher shown): without it, the list to pick one from.
 WITHOUT_SCREEN = {"CLAIM": Intent("COURSES"), "CANCEL_VOUCHER": Intent("MY_VOUCHERS")}
+# Actions whose handler asks for a confirmation itself (cancelling a voucher names it and the
+# seat it gives away): a second, general question would only be in the way.
+ASKS_ITSELF = frozenset({"CANCEL_VOUCHER"})
 
 
 def understand(turn: Turn, intent: Intent) -> Reply:
@@ -244,7 +247,7 @@ def understand(turn: Turn, intent: Intent) -> Reply:
     reading = understanding.understand(intent.arg, course_words=words)
     if reading.intent is not None:
         meaning = _as_shown(turn, reading.intent)
-        if meaning.name in understanding.ACTING:
+        if meaning.name in understanding.ACTING and meaning.name not in ASKS_ITSELF:
             return general.confirm(turn, meaning)
         logger.debug("understood %s (%s)", meaning.name, reading.how)
         return HANDLERS[meaning.name](turn, meaning)

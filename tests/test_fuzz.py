@@ -1,20 +1,18 @@
-"""A short, time-boxed run of the fuzz harness (bench/fuzz_target.py) with Hypothesis: signed
+"""A short run of the fuzz harness (bench/fuzz_target.py) with Hypothesis: signed
 callbacks in plain and safe mode, and API requests with JSON bodies, through the real app.
 `make fuzz` runs the long, coverage-guided version (atheris, 100,000 inputs)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.fuzz_target import DrawSource, Harness
 
-# Each door gets this many inputs at most, and this many seconds.
-EXAMPLES = 400
-SECONDS = 10
+# Each door gets this many inputs: a fixed number, derandomized, so the run is the same on a
+# loaded machine as on a quiet one (a time box made it flaky under load).
+EXAMPLES = 150
 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                 phases=["generate"], suppress_health_check=list(HealthCheck))
@@ -27,12 +25,6 @@ def harness(tmp_path_factory):
     made.close()
 
 
-def within(box: dict) -> None:
-    """Past the door's seconds, every further input is skipped (Hypothesis then stops)."""
-    box.setdefault("until", time.monotonic() + SECONDS)
-    assume(time.monotonic() < box["until"])
-
-
 def no_failure(harness: Harness, outcome) -> None:
     assert outcome.status < 500, outcome
     assert not outcome.problem, outcome.problem
@@ -40,24 +32,18 @@ def no_failure(harness: Harness, outcome) -> None:
 
 
 def test_fuzzed_callbacks_get_no_5xx_and_log_no_traceback(harness):
-    box: dict = {}
-
     @FUZZ
     @given(st.data())
     def one(data):
-        within(box)
         no_failure(harness, harness.callback(DrawSource(data)))
 
     one()
 
 
 def test_fuzzed_api_requests_get_no_5xx_and_log_no_traceback(harness):
-    box: dict = {}
-
     @FUZZ
     @given(st.data())
     def one(data):
-        within(box)
         harness.limiter_storage.reset()  # what stands behind the rate limits is fuzzed
         no_failure(harness, harness.api(DrawSource(data)))
 

@@ -200,7 +200,7 @@ def test_registration_goes_on_after_a_detour_and_keeps_the_course_chosen_on_it(w
 
 
 @pytest.mark.parametrize(("word", "answered"), [
-    ("人工", "您想做什么"),  # the hook for a person to talk to (the help until it has its own)
+    ("人工", "12333"),  # a person to talk to: the service centre's phone and the national line
     ("帮助", "您想做什么"),
     ("我的培训券", "您还没有培训券"),
     ("补贴", "60元"),
