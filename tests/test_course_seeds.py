@@ -172,10 +172,12 @@ def test_the_chat_answers_by_the_seeds(ask: Ask, courses, person, wechat, client
     assert f"{ask.title}：{ask.words}" in line, line
     if ask.amount:
         assert line.endswith(ask.amount), line
-    # The page the answer links to gives the reason with its clause beside it.
-    reasons = re.findall(r"<li>([^<]*)<span class=\"muted\">（([^<]*)）</span></li>",
-                         page_of(client, answer))
-    assert any(ask.says in text and ask.cites in source for text, source in reasons), reasons
+    # The page the answer links to gives the reason, and the clause among those it cites.
+    page = page_of(client, answer)
+    reasons = re.findall(r"<li>([^<]*)", page)
+    assert any(ask.says in text for text in reasons), reasons
+    clauses = re.findall(r'<li id="clause-\d+">\[\d+\] ([^<]*)</li>', page)
+    assert any(ask.cites in clause for clause in clauses), clauses
 
 
 def test_one_course_is_never_answered_both_free_and_paid(courses, person):
