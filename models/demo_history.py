@@ -66,6 +66,7 @@ from models.demo_plan import (
     make_plan,
 )
 from models.demo_rows import (
+    DOCUMENTS,
     Holder,
     MarkRow,
     Registration,
@@ -423,8 +424,9 @@ class Replay:
         self.schedule_claims(klass.code, klass.seats)
         first, last = klass.sessions[0], klass.sessions[-1]
         self.at(first.at(-10), lambda now: self.redeem_class(klass, now))
-        self.at(first.at() + timedelta(days=3, hours=-8),
-                lambda now: expire_vouchers(self.db, now=now))
+        # the worker's run after the unused vouchers expired (REDEEM_GRACE after the first day)
+        self.at(datetime.combine(klass.starts_on + timedelta(days=3), time(0, 30),
+                                 tzinfo=LOCAL_TZ), lambda now: expire_vouchers(self.db, now=now))
         self.at(min(last.end + timedelta(minutes=1), self.now - timedelta(seconds=1)),
                 lambda now: self.attend(klass, now))
         self.at(last.end + timedelta(minutes=71), lambda now: self.complete_class(klass, now))
@@ -473,7 +475,7 @@ class Replay:
     def verify(self, person: PersonPlan, now: datetime) -> None:
         for group in sorted(person.form.groups):
             decide_group(self.db, vault=self.vault, id_number=person.form.id_number,
-                         group=group, is_verified=True, document="扶贫手册",
+                         group=group, is_verified=True, document=DOCUMENTS[group],
                          decided_by=None, channel=Channel.CLI, now=now,
                          today=now.astimezone(LOCAL_TZ).date())
 

@@ -234,14 +234,14 @@ def make_plan(*, now: datetime, seed: int, data: dict[str, Any],
     taken: set[str] = set()
     persons = [make_person(rng, data, n, today, taken) for n in range(TRAINEES)]
     star = graduate(taken, today)
+    everyone = [*persons, star]
+    assign_cadres(rng, everyone, data)
     classes = plan_classes(rng, data, today, townships)
     for klass in classes:
         first = star if klass.ends_on == today - timedelta(days=GRADUATE_ENDED_DAYS_AGO) else None
         fill_class(rng, klass, persons, now, first=first)
         plan_class_events(rng, klass, now, data)
     signups = [seat for course in upcoming for seat in sign_up(rng, course, persons, now)]
-    everyone = [*persons, star]
-    assign_cadres(rng, everyone, data)
     for person in everyone:
         plan_person_events(rng, person, now)
     for klass in classes:
@@ -305,7 +305,7 @@ def assign_cadres(rng: random.Random, persons: list[PersonPlan], data: dict[str,
     neighbours = [p for p in persons if p.cadre == 0 and p.openid != GRADUATE][:6]
     for i, person in enumerate(neighbours):
         person.by_cadre = True
-        if i >= 4 and not person.seats:
+        if i >= 4:
             person.openid = None  # never bound: no WeChat, so no claim either
 
 

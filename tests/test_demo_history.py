@@ -357,8 +357,8 @@ def _figures(db: Session) -> dict[str, object]:
     return {
         "vouchers": grouped(Voucher.status, Voucher.year),
         "numbers": db.scalars(select(Voucher.number).order_by(Voucher.number)).all(),
-        "people": db.execute(select(Person.openid, Person.name, Person.id_masked)
-                             .order_by(Person.openid)).all(),
+        "people": sorted(map(str, db.execute(select(Person.openid, Person.name,
+                                                    Person.id_masked)).all())),
         "marks": grouped(Attendance.how),
         "hours": str(db.scalar(select(func.sum(Attendance.hours)))),
         "claims": [str(v) for v in db.scalars(select(Claim.total_yuan).order_by(Claim.number))],
