@@ -53,6 +53,7 @@ from models.codes import RotatingCode
 from models.courses import publish_course
 from models.demo import DEMO_OPENIDS, DEMO_STAFF_INSTITUTION, DEMO_TODAY_COURSE, read_yaml
 from models.demo_plan import (
+    CAST_COUNTY_CODE,
     GRADUATE,
     OPENID_PREFIX,
     ROUNDS,
@@ -367,7 +368,8 @@ class Replay:
         form = RegistrationForm(
             name=rng.choice(self.data["surnames"]) + rng.choice(self.data["given_m"])
             + rng.choice(self.data["given_f"]),
-            id_number=id_number(date(1975 + n % 20, 1 + n % 12, 1 + n % 27), n, "MF"[n % 2]),
+            id_number=id_number(date(1975 + n % 20, 1 + n % 12, 1 + n % 27), n, "MF"[n % 2],
+                                county=CAST_COUNTY_CODE),
             phone=f"1390874{n:04d}", township_code="luoxiong", intent=WorkIntent.LOCAL)
         meet(self.db, openid=openid, now=self.since)
         return register(self.db, vault=self.vault, form=form, openid=openid,

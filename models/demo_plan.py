@@ -41,6 +41,9 @@ OPENID_PREFIX = "demo-hist-"
 GRADUATE = "demo-graduate"
 GRADUATE_ENDED_DAYS_AGO = 35
 COUNTY_CODE = "530324"  # 罗平县: the first six digits of an ID number issued there
+# The staff, cadres and inspector of the history came from 曲靖市麒麟区: their numbers never meet
+# a trainee's.
+CAST_COUNTY_CODE = "530302"
 COMPLETION_SHARE = 0.9
 ROUNDS = (1, 6)  # follow-up rounds, months after a class's last day (Config.followup_months)
 # The institution of the demo's live class: none of its other classes runs today, so that its
@@ -257,11 +260,11 @@ def _weighted(rng: random.Random, pairs) -> Any:
     return rng.choices(values, weights=weights)[0]
 
 
-def id_number(born: date, serial: int, sex: str) -> str:
-    """A GB 11643 number of 罗平县: the birth date, a serial whose last digit is odd for a man
-    and even for a woman, and the check digit."""
+def id_number(born: date, serial: int, sex: str, *, county: str = COUNTY_CODE) -> str:
+    """A GB 11643 number issued in ``county`` (罗平县 by default): the birth date, a serial
+    whose last digit is odd for a man and even for a woman, and the check digit."""
     digit = (serial % 5) * 2 + (1 if sex == "M" else 0)
-    body = f"{COUNTY_CODE}{born:%Y%m%d}{serial // 5 % 100:02d}{digit}"
+    body = f"{county}{born:%Y%m%d}{serial // 5 % 100:02d}{digit}"
     return body + ric.calc_check_digit(body + "0")
 
 
