@@ -28,6 +28,7 @@ from models.catalogue import CertificateKind
 from models.course_import import ImportResult, import_courses
 from models.courses import has_courses
 from models.demo import load_demo
+from models.demo_history import load_history
 from models.errors import CourseFileRejected, CourseNotFound, DomainError
 from models.persons import Group, HouseholdKind
 from models.settlement import settle, settlement_rates
@@ -59,13 +60,23 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def load_demo_data(services: Services, *, only_if_empty: bool) -> bool:
+def load_demo_data(services: Services, *, only_if_empty: bool, history: bool = False) -> bool:
+    """The demo county, and with ``history`` its year of history (models.demo_history), in one
+    transaction. History is made up: never in production (refused with DemoRefused)."""
+    if history and services.config.is_production:
+        raise DemoRefused()
     with services.sessions.begin() as db:
         if only_if_empty and has_courses(db):
             return False
         load_demo(db, vault=services.vault, now=services.clock.now(),
                   today=services.clock.today())
+        if history:
+            load_history(db, vault=services.vault, now=services.clock.now())
     return True
+
+
+class DemoRefused(Exception):
+    """The demo's made-up history asked for in production."""
 
 
 def import_course_file(services: Services, path: Path) -> ImportResult:
@@ -111,10 +122,19 @@ def register(app: Flask) -> None:
 
     @demo_group.command("load")
     @click.option("--if-empty", is_flag=True, help="Only into a database with no courses.")
-    def demo_load(if_empty: bool) -> None:
+    @click.option("--history", is_flag=True,
+                  help="With a year of made-up history (classes, trainees, claims, follow-up, "
+                       "job pushes): for a demo only, refused in production.")
+    def demo_load(if_empty: bool, history: bool) -> None:
         """Load 罗平县, its categories, targets, institutions and courses (idempotent)."""
-        if load_demo_data(current(), only_if_empty=if_empty):
-            click.echo("demo data loaded")
+        try:
+            loaded = load_demo_data(current(), only_if_empty=if_empty, history=history)
+        except DemoRefused:
+            raise click.ClickException(
+                "the demo history is made up: it is never loaded with PEIXUN_ENV=production"
+            ) from None
+        if loaded:
+            click.echo("demo data loaded" + (" with a year of history" if history else ""))
         else:
             click.echo("database has courses already; demo data not loaded")
 

@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
+from models.catalogue import ClassSession
 from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
+from models.demo_history import is_demo_session, place_demo_session
 from webhooks import worker
 from webhooks.app import create_app
 from webhooks.cli import load_demo_data, migrate
@@ -30,6 +32,22 @@ def demo_desk(services: Services) -> bool:
     return True
 
 
+def demo_session(services: Services) -> ClassSession | None:
+    """The demo's live class has a session whose check-in is open now, whatever the hour (one
+    is placed if need be: models.demo_history); none in production."""
+    if services.config.is_production:
+        return None
+    with services.sessions.begin() as db:
+        session = place_demo_session(db, now=services.clock.now())
+        if session is None:
+            return None
+        label = " (a demo session, not in the timetable)" if is_demo_session(db, session) else ""
+        logger.info("check-in open now: %s, %s–%s%s; as demo-staff, 开课 gives the display's "
+                    "link", session.course.code, session.starts.strftime("%H:%M"),
+                    session.ends.strftime("%H:%M"), label)
+    return session
+
+
 def main() -> None:
     try:
         # A HOST other machines reach needs secrets of its own, or PEIXUN_DEMO=1.
@@ -41,10 +59,12 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     services = app.extensions["peixun"]
     migrate(services.engine)
-    if load_demo_data(services, only_if_empty=True) and demo_desk(services):
-        logger.info("demo data loaded into the empty database; the desk: http://%s:%s/admin/ "
-                    "(%s, password %s)", config.host, config.port,
+    history = not config.is_production
+    if load_demo_data(services, only_if_empty=True, history=history) and demo_desk(services):
+        logger.info("demo data loaded into the empty database, with a year of history; the "
+                    "desk: http://%s:%s/admin/ (%s, password %s)", config.host, config.port,
                     " / ".join(name for name, _, _ in DEMO_DESK_USERS), DEMO_DESK_PASSWORD)
+    demo_session(services)
     api = urlsplit(config.wechat_api_base_url)
     if api.hostname in ("127.0.0.1", "localhost"):
         fake = make_server(api.hostname, api.port or 80, create_fake_wechat(), threaded=True)
