@@ -185,7 +185,8 @@ def test_groups_changed_in_the_profile_keep_verified_ones_and_never_undo_a_rejec
 
 def test_a_wrong_groups_answer_changes_nothing(wechat, talk, db):
     register_via_chat(wechat, "o-one-groups2")
-    talk("o-one-groups2", [("我的资料", "人员类别"), ("10", "可以多选"), ("好的", "请回复列表里的数字")])
+    talk("o-one-groups2", [("我的资料", "人员类别"), ("10", "可以多选"),
+                           ("好的", "请回复列表里的数字")])
     assert _audit(db, "person.change_groups") == []
 
 
