@@ -11,6 +11,7 @@ from bot.turn import Turn
 from locales import N_, Translator
 from models.catalogue import CertificateKind, Course
 from models.catalogue import Intent as WorkIntent
+from models.cost import course_cost
 from models.courses import (
     CourseQuery,
     course_seats_left,
@@ -177,10 +178,9 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         t._("Hours: %(hours)s (theory %(theory)s, practice %(practice)s)",
             hours=course.hours, theory=course.theory_hours, practice=course.practice_hours),
         t._("Certificate: %(certificate)s", certificate=certificate),
-        t._("Fee: %(fee)s", fee=_fee(turn, course, details=True)),
         t._("Seats: %(left)s left of %(capacity)s",
             left=turn.run(course_seats_left, course=course), capacity=course.capacity),
-        _who_may_join(turn, course),
+        *_fee_and_cost(turn, course),
         "",
         "1. " + t._("Claim a training voucher for this course (领券)"),
         t._("Reply “课程” to go back to the list."),
@@ -188,10 +188,26 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
     return Reply(text="\n".join(lines), choices=(Intent("CLAIM", str(course.id)),))
 
 
+def _fee_and_cost(turn: Turn, course: Course) -> list[str]:
+    """The fee, then who may join (not registered) or what it costs this person, in the words
+    of the claim and from the evaluation SUBSIDY shows (models.cost)."""
+    plain = _fee(turn, course, details=True)
+    if not turn.person.is_registered:
+        return [turn.t._("Fee: %(fee)s", fee=plain), _who_may_join(turn, course)]
+    from bot.cost import cost_lines, fee_words  # bot.cost words reasons as bot.subsidy does
+
+    cost = turn.run(course_cost, person_id=turn.person.id, course_id=course.id,
+                    on=turn.today())
+    return [turn.t._("Fee: %(fee)s", fee=fee_words(turn, cost, plain)),
+            *cost_lines(turn, cost)]
+
+
 def _who_may_join(turn: Turn, course: Course) -> str:
     if course.is_free:
-        return turn.t._("Who may join: rural workers of working age registered in the county; "
-                        "the training is paid for by the training subsidy.")
+        # Whether a subsidy pays depends on the person (pension, places, groups, caps):
+        # registered, they are told their own answer instead of this one.
+        return turn.t._("Who may join: rural workers of working age; free of charge. Register "
+                        "to learn whether a training subsidy covers you.")
     return turn.t._("Who may join: rural workers of working age; with the certificate you may "
                     "claim part of the fee back as a training subsidy.")
 

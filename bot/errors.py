@@ -41,6 +41,10 @@ ERROR_REPLIES: dict[tuple[str, str | None], str] = {
     ("id_check_failed", None): N_(
         "These are not the last %(chars)s characters of this person's ID card number. Read them "
         "from the ID card the person shows (not from the paper voucher); nothing was redeemed."),
+    ("claim_refused", "cost_not_accepted"): N_(
+        "No training subsidy pays for this course for you (%(source)s): it costs you %(fee)s "
+        "yuan, or is free only to those a subsidy covers. Confirm that you accept this to "
+        "claim the voucher anyway."),
     ("claim_refused", "not_your_neighbour"): N_(
         "You can claim vouchers only for the neighbours you registered yourself (代报名)."),
     ("claim_refused", "has_wechat"): N_(

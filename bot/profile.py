@@ -1,6 +1,6 @@
 """PROFILE: what the person registered, masked, and the few things they may change
-themselves: phone, their three places and household kind, where to work, language; or withdraw
-their consent."""
+themselves: phone, their three places and household kind, where to work, language, whether they
+draw a pension and the groups they declared (each change audited); or withdraw their consent."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from locales import N_
 from models.audit import Channel
 from models.catalogue import Intent as WorkIntent
 from models.errors import DomainError
-from models.persons import HouseholdKind, Person
+from models.persons import Group, HouseholdKind, Person
 from models.places import ELSEWHERE, PlaceRole, place_choices
 from models.regions import Region
 from models.registration import (
+    change_groups,
     change_household,
     change_household_kind,
     change_intent,
+    change_pension,
     change_phone,
     change_place,
     load_profile,
@@ -55,6 +57,7 @@ def show_profile(turn: Turn, intent: Intent) -> Reply:
                                                                  person.job_elsewhere,
                                                                  elsewhere)),
         t._("Groups: %(groups)s", groups=t.listing(groups) if groups else t._("none")),
+        t._("Monthly pension: %(answer)s", answer=_pension_words(turn, person.draws_pension)),
         *_trainings(turn),
         "",
         t._("Reply with a number to change something:"),
@@ -75,7 +78,15 @@ CHANGES = (
     (Intent("PROFILE_EDIT", "change_household_kind"), N_("Rural or urban household")),
     (Intent("PROFILE_EDIT", "change_residence"), N_("Where you live")),
     (Intent("PROFILE_EDIT", "change_job_place"), N_("Where you look for work")),
+    (Intent("PROFILE_EDIT", "change_pension"), N_("Monthly pension")),
+    (Intent("PROFILE_EDIT", "change_groups"), N_("Groups you belong to")),
 )
+
+
+def _pension_words(turn: Turn, draws: bool | None) -> str:
+    if draws is None:
+        return turn.t._("not known yet")
+    return turn.t._("draws one") if draws else turn.t._("draws none")
 
 
 def _household_words(turn: Turn, person: Person) -> str:
@@ -173,6 +184,25 @@ def _finish_intent(turn: Turn, answers: dict[str, Any]) -> Reply:
     return _run_change(turn, change_intent, intent=WorkIntent(answers["intent"]))
 
 
+def _finish_pension(turn: Turn, answers: dict[str, Any]) -> Reply:
+    return _run_change(turn, change_pension, draws_pension=answers["pension"])
+
+
+def _finish_groups(turn: Turn, answers: dict[str, Any]) -> Reply:
+    try:
+        rejected = turn.run(change_groups, openid=turn.openid, channel=Channel.WECHAT,
+                            now=turn.now(), groups=frozenset(Group(g) for g in answers["groups"]))
+    except DomainError as error:
+        return Reply(text=explain(turn, error))
+    if not rejected:
+        return with_menu(turn, turn.t._(
+            "Saved. Groups you added are self-declared until the bureau verifies them."))
+    return with_menu(turn, turn.t._(
+        "Saved, except: the bureau did not confirm that you are %(groups)s, and that decision "
+        "stands; to have it looked at again, ask the county employment service centre.",
+        groups=turn.t.listing([turn.t._(GROUPS[g]) for g in rejected])))
+
+
 def _ask_withdraw(turn: Turn, answers: dict[str, Any]) -> str:
     return turn.t._(
         "Withdraw your consent? This cannot be undone: your name, ID card number, mobile number "
@@ -216,5 +246,9 @@ for name, steps, done in (
                                registration.take_job_place),), _finish_job_place),
     ("change_intent", (Step("intent", registration.ask_intent, registration.take_intent),),
      _finish_intent),
+    ("change_pension", (Step("pension", registration.ask_pension, registration.take_pension),),
+     _finish_pension),
+    ("change_groups", (Step("groups", registration.ask_groups, registration.take_groups),),
+     _finish_groups),
 ):
     dialogue.declare(Dialogue(name=name, steps=steps, finish=done, explain=explain))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import confirm, dialogue, jobs, links
+from bot.cost import cost_lines
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent
@@ -15,6 +16,7 @@ from bot.replies import Reply
 from bot.turn import Turn
 from models.audit import Channel
 from models.completion import complete
+from models.cost import cost_before_claim
 from models.courses import get_course
 from models.errors import CourseNotFound, DomainError
 from models.staff import bind_staff
@@ -48,6 +50,20 @@ def claim(turn: Turn, intent: Intent) -> Reply:
     if not turn.person.is_registered:
         return _register_first(turn, course_id)
     try:
+        cost = turn.run(cost_before_claim, person_id=turn.person.id, course_id=course_id,
+                        on=turn.today())
+    except DomainError as error:
+        return Reply(text=explain(turn, error))
+    if cost.needs_consent:
+        # No subsidy pays for this person: say what it costs and why, and claim only on a yes.
+        return dialogue.begin(turn, CLAIM_ANYWAY, answers={
+            "course_id": course_id, "course": _course_name(turn, course_id),
+            "lines": cost_lines(turn, cost)})
+    return _claim_now(turn, course_id)
+
+
+def _claim_now(turn: Turn, course_id: int) -> Reply:
+    try:
         voucher = turn.run(claim_voucher, openid=turn.openid, course_id=course_id,
                            channel=Channel.WECHAT, now=turn.now(), today=turn.today())
     except DomainError as error:
@@ -57,6 +73,25 @@ def claim(turn: Turn, intent: Intent) -> Reply:
         "You have a training voucher, number %(number)s. On the first day take your ID card to "
         "the institution and show the voucher's code to enrol:\n%(url)s\n(The menu 我的培训券 "
         "always has it.)", number=voucher.number, url=card_link(turn, voucher)))
+
+
+def _ask_claim_anyway(turn: Turn, answers: dict[str, Any]) -> str:
+    return "\n".join([f"【{answers['course']}】", *answers["lines"], "", turn.t._(
+        "Reply 1 to claim the voucher anyway, knowing this; reply 0 not to claim it.")])
+
+
+def _not_claimed(turn: Turn, answers: dict[str, Any]) -> str:
+    return turn.t._("No voucher was claimed for “%(course)s”. Reply “课程” to look at other "
+                    "courses.", course=answers["course"])
+
+
+def _claim_confirmed(turn: Turn, answers: dict[str, Any]) -> Reply:
+    return _claim_now(turn, answers["course_id"])
+
+
+CLAIM_ANYWAY = "claim_not_covered"
+confirm.declare_confirmation(CLAIM_ANYWAY, ask=_ask_claim_anyway, act=_claim_confirmed,
+                             unchanged=_not_claimed)
 
 
 def _register_first(turn: Turn, course_id: int) -> Reply:

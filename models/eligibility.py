@@ -33,7 +33,13 @@ from models.persons import Group, GroupStatus, HouseholdKind, Person
 from models.places import Place, PlaceRole, home_county, places_of
 from models.regions import Region
 from models.settlement import POLICY_FILE, Rates, parse_rates
-from models.vouchers import HOLDING, Voucher, VoucherStatus, same_occupation_level
+from models.vouchers import (
+    HOLDING,
+    Voucher,
+    VoucherStatus,
+    same_occupation_level,
+    trainings_in_year,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -1082,12 +1088,16 @@ def _place_findings(condition: Condition, region: Region, source: str,
 
 def _cap_findings(cap_rule: Rule, facts: _Facts) -> list[_Finding]:
     condition, source, course = cap_rule.condition, cap_rule.source, facts.course
-    others = [v for v in facts.held if course is None or v.course_id != course.id]
     if condition.kind == "yearly_cap":
         year = course.starts_on.year if course is not None else facts.on.year
-        used = sum(1 for v in others if v.year == year)
+        # One count for every page (issue 17): "已享受N次" counts every voucher of the year,
+        # this course's own too, so 补贴 and 补贴 <course> say the same N; the cap is reached
+        # only by the others (the course's own voucher does not bar it).
+        counted = trainings_in_year(facts.held, year)
+        used = len(counted)
         params = {"used": used, "max": condition.max, "year": year}
-        if used >= condition.max:
+        others = [v for v in counted if course is None or v.course_id != course.id]
+        if len(others) >= condition.max:
             return [_Finding(FAIL, Reason("yearly_cap_reached", params, source))]
         return [_Finding(INFO, Reason("yearly_count", params, source))]
     if course is None:

@@ -242,6 +242,46 @@ def change_intent(db: Session, *, openid: str, intent: WorkIntent, channel: Chan
     return person
 
 
+def change_pension(db: Session, *, openid: str, draws_pension: bool, channel: Channel,
+                   now: datetime) -> Person:
+    """Whether the person draws a monthly pension now (pension_excluded reads it)."""
+    person = registered_person(db, openid=openid)
+    before = person.draws_pension
+    person.draws_pension = draws_pension
+    audit(db, actor_id=person.id, channel=channel, action="person.change_pension",
+          target=person, before={"draws_pension": before},
+          after={"draws_pension": draws_pension}, at=now)
+    return person
+
+
+def change_groups(db: Session, *, openid: str, groups: frozenset[Group], channel: Channel,
+                  now: datetime) -> list[Group]:
+    """The groups the person says apply now. A group kept keeps its status (verified stays
+    verified: nothing about it changed); a group left out is removed, verified or not (it can
+    only narrow what the person gets); a new one is self-declared, for the bureau to verify. A
+    group the bureau rejected stays rejected whatever the answer: declaring it again would
+    turn the bureau's no into a provisional yes. Returns the rejected groups the person named
+    again, so the channel can say that they stand."""
+    person = registered_person(db, openid=openid)
+    before = _groups_audit(person)
+    rejected = {g.group for g in person.groups if g.status is GroupStatus.REJECTED}
+    for row in list(person.groups):
+        if row.status is not GroupStatus.REJECTED and row.group not in groups:
+            person.groups.remove(row)
+    held = {g.group for g in person.groups}
+    for group in sorted(groups - held):
+        person.groups.append(PersonGroup(group=group, status=GroupStatus.SELF_DECLARED,
+                                         declared_at=now))
+    audit(db, actor_id=person.id, channel=channel, action="person.change_groups",
+          target=person, before={"groups": before}, after={"groups": _groups_audit(person)},
+          at=now)
+    return sorted(groups & rejected)
+
+
+def _groups_audit(person: Person) -> dict[str, str]:
+    return {g.group.value: g.status.value for g in sorted(person.groups, key=lambda g: g.group)}
+
+
 def withdraw_consent(db: Session, *, openid: str, channel: Channel, now: datetime) -> Person:
     """Forget the person's personal information (PIPL 第十五条, 第四十七条), except what the
     subsidy ledgers must keep: a voucher not yet used is cancelled (its seat freed); once a

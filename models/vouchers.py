@@ -149,6 +149,12 @@ class Settlement(Base):
 
 # --- claiming ------------------------------------------------------------------------------
 
+def trainings_in_year(held: Iterable[Voucher], year: int) -> list[Voucher]:
+    """The vouchers (of those held) that count toward the yearly cap of ``year``: the one
+    count of the claim, SUBSIDY's "已享受N次" and a course's what-if."""
+    return [v for v in held if v.year == year]
+
+
 def claim_voucher(db: Session, *, openid: str, course_id: int, channel: Channel,
                   now: datetime, today: date) -> Voucher:
     person = db.scalar(select(Person).where(Person.openid == openid))
@@ -184,6 +190,19 @@ def claim_for(db: Session, *, person: Person | None, course_id: int, channel: Ch
     return voucher
 
 
+def check_claimable(db: Session, *, person_id: int, course_id: int, today: date) -> None:
+    """The refusals of a claim, without claiming: a channel asks this before it asks the
+    person to accept a cost, so that a claim that would be refused anyway says so first."""
+    person = db.get(Person, person_id)
+    if person is None or not person.is_registered:
+        raise NotRegistered()
+    course = db.scalar(select(Course).where(Course.id == course_id)
+                       .options(joinedload(Course.institution)))
+    if course is None:
+        raise ClaimRefused(rule="course_closed", source=cite("course_open"))
+    _check_claim(db, person=person, course=course, today=today)
+
+
 def _check_claim(db: Session, *, person: Person, course: Course, today: date) -> None:
     """The first rule the claim breaks, in the order a person can do something about it."""
     if (course.status is not CourseStatus.OPEN or course.starts_on < today
@@ -208,7 +227,7 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
     from models.eligibility import yearly_cap_on
 
     cap = yearly_cap_on(today)
-    this_year = [v for v in held if v.year == course.starts_on.year]
+    this_year = trainings_in_year(held, course.starts_on.year)
     if len(this_year) >= cap:
         raise ClaimRefused(rule="yearly_cap", source=QJ2019_CAPS, limit=cap,
                            year=course.starts_on.year)

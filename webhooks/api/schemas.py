@@ -173,6 +173,11 @@ class ProfileChange(Body):
     job_place: text(40, 1) | None = Field(default=None, description=_PLACE_IN)
     intent: IntentIn | None = None
     locale: Literal["zh_Hans_CN", "en"] | None = None
+    draws_pension: bool | None = Field(default=None,
+                                       description="whether a monthly pension is drawn now")
+    groups: list[GroupIn] | None = Field(default=None, max_length=len(Group), description=(
+        "the groups that apply now (all of them; [] for none): new ones are self-declared, "
+        "left-out ones removed, rejected ones stay rejected"))
 
 
 class Withdrawn(BaseModel):
@@ -261,6 +266,9 @@ class CourseDetail(CourseSummary):
 
 class ClaimIn(Body):
     course_id: int = Field(ge=1, le=2**31 - 1)
+    accept_cost: bool = Field(default=False, description=(
+        "the person agreed to pay the course themselves where no training subsidy pays for it "
+        "(without it such a claim is refused: claim_refused / cost_not_accepted)"))
 
 
 class VoucherCourse(BaseModel):

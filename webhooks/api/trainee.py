@@ -15,6 +15,7 @@ from models.attendance import Position, check_in, my_attendance
 from models.audit import Channel
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
+from models.cost import check_cost_accepted
 from models.courses import CourseQuery, course_seats_left, find_courses, get_course, list_categories
 from models.eligibility import evaluate
 from models.errors import NotRegistered
@@ -31,9 +32,11 @@ from models.places import ELSEWHERE, PlaceRole, home_county
 from models.regions import Region
 from models.registration import (
     RegistrationForm,
+    change_groups,
     change_household,
     change_household_kind,
     change_intent,
+    change_pension,
     change_phone,
     change_place,
     load_profile,
@@ -174,7 +177,9 @@ def household_kind(answer: str) -> HouseholdKind | None:
                security=AUTH)
 def change_me(json: ProfileChange):
     """Change phone, the household (township or place elsewhere) and its kind, where the
-    person lives and looks for work, work intent or language; all or nothing."""
+    person lives and looks for work, work intent, language, whether they draw a pension and
+    their declared groups (audited; a group the bureau rejected stays rejected); all or
+    nothing."""
     who = caller()
     services, t = current(), words()
 
@@ -193,6 +198,10 @@ def change_me(json: ProfileChange):
             change_place(db, role=PlaceRole.JOB_SEEKING, answer=json.job_place, **changes)
         if json.intent is not None:
             change_intent(db, intent=json.intent, **changes)
+        if json.draws_pension is not None:
+            change_pension(db, draws_pension=json.draws_pension, **changes)
+        if json.groups is not None:
+            change_groups(db, groups=frozenset(json.groups), **changes)
         if json.locale is not None:
             set_locale(db, person_id=who.person_id, locale=json.locale, channel=Channel.API,
                        now=core.now())
@@ -322,13 +331,20 @@ def voucher_json(voucher: Voucher, t: Translator) -> dict[str, Any]:
 def claim(json: ClaimIn):
     """Claim a training voucher for a course. Every rule of the chat applies (registered,
     course open, one per course, same occupation and level once, no overlap, 3 a year, seats,
-    the county's budget), each refusal with its clause. Send an `Idempotency-Key` header: a
+    the county's budget), each refusal with its clause. When no training subsidy pays for the
+    course for this person (a pension, outside the county, the yearly cap…), the claim is
+    refused with reason `cost_not_accepted`, the fee and the clause, until it is sent again
+    with `accept_cost: true` after the person agreed to pay. Send an `Idempotency-Key` header: a
     retry with the same key answers the first answer again and claims nothing more."""
     who = caller()
     t, services = words(), current()
 
     def act() -> tuple[Any, int]:
         def claim_in(db: Session) -> dict[str, Any]:
+            # The chat asks first when no subsidy pays for this person; the API asks for
+            # accept_cost (models.cost), with the same rule.
+            check_cost_accepted(db, person_id=who.person_id, course_id=json.course_id,
+                                on=services.clock.today(), accepted=json.accept_cost)
             voucher = claim_voucher(db, openid=who.openid, course_id=json.course_id,
                                     channel=Channel.API, now=core.now(),
                                     today=services.clock.today())
