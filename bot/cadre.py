@@ -3,8 +3,6 @@ their own figures; and the QR scenes that attribute a follower to a cadre."""
 
 from __future__ import annotations
 
-from redis import RedisError
-
 from bot import dialogue, links, local_counts
 from bot.attendance import bind as inspector_binding
 from bot.errors import explain
@@ -141,13 +139,4 @@ def bind(turn: Turn, intent: Intent) -> Reply:
 
 def _may_try_binding(turn: Turn) -> bool:
     key = f"peixun:bind-tries:{turn.openid}:{turn.today().isoformat()}"
-    try:
-        tries = turn.kv.incr(key)
-        turn.kv.expire(key, 24 * 3600)
-    except RedisError:
-        # Redis lost: the same tries, counted in this process (never unlimited).
-        local_counts.lost(BIND_TRIES_COUNT)
-        tries = local_counts.count(key, 24 * 3600)
-    else:
-        local_counts.back(BIND_TRIES_COUNT)
-    return tries <= BIND_TRIES_A_DAY
+    return local_counts.one_more(turn.kv, key, 24 * 3600, BIND_TRIES_COUNT) <= BIND_TRIES_A_DAY

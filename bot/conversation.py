@@ -42,6 +42,7 @@ HANDLERS: dict[str, Handler] = {
     "HELP": general.show_help,
     "UNKNOWN": lambda turn, intent: understand(turn, intent),
     "HUMAN": general.human,
+    general.ASK_FIRST: general.confirm_chosen,
     "UNHEARD": general.not_heard,
     "UNSUPPORTED": general.unsupported,
     "BAD_CHOICE": general.bad_choice,
@@ -251,7 +252,11 @@ def understand(turn: Turn, intent: Intent) -> Reply:
             return general.confirm(turn, meaning)
         logger.debug("understood %s (%s)", meaning.name, reading.how)
         return HANDLERS[meaning.name](turn, meaning)
-    options = tuple(dict.fromkeys(_as_shown(turn, o) for o in reading.options))
+    # An action among the offers is asked again when chosen: an offer is a guess.
+    options = tuple(dict.fromkeys(
+        general.ask_first(shown) if shown.name in understanding.ACTING
+        and shown.name not in ASKS_ITSELF else shown
+        for shown in (_as_shown(turn, o) for o in reading.options)))
     if options:
         return general.offer(turn, options)
     return general.not_understood(turn, intent)

@@ -129,7 +129,29 @@ def human(turn: Turn, intent: Intent) -> Reply:
 
 # --- nearly understood ---------------------------------------------------------------------
 
+# An action offered among the closest meanings: chosen, it is asked again (confirm) before it
+# is taken. Its argument holds the action as "NAME|arg".
+ASK_FIRST = "ASK_FIRST"
+
+
+def ask_first(intent: Intent) -> Intent:
+    return Intent(ASK_FIRST, f"{intent.name}|{intent.arg or ''}")
+
+
+def asked(intent: Intent) -> Intent:
+    """The action an ASK_FIRST choice stands for."""
+    name, _, arg = (intent.arg or "").partition("|")
+    return Intent(name, arg or None)
+
+
+def confirm_chosen(turn: Turn, intent: Intent) -> Reply:
+    """ASK_FIRST chosen from an offer: the action, to be confirmed with 1."""
+    return confirm(turn, asked(intent))
+
+
 def option_label(turn: Turn, intent: Intent) -> str:
+    if intent.name == ASK_FIRST:
+        return option_label(turn, asked(intent))
     if intent.arg and intent.name in ARGUMENT_LABELS:
         return turn.t._(ARGUMENT_LABELS[intent.name], text=intent.arg)
     return turn.t._(OPTION_LABELS[intent.name])

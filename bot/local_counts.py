@@ -11,12 +11,27 @@ import logging
 import threading
 
 from limits.storage import MemoryStorage
+from redis import Redis
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
 _storage = MemoryStorage()
 _lost: set[str] = set()
 _lock = threading.Lock()
+
+
+def one_more(kv: Redis, key: str, seconds: int, what: str) -> int:
+    """One more try of ``what`` under ``key``, counted in Redis for ``seconds`` (in this process
+    while Redis is lost, never unlimited): the count, this one included."""
+    try:
+        tries = kv.incr(key)
+        kv.expire(key, seconds)
+    except RedisError:
+        lost(what)
+        return count(key, seconds)
+    back(what)
+    return tries
 
 
 def count(key: str, seconds: int) -> int:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import dialogue, links
+from redis.exceptions import RedisError
+
+from bot import dialogue, links, local_counts
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
@@ -22,6 +24,7 @@ from models.paper import (
     ID_CHECK_CHARS,
     claim_for_neighbour,
     courses_for_neighbour,
+    id_shown_on_paper,
     neighbours_to_claim_for,
     paper_codes,
     paper_vouchers_of,
@@ -38,6 +41,10 @@ CARD_PURPOSE = "paper-voucher"
 CARD_SECONDS = 30 * 24 * 3600
 # Wrong ID card characters in a row before staff must scan the card again.
 ID_CHECK_TRIES = 3
+# Wrong ID checks a paper voucher may have in a day, over every scan: a rescan must not give a
+# guesser three more of the 10,000 endings. Then staff are sent to the cadre or the bureau.
+ID_CHECK_FAILS_A_DAY = 5
+ID_CHECK_FAILS = "paper ID checks"
 # The cadre's list of their neighbours' vouchers (each with its link) in one message.
 VOUCHERS_LISTED = 5
 
@@ -60,7 +67,8 @@ def start_claim(turn: Turn, intent: Intent) -> Reply:
             "You have no registered neighbour without WeChat to claim a voucher for. Register "
             "them first: reply “代报名”."))
     return dialogue.begin(turn, CLAIM, answers={
-        "neighbours": [[p.id, p.name, p.id_masked] for p in neighbours]})
+        # The region only: the last characters are what staff check at the class (not in chats).
+        "neighbours": [[p.id, p.name, id_shown_on_paper(p.id_masked)] for p in neighbours]})
 
 
 def _for(turn: Turn, answers: dict[str, Any]) -> str:
@@ -240,13 +248,37 @@ def take_id_last(turn: Turn, text: str, answers: dict[str, Any]) -> str:
     return typed
 
 
+def _failed_checks_key(turn: Turn, code: str) -> str:
+    voucher = code.split(":")[1] if code.count(":") >= 2 else code
+    return f"peixun:paper-id-fails:{voucher}:{turn.today().isoformat()}"
+
+
+def _too_many_failed_checks(turn: Turn, code: str) -> bool:
+    try:
+        fails = int(turn.kv.get(_failed_checks_key(turn, code)) or 0)
+    except RedisError:
+        fails = 0  # counted in this process while Redis is lost: one_more refuses there
+    return fails >= ID_CHECK_FAILS_A_DAY
+
+
 def finish_id_check(turn: Turn, answers: dict[str, Any]) -> Reply:
     t = turn.t
+    if _too_many_failed_checks(turn, answers["code"]):
+        return with_menu(turn, t._(
+            "This paper voucher has had too many wrong ID card checks today: nothing was "
+            "redeemed. Ask the village cadre who claimed it, or the labour bureau, to check it."))
     try:
         done = turn.run(redeem_paper_voucher, codes=paper_codes(turn.secret_key),
                         code=answers["code"], staff_openid=turn.openid,
                         id_last=answers["id_last"], channel=Channel.WECHAT, now=turn.now())
     except IdCheckFailed as error:
+        fails = local_counts.one_more(turn.kv, _failed_checks_key(turn, answers["code"]),
+                                      24 * 3600, ID_CHECK_FAILS)
+        if fails >= ID_CHECK_FAILS_A_DAY:
+            return with_menu(turn, t._(
+                "This paper voucher has had too many wrong ID card checks today: nothing was "
+                "redeemed. Ask the village cadre who claimed it, or the labour bureau, to check "
+                "it."))
         tries = answers.get("tries", 0) + 1
         if tries >= ID_CHECK_TRIES:
             return Reply(text=explain(turn, error) + "\n" + t._(

@@ -402,6 +402,28 @@ def test_three_wrong_id_answers_end_the_check(paper_voucher, talk, config, wecha
     assert vouchers_of(db, "王奶奶")[0].status is VoucherStatus.ISSUED
 
 
+def test_scanning_the_card_again_gives_no_more_guesses_than_five_a_day(paper_voucher, talk,
+                                                                      config, wechat, db):
+    """A rescan started the three tries again: 10,000 endings could be walked through. Five
+    wrong checks of one card in a day, over every scan, and the card is refused for the day."""
+    code = paper_code(config, paper_voucher)
+    wechat.scan(STAFF, "REDEEM", code)
+    talk(STAFF, [("0000", "后4位"), ("1111", "后4位"), ("2222", "重新扫描")])
+    wechat.scan(STAFF, "REDEEM", code)
+    talk(STAFF, [("3333", "后4位"), ("4444", "错误次数太多")])
+    wechat.scan(STAFF, "REDEEM", code)
+    [refused] = talk(STAFF, [(GRANNY_ID[-4:], "错误次数太多")])  # even the right answer
+    assert "村干部" in refused.text
+    assert vouchers_of(db, "王奶奶")[0].status is VoucherStatus.ISSUED
+
+
+def test_the_cadres_list_of_neighbours_keeps_the_id_check_characters_out(talk, wechat, db):
+    register_neighbour(wechat)
+    wechat.click(CADRE, "CADRE")
+    listing = wechat.say(CADRE, "4").text
+    assert "王奶奶" in listing and GRANNY_ID[-4:] not in listing
+
+
 def test_an_id_check_left_too_long_redeems_nothing(paper_voucher, talk, config, wechat, clock,
                                                    db):
     wechat.scan(STAFF, "REDEEM", paper_code(config, paper_voucher))

@@ -255,6 +255,18 @@ def test_a_cancel_in_words_is_confirmed_before_the_voucher_goes(wechat, converse
     assert voucher.status is VoucherStatus.CANCELLED
 
 
+def test_an_action_among_the_offered_guesses_is_asked_again_before_it_is_taken(wechat, converse,
+                                                                              db):
+    """An offer is a guess: picking 领券 from it asks 1 first, like an action understood."""
+    openid = "o-u30"
+    register_via_chat(wechat, openid)
+    converse(openid, [("课程 焊工", "焊工"), ("1", "领券"), ("领券还是补贴", "1. ")])
+    converse(openid, [("1", CONFIRM)])
+    assert actions_of(db, openid) == ["person.register"]
+    converse(openid, [("1", "领券成功")])
+    assert actions_of(db, openid) == ["person.register", "voucher.claim"]
+
+
 def test_a_cancel_in_words_with_no_voucher_shown_lists_the_vouchers(wechat, converse, db):
     register_via_chat(wechat, "o-u14")
     converse("o-u14", [("我不去了", "您还没有培训券")])
