@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark of the WeChat callback (issue 3): Peixun under `make serve` on the production
-# stack (PostgreSQL + Redis), against a bare Flask + wechatpy echo app (the ceiling), both
-# with 2 gunicorn workers, one after the other, with wrk: 2 threads, 16 connections, 15 s.
+# stack (PostgreSQL + Redis), against a bare Flask + wechatpy echo app (the ceiling) and the
+# same work done with nothing else (bench/samework_app.py, issue 19's yardstick), all with 2
+# gunicorn workers, one after the other, with wrk: 2 threads, 16 connections, 15 s.
 # Raw outputs go to bench/out/. Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ BIN=.venv/bin
 OUT=bench/out
 PEIXUN_PORT=5055
 ECHO_PORT=5056
+SAMEWORK_PORT=5057
 THREADS=2
 CONNECTIONS=16
 DURATION=15s              # with generation, stays well inside the 150 s timestamp window
@@ -35,6 +37,9 @@ export PEIXUN_DEMO=1  # the benchmark serves the demo county with its public val
 dropdb -h 127.0.0.1 -U postgres --if-exists peixun_bench
 createdb -h 127.0.0.1 -U postgres peixun_bench
 redis-cli -h 127.0.0.1 -n 8 flushdb >/dev/null
+# The same-work app reads the same database and keeps its marks in Redis db 9, also emptied.
+export SAMEWORK_REDIS_URL=redis://127.0.0.1:6379/9
+redis-cli -h 127.0.0.1 -n 9 flushdb >/dev/null
 $BIN/flask --app wsgi db upgrade
 $BIN/flask --app wsgi demo load
 PYTHONPATH=. $BIN/python bench/seed_followers.py "$SENDERS" 2>/dev/null
@@ -49,9 +54,12 @@ pids+=($!)
 setsid $BIN/gunicorn --workers 2 --bind 127.0.0.1:$ECHO_PORT --chdir bench echo_app:app \
   >"$OUT/echo.log" 2>&1 &
 pids+=($!)
+setsid $BIN/gunicorn --workers 2 --bind 127.0.0.1:$SAMEWORK_PORT --chdir bench samework_app:app \
+  >"$OUT/samework.log" 2>&1 &
+pids+=($!)
 
 up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/wechat")" != 000 ]; }
-for port in $PEIXUN_PORT $ECHO_PORT; do
+for port in $PEIXUN_PORT $ECHO_PORT $SAMEWORK_PORT; do
   for _ in $(seq 60); do up $port && break; sleep 0.5; done
   up $port || { echo "nothing answers on port $port: see $OUT/*.log"; exit 1; }
 done
@@ -81,6 +89,7 @@ run() {
 }
 # One after the other: the machine's cores are shared by wrk and the workers.
 run echo $ECHO_PORT "${pids[1]}" "<xml>"
+run samework $SAMEWORK_PORT "${pids[2]}" "开放报名的课程"
 run peixun $PEIXUN_PORT "${pids[0]}" "开放报名的课程"
 # The same with 2 connections: the latency of one reply when requests do not queue.
 run peixun-2c $PEIXUN_PORT "${pids[0]}" "开放报名的课程" 2
@@ -91,14 +100,14 @@ field() { grep -o "$2=[0-9.]*" "$OUT/$1.txt" | cut -d= -f2; }
   echo
   echo "$(date -u +%FT%TZ)  commit $(git describe --always --dirty)  nproc=$(nproc)" \
     " $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)  load $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '%-7s %8s %7s %7s %7s %6s %8s %6s %11s\n' target msgs/s p50_ms p99_ms errors wrong \
+  printf '%-9s %8s %7s %7s %7s %6s %8s %6s %11s\n' target msgs/s p50_ms p99_ms errors wrong \
     repeats ratio cpu_ms/msg
-  for name in echo peixun peixun-2c; do
+  for name in echo samework peixun peixun-2c; do
     errors=$(( $(field $name non200) + $(field $name socket_errors) ))
     ratio=$(awk -v a="$(field $name rps)" -v b="$(field echo rps)" 'BEGIN { printf "%.2f", a / b }')
     per=$(awk -v c="$(field $name server_cpu_s)" -v n="$(field $name requests)" \
       'BEGIN { printf "%.2f", 1000 * c / n }')
-    printf '%-7s %8s %7s %7s %7s %6s %8s %6s %11s\n' $name "$(field $name rps)" \
+    printf '%-9s %8s %7s %7s %7s %6s %8s %6s %11s\n' $name "$(field $name rps)" \
       "$(field $name p50_ms)" "$(field $name p99_ms)" $errors "$(field $name unexpected)" \
       "$(field $name repeats)" "$ratio" "$per"
   done
@@ -107,4 +116,11 @@ field() { grep -o "$2=[0-9.]*" "$OUT/$1.txt" | cut -d= -f2; }
     -v bad=$bad 'BEGIN { ok = r >= 0.6 * c && p < 50 && bad == 0
       printf "goal (>= 0.6 of ceiling msgs/s, p99 < 50 ms, no errors): %s\n",
         ok ? "met" : "NOT met" }'
+  # Issue 19: against the same work, not the echo.
+  awk -v r="$(field peixun rps)" -v s="$(field samework rps)" -v p="$(field peixun p99_ms)" \
+    -v c="$(field peixun server_cpu_s)" -v n="$(field peixun requests)" \
+    -v sc="$(field samework server_cpu_s)" -v sn="$(field samework requests)" -v bad=$bad \
+    'BEGIN { cpu = (c / n) / (sc / sn); ok = cpu <= 1.2 && r >= 0.8 * s && p < 25 && bad == 0
+      printf "issue 19 goal (CPU/msg <= 1.2x same work: %.2fx, msgs/s >= 0.8 of it: %.2f," \
+        " p99 < 25 ms: %s ms, no errors): %s\n", cpu, r / s, p, ok ? "met" : "NOT met" }'
 } | tee "$OUT/summary.txt"
