@@ -162,16 +162,21 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
-@pytest.fixture
-def sessions(stack: Stack) -> Iterator[sessionmaker]:
-    """Every test runs inside one outer transaction that is rolled back at the end; the app's
-    own transactions become savepoints in it."""
-    connection = stack.engine.connect()
+def rolled_back(engine) -> Iterator[sessionmaker]:
+    """Sessions inside one outer transaction that is rolled back at the end; the app's own
+    transactions become savepoints in it."""
+    connection = engine.connect()
     outer = connection.begin()
     yield sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
                        expire_on_commit=False)
     outer.rollback()
     connection.close()
+
+
+@pytest.fixture
+def sessions(stack: Stack) -> Iterator[sessionmaker]:
+    """Every test runs inside one outer transaction that is rolled back at the end."""
+    yield from rolled_back(stack.engine)
 
 
 @pytest.fixture

@@ -64,7 +64,14 @@ from models.persons import LocationSource, Person
 from models.pii import Vault, mask_id
 from models.vouchers import HOLDING, Settlement, Voucher, VoucherStatus
 from tests.browser import live_server
-from tests.conftest import POSTGRES_URL, RUN_DB, STACKS, _admin_postgres, _unavailable
+from tests.conftest import (
+    POSTGRES_URL,
+    RUN_DB,
+    STACKS,
+    _admin_postgres,
+    _unavailable,
+    rolled_back,
+)
 from tests.desk_fixtures import form_token, sign_in
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
@@ -125,12 +132,7 @@ def history(request, tmp_path_factory) -> Iterator[History]:
 
 @pytest.fixture
 def h_sessions(history) -> Iterator[sessionmaker]:
-    connection = history.engine.connect()
-    outer = connection.begin()
-    yield sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                       expire_on_commit=False)
-    outer.rollback()
-    connection.close()
+    yield from rolled_back(history.engine)
 
 
 @pytest.fixture
