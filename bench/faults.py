@@ -50,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -611,17 +612,24 @@ def fault_redis_killed(stack: Stack, seeded: dict) -> Row:
         back = time.monotonic()
         drained = wait_drained(stack, texts, 90)
         time.sleep(10)
-    settled("faults.a:%")
-    settled("voucher.redeemed:%")
-    reply_figures(row, load.results)
-    counts = delivered(stack, texts)
-    outbox_figures(row, counts, "a")
-    holders = redemption_check(stack, load, row)
-    good = first_good_after(load.results, back)
-    row.recover_s = since(max(good, drained) if good and drained else None, back)
+    holders, good = closing_figures(stack, row, load, texts, "a", back, drained)
     row.note = (f"replies normal {since(good, back)} s and outbox drained {since(drained, back)} "
                 f"s after the restart; {holders}")
     return row
+
+
+def closing_figures(stack: Stack, row: Row, load: Load, texts: list[str], fault: str,
+                    back: float, drained: float | None) -> tuple[str, float | None]:
+    """What a fault under load ends with: replies, the outbox's deliveries, the redemptions'
+    notices and the time to recover; returns the redemptions' note and the first good reply."""
+    settled(f"faults.{fault}:%")
+    settled("voucher.redeemed:%")
+    reply_figures(row, load.results)
+    outbox_figures(row, delivered(stack, texts), fault)
+    note = redemption_check(stack, load, row)
+    good = first_good_after(load.results, back)
+    row.recover_s = since(max(good, drained) if good and drained else None, back)
+    return note, good
 
 
 def redemption_check(stack: Stack, load: Load, row: Row) -> str:
@@ -665,14 +673,7 @@ def fault_postgres_restarted(stack: Stack, seeded: dict) -> Row:
         back = time.monotonic()
         drained = wait_drained(stack, texts, 120)
         time.sleep(5)
-    settled("faults.b:%")
-    settled("voucher.redeemed:%")
-    reply_figures(row, load.results)
-    counts = delivered(stack, texts)
-    outbox_figures(row, counts, "b")
-    note = redemption_check(stack, load, row)
-    good = first_good_after(load.results, back)
-    row.recover_s = since(max(good, drained) if good and drained else None, back)
+    note, good = closing_figures(stack, row, load, texts, "b", back, drained)
     row.note = (f"down {back - down:.1f} s; replies normal {since(good, back)} s and outbox "
                 f"drained {since(drained, back)} s after; {note}")
     return row
@@ -769,9 +770,11 @@ def claim_outcome(stack: Stack, openid: str, result: Delivery, since_moment: flo
     return len(numbers), reached_at is not None, reached_at
 
 
-def fault_web_worker_killed(stack: Stack, seeded: dict) -> Row:
-    row = Row("e. gunicorn worker SIGKILLed holding a 领券")
-    openid = "faults-claimant-0"
+def locked_claim(stack: Stack, seeded: dict, openid: str, while_waiting: Callable[[], float],
+                 row: Row) -> tuple[Delivery, int, bool]:
+    """A 领券 sent while the course row is locked by us; `while_waiting` runs meanwhile and returns
+    the moment recovery is counted from. Fills the row's common figures; returns WeChat's
+    delivery, the vouchers made and whether the number reached the person."""
     prepare_claim(openid)
     with Load() as load:
         with CourseLock(seeded["claim_course"]):
@@ -779,29 +782,41 @@ def fault_web_worker_killed(stack: Stack, seeded: dict) -> Row:
             claim = threading.Thread(target=lambda: box.append(
                 deliver(text_xml(openid, "领券", next(_msg_ids)))))
             claim.start()
-            victim = None
-            for _ in range(40):  # up to 2 s: the backend waiting on our lock, then its client
-                time.sleep(0.05)
-                victim = holder_of_waiting_claim(stack)
-                if victim:
-                    break
-            if victim:
-                os.kill(victim, signal.SIGKILL)
-            killed = time.monotonic()
-            time.sleep(1)
+            moment = while_waiting()
         claim.join(30)
         time.sleep(3)
     reply_figures(row, load.results)
     result = box[0]
-    count, reached, at = claim_outcome(stack, openid, result, killed, 30)
-    row.note = (f"killed pid {victim or 'NONE FOUND'}; vouchers made {count}; number reached "
-                f"the person: {'yes' if reached else 'NO'}; claim attempts {result.attempts}, "
-                f"5xx {result.errors_5xx}")
-    row.note += f"; WeChat got {answers(result)}"
+    count, reached, at = claim_outcome(stack, openid, result, moment, 30)
     row.errors_5xx += result.errors_5xx
     row.replies_lost += 0 if reached else 1
     row.out_dup = max(0, count - 1)
-    row.recover_s = since(at, killed)
+    row.recover_s = since(at, moment)
+    return result, count, reached
+
+
+def fault_web_worker_killed(stack: Stack, seeded: dict) -> Row:
+    row = Row("e. gunicorn worker SIGKILLed holding a 领券")
+    killed: list[int] = []
+
+    def kill_the_waiting_worker() -> float:
+        for _ in range(40):  # up to 2 s: the backend waiting on our lock, then its client
+            time.sleep(0.05)
+            victim = holder_of_waiting_claim(stack)
+            if victim:
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
+                break
+        moment = time.monotonic()
+        time.sleep(1)
+        return moment
+
+    result, count, reached = locked_claim(stack, seeded, "faults-claimant-0",
+                                          kill_the_waiting_worker, row)
+    row.note = (f"killed pid {killed[0] if killed else 'NONE FOUND'}; vouchers made {count}; "
+                f"number reached the person: {'yes' if reached else 'NO'}; claim attempts "
+                f"{result.attempts}, 5xx {result.errors_5xx}")
+    row.note += f"; WeChat got {answers(result)}"
     return row
 
 
@@ -834,29 +849,17 @@ def holder_of_waiting_claim(stack: Stack) -> int | None:
 
 def fault_slow_claim(stack: Stack, seeded: dict) -> Row:
     row = Row("f. a 领券 that takes 12 s")
-    openid = "faults-claimant-1"
-    prepare_claim(openid)
-    with Load() as load:
-        with CourseLock(seeded["claim_course"]):
-            box: list[Delivery] = []
-            claim = threading.Thread(target=lambda: box.append(
-                deliver(text_xml(openid, "领券", next(_msg_ids)))))
-            claim.start()
-            began = time.monotonic()
-            time.sleep(12)
-        claim.join(30)
-        time.sleep(3)
-    reply_figures(row, load.results)
-    result = box[0]
-    count, reached, at = claim_outcome(stack, openid, result, began, 30)
+
+    def hold_the_lock() -> float:
+        began = time.monotonic()
+        time.sleep(12)
+        return began
+
+    result, count, reached = locked_claim(stack, seeded, "faults-claimant-1", hold_the_lock, row)
     row.note = (f"vouchers made {count}; number reached the person: "
                 f"{'yes' if reached else 'NO'}; WeChat got {answers(result)} at attempt "
                 f"{result.attempts}")
     row.apologies += sum(1 for r in result.replies if APOLOGY in r)
-    row.errors_5xx += result.errors_5xx
-    row.replies_lost += 0 if reached else 1
-    row.out_dup = max(0, count - 1)
-    row.recover_s = since(at, began)
     return row
 
 
