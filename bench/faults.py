@@ -602,20 +602,35 @@ def since(moment: float | None, base: float) -> float | str:
 
 def fault_redis_killed(stack: Stack, seeded: dict) -> Row:
     row = Row("a. Redis killed for 20 s")
-    vouchers = seeded["vouchers"][:20]
-    with Load(redeem=vouchers, staff=seeded["staff"][0]) as load:
-        time.sleep(5)
-        texts = enqueue("a", 100)
+
+    def kill_redis_for_20_s(texts: list[str]) -> float:
         stack.kill_redis()
         time.sleep(20)
         stack.start_redis()
-        back = time.monotonic()
-        drained = wait_drained(stack, texts, 90)
-        time.sleep(10)
-    holders, good = closing_figures(stack, row, load, texts, "a", back, drained)
+        return time.monotonic()
+
+    holders, good, back, drained = fault_under_load(
+        stack, row, "a", seeded["vouchers"][:20], seeded["staff"][0], warm_up=5, messages=100,
+        fault=kill_redis_for_20_s, drain_s=90, settle_s=10)
     row.note = (f"replies normal {since(good, back)} s and outbox drained {since(drained, back)} "
                 f"s after the restart; {holders}")
     return row
+
+
+def fault_under_load(stack: Stack, row: Row, tag: str, vouchers: list, staff, *, warm_up: float,
+                     messages: int, fault: Callable[[list[str]], float], drain_s: float,
+                     settle_s: float) -> tuple[str, float | None, float, float | None]:
+    """Staff redeem vouchers and the outbox sends `messages` texts while `fault` happens; it
+    returns when things are back. Returns the redemptions' note, the first good reply, the
+    moment things were back and the moment the outbox drained."""
+    with Load(redeem=vouchers, staff=staff) as load:
+        time.sleep(warm_up)
+        texts = enqueue(tag, messages)
+        back = fault(texts)
+        drained = wait_drained(stack, texts, drain_s)
+        time.sleep(settle_s)
+    note, good = closing_figures(stack, row, load, texts, tag, back, drained)
+    return note, good, back, drained
 
 
 def closing_figures(stack: Stack, row: Row, load: Load, texts: list[str], fault: str,
@@ -661,20 +676,20 @@ def redemption_check(stack: Stack, load: Load, row: Row) -> str:
 
 def fault_postgres_restarted(stack: Stack, seeded: dict) -> Row:
     row = Row("b. PostgreSQL restarted while sending")
-    vouchers = seeded["vouchers"][20:40]
-    with Load(redeem=vouchers, staff=seeded["staff"][0]) as load:
-        time.sleep(3)
-        texts = enqueue("b", 200)
+    down: list[float] = []
+
+    def restart_postgres_while_sending(texts: list[str]) -> float:
         deadline = time.monotonic() + 30  # restart once some are out and the rest are going
         while time.monotonic() < deadline and sum(delivered(stack, texts).values()) < 30:
             time.sleep(0.01)
-        down = time.monotonic()
+        down.append(time.monotonic())
         stack.restart_postgres()
-        back = time.monotonic()
-        drained = wait_drained(stack, texts, 120)
-        time.sleep(5)
-    note, good = closing_figures(stack, row, load, texts, "b", back, drained)
-    row.note = (f"down {back - down:.1f} s; replies normal {since(good, back)} s and outbox "
+        return time.monotonic()
+
+    note, good, back, drained = fault_under_load(
+        stack, row, "b", seeded["vouchers"][20:40], seeded["staff"][0], warm_up=3, messages=200,
+        fault=restart_postgres_while_sending, drain_s=120, settle_s=5)
+    row.note = (f"down {back - down[0]:.1f} s; replies normal {since(good, back)} s and outbox "
                 f"drained {since(drained, back)} s after; {note}")
     return row
 
