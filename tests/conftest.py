@@ -71,7 +71,10 @@ def _unavailable(what: str, error: Exception) -> None:
 
 
 def _admin_postgres():
-    return make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    # Creating and dropping a whole database may wait on a busy machine (CI, benchmarks beside
+    # it): no statement limit here, unlike the app's own connections.
+    return make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT",
+                       connect_args={"options": "-c statement_timeout=0"})
 
 
 def _fresh_postgres() -> Engine:
