@@ -9,7 +9,7 @@ from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_, Translator
-from models.catalogue import CertificateKind, Course
+from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
 from models.cost import course_cost
 from models.courses import (
@@ -22,26 +22,9 @@ from models.courses import (
 from models.errors import CourseNotFound
 from models.levels import level_name
 from models.persons import LocationSource, note_location, origin_of
+from vocabulary.labels import CERTIFICATES, LEVELS
 
 PER_PAGE = 5
-
-CERTIFICATES = {
-    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
-    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
-    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
-    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
-    CertificateKind.COMPLETION: N_("training completion certificate"),
-}
-
-# Skill levels of 职业技能等级证书, as the catalogue names them (QJ2019 (十六)); a level read
-# through models/levels.py (五级 is 初级工) finds its words here.
-LEVELS = {
-    "初级工": N_("entry level"),
-    "中级工": N_("intermediate level"),
-    "高级工": N_("advanced level"),
-    "技师": N_("technician"),
-    "高级技师": N_("senior technician"),
-}
 
 
 def all_courses(turn: Turn, intent: Intent) -> Reply:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.labels import VOUCHER_STATUSES
 from bot.turn import Turn
 from locales import N_, Translator
 from models.errors import DomainError
 from models.vouchers import VoucherStatus
+from vocabulary.labels import VOUCHER_STATUSES
 
 # (code, reason) -> message; reason None matches any reason of that code.
 ERROR_REPLIES: dict[tuple[str, str | None], str] = {

@@ -14,7 +14,6 @@ from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent, normalize, number_in
-from bot.labels import VOUCHER_STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
 from models.audit import Channel
@@ -33,6 +32,7 @@ from models.paper import (
 )
 from models.persons import ConsentHow
 from models.vouchers import Voucher, VoucherStatus
+from vocabulary.labels import VOUCHER_STATUSES
 
 CLAIM = "claim_for_neighbour"
 ID_CHECK = "paper_id_check"

@@ -7,10 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import links
-from bot.courses import CERTIFICATES
 from bot.general import with_menu
 from bot.intents import Intent
-from bot.labels import GROUPS, HOUSEHOLD_KINDS, PLACE_ROLES
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_, Translator
@@ -20,6 +18,7 @@ from models.courses import CourseQuery, find_courses
 from models.eligibility import Evaluation, Outcome, PayKind, Status, evaluate
 from models.persons import Group, HouseholdKind
 from models.places import PlaceRole
+from vocabulary.labels import CERTIFICATES, GROUPS, HOUSEHOLD_KINDS, PLACE_ROLES
 
 PAGE_PURPOSE = "subsidy"
 PAGE_SECONDS = 7 * 24 * 3600

@@ -11,7 +11,6 @@ from bot.cost import cost_lines
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent
-from bot.labels import VOUCHER_STATUSES as STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
 from models.audit import Channel
@@ -29,6 +28,7 @@ from models.vouchers import (
     undo_redemption,
     vouchers_of,
 )
+from vocabulary.labels import VOUCHER_STATUSES as STATUSES
 
 FAILED_WORDS = {"不合格", "未通过", "fail", "failed"}
 

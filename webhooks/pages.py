@@ -27,7 +27,7 @@ from bot.cadre import QR_PAGE_SECONDS
 from bot.courses import class_times
 from bot.paper import CARD_PURPOSE, CARD_SECONDS
 from bot.screens import confirmation_code
-from locales import N_, Translator, translator
+from locales import Translator, translator
 from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
 from models.catalogue import Institution, session_bounds
@@ -44,6 +44,7 @@ from models.eligibility import evaluate
 from models.errors import DomainError, NoSessionToday, VoucherNotFound
 from models.paper import PaperCard, paper_card, paper_codes
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
+from vocabulary.labels import VOUCHER_CARD_STATUSES
 from webhooks.locale import request_locale
 from webhooks.qr import svg
 from webhooks.services import current
@@ -58,15 +59,6 @@ VOUCHER_PAGE_SECONDS = 30 * 24 * 3600
 # The card asks for a new code at least this often (a code lives one period of 60 s).
 VOUCHER_REFRESH_MAX_SECONDS = 60
 
-VOUCHER_STATUS_WORDS = {
-    VoucherStatus.ISSUED: N_("Show this code at the institution to enrol"),
-    VoucherStatus.REDEEMED: N_("Enrolled"),
-    VoucherStatus.COMPLETED: N_("Completed"),
-    VoucherStatus.SETTLED: N_("Completed"),
-    VoucherStatus.CANCELLED: N_("Cancelled"),
-    VoucherStatus.EXPIRED: N_("Expired"),
-    VoucherStatus.REVOKED: N_("Revoked by the bureau"),
-}
 # The voucher card keeps asking while the voucher is in one of these states (staff may undo an
 # enrolment for a while); any other is final.
 VOUCHER_ASKS_WHILE = (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
@@ -163,7 +155,7 @@ def _voucher_page(voucher: Voucher, shown: ShownCode | None) -> str:
     # The holder's own card speaks the language they chose in the chat, not their phone's.
     t = translator(voucher.person.locale or request_locale())
     course = voucher.course
-    statuses = {status.value: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()}
+    statuses = {status.value: t._(words) for status, words in VOUCHER_CARD_STATUSES.items()}
     return _live_page("voucher.html", t, shown, {"status": statuses,
                                                  "offline": t._("Offline, retrying…")},
                       refresh=(VOUCHER_REFRESH_MAX_SECONDS, VOUCHER_REFRESH_MAX_SECONDS),
@@ -210,7 +202,7 @@ def paper_voucher(token: str):
 def _paper_page(card: PaperCard) -> str:
     t = translator(request_locale())
     voucher, course = card.voucher, card.voucher.course
-    statuses = {status: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()}
+    statuses = {status: t._(words) for status, words in VOUCHER_CARD_STATUSES.items()}
     return _page("paper_voucher.html", card=card, voucher=voucher,
                  qr=svg(card.code) if card.code else None,
                  status_words=statuses[voucher.status],
