@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from bot.cost import cost_lines, fee_words
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
@@ -177,8 +178,6 @@ def _fee_and_cost(turn: Turn, course: Course) -> list[str]:
     plain = _fee(turn, course, details=True)
     if not turn.person.is_registered:
         return [turn.t._("Fee: %(fee)s", fee=plain), _who_may_join(turn, course)]
-    from bot.cost import cost_lines, fee_words  # bot.cost words reasons as bot.subsidy does
-
     cost = turn.run(course_cost, person_id=turn.person.id, course_id=course.id,
                     on=turn.today())
     return [turn.t._("Fee: %(fee)s", fee=fee_words(turn, cost, plain)),

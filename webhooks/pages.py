@@ -21,12 +21,13 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from wechatpy.exceptions import WeChatClientException
 
 from bot import links
-from bot import subsidy as subsidy_words
 from bot.attendance import DISPLAY_PURPOSE
 from bot.cadre import QR_PAGE_SECONDS
 from bot.courses import class_times
 from bot.paper import CARD_PURPOSE, CARD_SECONDS
 from bot.screens import confirmation_code
+from bot.subsidy import PAGE_PURPOSE as SUBSIDY_PURPOSE
+from bot.subsidy import PAGE_SECONDS as SUBSIDY_SECONDS
 from locales import Translator, translator
 from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
@@ -44,6 +45,7 @@ from models.eligibility import evaluate
 from models.errors import DomainError, NoSessionToday, VoucherNotFound
 from models.paper import PaperCard, paper_card, paper_codes
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
+from vocabulary import subsidy as subsidy_words
 from vocabulary.labels import VOUCHER_CARD_STATUSES
 from webhooks.locale import request_locale
 from webhooks.qr import svg
@@ -408,7 +410,7 @@ def _permanent_qr_url(services, scene: str) -> str:
 def subsidy(token: str):
     """The subsidies a person can get, each with its reasons; the clauses they rest on are
     listed once, at the end, and each subsidy and reason points to its own by number."""
-    payload = _payload(subsidy_words.PAGE_PURPOSE, token, subsidy_words.PAGE_SECONDS)
+    payload = _payload(SUBSIDY_PURPOSE, token, SUBSIDY_SECONDS)
     services = current()
     with services.sessions.begin() as db:
         try:

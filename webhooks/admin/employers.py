@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from bot import employers as employer_words
 from locales import N_, Translator
 from models.catalogue import CertificateKind
 from models.desk import DeskRole
@@ -21,6 +20,7 @@ from models.employers import (
     skill_levels,
 )
 from models.persons import Group
+from vocabulary import employers as employer_words
 from vocabulary.labels import CERTIFICATES, GROUPS
 from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, desk_translator, require_role

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import subsidy as subsidy_words
 from locales import Translator
 from models.attendance import Position, check_in, my_attendance
 from models.audit import Channel
@@ -50,6 +49,7 @@ from models.vouchers import (
     show_code,
     vouchers_of,
 )
+from vocabulary import subsidy as subsidy_words
 from vocabulary.labels import CERTIFICATES, GROUPS, VOUCHER_STATUSES
 from webhooks.api import core
 from webhooks.api.core import AUTH, ID, bp, caller, idempotent, limit_address, ok, run, spec, words
