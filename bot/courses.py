@@ -9,7 +9,7 @@ from bot.cost import cost_lines, fee_words
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
-from locales import N_, Translator
+from locales import N_
 from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
 from models.cost import course_cost
@@ -23,6 +23,7 @@ from models.courses import (
 from models.errors import CourseNotFound
 from models.levels import level_name
 from models.persons import LocationSource, note_location, origin_of
+from vocabulary.courses import class_times
 from vocabulary.labels import CERTIFICATES, LEVELS
 
 PER_PAGE = 5
@@ -204,12 +205,3 @@ def _fee(turn: Turn, course: Course, *, details: bool = False) -> str:
 
 def _times(turn: Turn, course: Course) -> str:
     return class_times(turn.t, course)
-
-
-def class_times(t: Translator, course: Course) -> str:
-    """The daily timetable, e.g. "08:30–12:30, 14:00–18:00" (the first day's, if they differ)."""
-    if not course.sessions:
-        return "—"
-    first_day = course.sessions[0].day
-    periods = [s for s in course.sessions if s.day == first_day]
-    return t.listing([f"{t.clock(s.starts)}–{t.clock(s.ends)}" for s in periods])

@@ -4,17 +4,14 @@ The words are vocabulary.subsidy's, shared with that page and the API."""
 
 from __future__ import annotations
 
-from bot import links
 from bot.general import with_menu
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
+from models import links
 from models.courses import CourseQuery, find_courses
 from models.eligibility import Evaluation, evaluate
 from vocabulary.subsidy import MARKS, STATUSES, amount_text
-
-PAGE_PURPOSE = "subsidy"
-PAGE_SECONDS = 7 * 24 * 3600
 
 
 def summary(turn: Turn, evaluation: Evaluation, heading: str) -> Reply:
@@ -24,7 +21,7 @@ def summary(turn: Turn, evaluation: Evaluation, heading: str) -> Reply:
         lines.append(f"{n}. {MARKS[outcome.status]} " + t._(
             "%(title)s: %(status)s · %(amount)s", title=outcome.display_title(t.locale),
             status=t._(STATUSES[outcome.status]), amount=amount_text(t, outcome)))
-    token = links.sign(turn.secret_key, PAGE_PURPOSE, {
+    token = links.sign(turn.secret_key, links.SUBSIDY_PURPOSE, {
         "p": evaluation.person_id, "c": evaluation.course_id})
     lines += ["", t._("Why, clause by clause (policy %(version)s):",
                       version=evaluation.policy_version),

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import confirm, dialogue, jobs, links
+from bot import confirm, dialogue, jobs
 from bot.cost import cost_lines
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
+from models import links
 from models.audit import Channel
 from models.completion import complete
 from models.cost import cost_before_claim
@@ -34,7 +35,8 @@ FAILED_WORDS = {"不合格", "未通过", "fail", "failed"}
 
 
 def card_link(turn: Turn, voucher: Voucher) -> str:
-    token = links.sign(turn.secret_key, "voucher", {"v": voucher.id, "p": voucher.person_id})
+    token = links.sign(turn.secret_key, links.VOUCHER_PURPOSE,
+                       {"v": voucher.id, "p": voucher.person_id})
     return f"{turn.base_url}/p/voucher/{token}"
 
 

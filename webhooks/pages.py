@@ -20,15 +20,8 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from wechatpy.exceptions import WeChatClientException
 
-from bot import links
-from bot.attendance import DISPLAY_PURPOSE
-from bot.cadre import QR_PAGE_SECONDS
-from bot.courses import class_times
-from bot.paper import CARD_PURPOSE, CARD_SECONDS
-from bot.screens import confirmation_code
-from bot.subsidy import PAGE_PURPOSE as SUBSIDY_PURPOSE
-from bot.subsidy import PAGE_SECONDS as SUBSIDY_SECONDS
 from locales import Translator, translator
+from models import links
 from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
 from models.catalogue import Institution, session_bounds
@@ -37,6 +30,7 @@ from models.codes import ShownCode
 from models.displays import (
     CONFIRM_SECONDS,
     class_day_end,
+    confirmation_code,
     new_screen_secret,
     screen_digest,
     visit_display,
@@ -46,6 +40,7 @@ from models.errors import DomainError, NoSessionToday, VoucherNotFound
 from models.paper import PaperCard, paper_card, paper_codes
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
 from vocabulary import subsidy as subsidy_words
+from vocabulary.courses import class_times
 from vocabulary.labels import VOUCHER_CARD_STATUSES
 from webhooks.locale import request_locale
 from webhooks.qr import svg
@@ -118,7 +113,7 @@ def _payload(purpose: str, token: str, max_age: int) -> dict:
 def cadre_qr(token: str):
     """The cadre's referral code, to show on the phone or forward to neighbours."""
     services = current()
-    cadre_id = int(_payload("cadre-qr", token, QR_PAGE_SECONDS)["cadre"])
+    cadre_id = int(_payload(links.CADRE_QR_PURPOSE, token, links.QR_PAGE_SECONDS)["cadre"])
     with services.sessions.begin() as db:
         cadre = load_cadre(db, cadre_id=cadre_id)
         if cadre is None:
@@ -141,7 +136,7 @@ def voucher_card(token: str):
     ``?refresh=N`` (1–60 s) makes the card ask for a new code at least every N seconds: a
     diagnostic aid, which lets a test see a refresh without waiting a minute."""
     services = current()
-    payload = _payload("voucher", token, VOUCHER_PAGE_SECONDS)
+    payload = _payload(links.VOUCHER_PURPOSE, token, VOUCHER_PAGE_SECONDS)
     try:
         with services.sessions.begin() as db:
             voucher = holder_voucher(db, voucher_id=int(payload["v"]),
@@ -186,7 +181,7 @@ def paper_voucher(token: str):
     redeemed, and the class's institution, dates, times and address. The link goes to that
     cadre only (signed, 30 days); any other voucher is 404."""
     services = current()
-    payload = _payload(CARD_PURPOSE, token, CARD_SECONDS)
+    payload = _payload(links.CARD_PURPOSE, token, links.CARD_SECONDS)
     try:
         with services.sessions.begin() as db:
             card = paper_card(db, codes=paper_codes(services.config.secret_key),
@@ -237,7 +232,7 @@ def class_display(token: str):
     ``CLASS_DISPLAY_AFTER_END``. ``?refresh=N`` (1–30 s) makes the display ask at least every
     N seconds (default 10)."""
     services = current()
-    payload = _payload(DISPLAY_PURPOSE, token, CLASS_DISPLAY_SECONDS)
+    payload = _payload(links.DISPLAY_PURPOSE, token, CLASS_DISPLAY_SECONDS)
     session_id, now, wants_json = int(payload["s"]), services.clock.now(), _wants_json()
     cookie = f"{SCREEN_COOKIE}{session_id}"
     secret = request.cookies.get(cookie)
@@ -410,7 +405,7 @@ def _permanent_qr_url(services, scene: str) -> str:
 def subsidy(token: str):
     """The subsidies a person can get, each with its reasons; the clauses they rest on are
     listed once, at the end, and each subsidy and reason points to its own by number."""
-    payload = _payload(SUBSIDY_PURPOSE, token, SUBSIDY_SECONDS)
+    payload = _payload(links.SUBSIDY_PURPOSE, token, links.SUBSIDY_SECONDS)
     services = current()
     with services.sessions.begin() as db:
         try:
