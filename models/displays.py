@@ -26,7 +26,6 @@ from models.base import Base, enum_column
 from models.catalogue import ClassSession, session_bounds
 from models.clock import LOCAL_TZ
 from models.errors import ScreenConfirmationRefused
-from models.links import DISPLAY_PURPOSE, SCREEN_PURPOSE
 from models.persons import Person
 from models.staff import StaffMember
 
@@ -91,7 +90,7 @@ def display_token(secret_key: str, *, session_id: int, staff_id: int | None) -> 
     """A display link's token: its session, the staff member who asked for it, and a random
     id that makes every link (every 开课) a fresh one, spent by the first browser that opens
     it."""
-    return links.sign(secret_key, DISPLAY_PURPOSE,
+    return links.sign(secret_key, links.DISPLAY_PURPOSE,
                       {"s": session_id, "k": new_link_id(), "by": staff_id})
 
 
@@ -99,14 +98,14 @@ def confirmation_code(secret_key: str, *, session_id: int, digest: str, now: dat
     """What an unconfirmed screen shows: its session, its cookie's digest and when it was
     shown, signed."""
     return SCREEN_CODE_PREFIX + links.sign(
-        secret_key, SCREEN_PURPOSE, {"s": session_id, "d": digest, "t": int(now.timestamp())})
+        secret_key, links.SCREEN_PURPOSE, {"s": session_id, "d": digest, "t": int(now.timestamp())})
 
 
 def read_confirmation_code(secret_key: str, code: str) -> tuple[int, str, datetime]:
     """The session, the screen's digest and when the code was shown; a code forged, too old
     for its signature or not one at all is ScreenConfirmationRefused (unknown_screen)."""
     try:
-        payload = links.verify(secret_key, SCREEN_PURPOSE, code[len(SCREEN_CODE_PREFIX):],
+        payload = links.verify(secret_key, links.SCREEN_PURPOSE, code[len(SCREEN_CODE_PREFIX):],
                                CODE_SECONDS)
         return (int(payload["s"]), str(payload["d"]),
                 datetime.fromtimestamp(int(payload["t"]), UTC))
