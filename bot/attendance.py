@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import dialogue, links
+from bot import dialogue
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
@@ -27,20 +27,10 @@ from models.attendance import (
 from models.audit import Channel
 from models.catalogue import session_bounds
 from models.clock import LOCAL_TZ
-from models.displays import new_link_id
+from models.displays import display_token
 from models.errors import DomainError, InvalidAnswer
 from models.persons import LocationSource, note_location
 from models.presence import record_headcount
-
-DISPLAY_PURPOSE = "class-display"
-
-
-def display_token(secret_key: str, *, session_id: int, staff_id: int | None) -> str:
-    """A display link's token: its session, the staff member who asked for it, and a random
-    id that makes every link (every 开课) a fresh one, spent by the first browser that opens it
-    (models.displays)."""
-    return links.sign(secret_key, DISPLAY_PURPOSE,
-                      {"s": session_id, "k": new_link_id(), "by": staff_id})
 
 
 def display_link(turn: Turn, session_id: int) -> str:

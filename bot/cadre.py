@@ -3,7 +3,7 @@ their own figures; and the QR scenes that attribute a follower to a cadre."""
 
 from __future__ import annotations
 
-from bot import dialogue, links, local_counts
+from bot import dialogue, local_counts
 from bot.attendance import bind as inspector_binding
 from bot.errors import explain
 from bot.general import welcome, with_menu
@@ -11,13 +11,12 @@ from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
 from bot.vouchers import bind as staff_binding
+from models import links
 from models.cadres import attribute_to_cadre, bind_cadre, cadre_of
 from models.errors import DomainError, InvitationInvalid
 from models.mobilization import cadre_figures
 from models.persons import set_following
 from models.registration import bind_with_code
-
-QR_PAGE_SECONDS = 7 * 24 * 3600
 
 
 def _cadre(turn: Turn):
@@ -48,7 +47,7 @@ def referral_code(turn: Turn, intent: Intent) -> Reply:
         cadre = _cadre(turn)
     except DomainError as error:
         return with_menu(turn, explain(turn, error))
-    token = links.sign(turn.secret_key, "cadre-qr", {"cadre": cadre.id})
+    token = links.sign(turn.secret_key, links.CADRE_QR_PURPOSE, {"cadre": cadre.id})
     return Reply(text=turn.t._(
         "Your referral code: show it, or forward this page, to the people you bring in. "
         "Whoever follows the account through it is counted as yours.\n%(url)s",

@@ -3,9 +3,9 @@ and before a claim (the API gives the same codes)."""
 
 from __future__ import annotations
 
-from bot.subsidy import reason_text
 from bot.turn import Turn
 from models.cost import CostKind, CourseCost
+from vocabulary.subsidy import reason_text
 
 
 def fee_words(turn: Turn, cost: CourseCost, plain: str) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
+from bot.cost import cost_lines, fee_words
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
-from locales import N_, Translator
-from models.catalogue import CertificateKind, Course
+from locales import N_
+from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
 from models.cost import course_cost
 from models.courses import (
@@ -22,26 +23,10 @@ from models.courses import (
 from models.errors import CourseNotFound
 from models.levels import level_name
 from models.persons import LocationSource, note_location, origin_of
+from vocabulary.courses import class_times
+from vocabulary.labels import CERTIFICATES, LEVELS
 
 PER_PAGE = 5
-
-CERTIFICATES = {
-    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
-    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
-    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
-    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
-    CertificateKind.COMPLETION: N_("training completion certificate"),
-}
-
-# Skill levels of 职业技能等级证书, as the catalogue names them (QJ2019 (十六)); a level read
-# through models/levels.py (五级 is 初级工) finds its words here.
-LEVELS = {
-    "初级工": N_("entry level"),
-    "中级工": N_("intermediate level"),
-    "高级工": N_("advanced level"),
-    "技师": N_("technician"),
-    "高级技师": N_("senior technician"),
-}
 
 
 def all_courses(turn: Turn, intent: Intent) -> Reply:
@@ -194,8 +179,6 @@ def _fee_and_cost(turn: Turn, course: Course) -> list[str]:
     plain = _fee(turn, course, details=True)
     if not turn.person.is_registered:
         return [turn.t._("Fee: %(fee)s", fee=plain), _who_may_join(turn, course)]
-    from bot.cost import cost_lines, fee_words  # bot.cost words reasons as bot.subsidy does
-
     cost = turn.run(course_cost, person_id=turn.person.id, course_id=course.id,
                     on=turn.today())
     return [turn.t._("Fee: %(fee)s", fee=fee_words(turn, cost, plain)),
@@ -222,12 +205,3 @@ def _fee(turn: Turn, course: Course, *, details: bool = False) -> str:
 
 def _times(turn: Turn, course: Course) -> str:
     return class_times(turn.t, course)
-
-
-def class_times(t: Translator, course: Course) -> str:
-    """The daily timetable, e.g. "08:30–12:30, 14:00–18:00" (the first day's, if they differ)."""
-    if not course.sessions:
-        return "—"
-    first_day = course.sessions[0].day
-    periods = [s for s in course.sessions if s.day == first_day]
-    return t.listing([f"{t.clock(s.starts)}–{t.clock(s.ends)}" for s in periods])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from wechatpy import events, messages
 
 from models.codes import PAPER_PREFIX
+from models.displays import SCREEN_CODE_PREFIX
 from models.numbers import small_number
 
 
@@ -177,9 +178,8 @@ def _scan_result(event: events.BaseEvent) -> str | None:
     return getattr(event, "scan_result", None)
 
 
-# What an unconfirmed class display shows for staff to scan (bot.screens); either scan menu
-# reads it, the staff's 核销（机构） or the 扫码签到 the display names.
-SCREEN_CODE_PREFIX = "PXS:"
+# What an unconfirmed class display shows for staff to scan (bot.screens) is read by either
+# scan menu, the staff's 核销（机构） or the 扫码签到 the display names (SCREEN_CODE_PREFIX).
 SCREEN_SCAN_KEYS = ("REDEEM", "CHECKIN")
 # A paper voucher's static code (models.paper), scanned by staff with 核销.
 PAPER_CODE_PREFIX = PAPER_PREFIX + ":"

@@ -8,9 +8,9 @@ from datetime import date
 from typing import Any
 
 from bot import followup
-from bot.labels import GROUPS
 from locales import N_, Translator
 from models.persons import Group
+from vocabulary.labels import GROUPS
 
 NOTICES: dict[str, str] = {
     "voucher_redeemed": N_(

@@ -9,14 +9,14 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot import dialogue, links, local_counts
+from bot import dialogue, local_counts
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent, normalize, number_in
-from bot.labels import VOUCHER_STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
+from models import links
 from models.audit import Channel
 from models.courses import get_course
 from models.errors import DomainError, IdCheckFailed, InvalidAnswer
@@ -33,12 +33,10 @@ from models.paper import (
 )
 from models.persons import ConsentHow
 from models.vouchers import Voucher, VoucherStatus
+from vocabulary.labels import VOUCHER_STATUSES
 
 CLAIM = "claim_for_neighbour"
 ID_CHECK = "paper_id_check"
-# The paper card's link (for the cadre only) lasts as long as the holder's card link.
-CARD_PURPOSE = "paper-voucher"
-CARD_SECONDS = 30 * 24 * 3600
 # Wrong ID card characters in a row before staff must scan the card again.
 ID_CHECK_TRIES = 3
 # Wrong ID checks a paper voucher may have in a day, over every scan: a rescan must not give a
@@ -50,7 +48,7 @@ VOUCHERS_LISTED = 5
 
 
 def card_link(turn: Turn, voucher: Voucher) -> str:
-    token = links.sign(turn.secret_key, CARD_PURPOSE,
+    token = links.sign(turn.secret_key, links.CARD_PURPOSE,
                        {"v": voucher.id, "c": voucher.claimed_by_id})
     return f"{turn.base_url}/p/paper-voucher/{token}"
 

@@ -11,7 +11,6 @@ from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent
-from bot.labels import GROUP_STATUSES, GROUPS, HOUSEHOLD_KINDS, INTENTS, VOUCHER_STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_
@@ -33,6 +32,7 @@ from models.registration import (
     withdraw_consent,
 )
 from models.vouchers import vouchers_of
+from vocabulary.labels import GROUP_STATUSES, GROUPS, HOUSEHOLD_KINDS, INTENTS, VOUCHER_STATUSES
 
 
 def show_profile(turn: Turn, intent: Intent) -> Reply:

@@ -10,14 +10,6 @@ from bot import dialogue, vouchers
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.intents import Intent, normalize, number_in
-from bot.labels import (
-    GROUP_ORDER,
-    GROUPS,
-    HOUSEHOLD_KIND_ORDER,
-    HOUSEHOLD_KINDS,
-    INTENT_ORDER,
-    INTENTS,
-)
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_
@@ -31,6 +23,14 @@ from models.persons import ConsentHow, Group, HouseholdKind
 from models.pii import mask_id, mask_phone
 from models.places import ELSEWHERE, PlaceChoices, clean_place, id_region_hint, place_choices
 from models.registration import RegistrationForm, check_id_available, register
+from vocabulary.labels import (
+    GROUP_ORDER,
+    GROUPS,
+    HOUSEHOLD_KIND_ORDER,
+    HOUSEHOLD_KINDS,
+    INTENT_ORDER,
+    INTENTS,
+)
 
 CONFIRM_FIELDS = (  # what the summary lets a person correct, in its order
     ("name", N_("Change the name")),

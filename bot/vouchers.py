@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import confirm, dialogue, jobs, links
+from bot import confirm, dialogue, jobs
 from bot.cost import cost_lines
 from bot.errors import explain
 from bot.general import with_menu
 from bot.intents import Intent
-from bot.labels import VOUCHER_STATUSES as STATUSES
 from bot.replies import Reply
 from bot.turn import Turn
+from models import links
 from models.audit import Channel
 from models.completion import complete
 from models.cost import cost_before_claim
@@ -29,12 +29,14 @@ from models.vouchers import (
     undo_redemption,
     vouchers_of,
 )
+from vocabulary.labels import VOUCHER_STATUSES as STATUSES
 
 FAILED_WORDS = {"不合格", "未通过", "fail", "failed"}
 
 
 def card_link(turn: Turn, voucher: Voucher) -> str:
-    token = links.sign(turn.secret_key, "voucher", {"v": voucher.id, "p": voucher.person_id})
+    token = links.sign(turn.secret_key, links.VOUCHER_PURPOSE,
+                       {"v": voucher.id, "p": voucher.person_id})
     return f"{turn.base_url}/p/voucher/{token}"
 
 

@@ -13,12 +13,13 @@ import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import ForeignKey, String, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
+from models import links
 from models.attendance import CHECKOUT_AFTER
 from models.audit import Channel, audit
 from models.base import Base, enum_column
@@ -30,6 +31,12 @@ from models.staff import StaffMember
 
 # A confirmation code shown by an unconfirmed screen can be used this long.
 CONFIRM_SECONDS = 10 * 60
+# What that code starts with; either scan menu reads it (bot.intents), the staff's 核销（机构）
+# or the 扫码签到 the display names.
+SCREEN_CODE_PREFIX = "PXS:"
+# The code's signature's own limit; confirm_screen refuses a code older than CONFIRM_SECONDS
+# by the clock.
+CODE_SECONDS = 24 * 3600
 
 
 class ScreenHow(enum.StrEnum):
@@ -77,6 +84,33 @@ def new_screen_secret() -> str:
 def new_link_id() -> str:
     """The random id that makes each display link one of its own, spent once."""
     return secrets.token_urlsafe(12)
+
+
+def display_token(secret_key: str, *, session_id: int, staff_id: int | None) -> str:
+    """A display link's token: its session, the staff member who asked for it, and a random
+    id that makes every link (every 开课) a fresh one, spent by the first browser that opens
+    it."""
+    return links.sign(secret_key, links.DISPLAY_PURPOSE,
+                      {"s": session_id, "k": new_link_id(), "by": staff_id})
+
+
+def confirmation_code(secret_key: str, *, session_id: int, digest: str, now: datetime) -> str:
+    """What an unconfirmed screen shows: its session, its cookie's digest and when it was
+    shown, signed."""
+    return SCREEN_CODE_PREFIX + links.sign(
+        secret_key, links.SCREEN_PURPOSE, {"s": session_id, "d": digest, "t": int(now.timestamp())})
+
+
+def read_confirmation_code(secret_key: str, code: str) -> tuple[int, str, datetime]:
+    """The session, the screen's digest and when the code was shown; a code forged, too old
+    for its signature or not one at all is ScreenConfirmationRefused (unknown_screen)."""
+    try:
+        payload = links.verify(secret_key, links.SCREEN_PURPOSE, code[len(SCREEN_CODE_PREFIX):],
+                               CODE_SECONDS)
+        return (int(payload["s"]), str(payload["d"]),
+                datetime.fromtimestamp(int(payload["t"]), UTC))
+    except (links.BadSignature, KeyError, TypeError, ValueError, OverflowError):
+        raise ScreenConfirmationRefused(rule="unknown_screen") from None
 
 
 def screen_digest(secret: str) -> str:

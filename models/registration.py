@@ -67,7 +67,7 @@ def township_by_code(db: Session, code: str, *, reason: str = "township") -> Reg
     return township
 
 
-# The field a wrong place answer is about: its error's reason (bot.errors, the API's fields).
+# The field a wrong place answer is about: its error's reason (vocabulary.errors, the API's fields).
 _PLACE_REASONS = {PlaceRole.RESIDENCE: "residence", PlaceRole.JOB_SEEKING: "job_place"}
 
 

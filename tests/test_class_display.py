@@ -17,7 +17,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from bot import links
+from models import links
 from models.audit import AuditEntry
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ

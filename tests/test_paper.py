@@ -16,14 +16,14 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from bot import links
-from bot.paper import CARD_PURPOSE
+from models import links
 from models.attendance import NO_SMARTPHONE, Attendance, MarkHow
 from models.audit import AuditEntry, Channel
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.errors import ClaimRefused
+from models.links import CARD_PURPOSE
 from models.paper import ClaimConsent, paper_codes
 from models.persons import ConsentHow, Person
 from models.vouchers import Voucher, VoucherStatus, claim_voucher

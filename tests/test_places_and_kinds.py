@@ -16,7 +16,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.labels import GROUP_ORDER
 from models.audit import AuditEntry, Channel
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
@@ -24,6 +23,7 @@ from models.eligibility import Status, eligibility_policy
 from models.persons import Group, HouseholdKind, Person
 from models.regions import Region
 from tests.people import OUTSIDE, id_number, register_via_chat
+from vocabulary.labels import GROUP_ORDER
 
 ON = date(2026, 11, 25)  # conftest's START
 COURSE = "lp-2026-001"  # 砌筑工（初级）培训班 at the public employment service: free

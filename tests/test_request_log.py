@@ -8,7 +8,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from bot import links
+from models import links
 from models.attendance import ClassSession
 from models.vouchers import Voucher
 from webhooks.app import create_app

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bot import links
+from models import links
 from models.audit import Channel
 from models.catalogue import Course
 from models.persons import Person

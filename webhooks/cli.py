@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
-from bot.labels import GROUPS
 from locales import N_, Translator, translator
 from locales.amounts import amount_words
 from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, invite_inspector, oversight
@@ -35,15 +34,11 @@ from models.settlement import settle, settlement_rates
 from models.staff import invite_staff
 from models.verification import decide_group
 from models.vouchers import VoucherStatus, revoke_voucher
+from vocabulary.labels import CERTIFICATES, GROUPS
 from webhooks import backup_cli, qr, worker
 from webhooks.admin import commands as desk_commands
 from webhooks.config import PROJECT_ROOT
-from webhooks.course_import_report import (
-    CERTIFICATES,
-    LANGUAGES,
-    rejection_lines,
-    summary_line,
-)
+from webhooks.course_import_report import LANGUAGES, rejection_lines, summary_line
 from webhooks.exports import DEMO_RATES, attendance_workbook, settlement_workbook
 from webhooks.services import Services, current
 from webhooks.wechat_api import Client

@@ -11,18 +11,10 @@ from locales import N_, Translator
 from models.catalogue import CertificateKind
 from models.course_import import COLUMNS, FILE, ImportResult, RowError
 from models.persons import DEFAULT_LOCALE
+from vocabulary.labels import CERTIFICATES
 
 # --lang of `flask courses import`
 LANGUAGES = {"zh": DEFAULT_LOCALE, "en": "en"}
-
-# The same message ids as the certificate names the bot shows (bot/courses.py).
-CERTIFICATES = {
-    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
-    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
-    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
-    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
-    CertificateKind.COMPLETION: N_("training completion certificate"),
-}
 
 PROBLEMS: dict[str, str] = {
     # the file

@@ -27,7 +27,7 @@ from models.claims import (
 )
 from models.clock import LOCAL_TZ
 from models.settlement import QJ2019_ONCE, SettlementResult, SettlementRow, settlement_rates
-from webhooks.course_import_report import CERTIFICATES
+from vocabulary.labels import CERTIFICATES
 from webhooks.sheet_cells import put, write
 
 # (header, column width in characters) in the order of the sheet.

@@ -25,7 +25,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
-from bot.labels import GROUPS, VOUCHER_STATUSES
 from locales import N_, Translator, translator
 from models.attendance import MarkHow
 from models.catalogue import Course
@@ -57,7 +56,7 @@ from models.progress import Progress, ProgressRow
 from models.settlement import settlement_rates
 from models.targets import TargetMeasure
 from models.vouchers import VoucherStatus
-from webhooks.course_import_report import CERTIFICATES
+from vocabulary.labels import CERTIFICATES, GROUPS, VOUCHER_STATUSES
 from webhooks.exports import (
     _BOX,
     _CENTRE,

@@ -20,14 +20,8 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from wechatpy.exceptions import WeChatClientException
 
-from bot import links
-from bot import subsidy as subsidy_words
-from bot.attendance import DISPLAY_PURPOSE
-from bot.cadre import QR_PAGE_SECONDS
-from bot.courses import class_times
-from bot.paper import CARD_PURPOSE, CARD_SECONDS
-from bot.screens import confirmation_code
-from locales import N_, Translator, translator
+from locales import Translator, translator
+from models import links
 from models.attendance import CHECKOUT_AFTER, OPENS_BEFORE, DisplayState, display_state
 from models.cadres import keep_qr_url, load_cadre, referral_scene
 from models.catalogue import Institution, session_bounds
@@ -36,6 +30,7 @@ from models.codes import ShownCode
 from models.displays import (
     CONFIRM_SECONDS,
     class_day_end,
+    confirmation_code,
     new_screen_secret,
     screen_digest,
     visit_display,
@@ -44,6 +39,9 @@ from models.eligibility import evaluate
 from models.errors import DomainError, NoSessionToday, VoucherNotFound
 from models.paper import PaperCard, paper_card, paper_codes
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
+from vocabulary import subsidy as subsidy_words
+from vocabulary.courses import class_times
+from vocabulary.labels import VOUCHER_CARD_STATUSES
 from webhooks.locale import request_locale
 from webhooks.qr import svg
 from webhooks.services import current
@@ -58,15 +56,6 @@ VOUCHER_PAGE_SECONDS = 30 * 24 * 3600
 # The card asks for a new code at least this often (a code lives one period of 60 s).
 VOUCHER_REFRESH_MAX_SECONDS = 60
 
-VOUCHER_STATUS_WORDS = {
-    VoucherStatus.ISSUED: N_("Show this code at the institution to enrol"),
-    VoucherStatus.REDEEMED: N_("Enrolled"),
-    VoucherStatus.COMPLETED: N_("Completed"),
-    VoucherStatus.SETTLED: N_("Completed"),
-    VoucherStatus.CANCELLED: N_("Cancelled"),
-    VoucherStatus.EXPIRED: N_("Expired"),
-    VoucherStatus.REVOKED: N_("Revoked by the bureau"),
-}
 # The voucher card keeps asking while the voucher is in one of these states (staff may undo an
 # enrolment for a while); any other is final.
 VOUCHER_ASKS_WHILE = (VoucherStatus.ISSUED, VoucherStatus.REDEEMED)
@@ -124,7 +113,7 @@ def _payload(purpose: str, token: str, max_age: int) -> dict:
 def cadre_qr(token: str):
     """The cadre's referral code, to show on the phone or forward to neighbours."""
     services = current()
-    cadre_id = int(_payload("cadre-qr", token, QR_PAGE_SECONDS)["cadre"])
+    cadre_id = int(_payload(links.CADRE_QR_PURPOSE, token, links.QR_PAGE_SECONDS)["cadre"])
     with services.sessions.begin() as db:
         cadre = load_cadre(db, cadre_id=cadre_id)
         if cadre is None:
@@ -147,7 +136,7 @@ def voucher_card(token: str):
     ``?refresh=N`` (1–60 s) makes the card ask for a new code at least every N seconds: a
     diagnostic aid, which lets a test see a refresh without waiting a minute."""
     services = current()
-    payload = _payload("voucher", token, VOUCHER_PAGE_SECONDS)
+    payload = _payload(links.VOUCHER_PURPOSE, token, VOUCHER_PAGE_SECONDS)
     try:
         with services.sessions.begin() as db:
             voucher = holder_voucher(db, voucher_id=int(payload["v"]),
@@ -163,7 +152,7 @@ def _voucher_page(voucher: Voucher, shown: ShownCode | None) -> str:
     # The holder's own card speaks the language they chose in the chat, not their phone's.
     t = translator(voucher.person.locale or request_locale())
     course = voucher.course
-    statuses = {status.value: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()}
+    statuses = {status.value: t._(words) for status, words in VOUCHER_CARD_STATUSES.items()}
     return _live_page("voucher.html", t, shown, {"status": statuses,
                                                  "offline": t._("Offline, retrying…")},
                       refresh=(VOUCHER_REFRESH_MAX_SECONDS, VOUCHER_REFRESH_MAX_SECONDS),
@@ -192,7 +181,7 @@ def paper_voucher(token: str):
     redeemed, and the class's institution, dates, times and address. The link goes to that
     cadre only (signed, 30 days); any other voucher is 404."""
     services = current()
-    payload = _payload(CARD_PURPOSE, token, CARD_SECONDS)
+    payload = _payload(links.CARD_PURPOSE, token, links.CARD_SECONDS)
     try:
         with services.sessions.begin() as db:
             card = paper_card(db, codes=paper_codes(services.config.secret_key),
@@ -210,7 +199,7 @@ def paper_voucher(token: str):
 def _paper_page(card: PaperCard) -> str:
     t = translator(request_locale())
     voucher, course = card.voucher, card.voucher.course
-    statuses = {status: t._(words) for status, words in VOUCHER_STATUS_WORDS.items()}
+    statuses = {status: t._(words) for status, words in VOUCHER_CARD_STATUSES.items()}
     return _page("paper_voucher.html", card=card, voucher=voucher,
                  qr=svg(card.code) if card.code else None,
                  status_words=statuses[voucher.status],
@@ -243,7 +232,7 @@ def class_display(token: str):
     ``CLASS_DISPLAY_AFTER_END``. ``?refresh=N`` (1–30 s) makes the display ask at least every
     N seconds (default 10)."""
     services = current()
-    payload = _payload(DISPLAY_PURPOSE, token, CLASS_DISPLAY_SECONDS)
+    payload = _payload(links.DISPLAY_PURPOSE, token, CLASS_DISPLAY_SECONDS)
     session_id, now, wants_json = int(payload["s"]), services.clock.now(), _wants_json()
     cookie = f"{SCREEN_COOKIE}{session_id}"
     secret = request.cookies.get(cookie)
@@ -416,7 +405,7 @@ def _permanent_qr_url(services, scene: str) -> str:
 def subsidy(token: str):
     """The subsidies a person can get, each with its reasons; the clauses they rest on are
     listed once, at the end, and each subsidy and reason points to its own by number."""
-    payload = _payload(subsidy_words.PAGE_PURPOSE, token, subsidy_words.PAGE_SECONDS)
+    payload = _payload(links.SUBSIDY_PURPOSE, token, links.SUBSIDY_SECONDS)
     services = current()
     with services.sessions.begin() as db:
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import links
+from models import links
 from models.cadres import cadre_of, referral_scene, register_neighbour
 from models.mobilization import cadre_figures
 from models.registration import BIND_CODE_DAYS
@@ -18,8 +18,6 @@ from webhooks.api.trainee import registration_form
 from webhooks.services import current
 
 TAGS = ("cadre",)
-# The referral page link lasts as long as the chat's (bot.cadre.QR_PAGE_SECONDS).
-PURPOSE = "cadre-qr"
 
 
 @bp.get("/cadre/referral")
@@ -30,7 +28,7 @@ def referral():
     who = caller()
     services = current()
     cadre = run(cadre_of, person_id=who.person_id)
-    token = links.sign(services.config.secret_key, PURPOSE, {"cadre": cadre.id})
+    token = links.sign(services.config.secret_key, links.CADRE_QR_PURPOSE, {"cadre": cadre.id})
     return ok({"cadre_id": cadre.id, "village": cadre.village,
                "page_url": f"{services.config.base_url}/p/cadre-qr/{token}",
                "scene": referral_scene(cadre.id)})

@@ -1,7 +1,7 @@
 """Every refusal of the API as JSON: ``{"error": {"code", "message", "field", "reason"}}``.
 
-Domain errors keep their stable ``code`` and are worded by the bot's own table
-(bot.errors.ERROR_REPLIES), so a refusal reads the same in the chat and in the mini-program;
+Domain errors keep their stable ``code`` and are worded by the table the chat uses too
+(vocabulary.errors.ERROR_REPLIES), so a refusal reads the same in the chat and in the mini-program;
 the HTTP status says what kind of refusal it is. Errors of the API itself (tokens, validation,
 rate limits) have their own words here. The message is in the caller's Accept-Language,
 Chinese first. Never a stack trace, never HTML.
@@ -16,9 +16,9 @@ from typing import Any
 from flask import Blueprint, Response
 from werkzeug.exceptions import HTTPException
 
-from bot.errors import explain_in
 from locales import N_, Translator, translator
 from models.errors import DomainError
+from vocabulary.errors import explain_in
 from webhooks.locale import request_locale
 
 logger = logging.getLogger(__name__)

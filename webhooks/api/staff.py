@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.attendance import display_token
 from models.attendance import display_state, mark_by_hand, open_session, roll_call
 from models.audit import Channel
 from models.completion import complete
+from models.displays import display_token
 from models.presence import record_headcount
 from models.vouchers import redeem_voucher
 from webhooks.api import core

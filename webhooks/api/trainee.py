@@ -7,9 +7,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import subsidy as subsidy_words
-from bot.courses import CERTIFICATES
-from bot.labels import GROUPS, VOUCHER_STATUSES
 from locales import Translator
 from models.attendance import Position, check_in, my_attendance
 from models.audit import Channel
@@ -52,6 +49,8 @@ from models.vouchers import (
     show_code,
     vouchers_of,
 )
+from vocabulary import subsidy as subsidy_words
+from vocabulary.labels import CERTIFICATES, GROUPS, VOUCHER_STATUSES
 from webhooks.api import core
 from webhooks.api.core import AUTH, ID, bp, caller, idempotent, limit_address, ok, run, spec, words
 from webhooks.api.errors import ApiError

@@ -8,15 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import subsidy
-from bot.courses import CERTIFICATES
-from bot.labels import GROUPS
 from locales import N_, Translator
 from locales.amounts import amount_words
 from models.catalogue import CertificateKind
 from models.eligibility import Reason, Status
 from models.employers import EmployerAnswer, EmployerOutcome
 from models.persons import Group
+from vocabulary import subsidy
+from vocabulary.labels import CERTIFICATES, GROUPS
 
 TRAININGS = {
     "pre_job": N_("Pre-job training (岗前培训)"),

@@ -1,8 +1,10 @@
-"""Names of the domain's values, in the person's language."""
+"""Names of the domain's values (groups, households, places, voucher statuses, certificates,
+skill levels), one table each, for every channel."""
 
 from __future__ import annotations
 
 from locales import N_
+from models.catalogue import CertificateKind
 from models.catalogue import Intent as WorkIntent
 from models.persons import Group, GroupStatus, HouseholdKind
 from models.places import PlaceRole
@@ -55,4 +57,32 @@ VOUCHER_STATUSES = {
     VoucherStatus.CANCELLED: N_("cancelled"),
     VoucherStatus.EXPIRED: N_("expired"),
     VoucherStatus.REVOKED: N_("revoked"),
+}
+# The voucher card's headline (webhooks/pages.py): the same statuses, said to the holder.
+VOUCHER_CARD_STATUSES = {
+    VoucherStatus.ISSUED: N_("Show this code at the institution to enrol"),
+    VoucherStatus.REDEEMED: N_("Enrolled"),
+    VoucherStatus.COMPLETED: N_("Completed"),
+    VoucherStatus.SETTLED: N_("Completed"),
+    VoucherStatus.CANCELLED: N_("Cancelled"),
+    VoucherStatus.EXPIRED: N_("Expired"),
+    VoucherStatus.REVOKED: N_("Revoked by the bureau"),
+}
+
+CERTIFICATES = {
+    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
+    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
+    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
+    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
+    CertificateKind.COMPLETION: N_("training completion certificate"),
+}
+
+# Skill levels of 职业技能等级证书, as the catalogue names them (QJ2019 (十六)); a level read
+# through models/levels.py (五级 is 初级工) finds its words here.
+LEVELS = {
+    "初级工": N_("entry level"),
+    "中级工": N_("intermediate level"),
+    "高级工": N_("advanced level"),
+    "技师": N_("technician"),
+    "高级技师": N_("senior technician"),
 }
