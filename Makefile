@@ -35,7 +35,7 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.in
 	$(BIN)/pybabel compile --use-fuzzy -D messages -i $< -o $@
 
 run: install
-	$(BIN)/python -m webhooks.devserver
+	$(BIN)/python -m devtools.devserver
 
 # Production: with PEIXUN_ENV=production the app refuses to start (gunicorn too) while a secret
 # is unset or a public demo value, and says which; PEIXUN_DEMO=1 serves the demo values instead.
@@ -60,7 +60,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 chat: install
-	$(BIN)/python -m webhooks.chat $(CHAT_ARGS)
+	$(BIN)/python -m devtools.chat $(CHAT_ARGS)
 
 bench: install
 	bash bench/run.sh

@@ -78,7 +78,7 @@ def load_demo(db: Session, *, vault: Vault, now: datetime, today: date) -> None:
                        now=now)
     people = {openid: meet(db, openid=openid, now=now) for openid in DEMO_OPENIDS}
     for openid, person in people.items():
-        # The fake code2session (webhooks.fake_wechat) answers "code-<openid>" with this
+        # The fake code2session (devtools.fake_wechat) answers "code-<openid>" with this
         # unionid, so the demo people sign in to the mini-program API at once.
         person.unionid = person.unionid or f"union-{openid}"
     _demo_roles(db, people, vault=vault, now=now, today=today)

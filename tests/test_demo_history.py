@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from devtools.devserver import demo_session
 from models.attendance import (
     CHECKOUT_AFTER,
     LATE_AFTER,
@@ -77,7 +78,6 @@ from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
 from webhooks.cli import migrate
 from webhooks.config import Config
-from webhooks.devserver import demo_session
 from webhooks.ledger_exports import run_export_jobs
 
 # The suite's morning (conftest's START): the live class's 08:00 session has had its check-in

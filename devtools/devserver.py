@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
+from devtools.fake_wechat import create_fake_wechat
 from models.catalogue import ClassSession
 from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
 from models.demo_history import is_demo_session, place_demo_session
@@ -16,7 +17,6 @@ from webhooks import worker
 from webhooks.app import create_app
 from webhooks.cli import load_demo_data, migrate
 from webhooks.config import Config, ConfigError
-from webhooks.fake_wechat import create_fake_wechat
 from webhooks.services import Services
 
 logger = logging.getLogger("peixun.devserver")
