@@ -42,14 +42,14 @@ run: install
 SERVE_ENV = $(if $(filter 1,$(PEIXUN_DEMO)),,PEIXUN_ENV=production)
 
 serve: install
-	$(SERVE_ENV) $(BIN)/python -m webhooks.config
+	$(SERVE_ENV) $(BIN)/python -m runtime.config
 	$(SERVE_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(SERVE_ENV) $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 # The worker seals export files and signs links with the same secrets as the server: it is
 # production too, unless PEIXUN_DEMO=1.
 worker: install
-	$(SERVE_ENV) $(BIN)/python -m webhooks.config
+	$(SERVE_ENV) $(BIN)/python -m runtime.config
 	$(SERVE_ENV) $(BIN)/flask --app wsgi worker
 
 menu: install

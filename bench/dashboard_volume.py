@@ -32,8 +32,8 @@ from models.demo import load_demo
 from models.desk import DeskRole, create_desk_user
 from models.pii import Vault
 from models.progress import Measure, ProgressFilter, counts_query, people, progress
+from runtime.config import Config
 from webhooks.cli import migrate
-from webhooks.config import Config
 
 ADMIN_URL = os.environ.get("PEIXUN_BENCH_POSTGRES_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -39,9 +39,9 @@ from models.base import make_engine
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import DEMO_OPENIDS, load_demo
 from models.pii import Vault
+from runtime.config import Config
 from webhooks.app import create_app
 from webhooks.cli import migrate
-from webhooks.config import Config
 
 # The tests' Wednesday morning in Luoping: the demo data is laid out around it.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=LOCAL_TZ)

@@ -31,7 +31,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import WeChatSigner
 
-from webhooks.config import Config, ConfigError
+from runtime.config import Config, ConfigError
 
 logger = logging.getLogger(__name__)
 

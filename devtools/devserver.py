@@ -13,11 +13,11 @@ from devtools.fake_wechat import create_fake_wechat
 from models.catalogue import ClassSession
 from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
 from models.demo_history import is_demo_session, place_demo_session
+from runtime.config import Config, ConfigError
+from runtime.services import Services
 from webhooks import worker
 from webhooks.app import create_app
 from webhooks.cli import load_demo_data, migrate
-from webhooks.config import Config, ConfigError
-from webhooks.services import Services
 
 logger = logging.getLogger("peixun.devserver")
 

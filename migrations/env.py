@@ -5,7 +5,7 @@ from alembic import context
 
 import models
 from models.base import make_engine
-from webhooks.config import Config
+from runtime.config import Config
 
 target_metadata = models.metadata
 

@@ -15,8 +15,8 @@ from models.followups import FollowUp, WorkAfter, add_months
 from models.persons import Person
 from models.regions import Region
 from models.vouchers import Voucher, VoucherStatus
+from runtime.wechat_api import Client
 from webhooks import worker
-from webhooks.wechat_api import Client
 
 ENDED = date(2026, 11, 20)  # five days before the tests' START
 # The day after the 1-month round fell due (ENDED + 1 month), in the morning.

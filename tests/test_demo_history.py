@@ -64,6 +64,7 @@ from models.outbox import Outbox, OutboxStatus
 from models.persons import LocationSource, Person
 from models.pii import Vault, mask_id
 from models.vouchers import HOLDING, Settlement, Voucher, VoucherStatus
+from runtime.config import Config
 from tests.browser import live_server
 from tests.conftest import (
     POSTGRES_URL,
@@ -77,7 +78,6 @@ from tests.desk_fixtures import form_token, sign_in
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
 from webhooks.cli import migrate
-from webhooks.config import Config
 from webhooks.ledger_exports import run_export_jobs
 
 # The suite's morning (conftest's START): the live class's 08:00 session has had its check-in

@@ -30,11 +30,11 @@ from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import ConsentHow, Person, meet, set_following
 from models.registration import RegistrationForm, register
 from models.vouchers import claim_voucher
+from runtime.wechat_api import Client
 from tests.classes import attend_and_complete, redeem, staff_member
 from tests.damaged_files import damaged
 from tests.people import id_number, register_via_chat
 from webhooks import worker
-from webhooks.wechat_api import Client
 
 GOOD = {
     "employer": "罗平县宏达建材有限公司",

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import meet
+from runtime.wechat_api import Client
 from webhooks import worker
-from webhooks.wechat_api import Client
 
 
 @pytest.fixture

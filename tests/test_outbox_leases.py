@@ -32,9 +32,9 @@ from models.outbox import (
     take_lease,
 )
 from models.persons import Person, meet
+from runtime.services import Services
+from runtime.wechat_api import Client
 from webhooks import worker
-from webhooks.services import Services
-from webhooks.wechat_api import Client
 
 DEAD = "host-a:4242:0dead000"  # a worker that takes a lease and is killed before recording
 LIVE = "host-b:1717:a1ive000"

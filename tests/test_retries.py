@@ -19,6 +19,9 @@ from models.outbox import Outbox
 from models.persons import Person
 from models.pii import Vault
 from models.vouchers import Voucher
+from runtime.config import Config
+from runtime.services import Limiter
+from runtime.wechat_api import Client
 from tests.api_fixtures import login_code
 from tests.conftest import POSTGRES_URL, START, _unavailable
 from tests.people import register_via_chat
@@ -26,10 +29,7 @@ from tests.wechat_server import WeChatServer
 from webhooks import dedup, worker
 from webhooks.app import create_app
 from webhooks.cli import migrate
-from webhooks.config import Config
-from webhooks.services import Limiter
 from webhooks.wechat import TURN_SECONDS
-from webhooks.wechat_api import Client
 
 SLOW_DB = f"peixun_slow{os.getpid()}"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from webhooks.config import PRODUCTION_SECRETS, Config, ConfigError, demo_values
+from runtime.config import PRODUCTION_SECRETS, Config, ConfigError, demo_values
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

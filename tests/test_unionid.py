@@ -11,9 +11,9 @@ from sqlalchemy import select
 from models.persons import UNIONID_ATTEMPTS, Person, UnionidLookup
 from models.registration import issue_bind_code
 from models.staff import invite_staff
+from runtime.wechat_api import Client
 from tests.api_fixtures import login_code
 from webhooks import worker
-from webhooks.wechat_api import Client
 
 
 @pytest.fixture

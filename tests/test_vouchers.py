@@ -18,9 +18,9 @@ from models.outbox import Outbox
 from models.persons import Person
 from models.targets import Target, TargetMeasure
 from models.vouchers import Redemption, Voucher, VoucherStatus
+from runtime.wechat_api import Client
 from tests.people import bind_staff_via_chat, id_number, register_via_chat
 from webhooks import worker
-from webhooks.wechat_api import Client
 
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）at lp-pes, from day 7, 15 days
 EXCAVATOR = "lp-2026-today"  # 挖掘机司机（初级）at lp-zhongzhi, from today

@@ -11,11 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import understanding
 from locales import N_, translator
+from runtime.config import Config
+from runtime.services import build_services
 from webhooks import admin, api, cli, pages, wechat
-from webhooks.config import Config
 from webhooks.locale import request_locale
 from webhooks.routing import BoundedInt, route
-from webhooks.services import build_services
 
 logger = logging.getLogger("peixun.request")
 

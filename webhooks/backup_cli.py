@@ -25,8 +25,8 @@ from locales import Translator, translator
 from models.base import Base, make_engine
 from models.persons import Person
 from models.pii import Vault
+from runtime.services import current
 from webhooks.course_import_report import LANGUAGES
-from webhooks.services import current
 
 FINGERPRINT_OF = "peixun-backup-data-key-fingerprint-v1"  # what the key's HMAC is taken of
 SAMPLE = 20  # sealed values opened after a restore

@@ -35,9 +35,11 @@ from models.settlement import settle, settlement_rates
 from models.staff import invite_staff
 from models.verification import decide_group
 from models.vouchers import VoucherStatus, revoke_voucher
+from runtime.config import PROJECT_ROOT
+from runtime.services import Services, current
+from runtime.wechat_api import Client
 from webhooks import backup_cli, qr, worker
 from webhooks.admin import commands as desk_commands
-from webhooks.config import PROJECT_ROOT
 from webhooks.course_import_report import (
     CERTIFICATES,
     LANGUAGES,
@@ -45,8 +47,6 @@ from webhooks.course_import_report import (
     summary_line,
 )
 from webhooks.exports import DEMO_RATES, attendance_workbook, settlement_workbook
-from webhooks.services import Services, current
-from webhooks.wechat_api import Client
 
 MENU_FILE = PROJECT_ROOT / "bot" / "menu.json"
 

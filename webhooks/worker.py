@@ -56,9 +56,9 @@ from models.persons import (
     unionid_lookup_failed,
 )
 from models.vouchers import expire_vouchers, remind_expiring
+from runtime.services import Services
+from runtime.wechat_api import Client
 from webhooks.ledger_exports import run_export_jobs
-from webhooks.services import Services
-from webhooks.wechat_api import Client
 
 logger = logging.getLogger(__name__)
 

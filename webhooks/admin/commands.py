@@ -12,7 +12,7 @@ from models.audit import Channel
 from models.desk import PASSWORD_MIN_LENGTH, DeskRole, create_desk_user, disable_desk_user
 from models.errors import DeskUserRefused, NotFound
 from models.persons import DEFAULT_LOCALE
-from webhooks.services import current
+from runtime.services import current
 
 LANGUAGES = {"zh": DEFAULT_LOCALE, "en": "en"}
 REFUSALS = {

@@ -52,6 +52,7 @@ from models.vouchers import (
     show_code,
     vouchers_of,
 )
+from runtime.services import current
 from webhooks.api import core
 from webhooks.api.core import AUTH, ID, bp, caller, idempotent, limit_address, ok, run, spec, words
 from webhooks.api.errors import ApiError
@@ -78,7 +79,6 @@ from webhooks.api.schemas import (
     answers,
 )
 from webhooks.qr import svg
-from webhooks.services import current
 
 ME, COURSES, VOUCHERS, CLASS, SUBSIDY = (("profile",), ("courses",), ("vouchers",),
                                          ("attendance",), ("subsidies",))

@@ -28,7 +28,7 @@ from models.clock import Clock
 from models.codes import RotatingCode
 from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
-from webhooks.config import Config
+from runtime.config import Config
 
 T = TypeVar("T")
 
