@@ -281,6 +281,7 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
     from sqlalchemy.orm import sessionmaker
     from stdnum.cn import ric
 
+    from cli.database import migrate
     from models.audit import Channel
     from models.base import make_engine
     from models.catalogue import CertificateKind, Course
@@ -293,7 +294,6 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
     from models.registration import RegistrationForm, register
     from models.staff import bind_staff, invite_staff
     from models.vouchers import claim_voucher
-    from webhooks.cli import migrate
 
     engine = make_engine(DB_URL)
     migrate(engine)

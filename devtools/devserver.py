@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
+from cli.database import migrate
+from cli.demo import load_demo_data
 from devtools.fake_wechat import create_fake_wechat
 from models.catalogue import ClassSession
 from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
@@ -17,7 +19,6 @@ from runtime.config import Config, ConfigError
 from runtime.services import Services
 from webhooks import worker
 from webhooks.app import create_app
-from webhooks.cli import load_demo_data, migrate
 
 logger = logging.getLogger("peixun.devserver")
 

@@ -1,4 +1,4 @@
-"""Alembic's environment: the connection comes from the caller (``webhooks.cli.migrate``) or,
+"""Alembic's environment: the connection comes from the caller (``cli.database.migrate``) or,
 for the plain ``alembic`` command, from DATABASE_URL."""
 
 from alembic import context

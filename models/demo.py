@@ -36,7 +36,7 @@ from models.vouchers import HOLDING, Redemption, Voucher, VoucherStatus, claim_v
 DATA = Path(__file__).resolve().parent / "data"
 DEMO_OPENIDS = ("demo-trainee", "demo-cadre", "demo-staff", "demo-admin")
 # The desk's demo users, one a role, all with this public password: loaded by `make run` into
-# an empty database, never in production (webhooks.cli.load_demo_data).
+# an empty database, never in production (cli.demo.load_demo_data).
 DEMO_DESK_PASSWORD = "peixun-demo"
 DEMO_DESK_USERS = (("demo-admin", DeskRole.ADMIN, None),
                    ("demo-inspector", DeskRole.INSPECTOR, None),

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import understanding
+from cli.database import migrate
 from devtools.fake_wechat import FakeWeChatServer
 from models.base import make_engine
 from models.clock import LOCAL_TZ, FrozenClock
@@ -29,7 +30,6 @@ from runtime.services import Services
 from tests.browser import chromium, live_server
 from tests.wechat_server import Answer, WeChatServer
 from webhooks.app import create_app
-from webhooks.cli import migrate
 
 pytest_plugins = ["tests.desk_fixtures", "tests.api_fixtures", "tests.committed"]
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cli.database import migrate
 from devtools.devserver import demo_session
 from models.attendance import (
     CHECKOUT_AFTER,
@@ -77,7 +78,6 @@ from tests.conftest import (
 from tests.desk_fixtures import form_token, sign_in
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
-from webhooks.cli import migrate
 from webhooks.ledger_exports import run_export_jobs
 
 # The suite's morning (conftest's START): the live class's 08:00 session has had its check-in

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+from cli.database import migrate
 from models.base import STATEMENT_SECONDS, make_engine, make_sessionmaker, statement_budget
 from models.demo import load_demo
 from models.outbox import Outbox
@@ -28,7 +29,6 @@ from tests.people import register_via_chat
 from tests.wechat_server import WeChatServer
 from webhooks import dedup, worker
 from webhooks.app import create_app
-from webhooks.cli import migrate
 from webhooks.wechat import TURN_SECONDS
 
 SLOW_DB = f"peixun_slow{os.getpid()}"
