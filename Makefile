@@ -86,7 +86,7 @@ fuzz: install
 # After changing a user-facing string: extract, then merge into the catalogues.
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -k ngettext:1,2 --no-location \
-		--sort-output -o locales/messages.pot bot webhooks models locales
+		--sort-output -o locales/messages.pot bot webhooks models locales cli documents worker runtime devtools
 	$(BIN)/pybabel update -D messages -i locales/messages.pot -d locales \
 		--ignore-obsolete --no-fuzzy-matching -w 100
 

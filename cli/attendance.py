@@ -8,11 +8,11 @@ import click
 from flask.cli import AppGroup
 
 from cli.terminal import LANGUAGES, language
+from documents.attendance_sheet import attendance_workbook
 from locales import translator
 from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, oversight
 from models.errors import CourseNotFound
 from runtime.services import current
-from webhooks.exports import attendance_workbook
 
 
 @click.group("attendance", cls=AppGroup)

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from bot.labels import GROUPS
 from cli.terminal import LANGUAGES, language, refuse, write_on_commit
+from documents.claim_sheet import claim_summary, claim_workbook
 from locales import N_, translator
 from locales.amounts import amount_words
 from models.audit import Channel
@@ -27,7 +28,6 @@ from models.errors import DomainError
 from models.persons import Group
 from models.settlement import settlement_rates
 from runtime.services import current
-from webhooks.exports import claim_summary, claim_workbook
 
 
 @click.group("claims", cls=AppGroup)

@@ -8,12 +8,12 @@ import click
 from flask.cli import AppGroup
 
 from cli.terminal import LANGUAGES, language_option
+from documents.course_import_report import rejection_lines, summary_line
 from locales import translator
 from models.audit import Channel
 from models.course_import import ImportResult, import_courses
 from models.errors import CourseFileRejected
 from runtime.services import Services, current
-from webhooks.course_import_report import rejection_lines, summary_line
 
 
 def import_course_file(services: Services, path: Path) -> ImportResult:

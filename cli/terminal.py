@@ -9,12 +9,12 @@ from typing import NoReturn, TypeVar
 
 import click
 
+from documents.course_import_report import CERTIFICATES
 from locales import N_, Translator
 from models.catalogue import CertificateKind
 from models.errors import DomainError
 from models.persons import DEFAULT_LOCALE
 from models.vouchers import VoucherStatus
-from webhooks.course_import_report import CERTIFICATES
 
 T = TypeVar("T")
 

@@ -9,6 +9,8 @@ import click
 from flask.cli import AppGroup
 
 from cli.terminal import DAY, LANGUAGES, language, refuse, write_on_commit
+from documents.printed import DEMO_RATES
+from documents.settlement_sheet import settlement_workbook
 from locales import N_, translator
 from locales.amounts import amount_words
 from models.audit import Channel
@@ -16,7 +18,6 @@ from models.errors import DomainError
 from models.settlement import SettlementResult, settle
 from models.vouchers import revoke_voucher
 from runtime.services import current
-from webhooks.exports import DEMO_RATES, settlement_workbook
 
 
 @click.group("vouchers", cls=AppGroup)

@@ -8,8 +8,8 @@ import threading
 import click
 from flask.cli import with_appcontext
 
+import worker
 from runtime.services import current
-from webhooks import worker
 
 
 @click.command("worker")

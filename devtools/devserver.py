@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
+import worker
 from cli.database import migrate
 from cli.demo import load_demo_data
 from devtools.fake_wechat import create_fake_wechat
@@ -17,7 +18,6 @@ from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
 from models.demo_history import is_demo_session, place_demo_session
 from runtime.config import Config, ConfigError
 from runtime.services import Services
-from webhooks import worker
 from webhooks.app import create_app
 
 logger = logging.getLogger("peixun.devserver")

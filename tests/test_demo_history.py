@@ -78,7 +78,7 @@ from tests.conftest import (
 from tests.desk_fixtures import form_token, sign_in
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
-from webhooks.ledger_exports import run_export_jobs
+from worker.exports import run_export_jobs
 
 # The suite's morning (conftest's START): the live class's 08:00 session has had its check-in
 # closed since 08:30, so the demo placed a session of its own.

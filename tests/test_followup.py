@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+import worker
 from bot import state as conversation
 from bot.followup import await_answer
 from bot.turn import STATE_SECONDS
@@ -28,7 +29,6 @@ from tests.followup_fixtures import (
     worker_round,
 )
 from tests.people import bind_staff_via_chat, id_number, register_via_chat
-from webhooks import worker
 
 TRAINEE = "o-fu1"
 

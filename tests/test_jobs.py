@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+import worker
 from models.audit import AuditEntry, Channel
 from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
@@ -34,7 +35,6 @@ from runtime.wechat_api import Client
 from tests.classes import attend_and_complete, redeem, staff_member
 from tests.damaged_files import damaged
 from tests.people import id_number, register_via_chat
-from webhooks import worker
 
 GOOD = {
     "employer": "罗平县宏达建材有限公司",

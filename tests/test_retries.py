@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+import worker
 from cli.database import migrate
 from models.base import STATEMENT_SECONDS, make_engine, make_sessionmaker, statement_budget
 from models.demo import load_demo
@@ -27,7 +28,7 @@ from tests.api_fixtures import login_code
 from tests.conftest import POSTGRES_URL, START, _unavailable
 from tests.people import register_via_chat
 from tests.wechat_server import WeChatServer
-from webhooks import dedup, worker
+from webhooks import dedup
 from webhooks.app import create_app
 from webhooks.wechat import TURN_SECONDS
 

@@ -10,10 +10,6 @@ from typing import Any
 from locales import N_, Translator
 from models.catalogue import CertificateKind
 from models.course_import import COLUMNS, FILE, ImportResult, RowError
-from models.persons import DEFAULT_LOCALE
-
-# --lang of `flask courses import`
-LANGUAGES = {"zh": DEFAULT_LOCALE, "en": "en"}
 
 # The same message ids as the certificate names the bot shows (bot/courses.py).
 CERTIFICATES = {
