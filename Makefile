@@ -35,21 +35,21 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.in
 	$(BIN)/pybabel compile --use-fuzzy -D messages -i $< -o $@
 
 run: install
-	$(BIN)/python -m webhooks.devserver
+	$(BIN)/python -m devtools.devserver
 
 # Production: with PEIXUN_ENV=production the app refuses to start (gunicorn too) while a secret
 # is unset or a public demo value, and says which; PEIXUN_DEMO=1 serves the demo values instead.
 SERVE_ENV = $(if $(filter 1,$(PEIXUN_DEMO)),,PEIXUN_ENV=production)
 
 serve: install
-	$(SERVE_ENV) $(BIN)/python -m webhooks.config
+	$(SERVE_ENV) $(BIN)/python -m runtime.config
 	$(SERVE_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(SERVE_ENV) $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 # The worker seals export files and signs links with the same secrets as the server: it is
 # production too, unless PEIXUN_DEMO=1.
 worker: install
-	$(SERVE_ENV) $(BIN)/python -m webhooks.config
+	$(SERVE_ENV) $(BIN)/python -m runtime.config
 	$(SERVE_ENV) $(BIN)/flask --app wsgi worker
 
 menu: install
@@ -60,7 +60,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 chat: install
-	$(BIN)/python -m webhooks.chat $(CHAT_ARGS)
+	$(BIN)/python -m devtools.chat $(CHAT_ARGS)
 
 bench: install
 	bash bench/run.sh
@@ -86,7 +86,7 @@ fuzz: install
 # After changing a user-facing string: extract, then merge into the catalogues.
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -k ngettext:1,2 --no-location \
-		--sort-output -o locales/messages.pot bot webhooks models locales vocabulary
+		--sort-output -o locales/messages.pot bot webhooks models locales vocabulary cli documents worker runtime devtools
 	$(BIN)/pybabel update -D messages -i locales/messages.pot -d locales \
 		--ignore-obsolete --no-fuzzy-matching -w 100
 

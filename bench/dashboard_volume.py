@@ -26,14 +26,14 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
+from cli.database import migrate
 from models.base import make_engine, make_sessionmaker
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
 from models.desk import DeskRole, create_desk_user
 from models.pii import Vault
 from models.progress import Measure, ProgressFilter, counts_query, people, progress
-from webhooks.cli import migrate
-from webhooks.config import Config
+from runtime.config import Config
 
 ADMIN_URL = os.environ.get("PEIXUN_BENCH_POSTGRES_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")

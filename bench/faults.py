@@ -5,7 +5,7 @@ its parts fail, counting what was lost, sent twice, answered 5xx, and how long i
 
 It starts everything it uses itself, on 127.0.0.1 only: a private PostgreSQL (initdb into a
 temporary directory, port 55432 or a free one), a private Redis (port 56379 or a free one, no
-persistence), the fake WeChat API (webhooks/fake_wechat.py, in a thread here: it records every
+persistence), the fake WeChat API (devtools/fake_wechat.py, in a thread here: it records every
 message sent; each call takes 30 ms, as real ones take tens of milliseconds), gunicorn with 2
 workers (as `make serve` with PEIXUN_DEMO=1) and the outbox worker (`flask --app wsgi worker`).
 Every loop is bounded; on the end, an error or Ctrl-C it stops its children and removes its
@@ -168,7 +168,7 @@ class Stack:
 
     # The fake WeChat API and the app -----------------------------------------------------------
     def start_fake(self) -> None:
-        from webhooks.fake_wechat import FakeWeChatServer
+        from devtools.fake_wechat import FakeWeChatServer
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per call otherwise
         self.fake = FakeWeChatServer()
         # WeChat's API takes tens of milliseconds, the fake none: so that a worker spends its
@@ -282,6 +282,7 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
     from sqlalchemy.orm import sessionmaker
     from stdnum.cn import ric
 
+    from cli.database import migrate
     from models.audit import Channel
     from models.base import make_engine
     from models.catalogue import CertificateKind, Course
@@ -294,7 +295,6 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
     from models.registration import RegistrationForm, register
     from models.staff import bind_staff, invite_staff
     from models.vouchers import claim_voucher
-    from webhooks.cli import migrate
 
     engine = make_engine(DB_URL)
     migrate(engine)

@@ -34,14 +34,14 @@ import xmltodict
 from sqlalchemy.orm import sessionmaker
 from wechatpy.crypto import WeChatCrypto
 
+from cli.database import migrate
+from devtools.fake_wechat import FakeWeChatServer
 from models.base import make_engine
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import DEMO_OPENIDS, load_demo
 from models.pii import Vault
+from runtime.config import Config
 from webhooks.app import create_app
-from webhooks.cli import migrate
-from webhooks.config import Config
-from webhooks.fake_wechat import FakeWeChatServer
 
 # The tests' Wednesday morning in Luoping: the demo data is laid out around it.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=LOCAL_TZ)

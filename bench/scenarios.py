@@ -56,98 +56,131 @@ def fresh_database() -> None:
 
 def seed(vouchers: int, staff_per_voucher: int, class_size: int) -> dict:
     """People, staff, vouchers and an open class running now, through the domain."""
-    from stdnum.cn import ric
-
-    from models.attendance import open_session
-    from models.audit import Channel
+    from cli.database import migrate
     from models.base import make_engine
-    from models.catalogue import CertificateKind, Course
-    from models.catalogue import Intent as WorkIntent
+    from models.catalogue import ClassSession
     from models.clock import LOCAL_TZ
-    from models.courses import CourseSpec, publish_course
     from models.demo import load_demo
-    from models.persons import ConsentHow, meet
     from models.pii import Vault
-    from models.registration import RegistrationForm, register
-    from models.staff import bind_staff, invite_staff
-    from models.vouchers import VoucherStatus, claim_voucher
-    from webhooks.cli import migrate
 
     engine = make_engine(ENV["DATABASE_URL"])
     migrate(engine)
     now = datetime.now(LOCAL_TZ)
     vault = Vault(ENV["PEIXUN_DATA_KEY"])
     sessions = sessionmaker(engine, expire_on_commit=False)
-
-    def person(db, openid: str, n: int) -> None:
-        born = datetime(1960, 1, 1) + timedelta(days=n % 15000)
-        body = f"530324{born:%Y%m%d}{n // 15000 % 1000:03d}"
-        meet(db, openid=openid, now=now)
-        register(db, vault=vault, openid=openid, consent=ConsentHow.WECHAT,
-                 channel=Channel.CLI, now=now, today=now.date(),
-                 form=RegistrationForm(name="压测",
-                                       id_number=body + ric.calc_check_digit(body + "0"),
-                                       phone="13800000000", township_code="luoxiong",
-                                       intent=WorkIntent.LOCAL))
-
     with sessions.begin() as db:
         load_demo(db, vault=vault, now=now, today=now.date())
-        start = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
-        end = min(start + timedelta(hours=4), start.replace(hour=23, minute=30))
-        spec = lambda code, cap: CourseSpec(  # noqa: E731 — two courses of one shape
-            code=code, institution_code="lp-pes", category_code="construction",
-            name=f"压测班{code}", name_en=code, occupation=f"工种{code}", occupation_en=code,
-            certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
-            theory_hours=0, practice_hours=0, capacity=cap, fee_yuan=0,
-            is_entrepreneurship=False, township_code="luoxiong", address="压测",
-            lat=24.885, lng=104.309, radius_m=500,
-            sessions=[(start.date(), start.time(), end.time())])
-        hours = round((end - start).total_seconds() / 3600, 2)
-        for code, cap in (("bench-redeem", 60), ("bench-class", class_size)):
-            s = spec(code, cap)
-            object.__setattr__(s, "practice_hours", int(hours))
-            object.__setattr__(s, "sessions", [(start.date(), start.time(),
-                                                (start + timedelta(hours=int(hours))).time())])
-            publish_course(db, spec=s, actor_id=None, channel=Channel.CLI, now=now)
+        _publish_bench_courses(db, now=now, class_size=class_size)
     with sessions.begin() as db:
-        staff = []
-        for n in range(staff_per_voucher):
-            openid = f"bench-staff-{n}"
-            member = meet(db, openid=openid, now=now)
-            bind_staff(db, person_id=member.id,
-                       token=invite_staff(db, institution_code="lp-pes", now=now), now=now)
-            staff.append(openid)
-        redeem_course = db.scalar(select(Course).where(Course.code == "bench-redeem"))
-        class_course = db.scalar(select(Course).where(Course.code == "bench-class"))
-        voucher_ids, trainees = [], []
-        for n in range(vouchers):
-            openid = f"bench-holder-{n}"
-            person(db, openid, 10000 + n)
-            voucher_ids.append(claim_voucher(db, openid=openid, course_id=redeem_course.id,
-                                             channel=Channel.CLI, now=now,
-                                             today=now.date()).id)
-        for n in range(class_size):
-            openid = f"bench-trainee-{n}"
-            person(db, openid, 20000 + n)
-            voucher = claim_voucher(db, openid=openid, course_id=class_course.id,
-                                    channel=Channel.CLI, now=now, today=now.date())
-            voucher.status, voucher.redeemed_at = VoucherStatus.REDEEMED, now
-            trainees.append(openid)
-        db.flush()
-        from models.persons import LocationSource, Person
-        for p in db.scalars(select(Person).where(Person.openid.like("bench-trainee-%"))):
-            p.last_lat, p.last_lng, p.located_at = 24.8851, 104.3092, now
-            p.location_source = LocationSource.WECHAT_EVENT  # as a LOCATION event leaves it
-        session = open_session(db, staff_openid=staff[0], now=now)
-        # open_session picks the staff's institution's running session: make it the class's.
-        session_id = next(s.id for s in class_course.sessions)
-        del session
+        staff = _bench_staff(db, now=now, count=staff_per_voucher)
+        voucher_ids, trainees = _bench_holders(db, vault=vault, now=now, vouchers=vouchers,
+                                               class_size=class_size)
+        session_id = _bench_session(db, staff_openid=staff[0], now=now)
     with sessions.begin() as db:
-        from models.catalogue import ClassSession
         db.get(ClassSession, session_id).opened_at = now
     engine.dispose()
     return {"staff": staff, "vouchers": voucher_ids, "trainees": trainees,
             "session": session_id}
+
+
+def _register_person(db, *, vault, openid: str, n: int, now: datetime) -> None:
+    from stdnum.cn import ric
+
+    from models.audit import Channel
+    from models.catalogue import Intent as WorkIntent
+    from models.persons import ConsentHow, meet
+    from models.registration import RegistrationForm, register
+
+    born = datetime(1960, 1, 1) + timedelta(days=n % 15000)
+    body = f"530324{born:%Y%m%d}{n // 15000 % 1000:03d}"
+    meet(db, openid=openid, now=now)
+    register(db, vault=vault, openid=openid, consent=ConsentHow.WECHAT,
+             channel=Channel.CLI, now=now, today=now.date(),
+             form=RegistrationForm(name="压测",
+                                   id_number=body + ric.calc_check_digit(body + "0"),
+                                   phone="13800000000", township_code="luoxiong",
+                                   intent=WorkIntent.LOCAL))
+
+
+def _publish_bench_courses(db, *, now: datetime, class_size: int) -> None:
+    """bench-redeem (vouchers to redeem) and bench-class (the open class), running now."""
+    from models.audit import Channel
+    from models.catalogue import CertificateKind
+    from models.courses import CourseSpec, publish_course
+
+    start = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    end = min(start + timedelta(hours=4), start.replace(hour=23, minute=30))
+    spec = lambda code, cap: CourseSpec(  # noqa: E731 — two courses of one shape
+        code=code, institution_code="lp-pes", category_code="construction",
+        name=f"压测班{code}", name_en=code, occupation=f"工种{code}", occupation_en=code,
+        certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
+        theory_hours=0, practice_hours=0, capacity=cap, fee_yuan=0,
+        is_entrepreneurship=False, township_code="luoxiong", address="压测",
+        lat=24.885, lng=104.309, radius_m=500,
+        sessions=[(start.date(), start.time(), end.time())])
+    hours = round((end - start).total_seconds() / 3600, 2)
+    for code, cap in (("bench-redeem", 60), ("bench-class", class_size)):
+        s = spec(code, cap)
+        object.__setattr__(s, "practice_hours", int(hours))
+        object.__setattr__(s, "sessions", [(start.date(), start.time(),
+                                            (start + timedelta(hours=int(hours))).time())])
+        publish_course(db, spec=s, actor_id=None, channel=Channel.CLI, now=now)
+
+
+def _bench_staff(db, *, now: datetime, count: int) -> list[str]:
+    from models.persons import meet
+    from models.staff import bind_staff, invite_staff
+
+    staff = []
+    for n in range(count):
+        openid = f"bench-staff-{n}"
+        member = meet(db, openid=openid, now=now)
+        bind_staff(db, person_id=member.id,
+                   token=invite_staff(db, institution_code="lp-pes", now=now), now=now)
+        staff.append(openid)
+    return staff
+
+
+def _bench_holders(db, *, vault, now: datetime, vouchers: int,
+                   class_size: int) -> tuple[list[int], list[str]]:
+    """Holders of vouchers to redeem, and the class's trainees (enrolled, located there)."""
+    from models.audit import Channel
+    from models.catalogue import Course
+    from models.persons import LocationSource, Person
+    from models.vouchers import VoucherStatus, claim_voucher
+
+    redeem_course = db.scalar(select(Course).where(Course.code == "bench-redeem"))
+    class_course = db.scalar(select(Course).where(Course.code == "bench-class"))
+    voucher_ids, trainees = [], []
+    for n in range(vouchers):
+        openid = f"bench-holder-{n}"
+        _register_person(db, vault=vault, openid=openid, n=10000 + n, now=now)
+        voucher_ids.append(claim_voucher(db, openid=openid, course_id=redeem_course.id,
+                                         channel=Channel.CLI, now=now,
+                                         today=now.date()).id)
+    for n in range(class_size):
+        openid = f"bench-trainee-{n}"
+        _register_person(db, vault=vault, openid=openid, n=20000 + n, now=now)
+        voucher = claim_voucher(db, openid=openid, course_id=class_course.id,
+                                channel=Channel.CLI, now=now, today=now.date())
+        voucher.status, voucher.redeemed_at = VoucherStatus.REDEEMED, now
+        trainees.append(openid)
+    db.flush()
+    for p in db.scalars(select(Person).where(Person.openid.like("bench-trainee-%"))):
+        p.last_lat, p.last_lng, p.located_at = 24.8851, 104.3092, now
+        p.location_source = LocationSource.WECHAT_EVENT  # as a LOCATION event leaves it
+    return voucher_ids, trainees
+
+
+def _bench_session(db, *, staff_openid: str, now: datetime) -> int:
+    """The class's session, opened by the first staff member; its id."""
+    from models.attendance import open_session
+    from models.catalogue import Course
+
+    open_session(db, staff_openid=staff_openid, now=now)
+    # open_session picks the staff's institution's running session: make it the class's.
+    class_course = db.scalar(select(Course).where(Course.code == "bench-class"))
+    return next(s.id for s in class_course.sessions)
 
 
 class Server:

@@ -3,7 +3,7 @@ their own figures; and the QR scenes that attribute a follower to a cadre."""
 
 from __future__ import annotations
 
-from bot import dialogue, local_counts
+from bot import dialogue
 from bot.attendance import bind as inspector_binding
 from bot.errors import explain
 from bot.general import welcome, with_menu
@@ -17,6 +17,7 @@ from models.errors import DomainError, InvitationInvalid
 from models.mobilization import cadre_figures
 from models.persons import set_following
 from models.registration import bind_with_code
+from runtime import local_counts
 
 
 def _cadre(turn: Turn):

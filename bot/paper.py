@@ -9,7 +9,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot import dialogue, local_counts
+from bot import dialogue
 from bot.dialogue import Dialogue, Step
 from bot.errors import explain
 from bot.general import with_menu
@@ -33,6 +33,7 @@ from models.paper import (
 )
 from models.persons import ConsentHow
 from models.vouchers import Voucher, VoucherStatus
+from runtime import local_counts
 from vocabulary.labels import VOUCHER_STATUSES
 
 CLAIM = "claim_for_neighbour"

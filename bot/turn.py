@@ -32,7 +32,7 @@ class Transactions(Protocol):
 
 @dataclass(frozen=True)
 class Contact:
-    """Where a person reaches a human: the county's service centre (webhooks.config
+    """Where a person reaches a human: the county's service centre (runtime.config
     SERVICE_PHONE and SERVICE_HOURS; no phone: only the national line is given)."""
 
     phone: str = ""
@@ -81,7 +81,7 @@ class Turn:
 
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """An answer that is the same for everyone who asks it this way and may be a few
-        seconds old; kept per process (see webhooks.services.SHARED_SECONDS)."""
+        seconds old; kept per process (see runtime.services.SHARED_SECONDS)."""
         try:
             return self._shared[key]
         except KeyError:

@@ -1,11 +1,11 @@
-"""Alembic's environment: the connection comes from the caller (``webhooks.cli.migrate``) or,
+"""Alembic's environment: the connection comes from the caller (``cli.database.migrate``) or,
 for the plain ``alembic`` command, from DATABASE_URL."""
 
 from alembic import context
 
 import models
 from models.base import make_engine
-from webhooks.config import Config
+from runtime.config import Config
 
 target_metadata = models.metadata
 

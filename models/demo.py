@@ -36,7 +36,7 @@ from models.vouchers import HOLDING, Redemption, Voucher, VoucherStatus, claim_v
 DATA = Path(__file__).resolve().parent / "data"
 DEMO_OPENIDS = ("demo-trainee", "demo-cadre", "demo-staff", "demo-admin")
 # The desk's demo users, one a role, all with this public password: loaded by `make run` into
-# an empty database, never in production (webhooks.cli.load_demo_data).
+# an empty database, never in production (cli.demo.load_demo_data).
 DEMO_DESK_PASSWORD = "peixun-demo"
 DEMO_DESK_USERS = (("demo-admin", DeskRole.ADMIN, None),
                    ("demo-inspector", DeskRole.INSPECTOR, None),
@@ -78,7 +78,7 @@ def load_demo(db: Session, *, vault: Vault, now: datetime, today: date) -> None:
                        now=now)
     people = {openid: meet(db, openid=openid, now=now) for openid in DEMO_OPENIDS}
     for openid, person in people.items():
-        # The fake code2session (webhooks.fake_wechat) answers "code-<openid>" with this
+        # The fake code2session (devtools.fake_wechat) answers "code-<openid>" with this
         # unionid, so the demo people sign in to the mini-program API at once.
         person.unionid = person.unionid or f"union-{openid}"
     _demo_roles(db, people, vault=vault, now=now, today=today)

@@ -100,7 +100,7 @@ class ExportJob(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     moved_at: Mapped[datetime | None]  # the last progress, to find a job whose worker died
-    # The worker making it (host:pid:random, webhooks.worker.worker_name): its lease runs
+    # The worker making it (host:pid:random, worker.name.worker_name): its lease runs
     # until moved_at + STALE_AFTER, renewed by every progress.
     leased_by: Mapped[str | None] = mapped_column(String(80))
     finished_at: Mapped[datetime | None]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from models.attendance import Attendance, MarkHow, SpotCheck, taken_place_by
 from models.catalogue import ClassSession, Course
-from models.claims import Claim, ClaimLine
+from models.claims import Claim, ClaimLine, claim_by_number
 from models.errors import CourseNotFound, DomainError
 from models.persons import Group, GroupStatus, Person, PersonGroup
 from models.pii import Vault
@@ -318,6 +318,13 @@ def find_course(db: Session, *, course_code: str, institution_id: int | None = N
     if course is None:
         raise CourseNotFound(course=(course_code or "").strip()[:40])
     return course
+
+
+def claim_of_course(db: Session, *, course_code: str) -> Claim:
+    """The claim of a class, with its lines (NotFound while the class is not claimed)."""
+    course = find_course(db, course_code=course_code)
+    number = db.scalar(select(Claim.number).where(Claim.course_id == course.id))
+    return claim_by_number(db, number=number or "")
 
 
 def class_record(db: Session, *, course_code: str, institution_id: int | None = None,

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 # How long a worker holds a message it is sending. Longer than the longest call can take
 # (a token fetch waiting for the shared lock, 6 s, then a customer message and a template
-# message, 4 s each: webhooks.wechat_api), so a live worker never loses a lease mid-call; short
+# message, 4 s each: runtime.wechat_api), so a live worker never loses a lease mid-call; short
 # enough that a message whose worker died goes out again within a minute.
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5

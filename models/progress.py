@@ -18,7 +18,7 @@ By category (the course's) and by township (the trainee's household township, wh
 LP2021 附件2 hands out its targets). With ``until`` (the monthly report's month end) nothing
 after that day counts: statuses are as they are today, each step counted by when it happened
 (a trainee revoked since is no longer counted). The same figures serve the dashboard and the
-monthly report (webhooks/ledger_exports.py)."""
+monthly report (documents/progress_report.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Fixtures of the mini-program API: sessions and bearer tokens (issue 9).
 
 People sign in as the mini-program does: a wx.login code posted to /api/v1/session, which the
-app exchanges at the fake WeChat API (webhooks.fake_wechat: "code-<openid>" is the user whose
+app exchanges at the fake WeChat API (devtools.fake_wechat: "code-<openid>" is the user whose
 unionid is "union-<openid>", which the demo people carry)."""
 
 from __future__ import annotations

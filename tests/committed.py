@@ -19,8 +19,8 @@ from models.desk import DeskRole, DeskUser
 from models.export_jobs import ExportJob, ExportKind, ExportStatus
 from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import Person
+from runtime.services import Services
 from webhooks.app import create_app
-from webhooks.services import Services
 
 # Before anything in the demo county falls due: the worker's periodic jobs find nothing to do
 # in the database these tests share with the others.

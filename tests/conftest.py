@@ -18,18 +18,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import understanding
+from cli.database import migrate
+from devtools.fake_wechat import FakeWeChatServer
 from models.base import make_engine
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
 from models.persons import Person
 from models.pii import Vault
+from runtime.config import Config
+from runtime.services import Services
 from tests.browser import chromium, live_server
 from tests.wechat_server import Answer, WeChatServer
 from webhooks.app import create_app
-from webhooks.cli import migrate
-from webhooks.config import Config
-from webhooks.fake_wechat import FakeWeChatServer
-from webhooks.services import Services
 
 pytest_plugins = ["tests.desk_fixtures", "tests.api_fixtures", "tests.committed"]
 

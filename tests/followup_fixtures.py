@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+import worker
 from models.audit import Channel
 from models.catalogue import CertificateKind, Course
 from models.clock import LOCAL_TZ
@@ -15,8 +16,7 @@ from models.followups import FollowUp, WorkAfter, add_months
 from models.persons import Person
 from models.regions import Region
 from models.vouchers import Voucher, VoucherStatus
-from webhooks import worker
-from webhooks.wechat_api import Client
+from runtime.wechat_api import Client
 
 ENDED = date(2026, 11, 20)  # five days before the tests' START
 # The day after the 1-month round fell due (ENDED + 1 month), in the morning.

@@ -10,13 +10,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from documents.attendance_sheet import ATTENDANCE_TOTAL_COLUMNS, ATTENDANCE_TRAINEE_COLUMNS
 from models.attendance import Inspector
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Voucher
 from tests.people import id_number, register_via_chat
-from webhooks.exports import ATTENDANCE_TOTAL_COLUMNS, ATTENDANCE_TRAINEE_COLUMNS
 
 STAFF = "demo-staff"
 TRAINEE = "demo-trainee"

@@ -16,6 +16,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from cli.database import migrate
 from models.attendance import Attendance
 from models.base import make_engine
 from models.clock import FrozenClock
@@ -27,7 +28,6 @@ from models.vouchers import Voucher
 from tests.conftest import POSTGRES_URL, RUN_DB, START, _admin_postgres
 from tests.desk_fixtures import Activity, Made
 from webhooks.app import create_app
-from webhooks.cli import migrate
 
 COURSE = "lp-2026-003"  # the demo's 转移就业 course of 滇黔桂人力资源
 

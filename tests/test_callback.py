@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from models.audit import AuditEntry
 from models.persons import Person
+from runtime.config import Config
 from tests.wechat_server import WeChatServer, signature
 from webhooks.app import create_app
-from webhooks.config import Config
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx1234567890abcdef"
@@ -200,7 +200,7 @@ def test_a_broken_database_gets_a_polite_reply_not_an_error(tmp_path, config, kv
 
 
 def test_the_bot_answers_when_redis_is_down(config, stack, sessions, clock):
-    from webhooks.services import make_kv
+    from runtime.services import make_kv
 
     down = make_kv("redis://127.0.0.1:1/0")
     app = create_app(config.but(redis_url="redis://127.0.0.1:1/0"), engine=stack.engine,
@@ -220,7 +220,7 @@ def test_errors_outside_the_callback_are_short_and_in_the_readers_language(clien
 
 
 def test_production_refuses_to_start_without_secrets():
-    from webhooks.config import ConfigError
+    from runtime.config import ConfigError
 
     with pytest.raises(ConfigError) as error:
         Config.from_env({"PEIXUN_ENV": "production", "SECRET_KEY": "s"})

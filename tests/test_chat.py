@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from devtools.chat import NO_REPLY, run
 from webhooks.app import create_app
-from webhooks.chat import NO_REPLY, run
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx1234567890abcdef"

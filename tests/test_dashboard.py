@@ -14,7 +14,7 @@ from models.desk import DeskRole
 from models.followups import WorkAfter
 from models.regions import Region
 from models.targets import Target, TargetMeasure
-from webhooks.config import PROJECT_ROOT
+from runtime.config import PROJECT_ROOT
 
 ZH = {"Accept-Language": "zh-CN"}
 # Courses of the demo catalogue starting in 2026 (the clock stands on 2026-11-25).

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
+from devtools.devserver import demo_desk
 from models.demo import DEMO_DESK_PASSWORD
 from models.desk import DeskRole, DeskUser
 from tests.desk_fixtures import sign_in
-from webhooks.devserver import demo_desk
 
 
 def desk_roles(db) -> dict[str, DeskRole]:

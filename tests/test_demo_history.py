@@ -23,6 +23,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cli.database import migrate
+from devtools.devserver import demo_session
 from models.attendance import (
     CHECKOUT_AFTER,
     LATE_AFTER,
@@ -63,6 +65,7 @@ from models.outbox import Outbox, OutboxStatus
 from models.persons import LocationSource, Person
 from models.pii import Vault, mask_id
 from models.vouchers import HOLDING, Settlement, Voucher, VoucherStatus
+from runtime.config import Config
 from tests.browser import live_server
 from tests.conftest import (
     POSTGRES_URL,
@@ -75,10 +78,7 @@ from tests.conftest import (
 from tests.desk_fixtures import form_token, sign_in
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
-from webhooks.cli import migrate
-from webhooks.config import Config
-from webhooks.devserver import demo_session
-from webhooks.ledger_exports import run_export_jobs
+from worker.exports import run_export_jobs
 
 # The suite's morning (conftest's START): the live class's 08:00 session has had its check-in
 # closed since 08:30, so the demo placed a session of its own.

@@ -14,6 +14,7 @@ from openpyxl.worksheet._writer import ALL_TEMP_FILES as openpyxl_temporary_file
 from sqlalchemy import LargeBinary, String, Text, event, func, select, text
 
 import models
+import worker
 from models.audit import AuditEntry
 from models.desk import DeskRole, DeskUser
 from models.export_jobs import (
@@ -25,8 +26,7 @@ from models.export_jobs import (
 )
 from tests.desk_fixtures import form_token, sign_in
 from tests.test_ledgers import COURSE, class_of_three, classroom  # noqa: F401 (fixtures)
-from webhooks import worker
-from webhooks.ledger_exports import run_export_jobs
+from worker.exports import run_export_jobs
 
 OWN_CLASS = COURSE  # lp-zhongzhi's
 OTHERS_CLASS = "lp-2026-001"  # lp-pes's

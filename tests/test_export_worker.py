@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
+import worker
 from models.desk import DeskRole
 from models.export_jobs import (
     STALE_AFTER,
@@ -24,8 +25,7 @@ from models.export_jobs import (
     record_progress,
 )
 from models.outbox import OutboxStatus
-from webhooks import worker
-from webhooks.ledger_exports import run_export_jobs
+from worker.exports import run_export_jobs
 
 PATIENCE = 30.0  # seconds before a test gives up waiting (a hang guard, not a timing claim)
 EXPORTS_THREAD = "peixun-exports"

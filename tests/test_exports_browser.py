@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 
 from models.desk import DeskRole
 from tests.desk_fixtures import DESK_PASSWORD
-from webhooks.ledger_exports import run_export_jobs
+from worker.exports import run_export_jobs
 
 PAGE_WAIT_MS = 20_000  # generous: the page reloads itself every 2 seconds
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+import worker
 from bot import state as conversation
 from bot.followup import await_answer
 from bot.turn import STATE_SECONDS
@@ -18,6 +19,7 @@ from models.followups import FollowUp, WorkAfter, create_due_followups
 from models.outbox import Outbox, OutboxStatus, due_ids
 from models.outcomes import Dimension, outcomes
 from models.vouchers import VoucherStatus
+from runtime.wechat_api import Client
 from tests.followup_fixtures import (
     ENDED,
     ONE_MONTH_LATER,
@@ -27,8 +29,6 @@ from tests.followup_fixtures import (
     worker_round,
 )
 from tests.people import bind_staff_via_chat, id_number, register_via_chat
-from webhooks import worker
-from webhooks.wechat_api import Client
 
 TRAINEE = "o-fu1"
 

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+import worker
 from models.audit import AuditEntry, Channel
 from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
@@ -30,11 +31,10 @@ from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import ConsentHow, Person, meet, set_following
 from models.registration import RegistrationForm, register
 from models.vouchers import claim_voucher
+from runtime.wechat_api import Client
 from tests.classes import attend_and_complete, redeem, staff_member
 from tests.damaged_files import damaged
 from tests.people import id_number, register_via_chat
-from webhooks import worker
-from webhooks.wechat_api import Client
 
 GOOD = {
     "employer": "罗平县宏达建材有限公司",

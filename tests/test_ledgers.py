@@ -15,6 +15,11 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from documents.provincial_file import (
+    PROVINCIAL_FILE,
+    PROVINCIAL_SOURCES,
+    parse_provincial_columns,
+)
 from models.attendance import Inspector, SpotCheck
 from models.audit import AuditEntry, Channel
 from models.catalogue import ClassSession, Course
@@ -28,12 +33,7 @@ from models.vouchers import claim_voucher, revoke_voucher
 from tests.classes import attend_and_complete, redeem, staff_member
 from tests.desk_fixtures import form_token
 from tests.people import id_number, register_via_chat
-from webhooks.ledger_exports import (
-    PROVINCIAL_FILE,
-    PROVINCIAL_SOURCES,
-    parse_provincial_columns,
-    run_export_jobs,
-)
+from worker.exports import run_export_jobs
 
 COURSE = "lp-2026-today"  # lp-zhongzhi, 挖掘机司机 初级工, 腊山街道, from today, 20 days
 CLAIMED_COURSE = "lp-2026-006"  # lp-pes, 家政服务, 10 class days from 28 Nov to 7 Dec

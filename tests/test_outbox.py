@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+import worker
 from models.outbox import Outbox, OutboxStatus, enqueue
 from models.persons import meet
-from webhooks import worker
-from webhooks.wechat_api import Client
+from runtime.wechat_api import Client
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import create_engine, event, select, update
 
+import worker
 from models.audit import AuditEntry
 from models.base import make_engine
 from models.desk import DeskRole
@@ -32,9 +33,8 @@ from models.outbox import (
     take_lease,
 )
 from models.persons import Person, meet
-from webhooks import worker
-from webhooks.services import Services
-from webhooks.wechat_api import Client
+from runtime.services import Services
+from runtime.wechat_api import Client
 
 DEAD = "host-a:4242:0dead000"  # a worker that takes a lease and is killed before recording
 LIVE = "host-b:1717:a1ive000"

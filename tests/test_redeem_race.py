@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+from cli.database import migrate
 from models.audit import Channel
 from models.base import make_engine, single_read
 from models.catalogue import ClassSession, Course
@@ -28,7 +29,6 @@ from models.staff import bind_staff, invite_staff
 from models.vouchers import Redemption, Voucher, VoucherStatus, claim_voucher, redeem_voucher
 from tests.conftest import POSTGRES_URL, START, _unavailable
 from tests.people import id_number
-from webhooks.cli import migrate
 
 pytestmark = pytest.mark.postgres
 

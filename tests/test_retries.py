@@ -13,23 +13,24 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+import worker
+from cli.database import migrate
 from models.base import STATEMENT_SECONDS, make_engine, make_sessionmaker, statement_budget
 from models.demo import load_demo
 from models.outbox import Outbox
 from models.persons import Person
 from models.pii import Vault
 from models.vouchers import Voucher
+from runtime.config import Config
+from runtime.services import Limiter
+from runtime.wechat_api import Client
 from tests.api_fixtures import login_code
 from tests.conftest import POSTGRES_URL, START, _unavailable
 from tests.people import register_via_chat
 from tests.wechat_server import WeChatServer
-from webhooks import dedup, worker
+from webhooks import dedup
 from webhooks.app import create_app
-from webhooks.cli import migrate
-from webhooks.config import Config
-from webhooks.services import Limiter
 from webhooks.wechat import TURN_SECONDS
-from webhooks.wechat_api import Client
 
 SLOW_DB = f"peixun_slow{os.getpid()}"
 

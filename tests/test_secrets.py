@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from webhooks.config import PRODUCTION_SECRETS, Config, ConfigError, demo_values
+from runtime.config import PRODUCTION_SECRETS, Config, ConfigError, demo_values
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -166,7 +166,7 @@ def test_make_run_on_this_machine_needs_no_settings(tmp_path):
     port = free_port()
     env = clean_env(tmp_path, PORT=str(port),
                     WECHAT_API_BASE_URL=f"http://127.0.0.1:{free_port()}/")
-    proc = subprocess.Popen([sys.executable, "-m", "webhooks.devserver"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.devserver"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
@@ -177,7 +177,7 @@ def test_make_run_on_this_machine_needs_no_settings(tmp_path):
 
 def test_make_run_on_the_network_refuses_the_demo_secrets(tmp_path):
     env = clean_env(tmp_path, HOST="0.0.0.0", PORT=str(free_port()))
-    done = subprocess.run([sys.executable, "-m", "webhooks.devserver"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "devtools.devserver"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr

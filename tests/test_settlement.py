@@ -14,6 +14,7 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
+from documents.settlement_sheet import SETTLEMENT_COLUMNS
 from locales import translator
 from models.audit import AuditEntry, Channel
 from models.catalogue import CertificateKind, Course
@@ -31,7 +32,6 @@ from models.vouchers import (
 )
 from tests.classes import attend_and_complete, redeem, staff_member
 from tests.people import id_number, register_via_chat
-from webhooks.exports import SETTLEMENT_COLUMNS
 
 # The demo's classes end in December: their trainees complete then, once their sessions ended.
 DECEMBER = ["--from", "2026-12-01", "--to", "2026-12-31"]

@@ -17,6 +17,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
+from documents.cells import FORMULA_STARTS
 from models.attendance import Inspector, open_session, record_spot_check
 from models.audit import Channel
 from models.catalogue import ClassSession, Course
@@ -28,8 +29,7 @@ from models.vouchers import claim_voucher
 from tests.classes import redeem, staff_member
 from tests.desk_fixtures import form_token
 from tests.people import id_number, register_via_chat
-from webhooks.ledger_exports import run_export_jobs
-from webhooks.sheet_cells import FORMULA_STARTS
+from worker.exports import run_export_jobs
 
 CODE = "imp-hostile"
 INSTITUTION = "lp-xinyuan"

@@ -14,12 +14,12 @@ from bot.understanding import ALLOWED, load_vocabulary
 from models.audit import AuditEntry
 from models.persons import Group, Person
 from models.vouchers import Voucher, VoucherStatus
+from runtime.config import Config
 from tests.people import ANSWERS, bind_staff_via_chat, id_number, register_via_chat
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
-from webhooks.config import Config
 
-PHONE = "0874-0000000"  # the demo's SERVICE_PHONE (webhooks.config)
+PHONE = "0874-0000000"  # the demo's SERVICE_PHONE (runtime.config)
 HOURS = "周一至周五 9:00–12:00、14:30–17:30"
 NOT_UNDERSTOOD = "抱歉，没看懂您的意思"  # the old dead end, never again
 CONFIRM = "回复 1 就办理"

@@ -8,12 +8,12 @@ import logging
 import pytest
 from sqlalchemy import select
 
+import worker
 from models.persons import UNIONID_ATTEMPTS, Person, UnionidLookup
 from models.registration import issue_bind_code
 from models.staff import invite_staff
+from runtime.wechat_api import Client
 from tests.api_fixtures import login_code
-from webhooks import worker
-from webhooks.wechat_api import Client
 
 
 @pytest.fixture

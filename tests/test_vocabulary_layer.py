@@ -16,9 +16,6 @@ NOT_SCANNED = {"bot", "tests", "bench", "migrations"}
 BOT_READERS: dict[str, set[str] | None] = {
     "webhooks/wechat.py": None,  # the callback: WeChat's door to the conversation
     "webhooks/app.py": {"bot.understanding"},  # warms up jieba and pypinyin at start
-    # Counts kept in the process while Redis is lost, shared with the callback's de-dup.
-    "webhooks/dedup.py": {"bot.local_counts"},
-    "webhooks/services.py": {"bot.local_counts"},
 }
 # The worker sends what the bot words (notices, follow-up questions), wherever it lives.
 WORKER_READS = {"bot.notices", "bot.followup", "bot.state"}
@@ -66,7 +63,7 @@ def of_bot(names: set[str]) -> set[str]:
 def allowed_from_bot(rel: str) -> set[str] | None:
     if rel in BOT_READERS:
         return BOT_READERS[rel]
-    if rel == "webhooks/worker.py" or rel.startswith("worker/"):
+    if rel.startswith("worker/"):
         return WORKER_READS
     return set()
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+import worker
 from models.attendance import Attendance, MarkHow
 from models.audit import AuditEntry, Channel
 from models.catalogue import CertificateKind, ClassSession, Course, session_bounds
@@ -18,9 +19,8 @@ from models.outbox import Outbox
 from models.persons import Person
 from models.targets import Target, TargetMeasure
 from models.vouchers import Redemption, Voucher, VoucherStatus
+from runtime.wechat_api import Client
 from tests.people import bind_staff_via_chat, id_number, register_via_chat
-from webhooks import worker
-from webhooks.wechat_api import Client
 
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）at lp-pes, from day 7, 15 days
 EXCAVATOR = "lp-2026-today"  # 挖掘机司机（初级）at lp-zhongzhi, from today

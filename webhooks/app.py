@@ -9,13 +9,14 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import cli
 from bot import understanding
 from locales import N_, translator
-from webhooks import admin, api, cli, pages, wechat
-from webhooks.config import Config
+from runtime.config import Config
+from runtime.services import build_services
+from webhooks import admin, api, pages, wechat
 from webhooks.locale import request_locale
 from webhooks.routing import BoundedInt, route
-from webhooks.services import build_services
 
 logger = logging.getLogger("peixun.request")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from redis import Redis, RedisError
 from redis.commands.core import Script
 
-from bot import local_counts
+from runtime import local_counts
 
 logger = logging.getLogger(__name__)
 

@@ -39,13 +39,13 @@ from models.eligibility import evaluate
 from models.errors import DomainError, NoSessionToday, VoucherNotFound
 from models.paper import PaperCard, paper_card, paper_codes
 from models.vouchers import Voucher, VoucherStatus, holder_voucher, show_code
+from runtime.services import current
+from runtime.wechat_api import Client
 from vocabulary import subsidy as subsidy_words
 from vocabulary.courses import class_times
 from vocabulary.labels import VOUCHER_CARD_STATUSES
 from webhooks.locale import request_locale
 from webhooks.qr import svg
-from webhooks.services import current
-from webhooks.wechat_api import Client
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from bot.conversation import apologize, respond, slow_down
 from bot.turn import Contact, Turn
 from models.base import statement_budget
 from models.outbox import enqueue_late_answer
+from runtime.services import Services, current
 from webhooks import dedup
-from webhooks.services import Services, current
 
 logger = logging.getLogger(__name__)
 

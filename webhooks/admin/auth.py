@@ -36,9 +36,9 @@ from models.desk import (
 )
 from models.errors import SignInRefused
 from models.persons import DEFAULT_LOCALE
+from runtime.services import Services, current
 from webhooks.admin import bp
 from webhooks.locale import request_locale
-from webhooks.services import Services, current
 
 logger = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ def _under_limit(services: Services, item: RateLimitItem, key: tuple[str, ...]) 
     try:
         return services.limiter.test(item, *key)
     except (RedisError, ConnectionError, OSError):
-        # Redis lost is counted in this process (webhooks.services.Limiter); should that fail
+        # Redis lost is counted in this process (runtime.services.Limiter); should that fail
         # too, scrypt still makes each guess slow.
         logger.warning("rate limiter unavailable; sign-in not limited")
         return True

@@ -30,6 +30,7 @@ from models.progress import (
 )
 from models.regions import Region, RegionLevel
 from models.targets import GoalMeasure, GoalUnit, PlanGoal, plan_goals
+from runtime.services import current
 from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
@@ -39,7 +40,6 @@ from webhooks.admin.auth import (
     require_role,
 )
 from webhooks.admin.filters import choice_arg, code_arg, number_arg, year_arg
-from webhooks.services import current
 
 ALL_ROLES = (DeskRole.ADMIN, DeskRole.INSPECTOR, DeskRole.INSTITUTION)
 LAST_PAGE = 100_000  # 5 million people at 50 a page

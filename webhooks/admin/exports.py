@@ -29,6 +29,7 @@ from models.export_jobs import (
     queue_export,
 )
 from models.ledgers import LedgerRefused, Month, Quarter, classes_to_export
+from runtime.services import current
 from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
@@ -39,7 +40,6 @@ from webhooks.admin.auth import (
     institution_scope,
     require_role,
 )
-from webhooks.services import current
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The job's page reloads itself this often while the file is being made (no script needed).

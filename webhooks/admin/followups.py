@@ -9,6 +9,7 @@ from flask import Response
 from locales import N_
 from models.desk import DeskRole
 from models.outcomes import EMPLOYMENT_GOAL, Dimension, outcomes
+from runtime.services import current
 from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
@@ -18,7 +19,6 @@ from webhooks.admin.auth import (
     require_role,
 )
 from webhooks.admin.filters import BadFilter, choice_arg, number_arg, year_arg
-from webhooks.services import current
 
 DIMENSION_WORDS = {
     Dimension.COURSE: N_("Course"),

@@ -23,6 +23,7 @@ from models.jobs import (
     posting_choices,
     withdraw_opening,
 )
+from runtime.services import current
 from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
@@ -31,7 +32,6 @@ from webhooks.admin.auth import (
     desk_translator,
     require_role,
 )
-from webhooks.services import current
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 

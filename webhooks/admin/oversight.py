@@ -22,10 +22,10 @@ from models.presence import (
     SESSIONS_SHOWN,
     presence_oversight,
 )
+from runtime.services import current
 from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, require_role
 from webhooks.admin.filters import number_arg
-from webhooks.services import current
 
 # Degrees of latitude to metres, for the page's explanation of the thresholds.
 METRES_PER_DEGREE = 111_320

@@ -11,11 +11,11 @@ from models import links
 from models.cadres import cadre_of, referral_scene, register_neighbour
 from models.mobilization import cadre_figures
 from models.registration import BIND_CODE_DAYS
+from runtime.services import current
 from webhooks.api import core
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
 from webhooks.api.schemas import FiguresOut, NeighbourIn, NeighbourOut, ReferralOut, answers
 from webhooks.api.trainee import registration_form
-from webhooks.services import current
 
 TAGS = ("cadre",)
 

@@ -21,10 +21,10 @@ from spectree.models import SecuritySchemeData
 
 from locales import Translator
 from models.miniprogram import SessionInvalid, session_person
+from runtime.services import Services, current
 from webhooks.api.errors import ApiError
 from webhooks.locale import request_locale
 from webhooks.routing import ID_MAX, route
-from webhooks.services import Services, current
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -181,7 +181,7 @@ def ok(payload: Any, status: int = 200) -> tuple[Response, int]:
 
 def within_rate(item: RateLimitItem, *keys: str) -> None:
     """Count one hit; 429 with Retry-After past the limit. With Redis lost the limiter counts
-    in this process (webhooks.services.Limiter); if even that fails the request goes through
+    in this process (runtime.services.Limiter); if even that fails the request goes through
     (the database still guards every rule)."""
     limiter = current().limiter
     try:

@@ -17,10 +17,10 @@ from models.employers import (
     check_employer_adviser,
     employer_subsidies,
 )
+from runtime.services import current
 from vocabulary import employers as employer_words
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
 from webhooks.api.schemas import GroupIn, In, ReasonOut, answers, text
-from webhooks.services import current
 
 TAGS = ("employers",)
 CertificateKindIn = Annotated[CertificateKind, Strict(False)]

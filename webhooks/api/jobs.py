@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.jobs import openings_for
+from runtime.services import current
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
 from webhooks.api.schemas import JobList, answers
-from webhooks.services import current
 
 # The chat lists a few; a screen can show more.
 LIMIT = 50

@@ -19,11 +19,11 @@ from models.miniprogram import (
     sign_in,
     start_session,
 )
+from runtime.services import current
 from webhooks.api import core
 from webhooks.api.core import AUTH, LINK_RATE, SIGN_IN_RATE, bp, caller, ok, run, spec
 from webhooks.api.schemas import BindIn, RefreshIn, SessionOut, SignIn, answers
 from webhooks.api.wechat_login import WeChatLogin, code_to_session
-from webhooks.services import current
 
 TAGS = ("session",)
 

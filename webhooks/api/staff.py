@@ -14,6 +14,7 @@ from models.completion import complete
 from models.displays import display_token
 from models.presence import record_headcount
 from models.vouchers import redeem_voucher
+from runtime.services import current
 from webhooks.api import core
 from webhooks.api.core import AUTH, bp, caller, idempotent, ok, run, spec, words
 from webhooks.api.schemas import (
@@ -34,7 +35,6 @@ from webhooks.api.schemas import (
 )
 from webhooks.api.trainee import moment
 from webhooks.qr import svg
-from webhooks.services import current
 
 TAGS = ("staff",)
 

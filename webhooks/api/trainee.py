@@ -49,6 +49,7 @@ from models.vouchers import (
     show_code,
     vouchers_of,
 )
+from runtime.services import current
 from vocabulary import subsidy as subsidy_words
 from vocabulary.labels import CERTIFICATES, GROUPS, VOUCHER_STATUSES
 from webhooks.api import core
@@ -77,7 +78,6 @@ from webhooks.api.schemas import (
     answers,
 )
 from webhooks.qr import svg
-from webhooks.services import current
 
 ME, COURSES, VOUCHERS, CLASS, SUBSIDY = (("profile",), ("courses",), ("vouchers",),
                                          ("attendance",), ("subsidies",))

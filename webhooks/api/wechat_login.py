@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import requests
 
+from runtime.config import Config
 from webhooks.api.errors import ApiError
-from webhooks.config import Config
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from redis import Redis
 from wechatpy import WeChatClient
 from wechatpy.session.redisstorage import RedisStorage
 
-from webhooks.config import Config
+from runtime.config import Config
 
 logger = logging.getLogger(__name__)
 

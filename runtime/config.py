@@ -224,7 +224,7 @@ def _hops(value: str | None) -> int:
 
 
 def main() -> int:
-    """``python -m webhooks.config``: check the environment's configuration, as the app will at
+    """``python -m runtime.config``: check the environment's configuration, as the app will at
     start-up; say what is wrong in one line and exit 1, or exit 0."""
     try:
         Config.from_env()

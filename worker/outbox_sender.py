@@ -1,8 +1,7 @@
-"""The outbox worker: sends queued messages through WeChat's API, retries what failed before
-reaching WeChat, falls back to a template message outside the 48-hour window, records every
-failure, and never sends a message twice, save the one in flight when a worker dies (marked
-uncertain: models.outbox). Beside it, in a thread of its own, it makes the desk's exports, so
-that a long one never holds up a message.
+"""Sending the outbox: queued messages go out through WeChat's API; what failed before
+reaching WeChat is retried, a template message stands in outside the 48-hour window, every
+failure is recorded, and no message is sent twice, save the one in flight when a worker dies
+(marked uncertain: models.outbox).
 
 Each message is leased just before its own call and its result recorded in a short transaction
 of its own: a worker killed at any point leaves at most the one message it was sending, which
@@ -12,14 +11,10 @@ what was not reached stays in the queue for the next."""
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import requests
 from redis.exceptions import RedisError
@@ -29,14 +24,7 @@ from bot import notices
 from bot.followup import await_answer, may_ask
 from bot.state import RECENT_SECONDS
 from locales import translator
-from models.export_jobs import remove_old_files
-from models.followups import (
-    create_due_followups,
-    followup_of_reason,
-    mark_asked,
-    queue_followup_questions,
-)
-from models.jobs import push_due_openings
+from models.followups import followup_of_reason, mark_asked
 from models.outbox import (
     Attempt,
     OutboxStatus,
@@ -49,25 +37,14 @@ from models.outbox import (
     take_lease,
     window_surely_closed,
 )
-from models.persons import (
-    Person,
-    claim_unionid_lookups,
-    store_unionid,
-    unionid_lookup_failed,
-)
-from models.vouchers import expire_vouchers, remind_expiring
-from webhooks.ledger_exports import run_export_jobs
-from webhooks.services import Services
-from webhooks.wechat_api import Client
+from models.persons import Person
+from runtime.services import Services
+from runtime.wechat_api import Client
+from worker.name import worker_name
 
 logger = logging.getLogger(__name__)
 
 BATCH = 50
-# Job pushes are queued this many people a transaction, at most PUSH_CHUNKS a round, so that a
-# push to thousands advances every round, survives a crash (done chunks stay done) and never
-# holds the worker long.
-PUSH_CHUNK = 500
-PUSH_CHUNKS = 10
 # WeChat's answers that mean "not sent, and trying again later may work".
 RETRYABLE_ERRCODES = {-1, 45009, 45047}
 # "Customer message outside the 48-hour window": a template message may still be sent.
@@ -80,12 +57,6 @@ class Outcome:
     sent_as: str | None = None
     error: str | None = None
     errcode: int | None = None
-
-
-def worker_name() -> str:
-    """A name no other worker has, on this machine or another: host, process, and a random
-    part (a restarted process may get the same pid). Stored on what the worker leases."""
-    return f"{socket.gethostname()[:50]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def send_due(services: Services, client: Client, *, worker: str | None = None,
@@ -210,132 +181,6 @@ def _record(services: Services, attempt: Attempt, outcome: Outcome, *,
         await_answer(services.kv, openid, followup_id, now)  # its digits answer it now
 
 
-def learn_unionids(services: Services, client: Client) -> int:
-    """Ask WeChat's user-info API for the unionid of people who just followed, a batch at a
-    time, outside any transaction; return how many were asked. A refusal (an errcode inside
-    a 200) or no answer is recorded and tried again later; nothing here stops the worker."""
-    with services.sessions.begin() as db:
-        asks = claim_unionid_lookups(db, now=services.clock.now(), limit=BATCH)
-    for ask in asks:
-        try:
-            info = client.user.get(ask.openid)
-            with services.sessions.begin() as db:
-                store_unionid(db, person_id=ask.person_id, openid=ask.openid,
-                              unionid=info.get("unionid"), now=services.clock.now())
-        except Exception as error:
-            detail = (f"{error.errcode} {error.errmsg}" if isinstance(error, WeChatClientException)
-                      else type(error).__name__)
-            logger.warning("unionid of person %s not learnt: %s", ask.person_id, detail)
-            try:
-                with services.sessions.begin() as db:
-                    unionid_lookup_failed(db, person_id=ask.person_id, error=detail,
-                                          now=services.clock.now())
-            except Exception:
-                # Already pushed back when claimed: it comes round again anyway.
-                logger.exception("unionid lookup of person %s not recorded", ask.person_id)
-    return len(asks)
-
-
-def run_jobs(services: Services) -> dict[str, int]:
-    """The periodic work: vouchers that expire, holders to remind. Each job is safe to run
-    again at any time, by any number of workers."""
-    now = services.clock.now()
-    done = {}
-    for name, job in (("expired", expire_vouchers), ("reminded", remind_expiring)):
-        with services.sessions.begin() as db:
-            done[name] = job(db, now=now)
-    done["job_pushes"] = push_jobs(services, now)
-    with services.sessions.begin() as db:
-        done["export_files_removed"] = remove_old_files(db, now=now)
-    done.update(follow_up(services, now))
-    return done
-
-
-def follow_up(services: Services, now: datetime) -> dict[str, int]:
-    """Make the follow-up rounds that fell due and queue their questions, a chunk a
-    transaction (resumable: what is done stays done), at most PUSH_CHUNKS chunks a round."""
-    done = {"followups_created": 0, "followups_queued": 0}
-    for name, job in (
-            ("followups_created", lambda db: create_due_followups(
-                db, now=now, rounds=services.config.followup_months, limit=PUSH_CHUNK)),
-            ("followups_queued", lambda db: queue_followup_questions(
-                db, now=now, limit=PUSH_CHUNK))):
-        for _ in range(PUSH_CHUNKS):
-            with services.sessions.begin() as db:
-                chunk = job(db)
-            done[name] += chunk
-            if chunk < PUSH_CHUNK:
-                break
-    return done
-
-
-def push_jobs(services: Services, now: datetime) -> int:
-    """Queue job pushes chunk by chunk, each in its own transaction, until a chunk is short."""
-    queued = 0
-    for _ in range(PUSH_CHUNKS):
-        with services.sessions.begin() as db:
-            chunk = push_due_openings(db, now=now, limit=PUSH_CHUNK)
-        queued += chunk
-        if chunk < PUSH_CHUNK:
-            break
-    return queued
-
-
-def run(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
-        jobs_every_seconds: float = 60.0) -> None:
-    """Send messages and run the periodic jobs until ``stop`` is set, with the exports made in
-    a thread of its own (a province's ledger takes about 25 s; messages go out meanwhile).
-    Returns once both have stopped."""
-    # Both watch ``stop``: the export being made goes back to the queue at its next chunk.
-    exports = threading.Thread(target=run_exports, args=(services, stop, poll_seconds),
-                               name="peixun-exports", daemon=True)
-    exports.start()
-    try:
-        send_loop(services, stop, poll_seconds, jobs_every_seconds)
-    finally:
-        stop.set()  # whatever ended the sending (Ctrl-C in the main thread) ends the exports
-        exports.join()
-
-
-def send_loop(services: Services, stop: threading.Event, poll_seconds: float = 1.0,
-              jobs_every_seconds: float = 60.0) -> None:
-    client = Client(services.config, services.kv)
-    worker = worker_name()
-    logger.info("outbox worker %s started", worker)
-    next_jobs = 0.0
-    while not stop.is_set():
-        try:
-            if time.monotonic() >= next_jobs:
-                logger.info("jobs: %s", run_jobs(services))
-                next_jobs = time.monotonic() + jobs_every_seconds
-            # Looked up every round, not with the minute's jobs: a new follower may open the
-            # mini-program at once.
-            handled = (send_due(services, client, worker=worker, stop=stop)
-                       + learn_unionids(services, client))
-        except Exception:
-            logger.exception("worker round failed")
-            handled = 0
-        if not handled:
-            stop.wait(poll_seconds)
-    logger.info("outbox worker stopped")
-
-
-def run_exports(services: Services, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-    """Make queued exports one after another until ``stop`` is set; a queued one is taken up
-    within ``poll_seconds``. Any number of these may run, in one process or many."""
-    worker = worker_name()
-    logger.info("export worker %s started", worker)
-    while not stop.is_set():
-        try:
-            made = run_export_jobs(services, stop=stop, worker=worker)
-        except Exception:
-            logger.exception("export round failed")
-            made = 0
-        if not made:
-            stop.wait(poll_seconds)
-    logger.info("export worker stopped")
-
-
 def _send(services: Services, client: Client, openid: str, text: str,
           template: dict | None, window_closed: bool = False) -> Outcome:
     template_id = services.config.wechat_notice_template_id
@@ -375,5 +220,3 @@ def _attempt(call: Callable[[], object], sent_as: str) -> Outcome:
     except Exception as error:
         logger.exception("unexpected failure of a WeChat call")
         return Outcome(OutboxStatus.UNCERTAIN, error=f"unknown outcome: {type(error).__name__}")
-
-

@@ -10,7 +10,7 @@ sides agree unless told otherwise.
 Each line read is sent as a text message; a line starting with "/" is a tap or an event instead
 (see ``/help``). Lines may come from a terminal or a pipe::
 
-    printf '课程\\n1\\n' | python -m webhooks.chat --openid demo-trainee
+    printf '课程\\n1\\n' | python -m devtools.chat --openid demo-trainee
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import WeChatSigner
 
-from webhooks.config import Config, ConfigError
+from runtime.config import Config, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ def _typed_lines() -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m webhooks.chat",
+        prog="python -m devtools.chat",
         description="Talk to a running Peixun server as a WeChat user. The token, AES key and "
                     "app id come from WECHAT_TOKEN, WECHAT_ENCODING_AES_KEY and WECHAT_APP_ID.")
     parser.add_argument("--url", help="the server's callback (default: http://HOST:PORT/wechat)")

@@ -17,16 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy import URL, func, inspect, make_url, select, table, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from cli.terminal import LANGUAGES, language_option
 from locales import Translator, translator
 from models.base import Base, make_engine
 from models.persons import Person
 from models.pii import Vault
-from webhooks.course_import_report import LANGUAGES
-from webhooks.services import current
+from runtime.services import current
 
 FINGERPRINT_OF = "peixun-backup-data-key-fingerprint-v1"  # what the key's HMAC is taken of
 SAMPLE = 20  # sealed values opened after a restore
@@ -191,45 +192,46 @@ def verify(engine: Engine, manifest: dict, vault: Vault, t: Translator) -> None:
                                "key.")) from None
 
 
-def register(app) -> None:
-    @app.cli.group("backup")
-    def backup_group() -> None:
-        """Back up the database, and restore a backup into a new database."""
+@click.group("backup", cls=AppGroup)
+def group() -> None:
+    """Back up the database, and restore a backup into a new database."""
 
-    language = click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="zh",
-                            show_default=True, help="The language of the messages.")
 
-    @backup_group.command("make")
-    @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-                  help="The dump to write; its manifest goes beside it (FILE.manifest.json).")
-    @language
-    def backup_make(out: Path, lang: str) -> None:
-        """Dump the database (pg_dump custom format, or SQLite's online backup) with a
-        manifest: row counts, Alembic revision, the data key's fingerprint."""
-        t = translator(LANGUAGES[lang])
-        services = current()
-        try:
-            manifest = make_backup(services.engine, services.vault, out, t)
-        except BackupFailed as failed:
-            raise click.ClickException(str(failed)) from None
-        click.echo(t._("Backup written: %(file)s (%(rows)s rows in %(tables)s tables). "
-                          "Keep PEIXUN_DATA_KEY apart from it.",
-                       file=str(out), rows=sum(manifest["tables"].values()),
-                       tables=len(manifest["tables"])))
+language = language_option("The language of the messages.")
 
-    @backup_group.command("restore")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--into", "into", required=True, metavar="DATABASE_URL",
-                  help="A new, empty database (with the server stopped for SQLite).")
-    @language
-    def backup_restore(file: Path, into: str, lang: str) -> None:
-        """Restore a backup into an empty database, then verify: every table's row count as
-        in the manifest, and sealed ID numbers open with this PEIXUN_DATA_KEY."""
-        t = translator(LANGUAGES[lang])
-        try:
-            manifest = restore_backup(file, into, current().vault, t)
-        except BackupFailed as failed:
-            raise click.ClickException(str(failed)) from None
-        click.echo(t._("Restored and verified: %(rows)s rows in %(tables)s tables, as in "
-                          "the manifest; ID numbers open with this data key.",
-                       rows=sum(manifest["tables"].values()), tables=len(manifest["tables"])))
+
+@group.command("make")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The dump to write; its manifest goes beside it (FILE.manifest.json).")
+@language
+def backup_make(out: Path, lang: str) -> None:
+    """Dump the database (pg_dump custom format, or SQLite's online backup) with a
+    manifest: row counts, Alembic revision, the data key's fingerprint."""
+    t = translator(LANGUAGES[lang])
+    services = current()
+    try:
+        manifest = make_backup(services.engine, services.vault, out, t)
+    except BackupFailed as failed:
+        raise click.ClickException(str(failed)) from None
+    click.echo(t._("Backup written: %(file)s (%(rows)s rows in %(tables)s tables). "
+                      "Keep PEIXUN_DATA_KEY apart from it.",
+                   file=str(out), rows=sum(manifest["tables"].values()),
+                   tables=len(manifest["tables"])))
+
+
+@group.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", "into", required=True, metavar="DATABASE_URL",
+              help="A new, empty database (with the server stopped for SQLite).")
+@language
+def backup_restore(file: Path, into: str, lang: str) -> None:
+    """Restore a backup into an empty database, then verify: every table's row count as
+    in the manifest, and sealed ID numbers open with this PEIXUN_DATA_KEY."""
+    t = translator(LANGUAGES[lang])
+    try:
+        manifest = restore_backup(file, into, current().vault, t)
+    except BackupFailed as failed:
+        raise click.ClickException(str(failed)) from None
+    click.echo(t._("Restored and verified: %(rows)s rows in %(tables)s tables, as in "
+                      "the manifest; ID numbers open with this data key.",
+                   rows=sum(manifest["tables"].values()), tables=len(manifest["tables"])))

@@ -62,12 +62,26 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
     state = state or FakeState()
     app = Flask("fake_wechat")
     app.extensions["fake_state"] = state
+    _add_message_routes(app, state)
+    _add_user_routes(app, state)
 
-    def token_error():
-        token = request.args.get("access_token")
-        if token is None or token != state.current_token:
-            return jsonify(errcode=40001, errmsg="invalid credential, access_token is invalid")
-        return None
+    @app.get("/_fake/sent")
+    def show_sent():
+        return jsonify(sent=state.sent, menus=state.menus, token_fetches=state.token_fetches)
+
+    return app
+
+
+def _token_error(state: FakeState):
+    """WeChat's answer to a call without the current access token, or None."""
+    token = request.args.get("access_token")
+    if token is None or token != state.current_token:
+        return jsonify(errcode=40001, errmsg="invalid credential, access_token is invalid")
+    return None
+
+
+def _add_message_routes(app: Flask, state: FakeState) -> None:
+    """The access token, customer and template messages, the menu and QR codes."""
 
     @app.get("/cgi-bin/token")
     def token():
@@ -76,7 +90,7 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
 
     @app.post("/cgi-bin/message/custom/send")
     def custom_send():
-        if (error := token_error()) is not None:
+        if (error := _token_error(state)) is not None:
             return error
         body = request.get_json(force=True)
         with state.lock:
@@ -90,7 +104,7 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
 
     @app.post("/cgi-bin/message/template/send")
     def template_send():
-        if (error := token_error()) is not None:
+        if (error := _token_error(state)) is not None:
             return error
         body = request.get_json(force=True)
         with state.lock:
@@ -99,7 +113,7 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
 
     @app.post("/cgi-bin/menu/create")
     def menu_create():
-        if (error := token_error()) is not None:
+        if (error := _token_error(state)) is not None:
             return error
         with state.lock:
             state.menus.append(request.get_json(force=True))
@@ -107,7 +121,7 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
 
     @app.post("/cgi-bin/qrcode/create")
     def qrcode_create():
-        if (error := token_error()) is not None:
+        if (error := _token_error(state)) is not None:
             return error
         body = request.get_json(force=True)
         scene = body.get("action_info", {}).get("scene", {})
@@ -119,9 +133,13 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
                        expire_seconds=body.get("expire_seconds"),
                        url=f"http://weixin.qq.com/q/fake-{key}")
 
+
+def _add_user_routes(app: Flask, state: FakeState) -> None:
+    """Who a follower is (user info, unionid) and the mini-program's login (code2session)."""
+
     @app.get("/cgi-bin/user/info")
     def user_info():
-        if (error := token_error()) is not None:
+        if (error := _token_error(state)) is not None:
             return error
         with state.lock:
             asked = {k: v for k, v in request.args.items() if k != "access_token"}
@@ -156,12 +174,6 @@ def create_fake_wechat(state: FakeState | None = None) -> Flask:
         if kind == "code":
             answer["unionid"] = f"union-{user}"
         return jsonify(answer)
-
-    @app.get("/_fake/sent")
-    def show_sent():
-        return jsonify(sent=state.sent, menus=state.menus, token_fetches=state.token_fetches)
-
-    return app
 
 
 class FakeWeChatServer:

@@ -9,15 +9,16 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
+import worker
+from cli.database import migrate
+from cli.demo import load_demo_data
+from devtools.fake_wechat import create_fake_wechat
 from models.catalogue import ClassSession
 from models.demo import DEMO_DESK_PASSWORD, DEMO_DESK_USERS, load_demo_desk
 from models.demo_history import is_demo_session, place_demo_session
-from webhooks import worker
+from runtime.config import Config, ConfigError
+from runtime.services import Services
 from webhooks.app import create_app
-from webhooks.cli import load_demo_data, migrate
-from webhooks.config import Config, ConfigError
-from webhooks.fake_wechat import create_fake_wechat
-from webhooks.services import Services
 
 logger = logging.getLogger("peixun.devserver")
 

@@ -21,14 +21,14 @@ from redis.retry import Retry
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from bot import local_counts
 from models.attendance import CHECKIN_CODE_SECONDS
 from models.base import make_engine, make_sessionmaker
 from models.clock import Clock
 from models.codes import RotatingCode
 from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
-from webhooks.config import Config
+from runtime import local_counts
+from runtime.config import Config
 
 T = TypeVar("T")
 

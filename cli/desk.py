@@ -7,14 +7,13 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from cli.terminal import LANGUAGES, language_option
 from locales import N_, Translator, translator
 from models.audit import Channel
 from models.desk import PASSWORD_MIN_LENGTH, DeskRole, create_desk_user, disable_desk_user
 from models.errors import DeskUserRefused, NotFound
-from models.persons import DEFAULT_LOCALE
-from webhooks.services import current
+from runtime.services import current
 
-LANGUAGES = {"zh": DEFAULT_LOCALE, "en": "en"}
 REFUSALS = {
     "username_taken": N_("The user name %(username)s is taken."),
     "username_invalid": N_("A user name is 2–60 lower-case letters, digits, dots, dashes or "
@@ -29,8 +28,7 @@ group = AppGroup("desk", help="Users of the bureau's web desk (/admin/).")
 
 password_stdin = click.option("--password-stdin", is_flag=True,
                               help="Read the password from the first line of standard input.")
-language = click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="zh",
-                        show_default=True, help="The language of the answer.")
+language = language_option("The language of the answer.")
 
 
 @group.command("create-admin")

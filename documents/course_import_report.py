@@ -10,11 +10,7 @@ from typing import Any
 from locales import N_, Translator
 from models.catalogue import CertificateKind
 from models.course_import import COLUMNS, FILE, ImportResult, RowError
-from models.persons import DEFAULT_LOCALE
 from vocabulary.labels import CERTIFICATES
-
-# --lang of `flask courses import`
-LANGUAGES = {"zh": DEFAULT_LOCALE, "en": "en"}
 
 PROBLEMS: dict[str, str] = {
     # the file

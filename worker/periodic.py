@@ -1,0 +1,64 @@
+"""The worker's periodic jobs, once a minute: vouchers that expire, holders to remind, job
+pushes, old export files to remove, follow-up rounds. Each is safe to run again at any time,
+by any number of workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.export_jobs import remove_old_files
+from models.followups import create_due_followups, queue_followup_questions
+from models.jobs import push_due_openings
+from models.vouchers import expire_vouchers, remind_expiring
+from runtime.services import Services
+
+# Job pushes are queued this many people a transaction, at most PUSH_CHUNKS a round, so that a
+# push to thousands advances every round, survives a crash (done chunks stay done) and never
+# holds the worker long.
+PUSH_CHUNK = 500
+PUSH_CHUNKS = 10
+
+
+def run_jobs(services: Services) -> dict[str, int]:
+    """The periodic work: vouchers that expire, holders to remind. Each job is safe to run
+    again at any time, by any number of workers."""
+    now = services.clock.now()
+    done = {}
+    for name, job in (("expired", expire_vouchers), ("reminded", remind_expiring)):
+        with services.sessions.begin() as db:
+            done[name] = job(db, now=now)
+    done["job_pushes"] = push_jobs(services, now)
+    with services.sessions.begin() as db:
+        done["export_files_removed"] = remove_old_files(db, now=now)
+    done.update(follow_up(services, now))
+    return done
+
+
+def follow_up(services: Services, now: datetime) -> dict[str, int]:
+    """Make the follow-up rounds that fell due and queue their questions, a chunk a
+    transaction (resumable: what is done stays done), at most PUSH_CHUNKS chunks a round."""
+    done = {"followups_created": 0, "followups_queued": 0}
+    for name, job in (
+            ("followups_created", lambda db: create_due_followups(
+                db, now=now, rounds=services.config.followup_months, limit=PUSH_CHUNK)),
+            ("followups_queued", lambda db: queue_followup_questions(
+                db, now=now, limit=PUSH_CHUNK))):
+        for _ in range(PUSH_CHUNKS):
+            with services.sessions.begin() as db:
+                chunk = job(db)
+            done[name] += chunk
+            if chunk < PUSH_CHUNK:
+                break
+    return done
+
+
+def push_jobs(services: Services, now: datetime) -> int:
+    """Queue job pushes chunk by chunk, each in its own transaction, until a chunk is short."""
+    queued = 0
+    for _ in range(PUSH_CHUNKS):
+        with services.sessions.begin() as db:
+            chunk = push_due_openings(db, now=now, limit=PUSH_CHUNK)
+        queued += chunk
+        if chunk < PUSH_CHUNK:
+            break
+    return queued
