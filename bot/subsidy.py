@@ -17,9 +17,10 @@ from locales import N_, Translator
 from locales.amounts import amount_words
 from models.catalogue import CertificateKind
 from models.courses import CourseQuery, find_courses
-from models.eligibility import Evaluation, Outcome, PayKind, Status, evaluate
+from models.eligibility import Evaluation, Outcome, Status, evaluate
 from models.persons import Group, HouseholdKind
 from models.places import PlaceRole
+from models.policy import PayKind
 
 PAGE_PURPOSE = "subsidy"
 PAGE_SECONDS = 7 * 24 * 3600

@@ -32,7 +32,6 @@ from models.cadres import InvitationKind, create_invitation, use_invitation
 from models.catalogue import ClassSession, Course, session_bounds
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
-from models.courses import distance_km
 from models.errors import (
     AlreadyCheckedIn,
     AttendanceShort,
@@ -50,6 +49,7 @@ from models.errors import (
 )
 from models.identity import clean_name
 from models.persons import LocationSource, Person
+from models.regions import distance_km
 from models.staff import StaffMember, staff_of
 from models.vouchers import Voucher, VoucherStatus
 

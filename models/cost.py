@@ -17,8 +17,9 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from models.catalogue import Course
-from models.eligibility import Outcome, PayKind, Reason, Status, evaluate
+from models.eligibility import Outcome, Reason, Status, evaluate
 from models.errors import ClaimRefused
+from models.policy import PayKind
 from models.vouchers import check_claimable
 
 COURSE_PAYERS = (PayKind.FREE, PayKind.BY_CERTIFICATE)

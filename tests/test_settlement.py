@@ -21,7 +21,8 @@ from models.clock import LOCAL_TZ
 from models.errors import SettlementRefused
 from models.outbox import Outbox
 from models.persons import DEFAULT_LOCALE, Person, meet
-from models.settlement import POLICY_FILE, parse_rates, settle
+from models.policy import POLICY_FILE, parse_rates
+from models.settlement import settle
 from models.staff import StaffMember, bind_staff
 from models.vouchers import (
     Settlement,

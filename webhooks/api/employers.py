@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field, Strict
 
 from bot import employers as employer_words
 from models.catalogue import CertificateKind
-from models.eligibility import EMPLOYER_TRAININGS
 from models.employers import (
     MAX_MONTHS,
     MAX_WORKERS,
@@ -18,6 +17,7 @@ from models.employers import (
     check_employer_adviser,
     employer_subsidies,
 )
+from models.policy import EMPLOYER_TRAININGS
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
 from webhooks.api.schemas import GroupIn, In, ReasonOut, answers, text
 from webhooks.services import current
