@@ -66,10 +66,11 @@ def seed(vouchers: int, staff_per_voucher: int, class_size: int) -> dict:
     from models.clock import LOCAL_TZ
     from models.courses import CourseSpec, publish_course
     from models.demo import load_demo
+    from models.invitations import bind_by_invitation
     from models.persons import ConsentHow, meet
     from models.pii import Vault
     from models.registration import RegistrationForm, register
-    from models.staff import bind_staff, invite_staff
+    from models.staff import StaffMember, invite_staff
     from models.vouchers import VoucherStatus, claim_voucher
     from webhooks.cli import migrate
 
@@ -114,7 +115,7 @@ def seed(vouchers: int, staff_per_voucher: int, class_size: int) -> dict:
         for n in range(staff_per_voucher):
             openid = f"bench-staff-{n}"
             member = meet(db, openid=openid, now=now)
-            bind_staff(db, person_id=member.id,
+            bind_by_invitation(db, role=StaffMember, person_id=member.id,
                        token=invite_staff(db, institution_code="lp-pes", now=now), now=now)
             staff.append(openid)
         redeem_course = db.scalar(select(Course).where(Course.code == "bench-redeem"))

@@ -23,13 +23,14 @@ from locales import N_, Translator, translator
 from locales.amounts import amount_words
 from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, invite_inspector, oversight
 from models.audit import Channel
-from models.cadres import INVITATION_DAYS, invite_cadre
+from models.cadres import invite_cadre
 from models.catalogue import CertificateKind
 from models.course_import import ImportResult, import_courses
 from models.courses import has_courses
 from models.demo import load_demo
 from models.demo_history import load_history
 from models.errors import CourseFileRejected, CourseNotFound, DomainError
+from models.invitations import INVITATION_DAYS
 from models.persons import Group, HouseholdKind
 from models.settlement import settle, settlement_rates
 from models.staff import invite_staff
