@@ -4,6 +4,7 @@ course rules (``course_rules`` of models/data/policy.yaml: DX2020 三(四)'s 7:3
 from __future__ import annotations
 
 import enum
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from models.levels import level_name
 from models.policy import POLICY_FILE
 from models.regions import Region, distance_km
 from models.vouchers import seats_left
+
+logger = logging.getLogger(__name__)
 
 # YN2021 二(七)
 MIN_HOURS_FOR_CERTIFICATE = 120

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
+import logging
 import math
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, enum_column
+
+logger = logging.getLogger(__name__)
 
 
 class RegionLevel(enum.StrEnum):

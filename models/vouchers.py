@@ -6,6 +6,7 @@ expired, revoked. Every change is audited."""
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -39,6 +40,8 @@ from models.policy import yearly_cap_on
 from models.regions import Region
 from models.staff import StaffMember, staff_of
 from models.targets import Target, TargetMeasure
+
+logger = logging.getLogger(__name__)
 
 # A voucher not redeemed within this long after the course starts expires and frees its seat.
 REDEEM_GRACE = timedelta(days=3)
