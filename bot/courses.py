@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+from bot.cost import cost_lines, fee_words
 from bot.intents import Intent
+from bot.labels import CERTIFICATES
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_, Translator
-from models.catalogue import CertificateKind, Course
+from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
 from models.cost import course_cost
 from models.courses import (
@@ -24,14 +26,6 @@ from models.levels import level_name
 from models.persons import LocationSource, note_location, origin_of
 
 PER_PAGE = 5
-
-CERTIFICATES = {
-    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
-    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
-    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
-    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
-    CertificateKind.COMPLETION: N_("training completion certificate"),
-}
 
 # Skill levels of 职业技能等级证书, as the catalogue names them (QJ2019 (十六)); a level read
 # through models/levels.py (五级 is 初级工) finds its words here.
@@ -194,8 +188,6 @@ def _fee_and_cost(turn: Turn, course: Course) -> list[str]:
     plain = _fee(turn, course, details=True)
     if not turn.person.is_registered:
         return [turn.t._("Fee: %(fee)s", fee=plain), _who_may_join(turn, course)]
-    from bot.cost import cost_lines, fee_words  # bot.cost words reasons as bot.subsidy does
-
     cost = turn.run(course_cost, person_id=turn.person.id, course_id=course.id,
                     on=turn.today())
     return [turn.t._("Fee: %(fee)s", fee=fee_words(turn, cost, plain)),

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import subsidy
-from bot.courses import CERTIFICATES
-from bot.labels import GROUPS
+from bot.labels import CERTIFICATES, GROUPS
 from locales import N_, Translator
 from locales.amounts import amount_words
 from models.catalogue import CertificateKind

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from locales import N_
+from models.catalogue import CertificateKind
 from models.catalogue import Intent as WorkIntent
 from models.persons import Group, GroupStatus, HouseholdKind
 from models.places import PlaceRole
 from models.vouchers import VoucherStatus
+
+CERTIFICATES = {
+    CertificateKind.QUALIFICATION: N_("vocational qualification certificate"),
+    CertificateKind.SKILL_LEVEL: N_("skill-level certificate"),
+    CertificateKind.SPECIAL_ABILITY: N_("special vocational ability certificate"),
+    CertificateKind.SPECIAL_OPERATION: N_("special operation certificate"),
+    CertificateKind.COMPLETION: N_("training completion certificate"),
+}
 
 INTENTS = {
     WorkIntent.LOCAL: N_("near home (in the county)"),

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import links
-from bot.courses import CERTIFICATES
 from bot.general import with_menu
 from bot.intents import Intent
-from bot.labels import GROUPS, HOUSEHOLD_KINDS, PLACE_ROLES
+from bot.labels import CERTIFICATES, GROUPS, HOUSEHOLD_KINDS, PLACE_ROLES
 from bot.replies import Reply
 from bot.turn import Turn
 from locales import N_, Translator

@@ -36,7 +36,7 @@ from models.desk import (
 )
 from models.errors import SignInRefused
 from models.persons import DEFAULT_LOCALE
-from webhooks.admin import bp
+from webhooks.admin.blueprint import bp
 from webhooks.locale import request_locale
 from webhooks.services import Services, current
 

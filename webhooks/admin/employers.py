@@ -8,8 +8,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from bot import employers as employer_words
-from bot.courses import CERTIFICATES
-from bot.labels import GROUPS
+from bot.labels import CERTIFICATES, GROUPS
 from locales import N_, Translator
 from models.catalogue import CertificateKind
 from models.desk import DeskRole
@@ -23,8 +22,8 @@ from models.employers import (
     skill_levels,
 )
 from models.persons import Group
-from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, desk_translator, require_role
+from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import BadFilter, choice_arg, number_arg
 from webhooks.services import current
 

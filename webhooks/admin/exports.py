@@ -29,7 +29,6 @@ from models.export_jobs import (
     queue_export,
 )
 from models.ledgers import LedgerRefused, Month, Quarter, classes_to_export
-from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
     desk_message,
@@ -39,6 +38,7 @@ from webhooks.admin.auth import (
     institution_scope,
     require_role,
 )
+from webhooks.admin.blueprint import bp
 from webhooks.services import current
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

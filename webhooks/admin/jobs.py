@@ -23,7 +23,6 @@ from models.jobs import (
     posting_choices,
     withdraw_opening,
 )
-from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
     desk_message,
@@ -31,6 +30,7 @@ from webhooks.admin.auth import (
     desk_translator,
     require_role,
 )
+from webhooks.admin.blueprint import bp
 from webhooks.services import current
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024

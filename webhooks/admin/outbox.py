@@ -9,8 +9,8 @@ from __future__ import annotations
 from locales import N_
 from models.desk import DeskRole
 from models.outbox import OutboxStatus, outbox_overview
-from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, require_role
+from webhooks.admin.blueprint import bp
 from webhooks.services import current
 
 STATUS_WORDS = {

@@ -22,8 +22,8 @@ from models.presence import (
     SESSIONS_SHOWN,
     presence_oversight,
 )
-from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, require_role
+from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import number_arg
 from webhooks.services import current
 

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot import subsidy as subsidy_words
-from bot.courses import CERTIFICATES
-from bot.labels import GROUPS, VOUCHER_STATUSES
+from bot.labels import CERTIFICATES, GROUPS, VOUCHER_STATUSES
 from locales import Translator
 from models.attendance import Position, check_in, my_attendance
 from models.audit import Channel
