@@ -68,7 +68,7 @@ class PolicyFileInvalid(ValueError):
         super().__init__(f"{origin + ': ' if origin else ''}{where}: {problem}")
 
 
-# --- the policy, as read from the file ----------------------------------------------------
+# --- eligibility: the subsidies and their conditions ----------------------------------------
 
 @dataclass(frozen=True)
 class Edition:
@@ -634,7 +634,7 @@ def _member_of(kind: type[_E], value: Any, rule_id: str, what: str) -> _E:
                                 f"{', '.join(m.value for m in kind)}", rule=rule_id) from None
 
 
-# --- the county's rates --------------------------------------------------------------------
+# --- settlement_rates: what a certificate earns the institution ----------------------------
 
 @dataclass(frozen=True)
 class Rate:
@@ -712,7 +712,7 @@ def _rate(rule: dict[str, Any]) -> Rate:
                 appraisal_yuan=Decimal(str(rule["appraisal_yuan"])), source=str(rule["source"]))
 
 
-# --- the county's settings: pass rate and advance -------------------------------------------
+# --- institution_claims: pass rate and advance ---------------------------------------------
 
 @dataclass(frozen=True)
 class PassBand:

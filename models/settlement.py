@@ -1,8 +1,8 @@
 """Settlement (凭券结算: the county's rule settle_by_voucher, on the model of DX2020 三(一)): the
 bureau pays an institution for the vouchers it completed in a period, at the county's rates by
-certificate kind and level (QJ2020 五(二)); each voucher is settled once, in one run, never
-again; and a person's occupation at one level is paid once (QJ2019 (十六)), whichever name the
-level goes by."""
+certificate kind and level (QJ2020 五(二), read by models.policy); each voucher is settled once,
+in one run, never again; and a person's occupation at one level is paid once (QJ2019 (十六)),
+whichever name the level goes by."""
 
 from __future__ import annotations
 
