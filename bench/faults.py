@@ -290,10 +290,11 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
     from models.clock import LOCAL_TZ
     from models.courses import CourseSpec, publish_course
     from models.demo import load_demo
+    from models.invitations import bind_by_invitation
     from models.persons import ConsentHow, meet
     from models.pii import Vault
     from models.registration import RegistrationForm, register
-    from models.staff import bind_staff, invite_staff
+    from models.staff import StaffMember, invite_staff
     from models.vouchers import claim_voucher
 
     engine = make_engine(DB_URL)
@@ -334,7 +335,7 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
                        actor_id=None, channel=Channel.CLI, now=now)
     with sessions.begin() as db:
         staff = meet(db, openid="faults-staff", now=now)
-        bind_staff(db, person_id=staff.id,
+        bind_by_invitation(db, role=StaffMember, person_id=staff.id,
                    token=invite_staff(db, institution_code="lp-pes", now=now), now=now)
         redeem = db.scalar(select(Course.id).where(Course.code == "faults-redeem"))
         vouchers = []

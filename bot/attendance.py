@@ -14,7 +14,6 @@ from bot.intents import Intent, normalize, number_in
 from bot.replies import Reply
 from bot.turn import Turn
 from models.attendance import (
-    bind_inspector,
     check_in,
     inspector_of,
     mark_by_hand,
@@ -210,16 +209,6 @@ def mark_absent(turn: Turn, intent: Intent) -> Reply:
 
 
 # --- inspectors ----------------------------------------------------------------------------
-
-def bind(turn: Turn, token: str) -> Reply:
-    try:
-        turn.run(bind_inspector, person_id=turn.person.id, token=token, now=turn.now())
-    except DomainError as error:
-        return with_menu(turn, explain(turn, error))
-    return Reply(text=turn.t._(
-        "You are now an inspector. In a class, scan the code on its display with the menu "
-        "扫码签到 to record a spot check."))
-
 
 def _ask_seen(turn: Turn, answers: dict[str, Any]) -> str:
     return turn.t._("Spot check: how many trainees do you see in the room? Reply with a number.")

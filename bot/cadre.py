@@ -1,18 +1,16 @@
-"""Village cadres: binding by invitation, their referral code, registering a neighbour,
-their own figures; and the QR scenes that attribute a follower to a cadre."""
+"""Village cadres: their referral code, registering a neighbour, their own figures; and the QR
+scenes: an invitation's (bot.invitations) and a cadre's, which attributes a follower to them."""
 
 from __future__ import annotations
 
-from bot import dialogue
-from bot.attendance import bind as inspector_binding
+from bot import dialogue, invitations
 from bot.errors import explain
 from bot.general import welcome, with_menu
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
-from bot.vouchers import bind as staff_binding
 from models import links
-from models.cadres import attribute_to_cadre, bind_cadre, cadre_of
+from models.cadres import attribute_to_cadre, cadre_of
 from models.errors import DomainError, InvitationInvalid
 from models.mobilization import cadre_figures
 from models.persons import set_following
@@ -90,19 +88,8 @@ def figures(turn: Turn, intent: Intent) -> Reply:
 def scene(turn: Turn, intent: Intent) -> Reply:
     """A parametric QR code scanned by someone who follows the account already."""
     kind, _, value = (intent.arg or "").partition(":")
-    if kind == "cadre":
-        try:
-            cadre = turn.run(bind_cadre, person_id=turn.person.id, token=value, now=turn.now())
-        except DomainError as error:
-            return with_menu(turn, explain(turn, error))
-        return Reply(text=turn.t._(
-            "You are now the village cadre of %(village)s. Tap “村干部” in the menu for your "
-            "referral code, to register a neighbour, or for your figures.",
-            village=cadre.village))
-    if kind == "staff":
-        return staff_binding(turn, value)
-    if kind == "inspector":
-        return inspector_binding(turn, value)
+    if kind in invitations.ROLES:
+        return invitations.bind(turn, kind, value)
     if kind == "ref" and value.isdigit():
         turn.run(attribute_to_cadre, person_id=turn.person.id, cadre_id=int(value),
                  now=turn.now())

@@ -19,7 +19,6 @@ from models.completion import complete
 from models.cost import cost_before_claim
 from models.courses import get_course
 from models.errors import CourseNotFound, DomainError
-from models.staff import bind_staff
 from models.vouchers import (
     Voucher,
     VoucherStatus,
@@ -310,14 +309,3 @@ def undo(turn: Turn, intent: Intent) -> Reply:
         return Reply(text=explain(turn, error))
     return Reply(text=turn.t._("The enrolment of %(number)s is undone; the voucher can be "
                                "used again.", number=voucher.number))
-
-
-def bind(turn: Turn, token: str) -> Reply:
-    try:
-        member = turn.run(bind_staff, person_id=turn.person.id, token=token, now=turn.now())
-    except DomainError as error:
-        return with_menu(turn, explain(turn, error))
-    return Reply(text=turn.t._(
-        "You are now staff of %(institution)s. Scan trainees' voucher codes with the menu "
-        "核销; type 结业 or 撤销报到 with a voucher number to complete or undo.",
-        institution=member.institution.display_name(turn.t.locale)))

@@ -10,7 +10,8 @@ from flask.cli import AppGroup
 from cli.invitations import invitation
 from cli.terminal import LANGUAGES
 from locales import translator
-from models.cadres import INVITATION_DAYS, invite_cadre
+from models.cadres import invite_cadre
+from models.invitations import INVITATION_DAYS
 from runtime.services import current
 from webhooks import qr
 

@@ -25,7 +25,7 @@ from models.claims import (
 )
 from models.errors import DomainError
 from models.persons import Group
-from models.settlement import settlement_rates
+from models.policy import settlement_rates
 from runtime.services import current
 from vocabulary.labels import GROUPS
 

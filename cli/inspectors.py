@@ -11,7 +11,7 @@ from cli.invitations import invitation
 from cli.terminal import LANGUAGES, language
 from locales import translator
 from models.attendance import invite_inspector
-from models.cadres import INVITATION_DAYS
+from models.invitations import INVITATION_DAYS
 from runtime.services import current
 from webhooks import qr
 

@@ -10,8 +10,8 @@ from wechatpy.exceptions import WeChatClientException
 
 from cli.terminal import refuse
 from locales import Translator
-from models.cadres import INVITATION_DAYS
 from models.errors import DomainError
+from models.invitations import INVITATION_DAYS
 from runtime.services import Services, current
 from runtime.wechat_api import Client
 

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from cli.invitations import invitation
 from cli.terminal import LANGUAGES, language
 from locales import translator
-from models.cadres import INVITATION_DAYS
+from models.invitations import INVITATION_DAYS
 from models.staff import invite_staff
 from runtime.services import current
 from webhooks import qr

@@ -35,7 +35,7 @@ from models.claims import (
     LineNote,
     claim_policy,
 )
-from models.settlement import settlement_rates
+from models.policy import settlement_rates
 
 CLAIM_COLUMNS = (
     (N_("No."), 5),

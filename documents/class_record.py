@@ -32,7 +32,7 @@ from models.clock import LOCAL_TZ
 from models.ledgers import (
     ClassRecord,
 )
-from models.settlement import settlement_rates
+from models.policy import settlement_rates
 from models.vouchers import VoucherStatus
 
 SESSION_COLUMNS = ((N_("Day"), 12), (N_("Time"), 13), (N_("Opened at"), 16),

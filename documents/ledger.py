@@ -37,7 +37,7 @@ from models.ledgers import (
     Quarter,
 )
 from models.persons import GroupStatus
-from models.settlement import settlement_rates
+from models.policy import settlement_rates
 from vocabulary.labels import CERTIFICATES, GROUPS, VOUCHER_STATUSES
 
 DATE_FORMAT = "yyyy-mm-dd"

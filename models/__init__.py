@@ -11,6 +11,7 @@ from models import (  # noqa: F401
     displays,
     export_jobs,
     followups,
+    invitations,
     jobs,
     miniprogram,
     outbox,

@@ -6,6 +6,7 @@ asks); staff mark by hand only with a reason, audited; inspectors record spot ch
 from __future__ import annotations
 
 import enum
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -28,11 +29,9 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 from models.audit import Channel, audit
 from models.base import Base, enum_column
 from models.basis import cite
-from models.cadres import InvitationKind, create_invitation, use_invitation
 from models.catalogue import ClassSession, Course, session_bounds
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
-from models.courses import distance_km
 from models.errors import (
     AlreadyCheckedIn,
     AttendanceShort,
@@ -49,9 +48,13 @@ from models.errors import (
     VoucherWrongInstitution,
 )
 from models.identity import clean_name
+from models.invitations import InvitationKind, InvitedRole, create_invitation
 from models.persons import LocationSource, Person
+from models.regions import distance_km
 from models.staff import StaffMember, staff_of
 from models.vouchers import Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 CHECKIN_CODE_SECONDS = 30
 OPENS_BEFORE = timedelta(minutes=15)  # check-in opens this long before the session starts
@@ -105,14 +108,11 @@ class Attendance(Base):
     session: Mapped[ClassSession] = relationship()
 
 
-class Inspector(Base):
+class Inspector(InvitedRole, Base):
     """A bureau inspector (督查): records spot checks of classes (每班必查, YN2021 三(三))."""
 
     __tablename__ = "inspectors"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
-    bound_at: Mapped[datetime]
+    invitation_kind = InvitationKind.INSPECTOR
 
 
 class SpotCheck(Base):
@@ -587,18 +587,6 @@ def record_spot_check(db: Session, *, session_id: int, openid: str, present_seen
 
 def invite_inspector(db: Session, *, now: datetime) -> str:
     return create_invitation(db, kind=InvitationKind.INSPECTOR, now=now, described={})
-
-
-def bind_inspector(db: Session, *, person_id: int, token: str, now: datetime) -> Inspector:
-    use_invitation(db, token=token, kind=InvitationKind.INSPECTOR, now=now, by=person_id)
-    inspector = db.scalar(select(Inspector).where(Inspector.person_id == person_id))
-    if inspector is None:
-        inspector = Inspector(person_id=person_id, bound_at=now)
-        db.add(inspector)
-    db.flush()
-    audit(db, actor_id=person_id, channel=Channel.WECHAT, action="inspector.bind",
-          target=inspector, at=now)
-    return inspector
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from models.clauses import Document, Reference, documents, references
+from models.policy import POLICY_FILE
 
 logger = logging.getLogger(__name__)
-
-POLICY_FILE = Path(__file__).resolve().parent / "data" / "policy.yaml"
 
 # The rules the product cites through the county's basis, by the id the policy file gives them.
 ADOPTED_RULES = (

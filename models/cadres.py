@@ -3,79 +3,39 @@ register those who cannot do it themselves, and see their own figures (QJ2020 å›
 
 from __future__ import annotations
 
-import enum
-import hashlib
-import secrets
-from datetime import date, datetime, timedelta
+import logging
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.audit import Channel, audit
-from models.base import Base, enum_column
+from models.base import Base
 from models.errors import InvitationInvalid, NotACadre
+from models.invitations import Invitation, InvitationKind, InvitedRole, create_invitation
 from models.persons import ConsentHow, Person
 from models.pii import Vault
 from models.regions import Region
 from models.registration import RegistrationForm, issue_bind_code, register
 
-INVITATION_DAYS = 14
+logger = logging.getLogger(__name__)
 
-
-class InvitationKind(enum.StrEnum):
-    CADRE = "cadre"
-    STAFF = "staff"
-    INSPECTOR = "inspector"
-
-
-class Invitation(Base):
-    """A one-time token inside a QR code's scene (``cadre:<token>``, ``staff:<token>``)."""
-
-    __tablename__ = "invitations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[InvitationKind] = mapped_column(enum_column(InvitationKind))
-    # Only the token's hash is kept: the database alone cannot forge an invitation.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    township_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
-    village: Mapped[str | None] = mapped_column(String(60))
-    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None]
-    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
-
-
-class Cadre(Base):
+class Cadre(InvitedRole, Base):
     __tablename__ = "cadres"
+    invitation_kind = InvitationKind.CADRE
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
     township_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     village: Mapped[str] = mapped_column(String(60))
-    bound_at: Mapped[datetime]
     # The URL WeChat gave for the cadre's permanent referral QR code (scene ref:<id>).
     qr_url: Mapped[str | None] = mapped_column(String(200))
 
-    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    person: Mapped[Person] = relationship(foreign_keys="Cadre.person_id")
     township: Mapped[Region] = relationship()
 
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_invitation(db: Session, *, kind: InvitationKind, now: datetime,
-                      described: dict[str, str], **scope: object) -> str:
-    """A one-time invitation of any kind; returns the token for the QR scene (only its hash is
-    kept). ``scope`` fills the invitation's columns (township, village, institution)."""
-    token = secrets.token_urlsafe(16)
-    invitation = Invitation(kind=kind, token_hash=token_hash(token), created_at=now,
-                            expires_at=now + timedelta(days=INVITATION_DAYS), **scope)
-    db.add(invitation)
-    audit(db, actor_id=None, channel=Channel.CLI, action="invitation.create",
-          target=invitation, after={"kind": kind.value, **described}, at=now)
-    return token
+    def take_scope(self, db: Session, invitation: Invitation) -> dict[str, Any]:
+        self.township_id, self.village = invitation.township_id, invitation.village
+        return {"village": invitation.village}
 
 
 def invite_cadre(db: Session, *, township_code: str, village: str, now: datetime) -> str:
@@ -86,37 +46,6 @@ def invite_cadre(db: Session, *, township_code: str, village: str, now: datetime
     return create_invitation(db, kind=InvitationKind.CADRE, now=now,
                              described={"village": village}, township_id=township.id,
                              village=village)
-
-
-def use_invitation(db: Session, *, token: str, kind: InvitationKind, now: datetime,
-                   by: int) -> Invitation:
-    """Spend the invitation behind a token, if it is still good, for the person ``by``."""
-    invitation = db.scalar(select(Invitation).where(
-        Invitation.token_hash == token_hash(token), Invitation.kind == kind
-    ).with_for_update())
-    if invitation is None:
-        raise InvitationInvalid(reason="unknown")
-    if invitation.used_at is not None:
-        raise InvitationInvalid(reason="used")
-    if invitation.expires_at < now:
-        raise InvitationInvalid(reason="expired")
-    invitation.used_at, invitation.used_by_id = now, by
-    return invitation
-
-
-def bind_cadre(db: Session, *, person_id: int, token: str, now: datetime) -> Cadre:
-    invitation = use_invitation(db, token=token, kind=InvitationKind.CADRE, now=now,
-                                by=person_id)
-    cadre = db.scalar(select(Cadre).where(Cadre.person_id == person_id))
-    if cadre is None:
-        cadre = Cadre(person_id=person_id, township_id=invitation.township_id,
-                      village=invitation.village, bound_at=now)
-        db.add(cadre)
-    else:  # a cadre moved to another village keeps one record
-        cadre.township_id, cadre.village = invitation.township_id, invitation.village
-    audit(db, actor_id=person_id, channel=Channel.WECHAT, action="cadre.bind", target=cadre,
-          after={"village": invitation.village}, at=now)
-    return cadre
 
 
 def cadre_of(db: Session, *, person_id: int) -> Cadre:

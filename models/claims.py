@@ -14,16 +14,21 @@ training subsidy while it runs; the claim after the class shows that advance and
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
 
-import yaml
 from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, distinct, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    contains_eager,
+    joinedload,
+    mapped_column,
+    relationship,
+)
 
 from models.attendance import Attendance, taken_place_by
 from models.audit import Channel, audit
@@ -32,8 +37,9 @@ from models.catalogue import ClassSession, Course, CourseStatus, Institution
 from models.clock import LOCAL_TZ
 from models.eligibility import Status, evaluate
 from models.errors import CourseNotFound, DomainError, NotFound
-from models.persons import Group, GroupStatus, Person, PersonGroup
-from models.settlement import POLICY_FILE, paid_already, settlement_rates
+from models.levels import same_level
+from models.persons import GroupStatus, Person, PersonGroup
+from models.policy import claim_policy, settlement_rates
 from models.vouchers import Voucher, VoucherStatus
 from models.workdays import add_working_days, work_calendar
 
@@ -53,80 +59,6 @@ LIVING_RULE, TRANSPORT_RULE = "living_allowance", "transport_allowance"
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 
-
-# --- the county's settings: pass rate and advance -------------------------------------------
-
-@dataclass(frozen=True)
-class PassBand:
-    """From this pass rate up (to the next band), this share of the training subsidy."""
-
-    from_rate: Decimal
-    share: Decimal
-
-
-@dataclass(frozen=True)
-class ClaimPolicy:
-    """``institution_claims`` of models/data/policy.yaml (QJ2020 五(二), QJ2019 (二十))."""
-
-    effective_from: date  # classes ending on or after it are paid by pass rate
-    bands: tuple[PassBand, ...]  # the highest first; the last starts at 0
-    pass_rate_is_demo: bool
-    pass_rate_source: str
-    advance_share: Decimal
-    advance_groups: frozenset[Group]
-    advance_source: str
-
-    def share_at(self, pass_rate: Decimal, *, class_ended_on: date) -> Decimal:
-        """The share of the training subsidy paid for a class with this pass rate."""
-        if class_ended_on < self.effective_from:
-            return Decimal(1)  # claimed as before: the full rate per certificate
-        return next(band.share for band in self.bands if pass_rate >= band.from_rate)
-
-
-@cache
-def claim_policy() -> ClaimPolicy:
-    """Read once per process; a bad section stops here, naming what is wrong."""
-    with POLICY_FILE.open(encoding="utf-8") as f:
-        return parse_claim_policy(yaml.safe_load(f).get("institution_claims"))
-
-
-def parse_claim_policy(data: Any) -> ClaimPolicy:
-    try:
-        return _claim_policy(data)
-    except (KeyError, TypeError, ValueError, InvalidOperation) as error:
-        raise ValueError(f"policy.yaml institution_claims: {error}") from None
-
-
-def _claim_policy(data: dict[str, Any]) -> ClaimPolicy:
-    pass_rate, advance = data["pass_rate"], data["advance"]
-    bands = sorted((PassBand(from_rate=_fraction(b["from"]), share=_fraction(b["share"]))
-                    for b in pass_rate["bands"]), key=lambda b: b.from_rate, reverse=True)
-    if not bands or bands[-1].from_rate != 0:
-        raise ValueError("pass_rate.bands need one band from 0")
-    if len({b.from_rate for b in bands}) != len(bands):
-        raise ValueError("two pass_rate.bands start at the same rate")
-    if any(b.share <= 0 for b in bands):
-        raise ValueError("a pass_rate band pays a share above 0")
-    effective_from = data["effective_from"]
-    if not isinstance(effective_from, date):
-        effective_from = date.fromisoformat(str(effective_from))
-    share = _fraction(advance["share"])
-    if share <= 0:
-        raise ValueError("advance.share must be above 0")
-    return ClaimPolicy(
-        effective_from=effective_from, bands=tuple(bands),
-        pass_rate_is_demo=bool(pass_rate.get("is_demo")), pass_rate_source=str(pass_rate["source"]),
-        advance_share=share, advance_groups=frozenset(Group(g) for g in advance["groups"]),
-        advance_source=str(advance["source"]))
-
-
-def _fraction(value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a share between 0 and 1")
-    number = Decimal(str(value))
-    if not 0 <= number <= 1:
-        raise ValueError(f"{value!r} is not a share between 0 and 1")
-    return number
 
 
 class LineNote:
@@ -353,6 +285,36 @@ def _days_present(db: Session, voucher: Voucher, now: datetime) -> int:
         .join(ClassSession, ClassSession.id == Attendance.session_id)
         .where(Attendance.person_id == voucher.person_id, Attendance.is_present.is_(True),
                ClassSession.course_id == voucher.course_id, taken_place_by(now))) or 0
+
+
+def paid_already(db: Session, vouchers: Iterable[Voucher]) -> dict[int, str]:
+    """For each of ``vouchers`` (in the order they are paid, courses loaded) whose training
+    subsidy was paid already for the same person, occupation and level (初级工 = 五级), by
+    another voucher: the number of that voucher. Paid means certified and settled, or in a
+    claim's line with a training subsidy, or earlier among ``vouchers`` themselves."""
+    vouchers = list(vouchers)
+    people = {v.person_id for v in vouchers}
+    if not people:
+        return {}
+    claimed = select(ClaimLine.voucher_id).where(ClaimLine.training_yuan > 0)
+    paid = list(db.scalars(
+        select(Voucher).join(Voucher.course)
+        .where(Voucher.person_id.in_(people), Voucher.certified.is_(True),
+               Voucher.id.not_in([v.id for v in vouchers]),
+               (Voucher.status == VoucherStatus.SETTLED) | Voucher.id.in_(claimed))
+        .options(contains_eager(Voucher.course)).order_by(Voucher.id)).unique())
+    found: dict[int, str] = {}
+    for voucher in vouchers:
+        earlier = next((v for v in paid if v.person_id == voucher.person_id
+                        and v.course_id != voucher.course_id
+                        and v.course.occupation == voucher.course.occupation
+                        and same_level(v.course.certificate_level,
+                                       voucher.course.certificate_level)), None)
+        if earlier is not None:
+            found[voucher.id] = earlier.number
+        elif voucher.certified:
+            paid.append(voucher)  # the first of the run pays; a later one of it does not
+    return found
 
 
 # --- the advance of project training ---------------------------------------------------------

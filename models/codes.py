@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from models.errors import CodeInvalid
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from models.errors import CodeInvalid, InvitationInvalid
 from models.pii import Vault
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,9 +102,17 @@ class StaticCode:
 class OneTimeCode:
     """A six-digit code a person is given in one place and types in another (a cadre's binding
     code, the mini-program's link code). Only its keyed digest is stored, under its purpose, so
-    reading the database gives no code away and one purpose's code never opens another's."""
+    reading the database gives no code away and one purpose's code never opens another's.
+
+    The code is kept in a row: ``digest_column`` holds its digest, ``expires_column`` when it
+    dies, and ``used_column`` is set once it is used; a code that is wrong, used or expired is
+    refused with InvitationInvalid(reason=``refusal``)."""
 
     purpose: str
+    digest_column: InstrumentedAttribute[Any]
+    expires_column: InstrumentedAttribute[Any]
+    used_column: InstrumentedAttribute[Any]
+    refusal: str
 
     def digest(self, vault: Vault, code: str) -> str:
         return vault.digest(f"{self.purpose}:{code.strip()}")
@@ -110,3 +125,14 @@ class OneTimeCode:
             digest = self.digest(vault, code)
             if not in_use(digest):
                 return code, digest
+
+    def holder(self, db: Session, *, vault: Vault, code: str, now: datetime) -> Any:
+        """The row that holds this code, locked until the transaction ends, if the code is
+        good: not used, not expired. InvitationInvalid otherwise, the same for every case."""
+        table = self.digest_column.class_
+        row = db.scalar(select(table).where(self.digest_column == self.digest(vault, code))
+                        .with_for_update())
+        if (row is None or getattr(row, self.used_column.key) is not None
+                or getattr(row, self.expires_column.key) < now):
+            raise InvitationInvalid(reason=self.refusal)
+        return row

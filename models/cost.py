@@ -10,6 +10,7 @@ transport) pay the person, not the course, and do not count here."""
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,9 +18,12 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from models.catalogue import Course
-from models.eligibility import Outcome, PayKind, Reason, Status, evaluate
+from models.eligibility import Outcome, Reason, Status, evaluate
 from models.errors import ClaimRefused
+from models.policy import PayKind
 from models.vouchers import check_claimable
+
+logger = logging.getLogger(__name__)
 
 COURSE_PAYERS = (PayKind.FREE, PayKind.BY_CERTIFICATE)
 # Reasons about the course, not the person: a free course none of whose free subsidies fits

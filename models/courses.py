@@ -4,6 +4,7 @@ course rules (``course_rules`` of models/data/policy.yaml: DX2020 三(四)'s 7:3
 from __future__ import annotations
 
 import enum
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import yaml
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from models.attendance import Attendance
 from models.audit import Channel, audit
 from models.basis import cite
 from models.catalogue import (
@@ -30,9 +32,11 @@ from models.catalogue import (
 from models.catalogue import Intent as WorkIntent
 from models.errors import CourseNotFound, CourseRuleBroken
 from models.levels import level_name
-from models.regions import Region
-from models.settlement import POLICY_FILE
+from models.policy import POLICY_FILE
+from models.regions import Region, distance_km
 from models.vouchers import seats_left
+
+logger = logging.getLogger(__name__)
 
 # YN2021 二(七)
 MIN_HOURS_FOR_CERTIFICATE = 120
@@ -143,14 +147,6 @@ def has_courses(db: Session) -> bool:
 
 def list_categories(db: Session) -> list[Category]:
     return list(db.scalars(select(Category).order_by(Category.no)))
-
-
-def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance (haversine), good to a few metres at a county's scale."""
-    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2)
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
 def _distance_km(origin: tuple[float, float], course: Course) -> float:
@@ -403,9 +399,6 @@ def _replace_sessions(db: Session, course: Course,
 
 def _refuse_if_attended(db: Session, course: Course, session: ClassSession) -> None:
     """A session someone attended is part of the record: it cannot be republished away."""
-    # models.attendance measures distances with this module, hence the late import.
-    from models.attendance import Attendance
-
     if session.id and db.scalar(select(func.count(Attendance.id))
                                 .where(Attendance.session_id == session.id)):
         raise CourseRuleBroken(rule="session_has_attendance", value=course.code,

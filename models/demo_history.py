@@ -37,14 +37,14 @@ from models.attendance import (
     LATE_AFTER,
     OPENS_BEFORE,
     Attendance,
+    Inspector,
     Position,
-    bind_inspector,
     check_in,
     invite_inspector,
     record_spot_check,
 )
 from models.audit import AuditEntry, Channel, audit
-from models.cadres import Cadre, bind_cadre, invite_cadre, register_neighbour
+from models.cadres import Cadre, invite_cadre, register_neighbour
 from models.catalogue import ClassSession, Course, Institution, InstitutionStatus, session_bounds
 from models.catalogue import Intent as WorkIntent
 from models.claims import Claim, make_claim, mark_paid
@@ -88,6 +88,7 @@ from models.followups import (
     queue_followup_questions,
     record_visit,
 )
+from models.invitations import bind_by_invitation
 from models.jobs import PUSH_DAYS, post_opening, push_due_openings
 from models.outbox import Outbox, OutboxStatus, unsubscribe
 from models.persons import ConsentHow, LocationSource, Person, meet
@@ -96,7 +97,7 @@ from models.presence import record_headcount
 from models.regions import Region, RegionLevel
 from models.registration import RegistrationForm, bind_with_code, register
 from models.settlement import settle
-from models.staff import StaffMember, bind_staff, invite_staff
+from models.staff import StaffMember, invite_staff
 from models.verification import decide_group
 from models.vouchers import Voucher, cancel_voucher, expire_vouchers, redeem_voucher
 
@@ -338,7 +339,7 @@ class Replay:
             openid = f"{OPENID_PREFIX}staff-{code}"
             person_id = self._person(openid, 900 + i)
             token = invite_staff(db, institution_code=code, now=since)
-            bind_staff(db, person_id=person_id, token=token, now=since)
+            bind_by_invitation(db, role=StaffMember, person_id=person_id, token=token, now=since)
             self.staff[code] = (openid, person_id)
         demo_cadre = db.scalar(select(Cadre).join(Person, Person.id == Cadre.person_id)
                                .where(Person.openid == DEMO_CADRE))
@@ -348,10 +349,10 @@ class Replay:
             person_id = self._person(openid, 920 + i)
             token = invite_cadre(db, township_code=row["township"], village=row["village"],
                                  now=since)
-            cadre = bind_cadre(db, person_id=person_id, token=token, now=since)
+            cadre = bind_by_invitation(db, role=Cadre, person_id=person_id, token=token, now=since)
             db.flush()
             self.cadres.append((cadre.id, openid))
-        bind_inspector(db, person_id=self._person(self.inspector, 940),
+        bind_by_invitation(db, role=Inspector, person_id=self._person(self.inspector, 940),
                        token=invite_inspector(db, now=since), now=since)
 
     def _backdate_catalogue(self, published: datetime) -> None:

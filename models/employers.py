@@ -23,21 +23,19 @@ from sqlalchemy.orm import Session
 
 from models.cadres import Cadre
 from models.catalogue import CertificateKind
-from models.claims import claim_policy
-from models.eligibility import (
-    EMPLOYER_PAYEES,
-    EMPLOYER_TRAININGS,
-    Outcome,
-    PayKind,
-    Policy,
-    Reason,
-    Rule,
-    Status,
-    eligibility_policy,
-    ended_outcome,
-)
+from models.eligibility import Outcome, Reason, Status, ended_outcome
 from models.errors import DomainError
 from models.persons import Group
+from models.policy import (
+    EMPLOYER_PAYEES,
+    EMPLOYER_TRAININGS,
+    PayKind,
+    Policy,
+    Rule,
+    claim_policy,
+    eligibility_policy,
+    settlement_rates,
+)
 from models.staff import StaffMember
 
 logger = logging.getLogger(__name__)
@@ -293,8 +291,6 @@ def _by_certificate(rule: Rule, question: EmployerQuestion) -> _Money:
 
 def skill_levels() -> tuple[str, ...]:
     """The skill levels the county's rates name (not their aliases), lowest first."""
-    from models.settlement import settlement_rates
-
     seen: dict[int, str] = {}
     for name, rate in settlement_rates().by_level.items():
         seen.setdefault(id(rate), name)

@@ -23,9 +23,9 @@ from models.claims import Claim, ClaimLine, claim_by_number
 from models.errors import CourseNotFound, DomainError
 from models.persons import Group, GroupStatus, Person, PersonGroup
 from models.pii import Vault
+from models.policy import settlement_rates
 from models.progress import Progress, ProgressFilter, progress
 from models.regions import Region
-from models.settlement import settlement_rates
 from models.vouchers import Voucher, VoucherStatus
 
 # A voucher whose holder was taken in by the institution (报到) is on the ledger, whatever

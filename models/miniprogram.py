@@ -11,6 +11,7 @@ official account for (``绑定小程序``) and types into the mini-program.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,14 +21,17 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.audit import Channel, audit
 from models.base import Base
+from models.cadres import Cadre
 from models.codes import OneTimeCode
 from models.errors import DomainError, InvitationInvalid
 from models.persons import Person
 from models.pii import Vault
+from models.staff import StaffMember
+
+logger = logging.getLogger(__name__)
 
 # A link code is typed within minutes of asking for it; six digits, so it also dies soon.
 LINK_CODE_MINUTES = 10
-LINK_CODE = OneTimeCode("mp-link")
 # How long a refresh token may wait for its one use (the mini-program signs in silently again
 # with wx.login when it has expired, so this only spares WeChat a round trip).
 REFRESH_DAYS = 30
@@ -72,6 +76,11 @@ class AppLinkCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+LINK_CODE = OneTimeCode("mp-link", digest_column=AppLinkCode.code_hash,
+                        expires_column=AppLinkCode.expires_at, used_column=AppLinkCode.used_at,
+                        refusal="app_code")
 
 
 class RefreshToken(Base):
@@ -153,14 +162,12 @@ def issue_link_code(db: Session, *, vault: Vault, openid: str, now: datetime) ->
 def link_with_code(db: Session, *, vault: Vault, account_id: int, code: str,
                    now: datetime) -> MiniProgramAccount:
     """The mini-program user typed the code the official account gave them: link them."""
-    row = db.scalar(select(AppLinkCode).where(
-        AppLinkCode.code_hash == LINK_CODE.digest(vault, code)).with_for_update())
-    if row is None or row.used_at is not None or row.expires_at < now:
-        raise InvitationInvalid(reason="app_code")
+    row = LINK_CODE.holder(db, vault=vault, code=code, now=now)
     row.used_at = now
     account = db.get_one(MiniProgramAccount, account_id)
     person = db.get_one(Person, row.person_id)
     _link(db, account, person, how="code", now=now)
+    logger.info("mini-program account %s linked to person %s by code", account.id, person.id)
     return account
 
 
@@ -199,9 +206,6 @@ def linked_person(db: Session, *, account_id: int) -> Person:
 
 def roles_of(db: Session, *, person_id: int) -> list[str]:
     """What the person may do besides training: staff of an institution, village cadre."""
-    from models.cadres import Cadre
-    from models.staff import StaffMember
-
     roles = ["trainee"]
     if db.scalar(select(StaffMember.id).where(StaffMember.person_id == person_id)):
         roles.append("staff")

@@ -11,20 +11,20 @@ hint: people move their household (户口迁移) and keep their number."""
 from __future__ import annotations
 
 import enum
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum import numdb
 
 from models.errors import InvalidAnswer
+from models.persons import Person
 from models.regions import Region, RegionLevel
 
-if TYPE_CHECKING:
-    from models.persons import Person
+logger = logging.getLogger(__name__)
 
 # The answer "not in this county", for where a person lives or seeks work (and, in the API,
 # the household's place when it is named apart).

@@ -1,13 +1,17 @@
-"""Regions: province → prefecture → county → township → village."""
+"""Regions: province → prefecture → county → township → village; and distances on the map."""
 
 from __future__ import annotations
 
 import enum
+import logging
+import math
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, enum_column
+
+logger = logging.getLogger(__name__)
 
 
 class RegionLevel(enum.StrEnum):
@@ -34,3 +38,11 @@ class Region(Base):
 
     def display_name(self, locale: str) -> str:
         return self.name_en if locale.startswith("en") else self.name
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine), good to a few metres at a county's scale."""
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(h))

@@ -3,6 +3,7 @@ registration of a neighbour (代报名) with the one-time code that later binds 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -16,7 +17,6 @@ from models.errors import (
     IdNumberAwaitsBinding,
     IdNumberTaken,
     InvalidAnswer,
-    InvitationInvalid,
     NotRegistered,
 )
 from models.identity import clean_name, clean_phone, parse_id_number, phone_answer
@@ -32,9 +32,15 @@ from models.persons import (
 from models.pii import Vault, mask_id, mask_phone
 from models.places import ELSEWHERE, PlaceRole, clean_place
 from models.regions import Region, RegionLevel
+from models.vouchers import cancel_unused_vouchers, has_ledger_vouchers
+
+logger = logging.getLogger(__name__)
 
 BIND_CODE_DAYS = 30
-BIND_CODE = OneTimeCode("bind")
+# Once the neighbour's WeChat has taken the record over (it has an openid), the code is used.
+BIND_CODE = OneTimeCode("bind", digest_column=Person.bind_code_hash,
+                        expires_column=Person.bind_code_expires_at, used_column=Person.openid,
+                        refusal="bind_code")
 
 
 @dataclass(frozen=True)
@@ -287,8 +293,6 @@ def withdraw_consent(db: Session, *, openid: str, channel: Channel, now: datetim
     subsidy ledgers must keep: a voucher not yet used is cancelled (its seat freed); once a
     voucher has been redeemed, the name, the ID number (sealed) and the verified groups stay for
     the ledgers and the audit of the money paid; everything else goes."""
-    from models.vouchers import cancel_unused_vouchers, has_ledger_vouchers
-
     person = registered_person(db, openid=openid)
     cancel_unused_vouchers(db, person_id=person.id, reason="consent withdrawn", now=now)
     keeps_ledger = has_ledger_vouchers(db, person_id=person.id)
@@ -323,10 +327,7 @@ def issue_bind_code(db: Session, *, vault: Vault, person: Person, now: datetime)
 def bind_with_code(db: Session, *, vault: Vault, openid: str, code: str,
                    now: datetime) -> Person:
     """The neighbour's own WeChat takes over the record a cadre made for them."""
-    person = db.scalar(select(Person).where(
-        Person.bind_code_hash == BIND_CODE.digest(vault, code)).with_for_update())
-    if person is None or person.openid is not None or person.bind_code_expires_at < now:
-        raise InvitationInvalid(reason="bind_code")
+    person = BIND_CODE.holder(db, vault=vault, code=code, now=now)
     stray = db.scalar(select(Person).where(Person.openid == openid))
     if stray is not None:
         if stray.is_registered:
@@ -342,6 +343,7 @@ def bind_with_code(db: Session, *, vault: Vault, openid: str, code: str,
         queue_unionid_lookup(db, person_id=person.id, now=now)
     audit(db, actor_id=person.id, channel=Channel.WECHAT, action="person.bind_wechat",
           target=person, at=now)
+    logger.info("person %s took over their record with a binding code", person.id)
     return person
 
 

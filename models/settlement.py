@@ -1,117 +1,32 @@
 """Settlement (凭券结算: the county's rule settle_by_voucher, on the model of DX2020 三(一)): the
 bureau pays an institution for the vouchers it completed in a period, at the county's rates by
-certificate kind and level (QJ2020 五(二)); each voucher is settled once, in one run, never
-again; and a person's occupation at one level is paid once (QJ2019 (十六)), whichever name the
-level goes by."""
+certificate kind and level (QJ2020 五(二), read by models.policy); each voucher is settled once,
+in one run, never again; and a person's occupation at one level is paid once (QJ2019 (十六)),
+whichever name the level goes by."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
-from typing import Any
 
-import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from models.audit import Channel, audit
 from models.catalogue import CertificateKind, Course, Institution
+from models.claims import ClaimLine, paid_already
 from models.clock import LOCAL_TZ
 from models.errors import NotFound, SettlementRefused
-from models.levels import grade_of, level_name, same_level
+from models.policy import Rate, Rates, settlement_rates
 from models.vouchers import Settlement, Voucher, VoucherStatus
 
 logger = logging.getLogger(__name__)
 
-POLICY_FILE = Path(__file__).resolve().parent / "data" / "policy.yaml"
 # "同一职业同一等级不可重复享受": a second certificate of the same occupation and level earns
 # no training subsidy, in a settlement run or in a class's claim.
 QJ2019_ONCE = "曲政办发〔2019〕112号 (十六)"
-
-
-
-
-# --- the county's rates --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Rate:
-    training_yuan: Decimal
-    appraisal_yuan: Decimal
-    source: str
-
-    @property
-    def total_yuan(self) -> Decimal:
-        return self.training_yuan + self.appraisal_yuan
-
-
-@dataclass(frozen=True)
-class Rates:
-    """``settlement_rates`` of models/data/policy.yaml, checked against the policy's range."""
-
-    by_kind: dict[CertificateKind, Rate]
-    by_level: dict[str, Rate]  # skill-level certificates, by the catalogue's name of the level
-    no_certificate: Rate
-    is_demo: bool
-
-    def rate_for(self, *, kind: CertificateKind, level: str | None,
-                 is_certified: bool) -> Rate | None:
-        """The rate of one voucher; None when the data names none for its certificate."""
-        if not is_certified:
-            return self.no_certificate
-        if kind is CertificateKind.SKILL_LEVEL:
-            # 五级 is 初级工: one vocabulary of levels (models/levels.py).
-            return self.by_level.get(level_name(level) or "")
-        return self.by_kind.get(kind)
-
-
-@cache
-def settlement_rates() -> Rates:
-    """Read once per process; a file outside the policy's range stops here, loudly."""
-    with POLICY_FILE.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f)["settlement_rates"]
-    return parse_rates(data)
-
-
-def parse_rates(data: dict[str, Any]) -> Rates:
-    bounds = data["range_yuan"]
-    low, high, appraisal_max = (Decimal(str(bounds[k])) for k in ("min", "max", "appraisal_max"))
-    by_kind: dict[CertificateKind, Rate] = {}
-    by_level: dict[str, Rate] = {}
-    for rule in data["rules"]:
-        rate = _rate(rule)
-        if not (low <= rate.training_yuan <= high and 0 <= rate.appraisal_yuan <= appraisal_max):
-            raise ValueError(f"settlement rate outside the policy's range: {rule}")
-        kind = CertificateKind(rule["certificate_kind"])
-        if kind is CertificateKind.SKILL_LEVEL:
-            if "aliases" in rule:
-                raise ValueError("settlement rates take no `aliases`: the other names of a "
-                                 f"level are in models/levels.py ({rule})")
-            grade = grade_of(rule["level"])
-            if grade is None:
-                raise ValueError(f"skill level {rule['level']!r} is not one of the five grades "
-                                 "of models/levels.py")
-            if grade.name in by_level:
-                raise ValueError(f"skill level {grade.name} has two settlement rates")
-            by_level[grade.name] = rate
-        elif kind in by_kind:
-            raise ValueError(f"certificate kind {kind} has two settlement rates")
-        else:
-            by_kind[kind] = rate
-    missing = set(CertificateKind) - set(by_kind) - {CertificateKind.SKILL_LEVEL}
-    if missing or not by_level:
-        raise ValueError(f"no settlement rate for {sorted(missing) or 'skill levels'}")
-    return Rates(by_kind=by_kind, by_level=by_level, no_certificate=_rate(data["no_certificate"]),
-                 is_demo=bool(data.get("is_demo")))
-
-
-def _rate(rule: dict[str, Any]) -> Rate:
-    return Rate(training_yuan=Decimal(str(rule["training_yuan"])),
-                appraisal_yuan=Decimal(str(rule["appraisal_yuan"])), source=str(rule["source"]))
 
 
 # --- a settlement run ----------------------------------------------------------------------
@@ -223,9 +138,6 @@ def _due(db: Session, *, institution_id: int, period_start: date,
          period_end: date) -> list[Voucher]:
     """The vouchers to settle, locked: a second clerk settling at once waits, then finds them
     settled and leaves them out."""
-    # models.claims prices its lines from this module's rates, hence the late import.
-    from models.claims import ClaimLine
-
     starts = datetime.combine(period_start, time.min, tzinfo=LOCAL_TZ)
     ends = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=LOCAL_TZ)
     return list(db.scalars(
@@ -238,39 +150,6 @@ def _due(db: Session, *, institution_id: int, period_start: date,
         .options(contains_eager(Voucher.course), joinedload(Voucher.person))
         .order_by(Voucher.completed_at, Voucher.id)
         .with_for_update(of=Voucher)).unique())
-
-
-def paid_already(db: Session, vouchers: Iterable[Voucher]) -> dict[int, str]:
-    """For each of ``vouchers`` (in the order they are paid, courses loaded) whose training
-    subsidy was paid already for the same person, occupation and level (初级工 = 五级), by
-    another voucher: the number of that voucher. Paid means certified and settled, or in a
-    claim's line with a training subsidy, or earlier among ``vouchers`` themselves."""
-    # models.claims prices its lines from this module's rates, hence the late import.
-    from models.claims import ClaimLine
-
-    vouchers = list(vouchers)
-    people = {v.person_id for v in vouchers}
-    if not people:
-        return {}
-    claimed = select(ClaimLine.voucher_id).where(ClaimLine.training_yuan > 0)
-    paid = list(db.scalars(
-        select(Voucher).join(Voucher.course)
-        .where(Voucher.person_id.in_(people), Voucher.certified.is_(True),
-               Voucher.id.not_in([v.id for v in vouchers]),
-               (Voucher.status == VoucherStatus.SETTLED) | Voucher.id.in_(claimed))
-        .options(contains_eager(Voucher.course)).order_by(Voucher.id)).unique())
-    found: dict[int, str] = {}
-    for voucher in vouchers:
-        earlier = next((v for v in paid if v.person_id == voucher.person_id
-                        and v.course_id != voucher.course_id
-                        and v.course.occupation == voucher.course.occupation
-                        and same_level(v.course.certificate_level,
-                                       voucher.course.certificate_level)), None)
-        if earlier is not None:
-            found[voucher.id] = earlier.number
-        elif voucher.certified:
-            paid.append(voucher)  # the first of the run pays; a later one of it does not
-    return found
 
 
 def _row(voucher: Voucher, rates: Rates, paid_with: str | None = None) -> SettlementRow:

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from models.audit import Channel, audit
 from models.base import Base
-from models.cadres import InvitationKind, create_invitation, use_invitation
 from models.catalogue import Institution
 from models.errors import InvitationInvalid, NotStaff
+from models.invitations import Invitation, InvitationKind, InvitedRole, create_invitation
 from models.persons import Person
 
+logger = logging.getLogger(__name__)
 
-class StaffMember(Base):
+
+class StaffMember(InvitedRole, Base):
     __tablename__ = "staff_members"
+    invitation_kind = InvitationKind.STAFF
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
-    bound_at: Mapped[datetime]
 
     person: Mapped[Person] = relationship()
     institution: Mapped[Institution] = relationship()
+
+    def take_scope(self, db: Session, invitation: Invitation) -> dict[str, Any]:
+        self.institution_id = invitation.institution_id
+        self.institution = db.get_one(Institution, invitation.institution_id)
+        return {"institution_id": invitation.institution_id}
 
 
 def invite_staff(db: Session, *, institution_code: str, now: datetime) -> str:
@@ -34,23 +40,6 @@ def invite_staff(db: Session, *, institution_code: str, now: datetime) -> str:
     return create_invitation(db, kind=InvitationKind.STAFF, now=now,
                              described={"institution": institution_code},
                              institution_id=institution.id)
-
-
-def bind_staff(db: Session, *, person_id: int, token: str, now: datetime) -> StaffMember:
-    invitation = use_invitation(db, token=token, kind=InvitationKind.STAFF, now=now,
-                                by=person_id)
-    member = db.scalar(select(StaffMember).where(StaffMember.person_id == person_id))
-    if member is None:
-        member = StaffMember(person_id=person_id, institution_id=invitation.institution_id,
-                             bound_at=now)
-        db.add(member)
-    else:
-        member.institution_id = invitation.institution_id
-    member.institution = db.get_one(Institution, invitation.institution_id)
-    db.flush()
-    audit(db, actor_id=person_id, channel=Channel.WECHAT, action="staff.bind", target=member,
-          after={"institution_id": invitation.institution_id}, at=now)
-    return member
 
 
 def staff_of(db: Session, *, openid: str) -> StaffMember:

@@ -6,6 +6,7 @@ expired, revoked. Every change is audited."""
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -35,9 +36,12 @@ from models.errors import (
 from models.levels import same_level
 from models.outbox import enqueue
 from models.persons import Person
+from models.policy import yearly_cap_on
 from models.regions import Region
 from models.staff import StaffMember, staff_of
 from models.targets import Target, TargetMeasure
+
+logger = logging.getLogger(__name__)
 
 # A voucher not redeemed within this long after the course starts expires and frees its seat.
 REDEEM_GRACE = timedelta(days=3)
@@ -223,9 +227,6 @@ def _check_claim(db: Session, *, person: Person, course: Course, today: date) ->
         if busy and other.starts_on <= course.ends_on and course.starts_on <= other.ends_on:
             raise ClaimRefused(rule="overlap", source=cite("no_overlapping_courses"),
                                course=other.name)
-    # The policy file holds the cap (models.eligibility reads vouchers, hence the late import).
-    from models.eligibility import yearly_cap_on
-
     cap = yearly_cap_on(today)
     this_year = trainings_in_year(held, course.starts_on.year)
     if len(this_year) >= cap:

@@ -14,8 +14,9 @@ from models.audit import Channel
 from models.catalogue import CertificateKind, ClassSession, session_bounds
 from models.completion import complete
 from models.courses import CourseSpec, publish_course
+from models.invitations import bind_by_invitation
 from models.persons import meet, note_location
-from models.staff import bind_staff, invite_staff
+from models.staff import StaffMember, invite_staff
 from models.vouchers import Voucher, redeem_voucher
 
 
@@ -24,7 +25,7 @@ def staff_member(services, *, institution_code: str, openid: str, now: datetime)
     with services.sessions.begin() as db:
         token = invite_staff(db, institution_code=institution_code, now=now)
         person = meet(db, openid=openid, now=now)
-        bind_staff(db, person_id=person.id, token=token, now=now)
+        bind_by_invitation(db, role=StaffMember, person_id=person.id, token=token, now=now)
     return openid
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.desk import DeskRole
-from models.eligibility import eligibility_policy
+from models.policy import eligibility_policy
 from tests.people import register_via_chat
 
 ON = datetime(2026, 11, 25).date()

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from models.audit import AuditEntry, Channel
 from models.catalogue import CertificateKind, Course
-from models.claims import Claim, ClaimAdvance, claim_policy, parse_claim_policy
+from models.claims import Claim, ClaimAdvance
 from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.persons import Group, GroupStatus, PersonGroup
-from models.settlement import POLICY_FILE, settlement_rates
+from models.policy import POLICY_FILE, claim_policy, parse_claim_policy, settlement_rates
 from models.vouchers import Voucher, claim_voucher
 from tests.classes import attend_and_complete, redeem, staff_member
 from tests.people import id_number, register_via_chat

@@ -28,7 +28,7 @@ from models.claims import (
 )
 from models.clock import LOCAL_TZ
 from models.persons import Group, GroupStatus, PersonGroup
-from models.settlement import settlement_rates
+from models.policy import settlement_rates
 from models.vouchers import Voucher, claim_voucher
 from models.workdays import add_working_days, work_calendar, working_days_between
 from tests.classes import attend_and_complete, redeem, staff_member

@@ -30,7 +30,7 @@ from models.courses import CourseRulesInvalid, course_rules, parse_course_rules
 from models.desk import DeskRole
 from models.errors import CourseFileRejected
 from models.persons import Person
-from models.settlement import settlement_rates
+from models.policy import settlement_rates
 from models.vouchers import Voucher, VoucherStatus
 from tests.people import id_number, register_via_chat
 from tests.test_ledgers import export

@@ -41,7 +41,7 @@ from models.cadres import Cadre
 from models.catalogue import ClassSession, Course, session_bounds
 from models.claims import CLAIMABLE, Claim, ClaimLine
 from models.clock import LOCAL_TZ, FrozenClock
-from models.courses import MAX_HOURS_A_DAY, MIN_HOURS_FOR_CERTIFICATE, distance_km
+from models.courses import MAX_HOURS_A_DAY, MIN_HOURS_FOR_CERTIFICATE
 from models.demo import (
     DEMO_DESK_PASSWORD,
     DEMO_OPENIDS,
@@ -57,13 +57,14 @@ from models.demo_history import (
     place_demo_session,
 )
 from models.demo_plan import ENDED_CLASSES, GRADUATE, OPENID_PREFIX, RUNNING_CLASSES, TRAINEES
-from models.eligibility import yearly_cap_on
 from models.followups import FINISHED, FollowUp, add_months
 from models.identity import parse_id_number
 from models.jobs import JobOpening, JobPush
 from models.outbox import Outbox, OutboxStatus
 from models.persons import LocationSource, Person
 from models.pii import Vault, mask_id
+from models.policy import yearly_cap_on
+from models.regions import distance_km
 from models.vouchers import HOLDING, Settlement, Voucher, VoucherStatus
 from runtime.config import Config
 from tests.browser import live_server

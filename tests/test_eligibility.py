@@ -21,21 +21,20 @@ from models.catalogue import CertificateKind, ClassSession, Course
 from models.catalogue import Intent as WorkIntent
 from models.clock import LOCAL_TZ
 from models.courses import CourseSpec, publish_course
-from models.eligibility import (
-    Evaluation,
-    PolicyFileInvalid,
-    Status,
-    eligibility_policy,
-    evaluate,
-    parse_policy,
-)
+from models.eligibility import Evaluation, Status, evaluate
 from models.errors import CourseNotFound, NotRegistered
 from models.persons import ConsentHow, Group, GroupStatus, HouseholdKind, Person, meet
 from models.pii import Vault
 from models.places import ELSEWHERE
+from models.policy import (
+    POLICY_FILE,
+    PolicyFileInvalid,
+    eligibility_policy,
+    parse_policy,
+    settlement_rates,
+)
 from models.regions import Region, RegionLevel
 from models.registration import RegistrationForm, register
-from models.settlement import POLICY_FILE, settlement_rates
 from models.vouchers import Voucher, VoucherStatus
 from tests.people import id_number
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from models.desk import DeskRole
-from models.eligibility import PolicyFileInvalid, parse_policy
-from models.settlement import POLICY_FILE
+from models.policy import POLICY_FILE, PolicyFileInvalid, parse_policy
 from tests.people import register_via_chat
 
 QJ2020_53 = "曲政发〔2020〕45号 五(三)"

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from models.audit import AuditEntry, Channel
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
-from models.eligibility import Status, eligibility_policy
+from models.eligibility import Status
 from models.persons import Group, HouseholdKind, Person
+from models.policy import eligibility_policy
 from models.regions import Region
 from tests.people import OUTSIDE, id_number, register_via_chat
 from vocabulary.labels import GROUP_ORDER

@@ -22,10 +22,11 @@ from models.codes import RotatingCode
 from models.demo import load_demo
 from models.displays import DisplayLink, DisplayScreen, visit_display
 from models.errors import VoucherAlreadyRedeemed
+from models.invitations import bind_by_invitation
 from models.persons import DEFAULT_LOCALE, ConsentHow, Person, meet, recognize
 from models.pii import Vault
 from models.registration import RegistrationForm, register
-from models.staff import bind_staff, invite_staff
+from models.staff import StaffMember, invite_staff
 from models.vouchers import Redemption, Voucher, VoucherStatus, claim_voucher, redeem_voucher
 from tests.conftest import POSTGRES_URL, START, _unavailable
 from tests.people import id_number
@@ -76,7 +77,7 @@ def _voucher_and_staff(engine, n: int) -> tuple[int, list[str]]:
         for member in staff:
             person = meet(db, openid=member, now=START)
             token = invite_staff(db, institution_code="lp-pes", now=START)
-            bind_staff(db, person_id=person.id, token=token, now=START)
+            bind_by_invitation(db, role=StaffMember, person_id=person.id, token=token, now=START)
         return voucher.id, staff
 
 

@@ -20,10 +20,12 @@ from models.audit import AuditEntry, Channel
 from models.catalogue import CertificateKind, Course
 from models.clock import LOCAL_TZ
 from models.errors import SettlementRefused
+from models.invitations import bind_by_invitation
 from models.outbox import Outbox
 from models.persons import DEFAULT_LOCALE, Person, meet
-from models.settlement import POLICY_FILE, parse_rates, settle
-from models.staff import StaffMember, bind_staff
+from models.policy import POLICY_FILE, parse_rates
+from models.settlement import settle
+from models.staff import StaffMember
 from models.vouchers import (
     Settlement,
     Voucher,
@@ -339,8 +341,8 @@ def test_the_staff_invite_prints_a_qr_for_a_one_time_scene(runner, fake_wechat, 
 
     with sessions.begin() as session:
         person = meet(session, openid="o-new-staff", now=clock.now())
-        member = bind_staff(session, person_id=person.id, token=scene.removeprefix("staff:"),
-                            now=clock.now())
+        member = bind_by_invitation(session, role=StaffMember, person_id=person.id,
+                                    token=scene.removeprefix("staff:"), now=clock.now())
     assert db.get_one(StaffMember, member.id).institution.code == "lp-xinyuan"
 
 

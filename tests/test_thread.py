@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from models.cadres import Invitation
 from models.catalogue import Course
+from models.invitations import Invitation
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
 from tests.people import ANSWERS, answer_keys, id_number, register_via_chat

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from models import links
 from models.audit import Channel
 from models.catalogue import Course
+from models.invitations import bind_by_invitation
 from models.persons import Person
-from models.staff import bind_staff, invite_staff
+from models.staff import StaffMember, invite_staff
 from models.vouchers import claim_voucher, redeem_voucher
 from tests.browser import qr_markup, scripts_run_only_by_hash, wait_for_a_new_code
 from tests.people import ANSWERS, id_number, register_via_chat
@@ -67,7 +68,7 @@ def redeem(sessions, services, clock):
     with sessions.begin() as db:
         staff_id = db.scalar(select(Person.id).where(Person.openid == STAFF))
         token = invite_staff(db, institution_code="lp-pes", now=clock.now())
-        bind_staff(db, person_id=staff_id, token=token, now=clock.now())
+        bind_by_invitation(db, role=StaffMember, person_id=staff_id, token=token, now=clock.now())
 
     def run(card: Card) -> None:
         code = services.voucher_codes.show(card.voucher_id, clock.now()).code

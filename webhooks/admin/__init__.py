@@ -1,12 +1,8 @@
 """The bureau's desk under ``/admin/``: sign-in, targets and progress, ledgers and exports,
 follow-up and employment, job openings. Every view checks the role of whoever is signed in."""
 
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-# The views register themselves on ``bp``; imported last because they import ``bp``.
-from webhooks.admin import (  # noqa: E402, F401
+# The views register themselves on ``bp`` (webhooks/admin/blueprint.py) when imported.
+from webhooks.admin import (  # noqa: F401
     auth,
     dashboard,
     employers,
@@ -17,3 +13,6 @@ from webhooks.admin import (  # noqa: E402, F401
     outbox,
     oversight,
 )
+from webhooks.admin.blueprint import bp
+
+__all__ = ["bp"]

@@ -37,7 +37,7 @@ from models.desk import (
 from models.errors import SignInRefused
 from models.persons import DEFAULT_LOCALE
 from runtime.services import Services, current
-from webhooks.admin import bp
+from webhooks.admin.blueprint import bp
 from webhooks.locale import request_locale
 
 logger = logging.getLogger(__name__)

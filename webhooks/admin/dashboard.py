@@ -31,7 +31,6 @@ from models.progress import (
 from models.regions import Region, RegionLevel
 from models.targets import GoalMeasure, GoalUnit, PlanGoal, plan_goals
 from runtime.services import current
-from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
     desk_page,
@@ -39,6 +38,7 @@ from webhooks.admin.auth import (
     forbidden,
     require_role,
 )
+from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import choice_arg, code_arg, number_arg, year_arg
 
 ALL_ROLES = (DeskRole.ADMIN, DeskRole.INSPECTOR, DeskRole.INSTITUTION)

@@ -23,8 +23,8 @@ from models.persons import Group
 from runtime.services import current
 from vocabulary import employers as employer_words
 from vocabulary.labels import CERTIFICATES, GROUPS
-from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, desk_translator, require_role
+from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import BadFilter, choice_arg, number_arg
 
 BUREAU = (DeskRole.ADMIN, DeskRole.INSPECTOR)

@@ -30,7 +30,6 @@ from models.export_jobs import (
 )
 from models.ledgers import LedgerRefused, Month, Quarter, classes_to_export
 from runtime.services import current
-from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
     desk_message,
@@ -40,6 +39,7 @@ from webhooks.admin.auth import (
     institution_scope,
     require_role,
 )
+from webhooks.admin.blueprint import bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The job's page reloads itself this often while the file is being made (no script needed).

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locales import N_
-from webhooks.admin import bp
 from webhooks.admin.auth import desk_message
+from webhooks.admin.blueprint import bp
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 # ASCII digits only ("²" and "٣" are digits to str.isdigit() but not to int()), and few of them

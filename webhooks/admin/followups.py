@@ -10,7 +10,6 @@ from locales import N_
 from models.desk import DeskRole
 from models.outcomes import EMPLOYMENT_GOAL, Dimension, outcomes
 from runtime.services import current
-from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
     desk_page,
@@ -18,6 +17,7 @@ from webhooks.admin.auth import (
     institution_scope,
     require_role,
 )
+from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import BadFilter, choice_arg, number_arg, year_arg
 
 DIMENSION_WORDS = {

@@ -24,7 +24,6 @@ from models.jobs import (
     withdraw_opening,
 )
 from runtime.services import current
-from webhooks.admin import bp
 from webhooks.admin.auth import (
     current_desk_user,
     desk_message,
@@ -32,6 +31,7 @@ from webhooks.admin.auth import (
     desk_translator,
     require_role,
 )
+from webhooks.admin.blueprint import bp
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 

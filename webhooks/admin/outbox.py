@@ -10,8 +10,8 @@ from locales import N_
 from models.desk import DeskRole
 from models.outbox import OutboxStatus, outbox_overview
 from runtime.services import current
-from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, require_role
+from webhooks.admin.blueprint import bp
 
 STATUS_WORDS = {
     OutboxStatus.PENDING: N_("Waiting"),

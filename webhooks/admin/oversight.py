@@ -23,8 +23,8 @@ from models.presence import (
     presence_oversight,
 )
 from runtime.services import current
-from webhooks.admin import bp
 from webhooks.admin.auth import desk_page, require_role
+from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import number_arg
 
 # Degrees of latitude to metres, for the page's explanation of the thresholds.

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, Strict
 
 from models.catalogue import CertificateKind
-from models.eligibility import EMPLOYER_TRAININGS
 from models.employers import (
     MAX_MONTHS,
     MAX_WORKERS,
@@ -17,6 +16,7 @@ from models.employers import (
     check_employer_adviser,
     employer_subsidies,
 )
+from models.policy import EMPLOYER_TRAININGS
 from runtime.services import current
 from vocabulary import employers as employer_words
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
