@@ -147,18 +147,15 @@ class Trainee:
     person_id: int
 
 
-class Classroom:
-    """Trainees enrolled as in life: registered through the bot, a voucher claimed, redeemed by
-    the institution's staff (报到), present at every session and completed (结业) through its
-    attendance rule. Each trainee has an ID number and a phone of their own; an even sequence
-    number makes a woman, an odd one a man."""
+class Setup:
+    """Domain functions run each in a transaction of its own, and one staff member for each
+    institution, bound on first need (``staff`` names those known already)."""
 
-    def __init__(self, wechat, services, sessions, clock) -> None:
-        self.wechat, self.services, self.sessions, self.clock = wechat, services, sessions, clock
-        # institution code -> staff openid; the demo's staff run lp-zhongzhi's classes.
-        self.staff = {DEMO_STAFF_INSTITUTION: "demo-staff"}
-        self.seq = 300
-        self.completed_at: datetime | None = None
+    staff_openid = "o-staff-{}"
+
+    def __init__(self, services, sessions, clock, *, staff: dict[str, str] | None = None) -> None:
+        self.services, self.sessions, self.clock = services, sessions, clock
+        self.staff = dict(staff or {})  # institution code -> staff openid
 
     def run(self, fn, **kw):
         with self.sessions.begin() as db:
@@ -167,9 +164,24 @@ class Classroom:
     def staff_of(self, institution: str) -> str:
         if institution not in self.staff:
             self.staff[institution] = staff_member(
-                self.services, institution_code=institution, openid=f"o-staff-{institution}",
-                now=self.clock.now())
+                self.services, institution_code=institution,
+                openid=self.staff_openid.format(institution), now=self.clock.now())
         return self.staff[institution]
+
+
+class Classroom(Setup):
+    """Trainees enrolled as in life: registered through the bot, a voucher claimed, redeemed by
+    the institution's staff (报到), present at every session and completed (结业) through its
+    attendance rule. Each trainee has an ID number and a phone of their own; an even sequence
+    number makes a woman, an odd one a man."""
+
+    def __init__(self, wechat, services, sessions, clock) -> None:
+        # The demo's staff run lp-zhongzhi's classes.
+        super().__init__(services, sessions, clock,
+                         staff={DEMO_STAFF_INSTITUTION: "demo-staff"})
+        self.wechat = wechat
+        self.seq = 300
+        self.completed_at: datetime | None = None
 
     def course(self, code: str) -> Course:
         with self.sessions.begin() as db:
