@@ -128,15 +128,16 @@ def _publish_bench_courses(db, *, now: datetime, class_size: int) -> None:
 
 
 def _bench_staff(db, *, now: datetime, count: int) -> list[str]:
+    from models.invitations import bind_by_invitation
     from models.persons import meet
-    from models.staff import bind_staff, invite_staff
+    from models.staff import StaffMember, invite_staff
 
     staff = []
     for n in range(count):
         openid = f"bench-staff-{n}"
         member = meet(db, openid=openid, now=now)
-        bind_staff(db, person_id=member.id,
-                   token=invite_staff(db, institution_code="lp-pes", now=now), now=now)
+        bind_by_invitation(db, role=StaffMember, person_id=member.id,
+                           token=invite_staff(db, institution_code="lp-pes", now=now), now=now)
         staff.append(openid)
     return staff
 

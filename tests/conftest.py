@@ -21,14 +21,16 @@ from bot import understanding
 from cli.database import migrate
 from devtools.fake_wechat import FakeWeChatServer
 from models.base import make_engine
+from models.catalogue import Course
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
 from models.persons import Person
 from models.pii import Vault
 from runtime.config import Config
 from runtime.services import Services
+from tests import factories
 from tests.browser import chromium, live_server
-from tests.wechat_server import Answer, WeChatServer
+from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
 
 pytest_plugins = ["tests.desk_fixtures", "tests.api_fixtures", "tests.committed"]
@@ -77,24 +79,36 @@ def _admin_postgres():
                        connect_args={"options": "-c statement_timeout=0"})
 
 
-def _fresh_postgres() -> Engine:
+def _fresh_postgres(name: str = RUN_DB, **options) -> Engine:
     admin = _admin_postgres()
     try:
         with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {RUN_DB}"))
-            connection.execute(text(f"CREATE DATABASE {RUN_DB}"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
     except OperationalError as error:
         _unavailable("PostgreSQL at " + POSTGRES_URL, error)
     finally:
         admin.dispose()
-    return make_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/" + RUN_DB)
+    return make_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/" + name, **options)
 
 
-def _drop_postgres() -> None:
+def _drop_postgres(name: str = RUN_DB) -> None:
     admin = _admin_postgres()
     with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
+
+
+def committed_postgres(name: str, vault: Vault) -> Iterator[Engine]:
+    """A PostgreSQL database of its own, migrated, with the demo county, whose transactions
+    really commit (for tests of concurrent transactions); dropped afterwards."""
+    engine = _fresh_postgres(name, pool_size=10)
+    migrate(engine)
+    with sessionmaker(engine).begin() as db:
+        load_demo(db, vault=vault, now=START, today=START.date())
+    yield engine
+    engine.dispose()
+    _drop_postgres(name)
 
 
 def _owner_is_gone(owner: bytes | None) -> bool:
@@ -233,18 +247,11 @@ def wechat(client, config, clock) -> WeChatServer:
 
 @pytest.fixture
 def talk(wechat):
-    """A dialogue as a transcript: [(what the person says, words the reply must contain)]."""
-
-    def run(openid: str, lines: list[tuple[str, str | list[str]]]) -> list[Answer]:
-        answers = []
-        for said, expected in lines:
-            answer = wechat.say(openid, said)
-            for words in [expected] if isinstance(expected, str) else expected:
-                assert words in answer.text, f"after {said!r}: {words!r} not in\n{answer.text}"
-            answers.append(answer)
-        return answers
-
-    return run
+    """A dialogue as a transcript: ``talk(openid, [(what the person says, expected), …])``;
+    expected is words the reply must contain, ``absent(words)`` for words it must not, a list
+    of both, or None; a line may say it as a ``Voice(…)`` and add, third, a list of words the
+    reply must not contain (tests/wechat_server.py). Returns the replies."""
+    return wechat.transcript
 
 
 @pytest.fixture
@@ -254,6 +261,54 @@ def person_named(db):
         return db.scalar(select(Person).where(Person.openid == openid))
 
     return find
+
+
+# --- people and classes, built by tests/factories.py -----------------------------------------
+
+@pytest.fixture
+def trainee(wechat) -> str:
+    """A trainee registered through the chat, with consent: their openid."""
+    return factories.registered_trainee(wechat)
+
+
+@pytest.fixture
+def staff(wechat, services, clock) -> str:
+    """lp-pes's staff member, bound by scanning the bureau's invitation: their openid."""
+    return factories.bound_staff(wechat, services, clock)
+
+
+@pytest.fixture
+def cadre_invitation(services, clock):
+    """``cadre_invitation(village=…, township=…)``: a one-time invitation's token."""
+
+    def make(village: str = "腊者村", township: str = "lubuge") -> str:
+        return factories.cadre_invitation(services, clock, village=village, township=township)
+
+    return make
+
+
+@pytest.fixture
+def cadre(wechat, services, clock) -> str:
+    """demo-cadre, bound to 腊者村 by scanning an invitation: their openid."""
+    return factories.bound_cadre(wechat, services, clock, "demo-cadre")
+
+
+@pytest.fixture
+def today_class(db) -> Course:
+    """The demo's class that runs today (lp-zhongzhi, demo-staff its staff)."""
+    return factories.course(db, factories.TODAY_CLASS)
+
+
+@pytest.fixture
+def opened(wechat, clock, today_class) -> Course:
+    """The afternoon session of today's class is open (开课 by its staff)."""
+    factories.open_afternoon_session(wechat, clock)
+    return today_class
+
+
+@pytest.fixture
+def classroom(wechat, services, sessions, clock) -> factories.Classroom:
+    return factories.Classroom(wechat, services, sessions, clock)
 
 
 # Headless Chromium for the pages a person sees (tests/browser.py says how it is found).

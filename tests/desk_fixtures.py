@@ -25,7 +25,8 @@ from models.followups import FollowUp, WorkAfter
 from models.persons import ConsentHow
 from models.registration import RegistrationForm, register
 from models.vouchers import claim_voucher
-from tests.classes import attend_and_complete, redeem, staff_member
+from tests.classes import attend_and_complete, redeem
+from tests.factories import Setup
 from tests.people import id_number
 
 DESK_PASSWORD = "correct horse battery"
@@ -95,25 +96,15 @@ class Made:
     number: str
 
 
-class Activity:
+class Activity(Setup):
     """Trainees registered and vouchers claimed, redeemed, completed and followed up through
     the domain functions, as the bot and institution staff would make them."""
 
+    staff_openid = "o-desk-staff-{}"
+
     def __init__(self, sessions, services, clock) -> None:
-        self._sessions, self._services, self._clock = sessions, services, clock
-        self._staff: dict[str, str] = {}
+        super().__init__(services, sessions, clock)
         self._seq = itertools.count(101)
-
-    def run(self, fn, **kw):
-        with self._sessions.begin() as db:
-            return fn(db, **kw)
-
-    def staff_of(self, institution_code: str) -> str:
-        if institution_code not in self._staff:
-            self._staff[institution_code] = staff_member(
-                self._services, institution_code=institution_code,
-                openid=f"o-desk-staff-{institution_code}", now=self._clock.now())
-        return self._staff[institution_code]
 
     def trainee(self, township: str = "luoxiong",
                 name: str = "王小明") -> tuple[int, str, str, str]:
@@ -121,9 +112,9 @@ class Activity:
         openid, number, phone = f"o-desk-{n}", id_number(seq=f"{n:03d}"), f"139{n:08d}"
         form = RegistrationForm(name=name, id_number=number, phone=phone, township_code=township,
                                 intent=WorkIntent.LOCAL)
-        person = self.run(register, vault=self._services.vault, form=form, openid=openid,
+        person = self.run(register, vault=self.services.vault, form=form, openid=openid,
                           consent=ConsentHow.WECHAT, channel=Channel.WECHAT,
-                          now=self._clock.now(), today=self._clock.today())
+                          now=self.clock.now(), today=self.clock.today())
         return person.id, openid, number, phone
 
     def voucher(self, course_code: str, *, township: str = "luoxiong", name: str = "王小明",
@@ -132,18 +123,18 @@ class Activity:
         """A voucher taken ``to`` "issued", "redeemed" or "completed" (with or without a
         certificate), and, with ``work``, an answered follow-up a month after."""
         person_id, openid, number, phone = self.trainee(township, name)
-        now = self._clock.now()
+        now = self.clock.now()
         course = self.run(lambda db: db.scalar(select(Course).where(
             Course.code == course_code)))
         voucher = self.run(claim_voucher, openid=openid, course_id=course.id,
-                           channel=Channel.WECHAT, now=now, today=self._clock.today())
+                           channel=Channel.WECHAT, now=now, today=self.clock.today())
         made = Made(person_id, openid, number, phone, voucher.id, voucher.number)
         if to in ("redeemed", "completed"):
             staff = self.staff_of(self.run(lambda db: db.get(Institution,
                                                              course.institution_id).code))
-            redeem(self._services, voucher_id=voucher.id, staff_openid=staff, now=now)
+            redeem(self.services, voucher_id=voucher.id, staff_openid=staff, now=now)
             if to == "completed":
-                attend_and_complete(self._services, staff_openid=staff,
+                attend_and_complete(self.services, staff_openid=staff,
                                     voucher_number=voucher.number, now=now,
                                     certificate_no=f"C{voucher.id:08d}" if certified else None)
         if work is not None:
@@ -152,10 +143,10 @@ class Activity:
 
     def answered(self, made: Made, course_id: int, work: WorkAfter) -> None:
         """A follow-up answered (the follow-up dialogue is another part's; this is its row)."""
-        now = self._clock.now()
-        with self._sessions.begin() as db:
+        now = self.clock.now()
+        with self.sessions.begin() as db:
             db.add(FollowUp(voucher_id=made.voucher_id, person_id=made.person_id,
-                            course_id=course_id, round_months=1, due_on=self._clock.today(),
+                            course_id=course_id, round_months=1, due_on=self.clock.today(),
                             asked_at=now, answered_at=now, work=work, channel=Channel.WECHAT))
 
 

@@ -41,13 +41,17 @@ def answer_keys(answers: dict[str, str]) -> list[str]:
             "groups", "pension", "consent"]
 
 
-def register_via_chat(wechat, openid: str, **overrides: str) -> str:
-    """Go through the whole dialogue; return the last reply's text."""
+def registration_lines(summary=None, **overrides: str) -> list[tuple[str, object]]:
+    """The registration dialogue as transcript lines, from 注册 to the consent, whose reply is
+    the summary (which must contain ``summary``), answered with ANSWERS and ``overrides``."""
     answers = {**ANSWERS, **overrides}
-    wechat.say(openid, "注册")
-    for key in answer_keys(answers):
-        wechat.say(openid, answers[key])
-    return wechat.say(openid, "1").text
+    *asked, consent = [(answers[key], None) for key in answer_keys(answers)]
+    return [("注册", None), *asked, (consent[0], summary)]
+
+
+def register_via_chat(wechat, openid: str, **overrides: str) -> str:
+    """Go through the whole dialogue and confirm the summary; return the last reply's text."""
+    return wechat.transcript(openid, [*registration_lines(**overrides), ("1", None)])[-1].text
 
 
 def bind_staff_via_chat(wechat, services, clock, openid: str, institution_code: str) -> None:

@@ -99,24 +99,11 @@ def _texts(book) -> str:
 
 
 @pytest.fixture
-def completed_voucher(wechat, services, sessions, clock) -> str:
+def completed_voucher(classroom) -> str:
     """A trainee of lp-2026-006 (lp-pes) enrolled, present and completed with a certificate,
     as the chat and the institution's staff make it; returns the course's code."""
-    from models.audit import Channel
-    from models.vouchers import claim_voucher
-    from tests.classes import attend_and_complete, redeem, staff_member
-
     code = "lp-2026-006"
-    register_via_chat(wechat, "o-unit-sheet")
-    with sessions.begin() as db:
-        course = db.scalar(select(Course).where(Course.code == code))
-        voucher = claim_voucher(db, openid="o-unit-sheet", course_id=course.id,
-                                channel=Channel.WECHAT, now=clock.now(), today=clock.today())
-    staff = staff_member(services, institution_code="lp-pes", openid="o-unit-staff",
-                         now=clock.now())
-    redeem(services, voucher_id=voucher.id, staff_openid=staff, now=clock.now())
-    attend_and_complete(services, staff_openid=staff, voucher_number=voucher.number,
-                        certificate_no="ZX-U-1", now=clock.now())
+    classroom.completed(code, certificate_no="ZX-U-1")
     return code
 
 

@@ -15,11 +15,11 @@ from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Redemption, Voucher, VoucherStatus
 from tests.classes import afternoon_class
+from tests.factories import AFTERNOON
 from tests.people import bind_staff_via_chat, id_number
 
 ZHONGZHI_LATER = "lp-2026-007"  # at lp-zhongzhi (demo-staff's institution), from day 12
 PES_COURSE = "lp-2026-001"  # at lp-pes
-AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)
 FORM = {"name": "赵四", "id_number": id_number(born="19850707", seq="025"),
         "phone": "13612345678", "township": "luoxiong", "household_kind": "rural",
         "residence": "luoxiong", "job_place": "luoxiong", "intent": "local", "groups": [],

@@ -3,16 +3,14 @@ idempotent claims), check-in, attendance, subsidies, jobs — and each refusal."
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 from sqlalchemy import func, select
 
 from models.audit import AuditEntry, Channel
 from models.catalogue import ClassSession, Course
-from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
+from tests.factories import AFTERNOON
 from tests.people import id_number
 
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）at lp-pes, from day 7
@@ -20,7 +18,6 @@ BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）at lp-pes, from day 7
 SYB = "lp-2026-011"  # 创业培训（SYB）at lp-pes, from day 40
 LATER = "lp-2026-008"
 TODAY_CLASS = "lp-2026-today"
-AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)
 FORM = {"name": "王小二", "id_number": id_number(born="19880512", seq="013"),
         "phone": "13912345678", "township": "luoxiong", "household_kind": "rural",
         "residence": "luoxiong", "job_place": "majie", "intent": "local",

@@ -16,24 +16,18 @@ from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus, claim_voucher
 from tests.classes import afternoon_class, redeem
+from tests.factories import AFTERNOON
 from tests.people import bind_staff_via_chat, register_via_chat
+from tests.wechat_server import absent
 
 TRAINEE, STAFF = "demo-trainee", "demo-staff"
-AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)  # the 13:00 session opens 12:45
 
 
 @pytest.fixture
-def course(db) -> Course:
-    return db.scalar(select(Course).where(Course.code == "lp-2026-today"))
-
-
-@pytest.fixture
-def at_class(wechat, clock, course):
+def at_class(wechat, opened):
     """The afternoon class is open and demo-trainee stands in the room."""
-    clock.set(AFTERNOON)
-    assert "已开课" in wechat.say(STAFF, "开课").text
-    wechat.report_location(TRAINEE, course.lat + 0.0005, course.lng)  # about 55 m away
-    return course
+    wechat.report_location(TRAINEE, opened.lat + 0.0005, opened.lng)  # about 55 m away
+    return opened
 
 
 def class_code(services, clock, db, course: Course) -> str:
@@ -103,9 +97,8 @@ def test_outside_the_radius_is_refused(wechat, at_class, services, clock, db):
     assert marks(db, TRAINEE) == []
 
 
-def test_without_a_location_the_bot_asks_for_one(wechat, services, clock, db, course):
-    clock.set(AFTERNOON)
-    wechat.say(STAFF, "开课")
+def test_without_a_location_the_bot_asks_for_one(wechat, services, clock, db, opened):
+    course = opened
     answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, course))
     assert "请先发送您的位置" in answer.text
     sent = wechat.send(wechat.xml(TRAINEE, "location", Location_X=f"{course.lat}",
@@ -116,8 +109,9 @@ def test_without_a_location_the_bot_asks_for_one(wechat, services, clock, db, co
                                      class_code(services, clock, db, course)).text
 
 
-def test_a_code_of_a_class_not_opened_is_refused(wechat, services, clock, db, course):
+def test_a_code_of_a_class_not_opened_is_refused(wechat, services, clock, db, today_class):
     clock.set(AFTERNOON)
+    course = today_class
     session = db.scalar(select(ClassSession).where(ClassSession.course_id == course.id,
                                                    ClassSession.day == clock.today()))
     code = services.class_codes.show(session.id, clock.now()).code
@@ -132,69 +126,61 @@ def test_a_forged_or_foreign_code_is_refused(wechat, at_class, services, clock, 
     assert marks(db, TRAINEE) == []
 
 
-def test_staff_actions_by_a_trainee_are_refused(wechat, clock):
+def test_staff_actions_by_a_trainee_are_refused(talk, clock):
     clock.set(AFTERNOON)
-    assert "只有培训机构工作人员" in wechat.say(TRAINEE, "开课").text
-    assert "只有培训机构工作人员" in wechat.say(TRAINEE, "点名").text
-    assert "只有培训机构工作人员" in wechat.say(TRAINEE, "补签 PX2026000001 在场").text
+    talk(TRAINEE, [("开课", "只有培训机构工作人员"), ("点名", "只有培训机构工作人员"),
+                   ("补签 PX2026000001 在场", "只有培训机构工作人员")])
 
 
-def test_roll_call_and_a_manual_mark_with_its_reason(wechat, at_class, db):
-    roll = wechat.say(STAFF, "点名").text
-    assert "应到1人，实到0人" in roll and "李春花" in roll and "5303**********0028" in roll
-    number = re.search(r"(PX\d+) 李春花", roll).group(1)
-    assert "需要写原因" not in wechat.say(STAFF, f"补签 {number}").text
-    answer = wechat.say(STAFF, f"补签 {number} 手机没电，老师核对身份证")
-    assert "手工补记" in answer.text
+def test_roll_call_and_a_manual_mark_with_its_reason(talk, at_class, db):
+    [roll] = talk(STAFF, [("点名", ["应到1人，实到0人", "李春花", "5303**********0028"])])
+    number = re.search(r"(PX\d+) 李春花", roll.text).group(1)
+    talk(STAFF, [(f"补签 {number}", absent("需要写原因")),
+                 (f"补签 {number} 手机没电，老师核对身份证", "手工补记")])
     [mark] = marks(db, TRAINEE)
     assert mark.how is MarkHow.MANUAL and mark.reason == "手机没电，老师核对身份证"
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "attendance.mark"))
     assert entry.after["reason"] == "手机没电，老师核对身份证"
-    roll = wechat.say(STAFF, "点名").text
-    assert "已签到" in roll and "（手工）" in roll
+    talk(STAFF, [("点名", ["已签到", "（手工）"])])
 
 
-def test_staff_of_another_institution_cannot_mark(wechat, at_class, services, clock,
+def test_staff_of_another_institution_cannot_mark(wechat, talk, at_class, services, clock,
                                                   sessions, db):
     # lp-pes runs a class this afternoon too, so its staff member has a session of their own.
     afternoon_class(sessions, clock, code="pes-today", institution_code="lp-pes")
     bind_staff_via_chat(wechat, services, clock, "o-a-other", "lp-pes")
     roll = wechat.say(STAFF, "点名").text
     number = re.search(r"(PX\d+) 李春花", roll).group(1)
-    answer = wechat.say("o-a-other", f"补签 {number} 代签")
-    assert "别的机构" in answer.text
+    talk("o-a-other", [(f"补签 {number} 代签", "别的机构")])
     assert marks(db, TRAINEE) == []
 
 
-def test_a_manual_mark_finds_its_class_when_two_run_at_once(wechat, at_class, clock,
+def test_a_manual_mark_finds_its_class_when_two_run_at_once(talk, at_class, clock,
                                                            sessions, db):
     # A second class of the same institution starts at the same minute: the voucher says
     # which of the two the mark is for.
     [today] = [s for s in at_class.sessions if s.day == clock.today() and s.starts.hour == 13]
     assert (today.starts, today.ends) == (time(13), time(17))
     afternoon_class(sessions, clock, code="zz-twin", institution_code="lp-zhongzhi")
-    assert "zz-twin" in wechat.say(STAFF, "点名").text  # a roll call must name its class
+    talk(STAFF, [("点名", "zz-twin")])  # a roll call must name its class
     number = db.scalar(select(Voucher.number).join(Person, Person.id == Voucher.person_id)
                        .where(Person.openid == TRAINEE, Voucher.course_id == at_class.id))
-    answer = wechat.say(STAFF, f"补签 {number} 手机没电")
-    assert "手工补记" in answer.text
+    talk(STAFF, [(f"补签 {number} 手机没电", "手工补记")])
     [mark] = marks(db, TRAINEE)
     assert mark.session_id == today.id and mark.how is MarkHow.MANUAL
 
 
-def test_a_trainee_sees_their_own_attendance(wechat, at_class, services, clock, db):
+def test_a_trainee_sees_their_own_attendance(wechat, talk, at_class, services, clock, db):
     wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
     # The session runs until 17:00: its hours count once it has taken place.
-    answer = wechat.say(TRAINEE, "出勤")
-    assert "已上1次课（共40次）" in answer.text and "已计0学时" in answer.text
-    assert "正在上的这节课结束后，再计4学时" in answer.text
+    talk(TRAINEE, [("出勤", ["已上1次课（共40次）", "已计0学时",
+                             "正在上的这节课结束后，再计4学时"])])
     clock.set(AFTERNOON.replace(hour=17, minute=1))
-    answer = wechat.say(TRAINEE, "出勤")
-    assert "已上1次课（共40次）" in answer.text and "已计4学时" in answer.text
-    assert "结业需要144学时" in answer.text and "再计" not in answer.text
+    talk(TRAINEE, [("出勤", ["已上1次课（共40次）", "已计4学时", "结业需要144学时",
+                             absent("再计")])])
 
 
-def test_an_inspector_records_a_spot_check(wechat, at_class, services, clock, db):
+def test_an_inspector_records_a_spot_check(wechat, talk, at_class, services, clock, db):
     with services.sessions.begin() as setup:
         token = invite_inspector(setup, now=clock.now())
     assert "督查人员" in wechat.send(wechat.event("o-insp", "SCAN",
@@ -202,13 +188,11 @@ def test_an_inspector_records_a_spot_check(wechat, at_class, services, clock, db
     wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
     assert "现场实际有多少学员" in wechat.scan("o-insp", "CHECKIN",
                                              class_code(services, clock, db, at_class)).text
-    assert "请回复数字" in wechat.say("o-insp", "很多").text
-    wechat.say("o-insp", "2")
+    talk("o-insp", [("很多", "请回复数字"), ("2", None)])
     photo = wechat.send(wechat.xml("o-insp", "image", PicUrl="http://x/p.jpg",
                                    MediaId="media-777", MsgId=8888))
     assert "照片已收到" in photo.text
-    done = wechat.say("o-insp", "按计划授课，一人未签到")
-    assert "现场2人，系统签到1人" in done.text
+    talk("o-insp", [("按计划授课，一人未签到", "现场2人，系统签到1人")])
     check = db.scalar(select(SpotCheck))
     assert (check.present_seen, check.checked_in_then, check.photo_media_id) == (2, 1,
                                                                                 "media-777")
@@ -229,7 +213,7 @@ def test_checkout_records_the_hours_actually_attended(wechat, at_class, services
 
 
 
-def test_a_hand_mark_needs_an_enrolled_trainee(wechat, at_class, db, sessions):
+def test_a_hand_mark_needs_an_enrolled_trainee(wechat, talk, at_class, db, sessions):
     from models.vouchers import Voucher, VoucherStatus
 
     roll = wechat.say(STAFF, "点名").text
@@ -237,7 +221,7 @@ def test_a_hand_mark_needs_an_enrolled_trainee(wechat, at_class, db, sessions):
     with sessions.begin() as setup:
         setup.scalar(select(Voucher).where(Voucher.number == number)).status = \
             VoucherStatus.CANCELLED
-    assert "培训券没有报到" in wechat.say(STAFF, f"补签 {number} 补记").text
+    talk(STAFF, [(f"补签 {number} 补记", "培训券没有报到")])
     assert marks(db, TRAINEE) == []
 
 
@@ -248,50 +232,47 @@ def voucher_number(db, course: Course) -> str:
                      .where(Person.openid == TRAINEE, Voucher.course_id == course.id))
 
 
-def test_a_hand_mark_before_the_class_is_opened_is_refused(wechat, clock, db, course):
+def test_a_hand_mark_before_the_class_is_opened_is_refused(talk, clock, db, today_class):
     clock.set(AFTERNOON)  # inside the 13:00 session's window, but nobody said 开课
-    answer = wechat.say(STAFF, f"补签 {voucher_number(db, course)} 手机没电")
-    assert "这节课还没开课，不能补签" in answer.text and "12:45" in answer.text
-    assert "17:30" in answer.text and "依据：罗平县人社局培训考勤管理办法" in answer.text
+    talk(STAFF, [(f"补签 {voucher_number(db, today_class)} 手机没电",
+                  ["这节课还没开课，不能补签", "12:45", "17:30",
+                   "依据：罗平县人社局培训考勤管理办法"])])
     assert marks(db, TRAINEE) == []
 
 
-def test_a_hand_mark_for_a_session_still_to_come_is_refused(wechat, clock, db, course):
-    clock.set(AFTERNOON)
-    assert "已开课" in wechat.say(STAFF, "开课").text
+def test_a_hand_mark_for_a_session_still_to_come_is_refused(talk, clock, db, opened):
     clock.set(datetime(2026, 11, 26, 7, 0, tzinfo=LOCAL_TZ))  # tomorrow's 08:00 is next
-    answer = wechat.say(STAFF, f"补签 {voucher_number(db, course)} 提前补上")
-    assert "下一节课还没开始，不能提前补签" in answer.text and "07:45" in answer.text
+    talk(STAFF, [(f"补签 {voucher_number(db, opened)} 提前补上",
+                  ["下一节课还没开始，不能提前补签", "07:45"])])
     assert marks(db, TRAINEE) == []
 
 
-def test_a_hand_mark_inside_the_opened_session_counts_once_it_ends(wechat, at_class, clock,
+def test_a_hand_mark_inside_the_opened_session_counts_once_it_ends(talk, at_class, clock,
                                                                    db):
     number = voucher_number(db, at_class)
     clock.set(AFTERNOON.replace(hour=15))
-    assert "手工补记" in wechat.say(STAFF, f"补签 {number} 手机没电").text
+    talk(STAFF, [(f"补签 {number} 手机没电", "手工补记")])
     [mark] = marks(db, TRAINEE)
     assert mark.how is MarkHow.MANUAL and mark.hours == 4
-    assert "已计0学时" in wechat.say(TRAINEE, "出勤").text  # the session runs until 17:00
+    talk(TRAINEE, [("出勤", "已计0学时")])  # the session runs until 17:00
     clock.set(AFTERNOON.replace(hour=17, minute=0))
-    assert "已计4学时" in wechat.say(TRAINEE, "出勤").text
+    talk(TRAINEE, [("出勤", "已计4学时")])
 
 
-def test_a_hand_mark_shortly_after_the_end_is_taken_but_not_long_after(wechat, at_class,
+def test_a_hand_mark_shortly_after_the_end_is_taken_but_not_long_after(talk, at_class,
                                                                        clock, db):
     number = voucher_number(db, at_class)
     clock.set(AFTERNOON.replace(hour=17, minute=25))  # 25 minutes after the end
-    assert "手工补记" in wechat.say(STAFF, f"补签 {number} 下课才发现漏签").text
+    talk(STAFF, [(f"补签 {number} 下课才发现漏签", "手工补记")])
     assert len(marks(db, TRAINEE)) == 1
     clock.set(AFTERNOON.replace(hour=17, minute=31))  # the grace is over
-    answer = wechat.say(STAFF, f"缺勤 {number} 改成缺勤")
-    assert "最近一节课已经结束" in answer.text and "17:30" in answer.text
+    talk(STAFF, [(f"缺勤 {number} 改成缺勤", ["最近一节课已经结束", "17:30"])])
     [mark] = marks(db, TRAINEE)
     assert mark.is_present  # the refusal changed nothing
 
 
-def test_completion_waits_until_the_needed_sessions_have_ended(wechat, services, clock, db,
-                                                               sessions):
+def test_completion_waits_until_the_needed_sessions_have_ended(wechat, talk, services, clock,
+                                                               db, sessions):
     # A one-session class this afternoon (13:00–17:00, 4 hours: 3.6 needed); o-short enrols.
     clock.set(AFTERNOON)
     afternoon_class(sessions, clock, code="zz-short", institution_code="lp-zhongzhi")
@@ -303,16 +284,15 @@ def test_completion_waits_until_the_needed_sessions_have_ended(wechat, services,
     redeem(services, voucher_id=voucher.id, staff_openid=STAFF, now=clock.now())
     number = voucher.number
     # Before the class, 结业 is refused: nothing attended yet.
-    assert "出勤不够" in wechat.say(STAFF, f"结业 {number} ZS-2026-0099").text
+    talk(STAFF, [(f"结业 {number} ZS-2026-0099", "出勤不够")])
     clock.set(AFTERNOON.replace(hour=14))
-    assert "已开课" in wechat.say(STAFF, "开课 zz-short").text
-    assert "手工补记" in wechat.say(STAFF, f"补签 {number} 手机没电").text
-    answer = wechat.say(STAFF, f"结业 {number} ZS-2026-0099")
-    assert "还有课没上完" in answer.text and "结业要等到" in answer.text
-    assert "17:00" in answer.text and "依据：罗平县人社局培训考勤管理办法" in answer.text
+    talk(STAFF, [("开课 zz-short", "已开课"),
+                 (f"补签 {number} 手机没电", "手工补记"),
+                 (f"结业 {number} ZS-2026-0099", ["还有课没上完", "结业要等到", "17:00",
+                                                  "依据：罗平县人社局培训考勤管理办法"])])
     db.expire_all()
     assert db.get(Voucher, voucher.id).status is VoucherStatus.REDEEMED
     clock.set(AFTERNOON.replace(hour=17, minute=5))
-    assert "ZS-2026-0099" in wechat.say(STAFF, f"结业 {number} ZS-2026-0099").text
+    talk(STAFF, [(f"结业 {number} ZS-2026-0099", "ZS-2026-0099")])
     db.expire_all()
     assert db.get(Voucher, voucher.id).status is VoucherStatus.COMPLETED

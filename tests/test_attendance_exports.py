@@ -16,6 +16,7 @@ from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Voucher
+from tests.factories import invitation_by_command
 from tests.people import id_number, register_via_chat
 
 STAFF = "demo-staff"
@@ -221,8 +222,8 @@ def test_a_spot_checked_class_without_manual_marks_is_not_flagged(runner, wechat
     scene = re.search(r"inspector:[A-Za-z0-9_-]+", invite.output).group(0)
     wechat.follow(INSPECTOR, scene)
     wechat.scan(INSPECTOR, "CHECKIN", class_day.code())
-    wechat.say(INSPECTOR, "1")  # trainees seen in the room
-    wechat.say(INSPECTOR, "无")  # no notes
+    wechat.transcript(INSPECTOR, [("1", None),  # trainees seen in the room
+                                  ("无", None)])  # no notes
 
     clock.set(datetime(2026, 12, 3, 9, tzinfo=LOCAL_TZ))  # lp-2026-001 started on Dec 2
     lines = oversight_lines(runner)
@@ -244,16 +245,10 @@ def test_oversight_before_any_class_has_started(runner, clock):
 
 def test_inspectors_invite_prints_a_one_time_scene_and_asks_wechat_for_its_code(
         runner, fake_wechat, tmp_path, wechat, db):
-    result = runner.invoke(args=["inspectors", "invite", "--svg", str(tmp_path / "i.svg"),
-                                 "--lang", "en"])
-    assert result.exit_code == 0, result.output
-    scene = re.search(r"inspector:[A-Za-z0-9_-]+", result.output).group(0)
-    assert "valid 14 days, once" in result.output and "█" in result.output
-    [request] = fake_wechat.state.qrcodes
-    assert request["action_name"] == "QR_STR_SCENE"
-    assert request["action_info"]["scene"]["scene_str"] == scene
+    scene, output, request = invitation_by_command(runner, fake_wechat, tmp_path / "i.svg",
+                                                   "inspectors", "invite", "--lang", "en")
+    assert scene.startswith("inspector:") and "valid 14 days, once" in output
     assert request["expire_seconds"] == 14 * 24 * 3600
-    assert (tmp_path / "i.svg").read_text().startswith("<svg")
 
     wechat.follow(INSPECTOR, scene)
     wechat.follow("o-someone-else", scene)  # the code works once

@@ -13,16 +13,12 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from models.audit import AuditEntry, Channel
+from models.audit import AuditEntry
 from models.catalogue import CertificateKind, Course
 from models.claims import Claim, ClaimAdvance
 from models.clock import LOCAL_TZ
 from models.desk import DeskRole
-from models.persons import Group, GroupStatus, PersonGroup
 from models.policy import POLICY_FILE, claim_policy, parse_claim_policy, settlement_rates
-from models.vouchers import Voucher, claim_voucher
-from tests.classes import attend_and_complete, redeem, staff_member
-from tests.people import id_number, register_via_chat
 from tests.test_ledgers import export, table
 
 PROJECT = "lp-2026-006"  # lp-pes, free, 专项职业能力, 10 class days ending Mon 7 Dec 2026
@@ -30,52 +26,6 @@ WITH_FEE = "lp-2026-004"  # 中式烹调师（初级）at lp-xinyuan, 1800 yuan
 QJ2020_52 = "曲政发〔2020〕45号 五(二)"
 AFTER_THE_CLASS = datetime(2026, 12, 8, 10, 0, tzinfo=LOCAL_TZ)
 TRAINING = settlement_rates().by_kind[CertificateKind.SPECIAL_ABILITY].training_yuan  # 1000 demo
-
-
-@pytest.fixture
-def klass(wechat, services, sessions, clock):
-    """Trainees of a class enrolled as in life (registered in the chat, voucher claimed,
-    redeemed by the institution's staff); ``verify`` is the bureau's check of a declared
-    group; ``finish`` attends and records 结业."""
-
-    class Klass:
-        def __init__(self) -> None:
-            self.staff: dict[str, str] = {}
-            self.seq = 60  # each test's database starts afresh
-
-        def staff_of(self, institution: str) -> str:
-            if institution not in self.staff:
-                self.staff[institution] = staff_member(
-                    services, institution_code=institution, openid=f"o-pr-staff-{institution}",
-                    now=clock.now())
-            return self.staff[institution]
-
-        def enrol(self, code: str = PROJECT, *, groups: str = "1",
-                  institution: str = "lp-pes") -> Voucher:
-            self.seq += 1
-            openid = f"o-pr{self.seq}"
-            register_via_chat(wechat, openid, id=id_number(seq=f"1{self.seq}"), groups=groups)
-            with sessions.begin() as db:
-                course = db.scalar(select(Course).where(Course.code == code))
-                voucher = claim_voucher(db, openid=openid, course_id=course.id,
-                                        channel=Channel.WECHAT, now=clock.now(),
-                                        today=clock.today())
-            redeem(services, voucher_id=voucher.id, staff_openid=self.staff_of(institution),
-                   now=clock.now())
-            return voucher
-
-        def verify(self, voucher: Voucher, group: Group = Group.POVERTY_ALLEVIATED) -> None:
-            with sessions.begin() as db:
-                row = db.scalar(select(PersonGroup).where(
-                    PersonGroup.person_id == voucher.person_id, PersonGroup.group == group))
-                row.status = GroupStatus.VERIFIED
-
-        def finish(self, voucher: Voucher, certificate_no: str | None) -> None:
-            attend_and_complete(services, staff_openid=self.staff_of("lp-pes"),
-                                voucher_number=voucher.number, certificate_no=certificate_no,
-                                now=clock.now())
-
-    return Klass()
 
 
 def cells(path) -> list[list[object]]:
@@ -107,11 +57,11 @@ PASS_CASES = [
 
 
 @pytest.mark.parametrize("case", PASS_CASES)
-def test_the_claim_pays_the_training_subsidy_by_pass_rate(runner, klass, clock, db, tmp_path,
+def test_the_claim_pays_the_training_subsidy_by_pass_rate(runner, classroom, clock, db, tmp_path,
                                                           case: PassCase):
-    vouchers = [klass.enrol() for _ in range(3)]
+    vouchers = [classroom.enrol(PROJECT) for _ in range(3)]
     for n, voucher in enumerate(vouchers):
-        klass.finish(voucher, f"ZX-PR-{n}" if n < case.certified else None)
+        classroom.complete(voucher, f"ZX-PR-{n}" if n < case.certified else None)
     clock.set(AFTER_THE_CLASS)
     out = tmp_path / "claim.xlsx"
     made = runner.invoke(args=["claims", "make", "--course", PROJECT, "--out", str(out)])
@@ -144,10 +94,10 @@ def test_the_bands_are_the_county_s_to_set_and_checked():
 # --- the advance of project training for poor workers --------------------------------------
 
 def test_a_project_class_gets_half_its_expected_subsidy_first_and_the_claim_the_rest(
-        runner, klass, clock, db, tmp_path, desk_client, services):
-    poor = klass.enrol()
-    klass.verify(poor)
-    declared = klass.enrol()  # declared 脱贫劳动力, not verified: not counted
+        runner, classroom, clock, db, tmp_path, desk_client, services):
+    poor = classroom.enrol(PROJECT)
+    classroom.verify(poor)
+    declared = classroom.enrol(PROJECT)  # declared 脱贫劳动力, not verified: not counted
     advanced = runner.invoke(args=["claims", "advance", "--course", PROJECT])
     assert advanced.exit_code == 0, advanced.output
     half = TRAINING * claim_policy().advance_share
@@ -164,8 +114,8 @@ def test_a_project_class_gets_half_its_expected_subsidy_first_and_the_claim_the_
     again = runner.invoke(args=["claims", "advance", "--course", PROJECT])
     assert again.exit_code == 1 and advance.number in again.output
 
-    klass.finish(poor, "ZX-AD-1")
-    klass.finish(declared, "ZX-AD-2")
+    classroom.complete(poor, "ZX-AD-1")
+    classroom.complete(declared, "ZX-AD-2")
     clock.set(AFTER_THE_CLASS)
     out = tmp_path / "claim.xlsx"
     made = runner.invoke(args=["claims", "make", "--course", PROJECT, "--out", str(out)])
@@ -191,12 +141,12 @@ def test_a_project_class_gets_half_its_expected_subsidy_first_and_the_claim_the_
     pytest.param("ended", "请直接申领补贴，不再预拨",
                  id="QJ2020 五(二): an ended class is claimed, not advanced"),
 ])
-def test_an_advance_is_refused_saying_why_and_nothing_is_made(runner, klass, clock, db, setup,
+def test_an_advance_is_refused_saying_why_and_nothing_is_made(runner, classroom, clock, db, setup,
                                                                says):
     code = WITH_FEE if setup == "fee" else PROJECT
-    voucher = klass.enrol(code, institution="lp-xinyuan" if setup == "fee" else "lp-pes")
+    voucher = classroom.enrol(code)
     if setup != "unverified":
-        klass.verify(voucher)
+        classroom.verify(voucher)
     if setup == "ended":
         clock.set(AFTER_THE_CLASS)
     refused = runner.invoke(args=["claims", "advance", "--course", code])

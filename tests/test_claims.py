@@ -4,7 +4,6 @@ payment dates, the sheet and the commands."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -27,12 +26,10 @@ from models.claims import (
     overdue_claims,
 )
 from models.clock import LOCAL_TZ
-from models.persons import Group, GroupStatus, PersonGroup
 from models.policy import settlement_rates
-from models.vouchers import Voucher, claim_voucher
+from models.vouchers import Voucher
 from models.workdays import add_working_days, work_calendar, working_days_between
-from tests.classes import attend_and_complete, redeem, staff_member
-from tests.people import id_number, register_via_chat
+from tests.factories import Trainee
 
 # lp-2026-006 (lp-pes, free, 专项职业能力): 10 class days from 28 Nov 2026, the last on Mon 7 Dec.
 COURSE = "lp-2026-006"
@@ -74,77 +71,31 @@ def test_working_days_skip_national_day_and_count_its_make_up_saturday(before, f
 
 # --- a class to claim ------------------------------------------------------------------------
 
-@dataclass
-class Trainee:
-    openid: str
-    id_number: str
-    voucher_id: int
-    number: str
-    person_id: int
-
-
-@pytest.fixture
-def desk(wechat, services, sessions, clock):
-    """Vouchers set up through the domain, as trainees and institution staff would (attendance
-    scanned in class, absence marked by hand, 结业 through its attendance rule); a verified
-    group set directly, as fixture setup."""
-
-    class Desk:
-        def __init__(self) -> None:
-            self.staff: dict[str, str] = {}
-            self.seq = 40
-
-        def run(self, fn, **kw):
-            with sessions.begin() as session:
-                return fn(session, **kw)
-
-        def staff_of(self, institution: str) -> str:
-            if institution not in self.staff:
-                self.staff[institution] = staff_member(
-                    services, institution_code=institution, openid=f"o-staff-{institution}",
-                    now=clock.now())
-            return self.staff[institution]
-
-        def completed(self, course_code: str = COURSE, *, certificate_no: str | None,
-                      name: str = "张三", days_present: int | None = None,
-                      is_verified: bool = False) -> Trainee:
-            """Enrolled, present every session of the first ``days_present`` class days (all,
-            by default; 结业 needs 90% of the hours, 9 of lp-2026-006's 10 days) and marked
-            absent by hand the day after, then completed."""
-            self.seq += 2
-            openid, number = f"o-cl{self.seq}", id_number(seq=f"0{self.seq}")
-            register_via_chat(wechat, openid, id=number, name=name, groups="1")
-            course = self.run(lambda s: s.scalar(select(Course).where(Course.code == course_code)))
-            voucher = self.run(claim_voucher, openid=openid, course_id=course.id,
-                               channel=Channel.WECHAT, now=clock.now(), today=clock.today())
-            staff = self.staff_of("lp-pes")
-            redeem(services, voucher_id=voucher.id, staff_openid=staff, now=clock.now())
-            if days_present is not None:  # a day marked absent does not count
-                days = self.run(lambda s: s.scalars(select(ClassSession.day).where(
-                    ClassSession.course_id == course.id).distinct()
-                    .order_by(ClassSession.day)).all())
-                absent = self.run(lambda s: s.scalar(select(ClassSession).where(
-                    ClassSession.course_id == course.id,
-                    ClassSession.day == days[days_present]).order_by(ClassSession.starts)
-                    .limit(1)))
-                # Staff open that session (开课) and mark the trainee absent in it.
-                self.run(open_session, staff_openid=staff, now=session_bounds(absent)[0],
-                         course_code=course_code)
-                self.run(mark_by_hand, staff_openid=staff, voucher_number=voucher.number,
-                         is_present=False, reason="病假", channel=Channel.WECHAT,
-                         now=session_bounds(absent)[0])
-            attend_and_complete(services, staff_openid=staff, voucher_number=voucher.number,
-                                certificate_no=certificate_no, now=clock.now(),
-                                days=days_present)
-            if is_verified:
-                with sessions.begin() as db:
-                    group = db.scalar(select(PersonGroup).where(
-                        PersonGroup.person_id == voucher.person_id,
-                        PersonGroup.group == Group.POVERTY_ALLEVIATED))
-                    group.status = GroupStatus.VERIFIED
-            return Trainee(openid, number, voucher.id, voucher.number, voucher.person_id)
-
-    return Desk()
+def completed(classroom, course_code: str = COURSE, *, certificate_no: str | None,
+              name: str = "张三", days_present: int | None = None,
+              is_verified: bool = False) -> Trainee:
+    """Enrolled, present every session of the first ``days_present`` class days (all, by
+    default; 结业 needs 90% of the hours, 9 of lp-2026-006's 10 days) and marked absent by hand
+    the day after, then completed; a verified group set directly, as fixture setup."""
+    trainee = classroom.enrol(course_code, name)
+    staff = classroom.staff_of("lp-pes")
+    if days_present is not None:  # a day marked absent does not count
+        course = classroom.course(course_code)
+        days = classroom.run(lambda s: s.scalars(select(ClassSession.day).where(
+            ClassSession.course_id == course.id).distinct().order_by(ClassSession.day)).all())
+        absent = classroom.run(lambda s: s.scalar(select(ClassSession).where(
+            ClassSession.course_id == course.id,
+            ClassSession.day == days[days_present]).order_by(ClassSession.starts).limit(1)))
+        # Staff open that session (开课) and mark the trainee absent in it.
+        classroom.run(open_session, staff_openid=staff, now=session_bounds(absent)[0],
+                      course_code=course_code)
+        classroom.run(mark_by_hand, staff_openid=staff, voucher_number=trainee.number,
+                      is_present=False, reason="病假", channel=Channel.WECHAT,
+                      now=session_bounds(absent)[0])
+    classroom.complete(trainee, certificate_no, days=days_present)
+    if is_verified:
+        classroom.verify(trainee)
+    return trainee
 
 
 def lines_by_voucher(db, claim: Claim) -> dict[int, ClaimLine]:
@@ -153,13 +104,13 @@ def lines_by_voucher(db, claim: Claim) -> dict[int, ClaimLine]:
         select(ClaimLine).where(ClaimLine.claim_id == claim.id))}
 
 
-def test_a_claim_pays_certificates_and_allowances_by_days_attended(desk, db, clock):
-    verified = desk.completed(certificate_no="ZX-101", days_present=9, is_verified=True)
-    unverified = desk.completed(certificate_no="ZX-102")
-    failed = desk.completed(certificate_no=None, days_present=9, is_verified=True)
+def test_a_claim_pays_certificates_and_allowances_by_days_attended(classroom, db, clock):
+    verified = completed(classroom, certificate_no="ZX-101", days_present=9, is_verified=True)
+    unverified = completed(classroom, certificate_no="ZX-102")
+    failed = completed(classroom, certificate_no=None, days_present=9, is_verified=True)
     clock.set(local(2026, 12, 8, 10, 0))
 
-    claim = desk.run(make_claim, course_code=COURSE, now=clock.now())
+    claim = classroom.run(make_claim, course_code=COURSE, now=clock.now())
 
     assert claim.number == f"CL2026{claim.id:06d}"
     assert (claim.class_ended_on, claim.due_by, claim.pay_by) == (ENDS_ON, DUE_BY, PAY_BY)
@@ -186,55 +137,55 @@ def test_a_claim_pays_certificates_and_allowances_by_days_attended(desk, db, clo
     assert entry.action == "claim.create" and entry.after["lines"] == 3
 
 
-def test_a_class_is_claimed_once_naming_the_first_claim(desk, db, clock):
-    desk.completed(certificate_no="ZX-201")
+def test_a_class_is_claimed_once_naming_the_first_claim(classroom, db, clock):
+    completed(classroom, certificate_no="ZX-201")
     clock.set(local(2026, 12, 8, 10, 0))
-    first = desk.run(make_claim, course_code=COURSE, now=clock.now())
+    first = classroom.run(make_claim, course_code=COURSE, now=clock.now())
 
     with pytest.raises(ClaimNotAllowed) as refused:
-        desk.run(make_claim, course_code=COURSE, now=clock.now())
+        classroom.run(make_claim, course_code=COURSE, now=clock.now())
     assert refused.value.code == "claim_not_allowed"
     assert refused.value.data["reason"] == "already_claimed"
     assert refused.value.data["reference"] == first.number
     assert db.scalar(select(func.count(Claim.id)).where(Claim.course_id == first.course_id)) == 1
 
 
-def test_a_class_not_ended_is_not_claimed(desk, clock):
-    desk.completed(certificate_no="ZX-301")
+def test_a_class_not_ended_is_not_claimed(classroom, clock):
+    completed(classroom, certificate_no="ZX-301")
     clock.set(local(2026, 12, 7, 18, 0))  # the last class day
     with pytest.raises(ClaimNotAllowed) as refused:
-        desk.run(make_claim, course_code=COURSE, now=clock.now())
+        classroom.run(make_claim, course_code=COURSE, now=clock.now())
     assert refused.value.data["reason"] == "class_not_ended"
 
 
-def test_a_class_without_completed_vouchers_has_nothing_to_claim(desk, clock):
+def test_a_class_without_completed_vouchers_has_nothing_to_claim(classroom, clock):
     clock.set(local(2026, 12, 8, 10, 0))
     with pytest.raises(ClaimNotAllowed) as refused:
-        desk.run(make_claim, course_code=COURSE, now=clock.now())
+        classroom.run(make_claim, course_code=COURSE, now=clock.now())
     assert refused.value.data["reason"] == "nothing_to_claim"
 
 
-def test_classes_to_claim_and_claims_overdue_follow_the_dates(desk, clock):
-    desk.completed(certificate_no="ZX-401")
-    [waiting] = [c for c in desk.run(classes_to_claim, today=date(2026, 12, 8))
+def test_classes_to_claim_and_claims_overdue_follow_the_dates(classroom, clock):
+    completed(classroom, certificate_no="ZX-401")
+    [waiting] = [c for c in classroom.run(classes_to_claim, today=date(2026, 12, 8))
                  if c.course.code == COURSE]
     assert (waiting.due_by, waiting.is_overdue) == (DUE_BY, False)
-    [late] = [c for c in desk.run(classes_to_claim, today=date(2026, 12, 22))
+    [late] = [c for c in classroom.run(classes_to_claim, today=date(2026, 12, 22))
               if c.course.code == COURSE]
     assert late.is_overdue
 
     clock.set(local(2026, 12, 8, 10, 0))
-    claim = desk.run(make_claim, course_code=COURSE, now=clock.now())
-    assert COURSE not in [c.course.code for c in desk.run(classes_to_claim,
+    claim = classroom.run(make_claim, course_code=COURSE, now=clock.now())
+    assert COURSE not in [c.course.code for c in classroom.run(classes_to_claim,
                                                           today=date(2026, 12, 9))]
-    assert claim.id not in [c.id for c in desk.run(overdue_claims, today=PAY_BY)]
+    assert claim.id not in [c.id for c in classroom.run(overdue_claims, today=PAY_BY)]
     clock.set(local(2026, 12, 23, 9, 0))  # past the payment date, unpaid
-    assert claim.id in [c.id for c in desk.run(overdue_claims, today=clock.today())]
+    assert claim.id in [c.id for c in classroom.run(overdue_claims, today=clock.today())]
 
-    desk.run(mark_paid, number=claim.number, now=clock.now())
-    assert claim.id not in [c.id for c in desk.run(overdue_claims, today=clock.today())]
+    classroom.run(mark_paid, number=claim.number, now=clock.now())
+    assert claim.id not in [c.id for c in classroom.run(overdue_claims, today=clock.today())]
     with pytest.raises(ClaimNotAllowed) as again:
-        desk.run(mark_paid, number=claim.number, now=clock.now())
+        classroom.run(mark_paid, number=claim.number, now=clock.now())
     assert again.value.data["reason"] == "already_paid"
 
 
@@ -244,11 +195,11 @@ def cells(path: Path) -> list[list[object]]:
     return [list(row) for row in load_workbook(path).active.iter_rows(values_only=True)]
 
 
-def test_claims_make_writes_the_sheet_and_refuses_a_second_claim(runner, desk, db, clock,
+def test_claims_make_writes_the_sheet_and_refuses_a_second_claim(runner, classroom, db, clock,
                                                                  tmp_path):
-    verified = desk.completed(certificate_no="ZX-501", days_present=9, is_verified=True,
+    verified = completed(classroom, certificate_no="ZX-501", days_present=9, is_verified=True,
                               name="李秀英")
-    unverified = desk.completed(certificate_no="ZX-502", name="王芳")
+    unverified = completed(classroom, certificate_no="ZX-502", name="王芳")
     early = runner.invoke(args=["claims", "make", "--course", COURSE, "--out",
                                 str(tmp_path / "early.xlsx"), "--lang", "en"])
     assert early.exit_code == 1 and "can be claimed from the day after" in early.output
@@ -290,8 +241,8 @@ def test_claims_make_writes_the_sheet_and_refuses_a_second_claim(runner, desk, d
     assert unknown.exit_code == 1
 
 
-def test_claims_overdue_and_paid_commands(runner, desk, db, clock, tmp_path):
-    desk.completed(certificate_no="ZX-601")
+def test_claims_overdue_and_paid_commands(runner, classroom, db, clock, tmp_path):
+    completed(classroom, certificate_no="ZX-601")
     clock.set(local(2026, 12, 22, 9, 0))  # past the due date, not claimed
     waiting = runner.invoke(args=["claims", "overdue", "--lang", "en"])
     assert waiting.exit_code == 0, waiting.output
@@ -312,19 +263,19 @@ def test_claims_overdue_and_paid_commands(runner, desk, db, clock, tmp_path):
     assert runner.invoke(args=["claims", "paid", "CL2026999999"]).exit_code == 1
 
 
-def test_local_time_of_the_claim_decides_its_day(desk, clock):
-    desk.completed(certificate_no="ZX-701")
+def test_local_time_of_the_claim_decides_its_day(classroom, clock):
+    completed(classroom, certificate_no="ZX-701")
     clock.set(datetime.combine(date(2026, 12, 8), time(0, 30), tzinfo=LOCAL_TZ))  # 7 Dec UTC
-    claim = desk.run(make_claim, course_code=COURSE, now=clock.now())
+    claim = classroom.run(make_claim, course_code=COURSE, now=clock.now())
     assert claim.claimed_on == CLAIMED_ON and claim.pay_by == PAY_BY
 
 
-def test_a_voucher_in_a_claim_is_not_settled_again(desk, db, clock):
+def test_a_voucher_in_a_claim_is_not_settled_again(classroom, db, clock):
     from models.settlement import settle
 
-    desk.completed(certificate_no="ZX-901")
+    completed(classroom, certificate_no="ZX-901")
     clock.set(local(2026, 12, 8, 10, 0))
-    desk.run(make_claim, course_code=COURSE, now=clock.now())
-    result = desk.run(settle, institution_code="lp-pes", period_start=date(2026, 11, 1),
+    classroom.run(make_claim, course_code=COURSE, now=clock.now())
+    result = classroom.run(settle, institution_code="lp-pes", period_start=date(2026, 11, 1),
                       period_end=date(2026, 12, 31), now=clock.now())
     assert result.rows == [] and result.settlement_id is None

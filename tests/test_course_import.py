@@ -3,7 +3,6 @@ row and column."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import datetime
@@ -25,6 +24,7 @@ from models.course_import import (
 )
 from models.errors import CourseFileRejected
 from tests.damaged_files import damaged
+from tests.factories import course_csv, course_file
 
 ZH = {column.name: column.zh for column in COLUMNS}
 
@@ -53,19 +53,13 @@ def _row(base: dict[str, str] = BRICKLAYER, **changes: str) -> dict[str, str]:
     return {**base, **changes}
 
 
-def _csv_text(rows: list[dict[str, str]], *, headers: dict[str, str] = ZH) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([headers[name] for name in BRICKLAYER])
-    writer.writerows([[row[name] for name in BRICKLAYER] for row in rows])
-    return out.getvalue()
+def _csv_text(rows: list[dict[str, str]]) -> str:
+    return course_csv(rows, columns=BRICKLAYER)
 
 
 def _csv_file(tmp_path: Path, rows: list[dict[str, str]], *, encoding: str = "utf-8",
               name: str = "courses.csv") -> Path:
-    path = tmp_path / name
-    path.write_bytes(_csv_text(rows).encode(encoding))
-    return path
+    return course_file(tmp_path / name, rows, columns=BRICKLAYER, encoding=encoding)
 
 
 def _codes(db, *codes: str) -> set[str]:

@@ -10,8 +10,6 @@ people use — the chat, the mini-program API, the bureau's course import, settl
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,15 +23,17 @@ from sqlalchemy import func, select, update
 from models.audit import Channel
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
-from models.course_import import COLUMNS, import_courses
+from models.course_import import import_courses
 from models.courses import CourseRulesInvalid, course_rules, parse_course_rules
 from models.desk import DeskRole
 from models.errors import CourseFileRejected
 from models.persons import Person
 from models.policy import settlement_rates
 from models.vouchers import Voucher, VoucherStatus
+from tests.factories import course_file
 from tests.people import id_number, register_via_chat
 from tests.test_ledgers import export
+from tests.wechat_server import absent
 
 QJ2020_51 = "曲政发〔2020〕45号 五(一)"
 QJ2019_16 = "曲政办发〔2019〕112号 (十六)"
@@ -203,7 +203,7 @@ def test_on_its_last_day_work_training_is_still_offered(courses, person, clock):
 
 # --- item 6: the course attribute, at import, in the API, the chat and the desk ---------------
 
-def test_public_procurement_is_a_course_attribute_everywhere(courses, anonymous, wechat, db,
+def test_public_procurement_is_a_course_attribute_everywhere(courses, anonymous, talk, db,
                                                              desk_client, services):
     procured = dict(db.execute(select(Course.code, Course.is_publicly_procured)
                                .where(Course.code.like("s16-%"))).all())
@@ -212,11 +212,8 @@ def test_public_procurement_is_a_course_attribute_everywhere(courses, anonymous,
     assert detail["is_publicly_procured"] is True and detail["is_free"] is True
     listed = anonymous.get("/courses", q="保洁员").get_json()["courses"]
     assert [c["is_publicly_procured"] for c in listed] == [False]
-    wechat.say("o-s16-look", "课程 面点师")
-    assert "费用：免费（公开招标采购）" in wechat.say("o-s16-look", "1").text
-    wechat.say("o-s16-look", "课程 保洁员")
-    details = wechat.say("o-s16-look", "1").text
-    assert "费用：免费" in details and "公开招标" not in details
+    talk("o-s16-look", [("课程 面点师", None), ("1", "费用：免费（公开招标采购）"),
+                        ("课程 保洁员", None), ("1", ["费用：免费", absent("公开招标")])])
     book = export(desk_client(DeskRole.ADMIN), services, "class_record", "s16-pastry")
     facts = {row[0]: row[2] for row in book["培训班"].iter_rows(min_row=3, max_row=30,
                                                              values_only=True) if row[0]}
@@ -270,14 +267,13 @@ def test_a_second_claim_of_the_same_level_through_the_api(case: Second, courses,
 
 @pytest.mark.parametrize("case", SECONDS, ids=[c.clause for c in SECONDS])
 def test_a_second_claim_of_the_same_level_through_the_chat(case: Second, courses, person,
-                                                           wechat, db):
+                                                           talk, db):
     openid, _ = person("o-s16-claim-chat")
     order = ["s16-fitter", "s16-fitter-v", "s16-fitter-iv"]  # soonest first in the list
 
     def claim(code: str) -> str:
-        wechat.say(openid, "课程 钳工")
-        wechat.say(openid, str(order.index(code) + 1))
-        return wechat.say(openid, "领券").text
+        return talk(openid, [("课程 钳工", None), (str(order.index(code) + 1), None),
+                             ("领券", None)])[-1].text
 
     assert "培训券号" in claim(case.first)
     answer = claim(case.second)
@@ -383,14 +379,7 @@ ROWS = [
 
 
 def _file(tmp_path: Path, row: dict[str, str], *, zh: bool) -> Path:
-    headers = {c.name: c.zh for c in COLUMNS} if zh else {name: name for name in row}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([headers[name] for name in row])
-    writer.writerow(list(row.values()))
-    path = tmp_path / "one.csv"
-    path.write_text(out.getvalue(), encoding="utf-8")
-    return path
+    return course_file(tmp_path / "one.csv", [row], zh=zh)
 
 
 @pytest.mark.parametrize("case", ROWS, ids=[r.clause for r in ROWS])

@@ -25,7 +25,7 @@ from models.export_jobs import (
     remove_old_files,
 )
 from tests.desk_fixtures import form_token, sign_in
-from tests.test_ledgers import COURSE, class_of_three, classroom  # noqa: F401 (fixtures)
+from tests.test_ledgers import COURSE, class_of_three  # noqa: F401 (a fixture)
 from worker.exports import run_export_jobs
 
 OWN_CLASS = COURSE  # lp-zhongzhi's
@@ -142,8 +142,8 @@ def test_bad_input_gets_a_clear_answer_and_queues_nothing(desk_client, db, kind,
 
 @pytest.mark.usefixtures("class_of_three")  # three trainees in today's class
 def test_the_worker_makes_the_ledger_chunk_by_chunk_and_the_page_follows(
-        desk_client, services, sessions, classroom):  # noqa: F811 (the fixture)
-    classroom.enrol("孙七", OTHERS_CLAIMED_CLASS)  # and one in another class of the quarter
+        desk_client, services, sessions, classroom):
+    classroom.enrol(OTHERS_CLAIMED_CLASS, "孙七", sex="M")  # one in another class of the quarter
     client = desk_client(DeskRole.ADMIN)
     asked = ask(client, "ledger", "2026Q4")
     job_url = asked.headers["Location"]

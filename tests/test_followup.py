@@ -20,6 +20,7 @@ from models.outbox import Outbox, OutboxStatus, due_ids
 from models.outcomes import Dimension, outcomes
 from models.vouchers import VoucherStatus
 from runtime.wechat_api import Client
+from tests.factories import bound_cadre
 from tests.followup_fixtures import (
     ENDED,
     ONE_MONTH_LATER,
@@ -143,29 +144,27 @@ def test_cancel_at_the_sentence_keeps_the_answers(wechat, talk, finished, servic
     assert (followup.work, followup.rating, followup.opinion) == (WorkAfter.PROVINCE, 3, None)
 
 
-def test_a_person_who_moved_on_uses_digits_for_the_new_list(wechat, finished, services, clock,
+def test_a_person_who_moved_on_uses_digits_for_the_new_list(talk, finished, services, clock,
                                                             db):
     clock.set(ONE_MONTH_LATER)
     worker_round(services)
-    assert "English" in wechat.say(TRAINEE, "语言").text
-    assert "Language set" in wechat.say(TRAINEE, "2").text  # the new list, not the question
-    wechat.say(TRAINEE, "中文")
+    talk(TRAINEE, [("语言", "English"),
+                   ("2", "Language set"),  # the new list, not the question
+                   ("中文", None)])
     assert followups(db, finished["voucher"])[0].work is None
     # 回访 brings the question back.
-    assert "还没有就业" in wechat.say(TRAINEE, "回访").text
-    wechat.say(TRAINEE, "4")
+    talk(TRAINEE, [("回访", "还没有就业"), ("4", None)])
     assert followups(db, finished["voucher"])[0].work is WorkAfter.SELF_EMPLOYED
 
 
 def test_with_the_conversation_state_lost_a_digit_brings_the_question_back(
-        wechat, finished, services, clock, kv, db):
+        talk, finished, services, clock, kv, db):
     clock.set(ONE_MONTH_LATER)
     worker_round(services)
     kv.delete(f"peixun:state:{TRAINEE}")  # Redis lost what the digits meant
-    answer = wechat.say(TRAINEE, "1")
-    assert "请回复1到5中的一个数字" in answer.text and "fu-weld班" in answer.text
+    talk(TRAINEE, [("1", ["请回复1到5中的一个数字", "fu-weld班"])])
     assert followups(db, finished["voucher"])[0].work is None  # not guessed
-    wechat.say(TRAINEE, "1")
+    talk(TRAINEE, [("1", None)])
     assert followups(db, finished["voucher"])[0].work is WorkAfter.LOCAL
 
 
@@ -181,8 +180,7 @@ def test_nobody_who_said_unsubscribe_is_asked(wechat, finished, services, clock,
 
 def _withdraw_consent(wechat) -> None:
     wechat.click(TRAINEE, "PROFILE")
-    wechat.say(TRAINEE, "5")
-    assert "个人信息已删除" in wechat.say(TRAINEE, "1").text
+    wechat.transcript(TRAINEE, [("5", None), ("1", "个人信息已删除")])
 
 
 @pytest.mark.parametrize("leave, why", [
@@ -207,13 +205,12 @@ def test_a_question_already_claimed_is_not_sent_to_someone_who_left_meanwhile(
 
 
 def test_the_question_waits_while_a_numbered_list_is_what_digits_mean(
-        wechat, talk, finished, services, clock, fake_wechat, db):
+        talk, finished, services, clock, fake_wechat, db):
     clock.set(ONE_MONTH_LATER)
-    listed = wechat.say(TRAINEE, "课程").text  # the main menu's list of courses
-    assert "2. 创业培训" in listed
+    talk(TRAINEE, [("课程", "2. 创业培训")])  # the main menu's list of courses
     assert worker_round(services)["sent"] == 1  # taken, and put back for a few minutes
     assert [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE] == []
-    assert "创业培训" in wechat.say(TRAINEE, "2").text  # the list's second course
+    talk(TRAINEE, [("2", "创业培训")])  # the list's second course
     assert followups(db, finished["voucher"])[0].work is None
     clock.advance(minutes=6)  # the person went quiet: now the question goes, and its digits
     worker_round(services)
@@ -224,10 +221,10 @@ def test_the_question_waits_while_a_numbered_list_is_what_digits_mean(
 
 
 def test_a_dialogue_in_progress_is_left_alone_and_keeps_its_own_lifetime(
-        wechat, finished, services, clock, fake_wechat, kv, db):
+        wechat, talk, finished, services, clock, fake_wechat, kv, db):
     clock.set(ONE_MONTH_LATER)
     wechat.click(TRAINEE, "PROFILE")
-    assert "删除" in wechat.say(TRAINEE, "5").text  # a dialogue: it waits for 1 or 2
+    talk(TRAINEE, [("5", "删除")])  # a dialogue: it waits for 1 or 2
     clock.advance(minutes=20)  # quiet, but the dialogue (30 minutes) is still open
     worker_round(services)
     assert [m for m in fake_wechat.state.sent if m["touser"] == TRAINEE] == []
@@ -237,12 +234,12 @@ def test_a_dialogue_in_progress_is_left_alone_and_keeps_its_own_lifetime(
     # would the state (it may hold sealed answers) be kept for the question's seven days.
     assert await_answer(kv, TRAINEE, round_1.id, clock.now()) is False
     assert 0 < kv.ttl(key) <= STATE_SECONDS
-    assert "没有做任何修改" in wechat.say(TRAINEE, "2").text  # the dialogue's answer
+    talk(TRAINEE, [("2", "没有做任何修改")])  # the dialogue's answer
     assert followups(db, finished["voucher"])[0].work is None
     clock.advance(minutes=6)
     worker_round(services)
     assert len([m for m in fake_wechat.state.sent if m["touser"] == TRAINEE]) == 1
-    wechat.say(TRAINEE, "2")
+    talk(TRAINEE, [("2", None)])
     assert followups(db, finished["voucher"])[0].work is WorkAfter.PROVINCE
 
 
@@ -327,13 +324,12 @@ def test_creating_rounds_resumes_in_chunks(wechat, sessions, services, clock, db
 
 # --- visits by cadres and staff ------------------------------------------------------------
 
-def test_staff_record_a_visit_for_their_institutions_trainee(wechat, finished, services,
-                                                             clock, db):
+def test_staff_record_a_visit_for_their_institutions_trainee(wechat, talk, finished,
+                                                             services, clock, db):
     bind_staff_via_chat(wechat, services, clock, "o-fu-staff", "lp-pes")
     clock.set(ONE_MONTH_LATER)
     worker_round(services)
-    answer = wechat.say("o-fu-staff", f"回访 {finished['number']} 3")
-    assert "已记录" in answer.text and "在省外就业" in answer.text
+    talk("o-fu-staff", [(f"回访 {finished['number']} 3", ["已记录", "在省外就业"])])
     [followup] = followups(db, finished["voucher"])
     staff = person_of(db, "o-fu-staff")
     assert followup.work is WorkAfter.OUTSIDE and followup.recorded_by_id == staff.id
@@ -343,43 +339,29 @@ def test_staff_record_a_visit_for_their_institutions_trainee(wechat, finished, s
     assert entry.actor_id == staff.id and entry.after["recorded_by_id"] == staff.id
 
 
-def test_staff_of_another_institution_are_refused(wechat, finished, services, clock, db):
+def test_staff_of_another_institution_are_refused(wechat, talk, finished, services, clock,
+                                                  db):
     bind_staff_via_chat(wechat, services, clock, "o-fu-other", "lp-zhongzhi")
     clock.set(ONE_MONTH_LATER)
     worker_round(services)
-    assert "只能为本机构的学员" in wechat.say("o-fu-other", f"回访 {finished['number']} 1").text
+    talk("o-fu-other", [(f"回访 {finished['number']} 1", "只能为本机构的学员")])
     assert followups(db, finished["voucher"])[0].work is None
 
 
-def test_a_trainee_cannot_record_for_someone_else(wechat, finished, services, clock, db):
+def test_a_trainee_cannot_record_for_someone_else(wechat, talk, finished, services, clock,
+                                                  db):
     register_via_chat(wechat, "o-fu-nosy", id=id_number(seq="071"))
     clock.set(ONE_MONTH_LATER)
     worker_round(services)
-    assert "只有村干部和培训机构工作人员" in wechat.say(
-        "o-fu-nosy", f"回访 {finished['number']} 1").text
+    talk("o-fu-nosy", [(f"回访 {finished['number']} 1", "只有村干部和培训机构工作人员")])
     assert followups(db, finished["voucher"])[0].work is None
 
 
-@pytest.fixture
-def cadre_invite(services, clock):
-    from models.cadres import invite_cadre
-
-    def make() -> str:
-        with services.sessions.begin() as tx:
-            return invite_cadre(tx, township_code="lubuge", village="腊者村", now=clock.now())
-    return make
-
-
-def _bind_cadre(wechat, openid: str, token: str) -> None:
-    wechat.follow(openid)
-    assert "村干部" in wechat.send(wechat.event(openid, "SCAN", EventKey=f"cadre:{token}")).text
-
-
-def test_a_cadre_records_for_people_they_brought_in_only(wechat, cadre_invite, sessions,
-                                                         services, clock, db):
+def test_a_cadre_records_for_people_they_brought_in_only(wechat, talk, sessions, services,
+                                                         clock, db):
     from models.cadres import Cadre
 
-    _bind_cadre(wechat, "o-fu-cadre", cadre_invite())
+    bound_cadre(wechat, services, clock, "o-fu-cadre")
     cadre_id = db.scalar(select(Cadre.id).join(Cadre.person).where(
         Cadre.person.has(openid="o-fu-cadre")))
     wechat.follow("o-fu-ref", scene=f"ref:{cadre_id}")
@@ -391,13 +373,13 @@ def test_a_cadre_records_for_people_they_brought_in_only(wechat, cadre_invite, s
         theirs = voucher_for(setup, clock, person_of(setup, "o-fu-stranger"), course)
     clock.set(ONE_MONTH_LATER)
     worker_round(services)
-    assert "已记录" in wechat.say("o-fu-cadre", f"回访 {mine.number} 5").text
-    assert "您动员或代报名的人" in wechat.say("o-fu-cadre", f"回访 {theirs.number} 5").text
+    talk("o-fu-cadre", [(f"回访 {mine.number} 5", "已记录"),
+                        (f"回访 {theirs.number} 5", "您动员或代报名的人")])
     assert followups(db, mine.id)[0].work is WorkAfter.NOT_YET
     assert followups(db, theirs.id)[0].work is None
 
 
-def test_visit_refusals_too_early_not_finished_unknown_and_bad_digit(wechat, sessions,
+def test_visit_refusals_too_early_not_finished_unknown_and_bad_digit(wechat, talk, sessions,
                                                                      services, clock, db):
     bind_staff_via_chat(wechat, services, clock, "o-fu-staff2", "lp-pes")
     register_via_chat(wechat, "o-fu-x", id=id_number(seq="077"))
@@ -406,11 +388,12 @@ def test_visit_refusals_too_early_not_finished_unknown_and_bad_digit(wechat, ses
         ended = voucher_for(setup, clock, person, finished_course(setup, clock, "fu-x1"))
         dropped = voucher_for(setup, clock, person, finished_course(setup, clock, "fu-x2"),
                               status=VoucherStatus.REDEEMED)
-    say = lambda text: wechat.say("o-fu-staff2", text).text  # noqa: E731
-    assert "还没有到回访的时候" in say(f"回访 {ended.number} 1")  # the course ended 5 days ago
+    # The course ended 5 days ago:
+    talk("o-fu-staff2", [(f"回访 {ended.number} 1", "还没有到回访的时候")])
     clock.set(ONE_MONTH_LATER)
     worker_round(services)
-    assert "没有结业" in say(f"回访 {dropped.number} 1")
-    assert "没有这张培训券" in say("回访 PX2099999999 1")
-    assert "格式" in say(f"回访 {ended.number} 9") and "5. 还没有就业" in say("回访 PX1")
+    talk("o-fu-staff2", [(f"回访 {dropped.number} 1", "没有结业"),
+                         ("回访 PX2099999999 1", "没有这张培训券"),
+                         (f"回访 {ended.number} 9", "格式"),
+                         ("回访 PX1", "5. 还没有就业")])
     assert followups(db, ended.id)[0].work is None

@@ -6,7 +6,6 @@ opened with openpyxl."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,19 +19,16 @@ from documents.provincial_file import (
     PROVINCIAL_SOURCES,
     parse_provincial_columns,
 )
-from models.attendance import Inspector, SpotCheck
-from models.audit import AuditEntry, Channel
+from models.attendance import SpotCheck
+from models.audit import AuditEntry
 from models.catalogue import ClassSession, Course
 from models.claims import make_claim
 from models.clock import LOCAL_TZ
 from models.desk import DeskRole
-from models.persons import meet
 from models.regions import Region
 from models.targets import Target, TargetMeasure
-from models.vouchers import claim_voucher, revoke_voucher
-from tests.classes import attend_and_complete, redeem, staff_member
+from tests import factories
 from tests.desk_fixtures import form_token
-from tests.people import id_number, register_via_chat
 from worker.exports import run_export_jobs
 
 COURSE = "lp-2026-today"  # lp-zhongzhi, 挖掘机司机 初级工, 腊山街道, from today, 20 days
@@ -41,92 +37,28 @@ DEMO_TRAINEE_ID = "530324199203150028"
 DESCRIPTION = "挖掘机基本操作、安全规程与日常保养"
 
 
-@dataclass
-class Trainee:
-    openid: str
-    id_number: str
-    name: str
-    voucher_id: int
-    number: str
-    person_id: int
+def spot_check(sessions, clock, *, seen: int, notes: str) -> None:
+    """An inspector's spot check of the class's first session, added directly as setup."""
+    with sessions.begin() as db:
+        inspector = factories.inspector(db, openid="o-ledger-inspector", now=clock.now(),
+                                        name="督查员老周")
+        session = db.scalar(select(ClassSession).join(ClassSession.course)
+                            .where(Course.code == COURSE)
+                            .order_by(ClassSession.day, ClassSession.starts).limit(1))
+        db.add(SpotCheck(session_id=session.id, inspector_person_id=inspector.id,
+                         at=clock.now(), present_seen=seen, checked_in_then=1, notes=notes))
 
 
 @pytest.fixture
-def classroom(wechat, services, sessions, clock):
-    """Trainees enrolled as in life (registered through the bot, voucher claimed, redeemed by
-    the institution's staff, attendance scanned, 结业 through its attendance rule); spot checks
-    added directly, as setup."""
-
-    class Classroom:
-        def __init__(self) -> None:
-            self.staff = {"lp-zhongzhi": "demo-staff"}
-            self.seq = 300
-
-        def run(self, fn, **kw):
-            with sessions.begin() as db:
-                return fn(db, **kw)
-
-        def staff_of(self, institution: str) -> str:
-            if institution not in self.staff:
-                self.staff[institution] = staff_member(
-                    services, institution_code=institution, openid=f"o-staff-{institution}",
-                    now=clock.now())
-            return self.staff[institution]
-
-        def enrol(self, name: str, course_code: str = COURSE, *, sex: str = "M") -> Trainee:
-            self.seq += 2
-            seq = self.seq + (1 if sex == "M" else 0)  # odd: a man
-            openid, number = f"o-ledger-{seq}", id_number(seq=str(seq))
-            register_via_chat(wechat, openid, id=number, name=name, groups="1",
-                              phone=f"13912340{seq}")
-            course = self.course(course_code)
-            voucher = self.run(claim_voucher, openid=openid, course_id=course.id,
-                               channel=Channel.WECHAT, now=clock.now(), today=clock.today())
-            redeem(services, voucher_id=voucher.id,
-                   staff_openid=self.staff_of(course.institution.code), now=clock.now())
-            return Trainee(openid, number, name, voucher.id, voucher.number, voucher.person_id)
-
-        def course(self, code: str) -> Course:
-            with sessions.begin() as db:
-                course = db.scalar(select(Course).where(Course.code == code))
-                _ = course.institution
-                return course
-
-        def complete(self, trainee: Trainee, certificate_no: str | None,
-                     institution: str = "lp-zhongzhi") -> None:
-            """Present at every session of the class, then 结业 (once they have ended)."""
-            self.completed_at = attend_and_complete(
-                services, staff_openid=self.staff_of(institution), voucher_number=trainee.number,
-                certificate_no=certificate_no, now=clock.now())
-
-        def drop_out(self, trainee: Trainee, reason: str) -> None:
-            self.run(revoke_voucher, number=trainee.number, reason=reason, now=clock.now())
-
-        def spot_check(self, *, seen: int, notes: str) -> None:
-            with sessions.begin() as db:
-                inspector = meet(db, openid="o-ledger-inspector", now=clock.now())
-                inspector.name = "督查员老周"
-                db.add(Inspector(person_id=inspector.id, bound_at=clock.now()))
-                session = db.scalar(select(ClassSession).join(ClassSession.course)
-                                    .where(Course.code == COURSE)
-                                    .order_by(ClassSession.day, ClassSession.starts).limit(1))
-                db.add(SpotCheck(session_id=session.id, inspector_person_id=inspector.id,
-                                 at=clock.now(), present_seen=seen, checked_in_then=1,
-                                 notes=notes))
-
-    return Classroom()
-
-
-@pytest.fixture
-def class_of_three(classroom, sessions):
+def class_of_three(classroom, sessions, clock):
     """lp-2026-today: demo-trainee (李春花, enrolled by the demo), 王五 who attended all 20 days
     and completed with a certificate, 赵六 who enrolled and dropped out; one spot check; the
     class's description as the bureau published it."""
-    wang = classroom.enrol("王五")
-    zhao = classroom.enrol("赵六", sex="F")
+    wang = classroom.enrol(COURSE, "王五", sex="M")
+    zhao = classroom.enrol(COURSE, "赵六")
     classroom.complete(wang, "2026530324000123")
     classroom.drop_out(zhao, "搬去昆明")
-    classroom.spot_check(seen=2, notes="现场两人，与签到一致")
+    spot_check(sessions, clock, seen=2, notes="现场两人，与签到一致")
     with sessions.begin() as db:
         db.scalar(select(Course).where(Course.code == COURSE)).description = DESCRIPTION
     return wang, zhao
@@ -365,8 +297,8 @@ def test_the_progress_report_highlights_a_lagging_share_against_the_targets(
 
 def test_the_claim_list_of_an_ended_class_is_on_the_desk(desk_client, services, classroom,
                                                          clock, sessions):
-    trainee = classroom.enrol("孙七", CLAIMED_COURSE)
-    classroom.complete(trainee, "ZX-2026-0001", institution="lp-pes")
+    trainee = classroom.enrol(CLAIMED_COURSE, "孙七", sex="M")
+    classroom.complete(trainee, "ZX-2026-0001")
     clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=LOCAL_TZ))
     with sessions.begin() as db:
         claim = make_claim(db, course_code=CLAIMED_COURSE, now=clock.now())
@@ -426,8 +358,8 @@ def test_every_provincial_source_is_known_and_a_wrong_one_stops_loudly():
 
 def test_amounts_known_from_a_claim_are_on_the_ledger(desk_client, services, classroom,
                                                       clock, sessions):
-    trainee = classroom.enrol("孙七", CLAIMED_COURSE)
-    classroom.complete(trainee, "ZX-2026-0002", institution="lp-pes")
+    trainee = classroom.enrol(CLAIMED_COURSE, "孙七", sex="M")
+    classroom.complete(trainee, "ZX-2026-0002")
     clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=LOCAL_TZ))
     with sessions.begin() as db:
         claim = make_claim(db, course_code=CLAIMED_COURSE, now=clock.now())

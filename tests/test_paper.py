@@ -27,6 +27,7 @@ from models.links import CARD_PURPOSE
 from models.paper import ClaimConsent, paper_codes
 from models.persons import ConsentHow, Person
 from models.vouchers import Voucher, VoucherStatus, claim_voucher
+from tests.factories import AFTERNOON, open_afternoon_session
 from tests.people import ANSWERS, bind_staff_via_chat, id_number, register_via_chat
 from tests.test_vouchers import _past_course
 from webhooks.qr import svg
@@ -36,17 +37,14 @@ STAFF = "demo-staff"  # staff of lp-zhongzhi, which runs the excavator class tod
 EXCAVATOR = "lp-2026-today"  # 挖掘机司机（初级）, lp-zhongzhi, from today 08:00–12:00, 13:00–17:00
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）, lp-pes, from day 7 for 15 days
 GRANNY_ID = id_number(born="19560101", seq="013")  # ends …013 + check digit
-AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)  # the 13:00 session opens 12:45
 
 
 def register_neighbour(wechat, name: str = "王奶奶", number: str = GRANNY_ID,
                        phone: str = "无") -> str:
     """代报名 through the cadre's menu; returns the last reply."""
     wechat.click(CADRE, "CADRE")
-    wechat.say(CADRE, "2")
-    for answer in (name, number, phone, "鲁布革", "1", "0", "1", "0", "0", "1", "1"):
-        wechat.say(CADRE, answer)
-    return wechat.say(CADRE, "1").text
+    return wechat.transcript(CADRE, [(answer, None) for answer in (
+        "2", name, number, phone, "鲁布革", "1", "0", "1", "0", "0", "1", "1", "1")])[-1].text
 
 
 def person(db, name: str) -> Person:
@@ -68,17 +66,14 @@ def granny(wechat, db) -> Person:
 
 
 @pytest.fixture
-def claim_for(wechat):
+def claim_for(talk):
     """代领券 as a cadre does it: the neighbour by number, a course by a search word and its
     number, then how the neighbour agreed (1 paper, 2 read aloud, 3 not). Returns the last
     reply."""
 
     def run(search: str = "挖掘机", *, consent: str = "2", neighbour: str = "1"):
-        wechat.say(CADRE, "代领券")
-        wechat.say(CADRE, neighbour)
-        wechat.say(CADRE, search)
-        wechat.say(CADRE, "1")
-        return wechat.say(CADRE, consent)
+        return talk(CADRE, [("代领券", None), (neighbour, None), (search, None), ("1", None),
+                            (consent, None)])[-1]
 
     return run
 
@@ -239,34 +234,29 @@ def test_the_cadres_claim_meets_the_same_refusals_as_anyones(granny, claim_for, 
     assert consents_of(db, granny) == consents
 
 
-def test_a_course_that_started_meanwhile_is_refused_to_the_cadre_too(granny, wechat, clock,
+def test_a_course_that_started_meanwhile_is_refused_to_the_cadre_too(granny, talk, clock,
                                                                       db):
     clock.set(datetime(2026, 11, 25, 23, 50, tzinfo=LOCAL_TZ))
-    wechat.say(CADRE, "代领券")
-    wechat.say(CADRE, "1")
-    wechat.say(CADRE, "挖掘机")
-    wechat.say(CADRE, "1")  # the consent text, read just before midnight…
+    talk(CADRE, [("代领券", None), ("1", None), ("挖掘机", None),
+                 ("1", None)])  # the consent text, read just before midnight…
     clock.advance(minutes=15)  # …and the answer after it, once the course has started
-    answer = wechat.say(CADRE, "2")
-    assert "已经开课或关闭" in answer.text and "东县府办发〔2020〕57号" in answer.text
+    talk(CADRE, [("2", ["已经开课或关闭", "东县府办发〔2020〕57号"])])
     assert vouchers_of(db, "王奶奶") == []
 
 
-def test_a_claim_left_half_way_expires_and_says_so(granny, wechat, talk, clock, db):
-    wechat.say(CADRE, "代领券")
-    wechat.say(CADRE, "1")
+def test_a_claim_left_half_way_expires_and_says_so(granny, talk, clock, db):
+    talk(CADRE, [("代领券", None), ("1", None)])
     clock.advance(minutes=31)
     talk(CADRE, [("1", "时间太久，没有代领")])
     assert vouchers_of(db, "王奶奶") == []
 
 
 def test_a_cadre_claims_only_for_their_own_neighbours_without_wechat(granny, wechat, talk,
-                                                                     services, clock, db):
-    from models.cadres import invite_cadre
+                                                                     services, clock, db,
+                                                                     cadre_invitation):
     from models.paper import claim_for_neighbour
 
-    with services.sessions.begin() as setup:
-        token = invite_cadre(setup, township_code="lubuge", village="新寨村", now=clock.now())
+    token = cadre_invitation("新寨村")
     wechat.send(wechat.event("o-p-cadre2", "SCAN", EventKey=f"cadre:{token}"))
     talk("o-p-cadre2", [("代领券", "您还没有代报名过没有微信的邻居")])
     course_id = db.scalar(select(Course.id).where(Course.code == EXCAVATOR))
@@ -466,12 +456,11 @@ def test_a_forged_or_moved_paper_code_is_refused(paper_voucher, wechat, config, 
 # --- roll call: 补签 … 无智能手机, counted apart ----------------------------------------------
 
 @pytest.fixture
-def in_class(paper_voucher, wechat, config, clock):
+def in_class(paper_voucher, wechat, talk, config, clock):
     """王奶奶 enrolled with her paper card; the afternoon session is open."""
     wechat.scan(STAFF, "REDEEM", paper_code(config, paper_voucher))
-    assert "报到成功" in wechat.say(STAFF, GRANNY_ID[-4:]).text
-    clock.set(AFTERNOON)
-    assert "已开课" in wechat.say(STAFF, "开课").text
+    talk(STAFF, [(GRANNY_ID[-4:], "报到成功")])
+    open_afternoon_session(wechat, clock, STAFF)
     return paper_voucher
 
 
@@ -533,12 +522,11 @@ def test_no_hand_mark_before_the_class_is_opened(paper_voucher, wechat, config, 
     assert _marks(db, "王奶奶") == []
 
 
-def test_oversight_counts_the_marks_without_a_smartphone_apart(in_class, wechat, desk_client,
+def test_oversight_counts_the_marks_without_a_smartphone_apart(in_class, talk, desk_client,
                                                                db):
     trainee = db.scalar(select(Voucher).join(Voucher.person).where(
         Person.openid == "demo-trainee", Voucher.status == VoucherStatus.REDEEMED))
-    wechat.say(STAFF, "补签 王奶奶 无智能手机")
-    wechat.say(STAFF, f"补签 {trainee.number} 手机没电")
+    talk(STAFF, [("补签 王奶奶 无智能手机", None), (f"补签 {trainee.number} 手机没电", None)])
     html = desk_client(DeskRole.INSPECTOR).get("/admin/oversight?lang=en").get_data(
         as_text=True)
     assert "1 hand marks 无智能手机 in this period" in html

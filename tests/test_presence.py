@@ -6,7 +6,6 @@ staff count the heads at roll call, compared with the scans."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -14,30 +13,16 @@ from sqlalchemy import func, select
 from models.attendance import Attendance, MarkHow
 from models.audit import AuditEntry, Channel
 from models.catalogue import ClassSession, Course
-from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.persons import LocationSource, Person
 from models.presence import BURST_SIZE, Headcount
 from models.vouchers import Voucher
+from tests.factories import AFTERNOON
 from tests.people import bind_staff_via_chat
 
 TRAINEE, STAFF = "demo-trainee", "demo-staff"
 CLASS = "lp-2026-today"
-AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)  # the 13:00 session opens 12:45
 NEAR = 0.0005  # degrees of latitude: about 55 m from the class point, inside its 400 m
-
-
-@pytest.fixture
-def course(db) -> Course:
-    return db.scalar(select(Course).where(Course.code == CLASS))
-
-
-@pytest.fixture
-def opened(wechat, clock, course) -> Course:
-    """The afternoon session of the class is open (开课 by its staff)."""
-    clock.set(AFTERNOON)
-    assert "已开课" in wechat.say(STAFF, "开课").text
-    return course
 
 
 def class_code(services, clock, db, course: Course) -> str:
@@ -152,7 +137,7 @@ def test_a_position_a_few_metres_off_is_no_flag(wechat, opened, services, clock,
 
 
 def test_many_check_ins_from_one_spot_within_seconds_are_flagged(
-        wechat, opened, services, clock, db, activity, desk_client):
+        wechat, talk, opened, services, clock, db, activity, desk_client):
     mates = [activity.voucher(CLASS, to="redeemed", name=f"张{n}") for n in "一二三四五"]
     spot = (opened.lat + 0.0002, opened.lng - 0.0001)  # 20 m off the class point, not on it
     started = clock.now()
@@ -208,14 +193,13 @@ def test_a_bad_number_of_days_says_so(desk_client):
 # --- the staff's headcount -----------------------------------------------------------------
 
 def test_a_headcount_in_the_chat_is_compared_with_the_scans_and_flagged(
-        wechat, opened, services, clock, db, activity, desk_client):
+        wechat, talk, opened, services, clock, db, activity, desk_client):
     mate = activity.voucher(CLASS, to="redeemed", name="张三")
     for openid in (TRAINEE, mate.openid):
         wechat.report_location(openid, opened.lat + NEAR, opened.lng + NEAR)
         wechat.scan(openid, "CHECKIN", class_code(services, clock, db, opened))
-    assert "人数" in wechat.say(STAFF, "点名").text  # the roll call asks for the count
-    answer = wechat.say(STAFF, "人数 1").text
-    assert "1" in answer and "扫码签到 2 人" in answer and "⚠" in answer
+    talk(STAFF, [("点名", "人数"),  # the roll call asks for the count
+                 ("人数 1", ["1", "扫码签到 2 人", "⚠"])])
     [count] = headcounts(db)
     assert (count.counted, count.scans_then, count.channel) == (1, 2, Channel.WECHAT)
     assert count.session_id == session_of(db, clock, opened).id
@@ -276,9 +260,8 @@ def test_no_headcount_for_a_session_not_open(wechat, clock, db, api_as):
     assert headcounts(db) == []
 
 
-def test_a_headcount_that_is_no_number_of_people_is_refused(opened, wechat, staff_api, db):
+def test_a_headcount_that_is_no_number_of_people_is_refused(opened, talk, staff_api, db):
     too_many = staff_api.post("/staff/headcounts", {"count": 100_000})
     assert too_many.status_code == 422 and too_many.get_json()["error"]["field"] == "count"
-    assert "人数 23" in wechat.say(STAFF, "人数 很多").text
-    assert "0" in wechat.say(STAFF, "人数 9999").text
+    talk(STAFF, [("人数 很多", "人数 23"), ("人数 9999", "0")])
     assert db.scalar(select(func.count(Headcount.id))) == 0

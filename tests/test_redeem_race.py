@@ -10,16 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from cli.database import migrate
 from models.audit import Channel
 from models.base import make_engine, single_read
 from models.catalogue import ClassSession, Course
 from models.catalogue import Intent as WorkIntent
 from models.codes import RotatingCode
-from models.demo import load_demo
 from models.displays import DisplayLink, DisplayScreen, visit_display
 from models.errors import VoucherAlreadyRedeemed
 from models.invitations import bind_by_invitation
@@ -28,7 +26,7 @@ from models.pii import Vault
 from models.registration import RegistrationForm, register
 from models.staff import StaffMember, invite_staff
 from models.vouchers import Redemption, Voucher, VoucherStatus, claim_voucher, redeem_voucher
-from tests.conftest import POSTGRES_URL, START, _unavailable
+from tests.conftest import START, committed_postgres
 from tests.people import id_number
 
 pytestmark = pytest.mark.postgres
@@ -40,23 +38,7 @@ STAFF = [f"o-race-staff-{n}" for n in range(8)]
 @pytest.fixture(scope="module")
 def race_engine():
     """A database of its own: these transactions really commit."""
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {RACE_DB}"))
-            connection.execute(text(f"CREATE DATABASE {RACE_DB}"))
-    except Exception as error:  # unreachable server
-        _unavailable("PostgreSQL at " + POSTGRES_URL, error)
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + RACE_DB
-    engine = make_engine(url, pool_size=10)
-    migrate(engine)
-    with sessionmaker(engine).begin() as db:
-        load_demo(db, vault=Vault("race"), now=START, today=START.date())
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {RACE_DB}"))
-    admin.dispose()
+    yield from committed_postgres(RACE_DB, Vault("race"))
 
 
 def _voucher_and_staff(engine, n: int) -> tuple[int, list[str]]:

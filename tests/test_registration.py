@@ -9,8 +9,14 @@ from sqlalchemy import String, Text, inspect, select, text
 import models
 from models.audit import AuditEntry
 from models.persons import Group, GroupStatus, HouseholdKind, Person
-from tests.people import ANSWERS, answer_keys, id_number, register_via_chat, wrong_check_digit
-from tests.wechat_server import WeChatServer
+from tests.people import (
+    ANSWERS,
+    id_number,
+    register_via_chat,
+    registration_lines,
+    wrong_check_digit,
+)
+from tests.wechat_server import WeChatServer, absent
 from webhooks.app import create_app
 
 
@@ -99,60 +105,48 @@ def test_back_goes_to_the_previous_question(talk):
                   ("赵六六", "身份证号")])
 
 
-def test_a_field_is_corrected_from_the_summary(wechat, person_named):
-    wechat.say("o-r6", "注册")
-    for key in answer_keys(ANSWERS):
-        summary = wechat.say("o-r6", ANSWERS[key])
-    assert "手机：138****5678" in summary.text
-    assert "手机号" in wechat.say("o-r6", "4").text
-    again = wechat.say("o-r6", "13900001111")
-    assert "请核对" in again.text and "手机：139****1111" in again.text
-    assert "登记成功" in wechat.say("o-r6", "1").text
+def test_a_field_is_corrected_from_the_summary(talk, person_named):
+    talk("o-r6", [*registration_lines(summary="手机：138****5678"),
+                  ("4", "手机号"),
+                  ("13900001111", ["请核对", "手机：139****1111"]),
+                  ("1", "登记成功")])
     assert person_named("o-r6").phone_masked == "139****1111"
 
 
-def test_no_consent_means_nothing_is_saved(wechat, person_named):
-    wechat.say("o-r7", "注册")
-    for key in answer_keys(ANSWERS)[:-1]:
-        wechat.say("o-r7", ANSWERS[key])
-    answer = wechat.say("o-r7", "2")
-    assert "没有您的同意" in answer.text and "没有保存" in answer.text
+def test_no_consent_means_nothing_is_saved(talk, person_named):
+    *asked, _consent = registration_lines()
+    talk("o-r7", [*asked, ("2", ["没有您的同意", "没有保存"])])
     assert not person_named("o-r7").is_registered
     assert person_named("o-r7").id_hash is None
 
 
-def test_an_id_number_already_registered_is_refused_without_revealing_whose(wechat,
+def test_an_id_number_already_registered_is_refused_without_revealing_whose(wechat, talk,
                                                                             person_named):
     assert "登记成功" in register_via_chat(wechat, "o-r8", name="钱七")
-    wechat.say("o-r9", "注册")
-    wechat.say("o-r9", "孙八")
-    answer = wechat.say("o-r9", ANSWERS["id"])
-    assert "已经登记过了" in answer.text and "公共就业和人才服务中心" in answer.text
-    assert "钱" not in answer.text and "138" not in answer.text
+    talk("o-r9", [("注册", None), ("孙八", None),
+                  (ANSWERS["id"], ["已经登记过了", "公共就业和人才服务中心",
+                                   absent("钱"), absent("138")])])
     assert not person_named("o-r9").is_registered
 
 
-def test_registering_again_points_to_the_profile(wechat):
+def test_registering_again_points_to_the_profile(wechat, talk):
     register_via_chat(wechat, "o-r10")
-    assert "您已经登记过了" in wechat.say("o-r10", "注册").text
+    talk("o-r10", [("注册", "您已经登记过了")])
 
 
-def test_a_dialogue_that_waited_too_long_starts_over(wechat, clock):
-    wechat.say("o-r11", "注册")
-    wechat.say("o-r11", "周九")
+def test_a_dialogue_that_waited_too_long_starts_over(talk, clock):
+    talk("o-r11", [("注册", None), ("周九", None)])
     clock.advance(minutes=31)
-    answer = wechat.say("o-r11", ANSWERS["id"])
-    assert "时间太久" in answer.text and "请输入姓名" in answer.text
+    talk("o-r11", [(ANSWERS["id"], ["时间太久", "请输入姓名"])])
 
 
-def test_the_dialogue_survives_a_restart_of_the_worker(wechat, config, stack, sessions, kv,
+def test_the_dialogue_survives_a_restart_of_the_worker(talk, config, stack, sessions, kv,
                                                        clock, person_named):
-    wechat.say("o-r12", "注册")
-    wechat.say("o-r12", "吴十")
+    talk("o-r12", [("注册", None), ("吴十", None)])
     # Another worker process (a new app over the same database and Redis) takes the next one.
     other = create_app(config, engine=stack.engine, sessions=sessions, kv=kv, clock=clock)
     again = WeChatServer(other.test_client(), token=config.wechat_token, clock=clock)
-    assert "手机号" in again.say("o-r12", ANSWERS["id"]).text
+    again.transcript("o-r12", [(ANSWERS["id"], "手机号")])
 
 
 def test_voice_answers_work_in_the_dialogue(wechat):
@@ -173,18 +167,15 @@ def test_registration_in_english(talk):
                    ])
 
 
-def test_the_raw_id_number_and_phone_are_in_no_column_and_no_log(wechat, db, kv, caplog):
+def test_the_raw_id_number_and_phone_are_in_no_column_and_no_log(talk, db, kv, caplog):
     raw_id, raw_phone = id_number(seq="017"), "13712345679"
     with caplog.at_level(logging.DEBUG):
-        wechat.say("o-r16", "注册")
-        wechat.say("o-r16", "冯十二")
-        wechat.say("o-r16", raw_id)
-        wechat.say("o-r16", raw_phone)
+        talk("o-r16", [("注册", None), ("冯十二", None), (raw_id, None), (raw_phone, None)])
         # While the dialogue runs, Redis holds the answers only sealed.
         assert not any(raw_id in (kv.get(k) or "") or raw_phone in (kv.get(k) or "")
                        for k in kv.scan_iter("*") if kv.type(k) == "string")
-        for answer in ("10", "1", "0", "1", "0", "0", "1", "1", "1"):
-            wechat.say("o-r16", answer)
+        talk("o-r16", [(answer, None) for answer in ("10", "1", "0", "1", "0", "0", "1", "1",
+                                                      "1")])
     assert db.scalar(select(Person).where(Person.openid == "o-r16")).is_registered
     for table in models.metadata.sorted_tables:
         for column in table.columns:

@@ -11,12 +11,9 @@ import time
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import sessionmaker
 
 import worker
-from cli.database import migrate
-from models.base import STATEMENT_SECONDS, make_engine, make_sessionmaker, statement_budget
-from models.demo import load_demo
+from models.base import STATEMENT_SECONDS, make_sessionmaker, statement_budget
 from models.outbox import Outbox
 from models.persons import Person
 from models.pii import Vault
@@ -25,7 +22,7 @@ from runtime.config import Config
 from runtime.services import Limiter
 from runtime.wechat_api import Client
 from tests.api_fixtures import login_code
-from tests.conftest import POSTGRES_URL, START, _unavailable
+from tests.conftest import committed_postgres
 from tests.people import register_via_chat
 from tests.wechat_server import WeChatServer
 from webhooks import dedup
@@ -98,24 +95,9 @@ def test_the_in_progress_mark_is_short_and_renewed_while_the_work_runs(kv):
 @pytest.fixture(scope="module")
 def slow_engine():
     """A PostgreSQL database of its own, whose transactions really commit: the test holds a
-    lock from its own connection while the app's requests run in threads."""
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {SLOW_DB}"))
-            connection.execute(text(f"CREATE DATABASE {SLOW_DB}"))
-    except Exception as error:  # unreachable server
-        _unavailable("PostgreSQL at " + POSTGRES_URL, error)
-    # The app's own statement limits: 3 s, longer inside a WeChat turn.
-    engine = make_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/" + SLOW_DB, pool_size=10)
-    migrate(engine)
-    with sessionmaker(engine).begin() as db:
-        load_demo(db, vault=Vault(Config().data_key), now=START, today=START.date())
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {SLOW_DB} WITH (FORCE)"))
-    admin.dispose()
+    lock from its own connection while the app's requests run in threads (the app's own
+    statement limits: 3 s, longer inside a WeChat turn)."""
+    yield from committed_postgres(SLOW_DB, Vault(Config().data_key))
 
 
 def test_a_wechat_turn_may_wait_on_the_database_longer_than_a_page(slow_engine):

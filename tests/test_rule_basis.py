@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -17,17 +16,16 @@ from sqlalchemy import func, select
 
 from models.attendance import Attendance
 from models.catalogue import ClassSession, Course
-from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
+from tests.factories import AFTERNOON, open_afternoon_session
 from tests.people import register_via_chat
 
 TRAINEE, STAFF, CADRE = "demo-trainee", "demo-staff", "demo-cadre"
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）, from day 7 for 15 days
 SYB = "lp-2026-011"  # from day 40: no overlap with demo-trainee's class
 TODAY_CLASS = "lp-2026-today"  # 挖掘机司机（初级）, demo-trainee's class, from today for 20 days
-AFTERNOON = datetime(2026, 11, 25, 12, 55, tzinfo=LOCAL_TZ)  # the 13:00 session opens 12:45
 
 # What the person reads after 依据：
 VOUCHER_RULES = "罗平县人社局培训券管理办法（演示：参照东乡族自治县东县府办发〔2020〕57号 三(一)）"
@@ -82,8 +80,8 @@ def claim_overlapping(d) -> str:
 
 def claim_started(d) -> str:
     register_via_chat(d.wechat, "o-basis-1")
-    d.wechat.say("o-basis-1", "课程 挖掘机")
-    d.wechat.say("o-basis-1", "1")  # the details, read today…
+    d.wechat.transcript("o-basis-1", [("课程 挖掘机", None),
+                                      ("1", None)])  # the details, read today…
     d.clock.advance(days=1)  # …and the claim tomorrow, once the course has started
     return d.wechat.say("o-basis-1", "领券").text
 
@@ -96,8 +94,7 @@ def claim_full(d) -> str:
 
 def open_class(d) -> str:
     """The afternoon class opened by its staff; its display's code now."""
-    d.clock.set(AFTERNOON)
-    assert "已开课" in d.wechat.say(STAFF, "开课").text
+    open_afternoon_session(d.wechat, d.clock, STAFF)
     course = d.db.scalar(select(Course).where(Course.code == TODAY_CLASS))
     session = d.db.scalar(select(ClassSession).where(
         ClassSession.course_id == course.id, ClassSession.day == d.clock.today(),

@@ -3,8 +3,6 @@ clerk prints and signs, revoking a voucher, inviting institution staff."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from documents.settlement_sheet import SETTLEMENT_COLUMNS
 from locales import translator
-from models.audit import AuditEntry, Channel
+from models.audit import AuditEntry
 from models.catalogue import CertificateKind, Course
 from models.clock import LOCAL_TZ
 from models.errors import SettlementRefused
@@ -30,10 +28,8 @@ from models.vouchers import (
     Settlement,
     Voucher,
     VoucherStatus,
-    claim_voucher,
 )
-from tests.classes import attend_and_complete, redeem, staff_member
-from tests.people import id_number, register_via_chat
+from tests.factories import Trainee, invitation_by_command
 
 # The demo's classes end in December: their trainees complete then, once their sessions ended.
 DECEMBER = ["--from", "2026-12-01", "--to", "2026-12-31"]
@@ -47,58 +43,6 @@ def policy_amount(kind: str, level: str | None = None) -> Decimal:
         rules = yaml.safe_load(f)["settlement_rates"]["rules"]
     [rule] = [r for r in rules if r["certificate_kind"] == kind and r.get("level") == level]
     return Decimal(rule["training_yuan"]) + Decimal(rule["appraisal_yuan"])
-
-
-@dataclass
-class Trainee:
-    openid: str
-    id_number: str
-    voucher_id: int
-    number: str
-
-
-@pytest.fixture
-def desk(wechat, services, sessions, clock):
-    """Vouchers set up through the domain, as trainees and institution staff would."""
-
-    class Desk:
-        def __init__(self) -> None:
-            self.staff: dict[str, str] = {}  # institution code -> staff openid
-            self.seq = 10
-
-        def run(self, fn, **kw):
-            with sessions.begin() as session:
-                return fn(session, **kw)
-
-        def staff_of(self, institution: str) -> str:
-            if institution not in self.staff:
-                self.staff[institution] = staff_member(
-                    services, institution_code=institution, openid=f"o-staff-{institution}",
-                    now=clock.now())
-            return self.staff[institution]
-
-        def issued(self, course_code: str, name: str = "张三") -> Trainee:
-            self.seq += 2
-            openid, number = f"o-tr{self.seq}", id_number(seq=f"0{self.seq}")
-            register_via_chat(wechat, openid, id=number, name=name)
-            course_id = self.run(lambda s: s.scalar(select(Course.id).where(
-                Course.code == course_code)))
-            voucher = self.run(claim_voucher, openid=openid, course_id=course_id,
-                               channel=Channel.WECHAT, now=clock.now(), today=clock.today())
-            return Trainee(openid, number, voucher.id, voucher.number)
-
-        def completed(self, course_code: str, *, certificate_no: str | None,
-                      at: datetime | None = None, name: str = "张三") -> Trainee:
-            trainee = self.issued(course_code, name=name)
-            institution = self.run(lambda s: s.scalar(
-                select(Course).where(Course.code == course_code)).institution.code)
-            staff = self.staff_of(institution)
-            redeem(services, voucher_id=trainee.voucher_id, staff_openid=staff, now=clock.now())
-            attend_and_complete(services, staff_openid=staff, voucher_number=trainee.number,
-                                certificate_no=certificate_no, now=at or clock.now())
-            return trainee
-
-    return Desk()
 
 
 def local(*args: int) -> datetime:
@@ -121,15 +65,15 @@ def count(db, model) -> int:
 # --- settling ------------------------------------------------------------------------------
 
 def test_the_settlement_sheet_lists_the_period_s_vouchers_and_settles_them(
-        runner, desk, db, tmp_path):
-    bricklayer = desk.completed("lp-2026-001", certificate_no="ZS-001", name="李秀英")
-    housekeeper = desk.completed("lp-2026-006", certificate_no="ZX-002", name="王芳",
+        runner, classroom, db, tmp_path):
+    bricklayer = classroom.completed("lp-2026-001", certificate_no="ZS-001", name="李秀英")
+    housekeeper = classroom.completed("lp-2026-006", certificate_no="ZX-002", name="王芳",
                                  at=local(2026, 12, 20, 10, 0))  # after the bricklayer's
-    failed = desk.completed("lp-2026-008", certificate_no=None, name="赵强",
+    failed = classroom.completed("lp-2026-008", certificate_no=None, name="赵强",
                             at=local(2026, 12, 31, 23, 30))  # the last evening, local time
-    after = desk.completed("lp-2026-005", certificate_no="ZS-004",
+    after = classroom.completed("lp-2026-005", certificate_no="ZS-004",
                            at=local(2027, 1, 1, 0, 10))  # still 31 Dec in UTC
-    elsewhere = desk.completed("lp-2026-002", certificate_no="ZS-005")  # lp-zhongzhi
+    elsewhere = classroom.completed("lp-2026-002", certificate_no="ZS-005")  # lp-zhongzhi
     settlements_before = count(db, Settlement)
 
     out = tmp_path / "settlement.xlsx"
@@ -181,8 +125,8 @@ def test_the_settlement_sheet_lists_the_period_s_vouchers_and_settles_them(
 
 
 def test_settling_the_same_period_again_lists_nothing_and_makes_no_settlement(
-        runner, desk, db, tmp_path):
-    desk.completed("lp-2026-001", certificate_no="ZS-011")
+        runner, classroom, db, tmp_path):
+    classroom.completed("lp-2026-001", certificate_no="ZS-011")
     first = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                 "--out", str(tmp_path / "first.xlsx"), "--lang", "en"])
     assert first.exit_code == 0, first.output
@@ -198,8 +142,8 @@ def test_settling_the_same_period_again_lists_nothing_and_makes_no_settlement(
     assert count(db, Settlement) == settlements
 
 
-def test_a_settled_voucher_never_appears_in_a_later_run(desk, sessions, db, clock):
-    trainee = desk.completed("lp-2026-006", certificate_no="ZX-021")
+def test_a_settled_voucher_never_appears_in_a_later_run(classroom, sessions, db, clock):
+    trainee = classroom.completed("lp-2026-006", certificate_no="ZX-021")
 
     def run(start: date, end: date):
         with sessions.begin() as session:
@@ -215,8 +159,8 @@ def test_a_settled_voucher_never_appears_in_a_later_run(desk, sessions, db, cloc
     assert count(db, Settlement) == settlements
 
 
-def test_the_sheet_in_english_is_ready_to_print(runner, desk, tmp_path):
-    desk.completed("lp-2026-001", certificate_no="ZS-031")
+def test_the_sheet_in_english_is_ready_to_print(runner, classroom, tmp_path):
+    classroom.completed("lp-2026-001", certificate_no="ZS-031")
     out = tmp_path / "en.xlsx"
     result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
                                  "--out", str(out), "--lang", "en"])
@@ -240,8 +184,8 @@ def test_the_sheet_in_english_is_ready_to_print(runner, desk, tmp_path):
     assert "Prepared by:                Reviewed by:                Date:" in texts
 
 
-def test_a_certificate_without_a_rate_settles_nothing(runner, desk, db, sessions, tmp_path):
-    trainee = desk.completed("lp-2026-001", certificate_no="ZS-041")
+def test_a_certificate_without_a_rate_settles_nothing(runner, classroom, db, sessions, tmp_path):
+    trainee = classroom.completed("lp-2026-001", certificate_no="ZS-041")
     with sessions.begin() as session:
         session.execute(update(Course).where(Course.code == "lp-2026-001")
                         .values(certificate_level="特级"))
@@ -254,8 +198,8 @@ def test_a_certificate_without_a_rate_settles_nothing(runner, desk, db, sessions
     assert not out.exists() and voucher(db, trainee).status is VoucherStatus.COMPLETED
 
 
-def test_a_sheet_that_cannot_be_written_settles_nothing(runner, desk, db, tmp_path):
-    trainee = desk.completed("lp-2026-001", certificate_no="ZS-045")
+def test_a_sheet_that_cannot_be_written_settles_nothing(runner, classroom, db, tmp_path):
+    trainee = classroom.completed("lp-2026-001", certificate_no="ZS-045")
     settlements = count(db, Settlement)
     out = tmp_path / "no-such-folder" / "s.xlsx"
     result = runner.invoke(args=["vouchers", "settle", "--institution", "lp-pes", *DECEMBER,
@@ -294,8 +238,8 @@ def test_every_rate_in_the_policy_file_lies_in_the_policy_s_range():
 
 # --- revoking ------------------------------------------------------------------------------
 
-def test_revoking_an_issued_voucher_tells_the_holder(runner, desk, db):
-    trainee = desk.issued("lp-2026-009")
+def test_revoking_an_issued_voucher_tells_the_holder(runner, classroom, db):
+    trainee = classroom.issued("lp-2026-009")
     result = runner.invoke(args=["vouchers", "revoke", trainee.number.lower(), "--reason",
                                  "身份信息不符", "--lang", "en"])
     assert result.exit_code == 0, result.output
@@ -307,13 +251,13 @@ def test_revoking_an_issued_voucher_tells_the_holder(runner, desk, db):
     assert notice.params["reason"] == "身份信息不符"
 
 
-def test_revoking_an_unknown_or_completed_voucher_is_refused(runner, desk, db):
+def test_revoking_an_unknown_or_completed_voucher_is_refused(runner, classroom, db):
     unknown = runner.invoke(args=["vouchers", "revoke", "PX2026999999", "--reason", "x",
                                   "--lang", "en"])
     assert unknown.exit_code == 1
     assert unknown.output.strip() == "No voucher has the number PX2026999999."
 
-    trainee = desk.completed("lp-2026-001", certificate_no="ZS-051")
+    trainee = classroom.completed("lp-2026-001", certificate_no="ZS-051")
     late = runner.invoke(args=["vouchers", "revoke", trainee.number, "--reason", "x",
                                "--lang", "en"])
     assert late.exit_code == 1
@@ -329,15 +273,9 @@ def test_revoking_an_unknown_or_completed_voucher_is_refused(runner, desk, db):
 
 def test_the_staff_invite_prints_a_qr_for_a_one_time_scene(runner, fake_wechat, tmp_path,
                                                           sessions, clock, db):
-    result = runner.invoke(args=["staff", "invite", "--institution", "lp-xinyuan", "--svg",
-                                 str(tmp_path / "staff.svg")])
-    assert result.exit_code == 0, result.output
-    scene = re.search(r"staff:[A-Za-z0-9_-]+", result.output).group(0)
-    [request] = fake_wechat.state.qrcodes
-    assert request["action_name"] == "QR_STR_SCENE"
-    assert request["action_info"]["scene"]["scene_str"] == scene
-    assert "█" in result.output
-    assert (tmp_path / "staff.svg").read_text().startswith("<svg")
+    scene, _, _ = invitation_by_command(runner, fake_wechat, tmp_path / "staff.svg",
+                                        "staff", "invite", "--institution", "lp-xinyuan")
+    assert scene.startswith("staff:")
 
     with sessions.begin() as session:
         person = meet(session, openid="o-new-staff", now=clock.now())

@@ -6,7 +6,6 @@ quote-prefixed, so it stays text when a clerk edits it."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +17,13 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from documents.cells import FORMULA_STARTS
-from models.attendance import Inspector, open_session, record_spot_check
+from models.attendance import open_session, record_spot_check
 from models.audit import Channel
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
-from models.course_import import COLUMNS
 from models.desk import DeskRole
-from models.persons import meet
 from models.vouchers import claim_voucher
+from tests import factories
 from tests.classes import redeem, staff_member
 from tests.desk_fixtures import form_token
 from tests.people import id_number, register_via_chat
@@ -71,13 +69,7 @@ def hostile_class(runner, wechat, services, sessions, clock, tmp_path) -> Scene:
            "capacity": "20", "township": "罗雄街道", "address": ADDRESS,
            "first_day": "2026-11-25", "session_days": "1", "daily": "08:00-12:00;13:00-17:00",
            "description": DESCRIPTION}
-    zh = {column.name: column.zh for column in COLUMNS}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([zh[name] for name in row])
-    writer.writerow(list(row.values()))
-    path = tmp_path / "courses.csv"
-    path.write_text(out.getvalue(), encoding="utf-8")
+    path = factories.course_file(tmp_path / "courses.csv", [row])
     result = runner.invoke(args=["courses", "import", str(path)])
     assert result.exit_code == 0, result.output
     with sessions.begin() as db:
@@ -106,8 +98,7 @@ def hostile_class(runner, wechat, services, sessions, clock, tmp_path) -> Scene:
     reply = wechat.say(staff, f"补签 {kept} {REASON}")
     assert kept in reply.text, reply.text
     with sessions.begin() as db:
-        inspector = meet(db, openid="o-hostile-inspector", now=clock.now())
-        db.add(Inspector(person_id=inspector.id, bound_at=clock.now()))
+        factories.inspector(db, openid="o-hostile-inspector", now=clock.now())
         session_id = db.scalar(select(ClassSession.id).join(ClassSession.course)
                                .where(Course.code == CODE).order_by(ClassSession.starts)
                                .limit(1))

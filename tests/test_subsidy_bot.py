@@ -12,12 +12,10 @@ def test_an_unregistered_person_gets_a_general_answer_and_an_invitation(wechat):
     assert "60元" in answer and "800" in answer and "回复“注册”" in answer
 
 
-def test_a_registered_person_sees_each_subsidy_with_its_status_and_a_link(wechat):
+def test_a_registered_person_sees_each_subsidy_with_its_status_and_a_link(wechat, talk):
     register_via_chat(wechat, "o-sub2")  # self-declared 脱贫劳动力 and 两后生
-    answer = wechat.say("o-sub2", "补贴").text
-    assert "您能领的补贴" in answer
-    assert re.search(r"生活费补贴.*待核实.*每天¥60\.00", answer)
-    assert "逐条说明" in answer and "/p/subsidy/" in answer
+    [answer] = talk("o-sub2", [("补贴", ["您能领的补贴", "逐条说明", "/p/subsidy/"])])
+    assert re.search(r"生活费补贴.*待核实.*每天¥60\.00", answer.text)
 
 
 def test_the_page_gives_the_reasons_and_their_clauses(wechat, client):
@@ -31,19 +29,16 @@ def test_the_page_gives_the_reasons_and_their_clauses(wechat, client):
     assert client.get(path[:-3] + "abc").status_code == 403
 
 
-def test_what_if_for_a_course_not_joined(wechat):
+def test_what_if_for_a_course_not_joined(wechat, talk):
     register_via_chat(wechat, "o-sub4")
-    answer = wechat.say("o-sub4", "补贴 烹调").text
-    assert "如果参加中式烹调师（初级）培训班" in answer
-    assert "培训补贴" in answer
+    talk("o-sub4", [("补贴 烹调", ["如果参加中式烹调师（初级）培训班", "培训补贴"])])
 
 
-def test_subsidies_in_english(wechat):
+def test_subsidies_in_english(wechat, talk):
     register_via_chat(wechat, "o-sub5")
-    wechat.say("o-sub5", "English")
-    answer = wechat.say("o-sub5", "subsidy").text
-    assert "What you can get:" in answer and "yes once verified" in answer
-    assert "Why, clause by clause" in answer
+    talk("o-sub5", [("English", None),
+                    ("subsidy", ["What you can get:", "yes once verified",
+                                 "Why, clause by clause"])])
 
 
 def test_a_person_who_draws_a_pension_is_told_why_not(wechat, client):

@@ -20,6 +20,7 @@ from models.persons import Person
 from models.targets import Target, TargetMeasure
 from models.vouchers import Redemption, Voucher, VoucherStatus
 from runtime.wechat_api import Client
+from tests.factories import claim_lines
 from tests.people import bind_staff_via_chat, id_number, register_via_chat
 
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）at lp-pes, from day 7, 15 days
@@ -37,33 +38,19 @@ def voucher_of(db, openid: str, code: str = BRICKLAYER) -> Voucher | None:
 
 
 @pytest.fixture
-def trainee(wechat):
-    register_via_chat(wechat, "o-v1")
-    return "o-v1"
-
-
-@pytest.fixture
-def claim(wechat, db):
+def claim(talk, db):
     """Claim as a person would: search the course, open it by number, then say 领券."""
     def run(openid: str, code: str = BRICKLAYER):
         occupation = db.scalar(select(Course.occupation).where(Course.code == code))
-        wechat.say(openid, f"课程 {occupation}")
-        wechat.say(openid, "1")
-        return wechat.say(openid, "领券")
+        return talk(openid, claim_lines(occupation))[-1]
     return run
-
-
-@pytest.fixture
-def staff(wechat, services, clock):
-    bind_staff_via_chat(wechat, services, clock, "o-staff-pes", "lp-pes")
-    return "o-staff-pes"
 
 
 def shown_code(services, clock, voucher: Voucher) -> str:
     return services.voucher_codes.show(voucher.id, clock.now()).code
 
 
-def test_claiming_from_a_courses_details(wechat, trainee, claim, db):
+def test_claiming_from_a_courses_details(wechat, talk, trainee, claim, db):
     details = _details(wechat, trainee)
     assert "1. 领取这个课程的培训券（领券）" in details
     answer = claim(trainee)
@@ -73,17 +60,15 @@ def test_claiming_from_a_courses_details(wechat, trainee, claim, db):
     assert re.search(r"http://peixun\.test/p/voucher/\S+", answer.text)
     assert answer.text.count(voucher.person.id_masked or "-") == 0  # no personal data in the link
     # The seat is taken.
-    assert "剩49个名额" in wechat.say(trainee, "课程 砌筑").text
+    talk(trainee, [("课程 砌筑", "剩49个名额")])
 
 
 def _details(wechat, openid: str) -> str:
-    wechat.say(openid, "课程 砌筑")
-    return wechat.say(openid, "1").text
+    return wechat.transcript(openid, [("课程 砌筑", None), ("1", None)])[-1].text
 
 
-def test_a_digit_after_the_details_claims_too(wechat, trainee, db):
-    _details(wechat, trainee)
-    assert "培训券号" in wechat.say(trainee, "1").text
+def test_a_digit_after_the_details_claims_too(talk, trainee, db):
+    talk(trainee, [("课程 砌筑", None), ("1", None), ("1", "培训券号")])
 
 
 def test_claiming_needs_registration(wechat, claim, db):
@@ -158,12 +143,10 @@ def test_a_full_course_is_refused(wechat, claim, sessions, clock, db):
     assert "名额已满" in claim("o-v3", "tiny").text
 
 
-def test_a_course_that_has_started_takes_no_claims(trainee, wechat, clock, db):
-    wechat.say(trainee, "课程 挖掘机")
-    wechat.say(trainee, "1")  # the details, read today…
+def test_a_course_that_has_started_takes_no_claims(trainee, talk, clock, db):
+    talk(trainee, [("课程 挖掘机", None), ("1", None)])  # the details, read today…
     clock.advance(days=1)  # …and the claim tomorrow, once the course has started
-    answer = wechat.say(trainee, "领券")
-    assert "已经开课或关闭" in answer.text and "依据：罗平县人社局培训券管理办法" in answer.text
+    talk(trainee, [("领券", ["已经开课或关闭", "依据：罗平县人社局培训券管理办法"])])
     assert voucher_of(db, trainee, EXCAVATOR) is None
 
 
@@ -176,22 +159,21 @@ def test_the_category_budget_is_the_countys_target(trainee, claim, sessions, db)
     assert "名额（计划）已经用完" in claim(trainee).text
 
 
-def test_my_vouchers_lists_them_and_a_digit_shows_the_card_link(wechat, trainee, claim):
+def test_my_vouchers_lists_them_and_a_digit_shows_the_card_link(wechat, talk, trainee, claim):
     claim(trainee)
     listing = wechat.click(trainee, "MY_VOUCHERS").text
     assert "1. 砌筑工（初级）培训班" in listing and "待报到" in listing
-    details = wechat.say(trainee, "1").text
-    assert "/p/voucher/" in details and "1. 取消这张培训券" in details
+    talk(trainee, [("1", ["/p/voucher/", "1. 取消这张培训券"])])
 
 
-def test_cancelling_frees_the_seat(wechat, trainee, claim, db):
+def test_cancelling_frees_the_seat(wechat, talk, trainee, claim, db):
     claim(trainee)
     wechat.click(trainee, "MY_VOUCHERS")
-    wechat.say(trainee, "1")
-    assert "确定取消培训券" in wechat.say(trainee, "1").text  # asked first (issue 17)
-    assert "已取消" in wechat.say(trainee, "1").text
+    talk(trainee, [("1", None),
+                   ("1", "确定取消培训券"),  # asked first (issue 17)
+                   ("1", "已取消")])
     assert voucher_of(db, trainee).status is VoucherStatus.CANCELLED
-    assert "剩50个名额" in wechat.say(trainee, "课程 砌筑").text
+    talk(trainee, [("课程 砌筑", "剩50个名额")])
     assert "培训券号" in claim(trainee).text  # and it can be claimed again
 
 
@@ -322,15 +304,16 @@ def test_completion_without_a_certificate(wechat, staff, redeemed, db, trainee, 
     assert voucher_of(db, trainee).certified is False
 
 
-def test_completion_needs_an_enrolled_voucher_and_the_right_staff(wechat, trainee, claim,
-                                                                  staff, services, clock, db):
+def test_completion_needs_an_enrolled_voucher_and_the_right_staff(wechat, talk, trainee,
+                                                                  claim, staff, services,
+                                                                  clock, db):
     claim(trainee)
     number = voucher_of(db, trainee).number
-    assert "待报到" in wechat.say(staff, f"结业 {number} ZS1").text
+    talk(staff, [(f"结业 {number} ZS1", "待报到")])
     bind_staff_via_chat(wechat, services, clock, "o-staff-z", "lp-zhongzhi")
-    assert "别的机构" in wechat.say("o-staff-z", f"结业 {number} ZS1").text
-    assert "没有这张培训券" in wechat.say(staff, "结业 PX2026999999 ZS1").text
-    assert "结业 <券号>" in wechat.say(staff, "结业 PX2026000001").text
+    talk("o-staff-z", [(f"结业 {number} ZS1", "别的机构")])
+    talk(staff, [("结业 PX2026999999 ZS1", "没有这张培训券"),
+                 ("结业 PX2026000001", "结业 <券号>")])
 
 
 def test_completion_needs_90_percent_attendance(wechat, staff, redeemed, db, trainee,
@@ -378,9 +361,9 @@ def test_unredeemed_vouchers_are_reminded_then_expire(trainee, claim, services, 
     assert any("明天到期" in t for t in texts) and any("已过期" in t for t in texts)
 
 
-def test_notices_are_worded_in_the_holders_language(wechat, trainee, claim, staff, services,
-                                                    clock, db, fake_wechat):
-    wechat.say(trainee, "English")
+def test_notices_are_worded_in_the_holders_language(wechat, talk, trainee, claim, staff,
+                                                    services, clock, db, fake_wechat):
+    talk(trainee, [("English", None)])
     claim(trainee)
     voucher = voucher_of(db, trainee)
     wechat.scan(staff, "REDEEM", shown_code(services, clock, voucher))

@@ -34,6 +34,39 @@ class Answer:
         return self.status == 200 and self.text == ""
 
 
+@dataclass(frozen=True)
+class Voice:
+    """In a transcript: a voice message, as WeChat's speech recognition made it out."""
+
+    recognition: str
+
+
+@dataclass(frozen=True)
+class Absent:
+    """In a transcript: words the reply must not contain."""
+
+    words: str
+
+
+def absent(words: str) -> Absent:
+    return Absent(words)
+
+
+# What a transcript expects of one reply: words it contains, words it must not contain
+# (absent), several of them in a list, or None for a line whose reply is not checked.
+Expected = str | Absent | list[str | Absent] | None
+
+
+def check_reply(said: str, answer: Answer, expected: Expected) -> None:
+    for words in [] if expected is None else [expected] if isinstance(
+            expected, (str, Absent)) else expected:
+        if isinstance(words, Absent):
+            assert words.words not in answer.text, (
+                f"after {said!r}: {words.words!r} should not be in\n{answer.text}")
+        else:
+            assert words in answer.text, f"after {said!r}: {words!r} not in\n{answer.text}"
+
+
 class WeChatServer:
     def __init__(self, client: FlaskClient, *, token: str, clock: Clock,
                  aes_key: str | None = None, app_id: str | None = None) -> None:
@@ -46,6 +79,18 @@ class WeChatServer:
     # --- what people do -------------------------------------------------------------------
     def say(self, openid: str, text: str, *, msg_id: int | None = None) -> Answer:
         return self.send(self.xml(openid, "text", Content=text, MsgId=msg_id or next(_ids)))
+
+    def transcript(self, openid: str, lines: list[tuple]) -> list[Answer]:
+        """A dialogue: each line said (typed, or spoken as a Voice) in turn and its reply
+        checked; a line may add, third, a list of words the reply must not contain."""
+        answers = []
+        for said, expected, *refused in lines:
+            answer = (self.speak(openid, said.recognition) if isinstance(said, Voice)
+                      else self.say(openid, said))
+            check_reply(said, answer, expected)
+            check_reply(said, answer, [absent(words) for words in refused[0]] if refused else None)
+            answers.append(answer)
+        return answers
 
     def speak(self, openid: str, recognition: str) -> Answer:
         return self.send(self.xml(openid, "voice", MediaId="media-1", Format="amr",
