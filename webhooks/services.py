@@ -29,6 +29,7 @@ from models.codes import RotatingCode
 from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
 from webhooks.config import Config
+from webhooks.dedup import Renewer
 
 T = TypeVar("T")
 
@@ -99,17 +100,20 @@ class Services:
     class_codes: RotatingCode
     # Read-mostly answers shared by everyone for a few seconds (the course list), per process.
     shared: SharedAnswers
+    # Keeps the in-progress marks of this process's first deliveries alive while they work.
+    renewer: Renewer
 
 
 def build_services(config: Config, *, engine: Engine | None = None,
                    sessions: sessionmaker | None = None, kv: Redis | None = None,
                    clock: Clock | None = None) -> Services:
     engine = engine or make_engine(config.database_url)
+    kv = kv or make_kv(config.redis_url)
     return Services(
         config=config,
         engine=engine,
         sessions=sessions or make_sessionmaker(engine),
-        kv=kv or make_kv(config.redis_url),
+        kv=kv,
         clock=clock or Clock(),
         limiter=Limiter(_limit_storage(config.redis_url)),
         vault=Vault(config.data_key),
@@ -118,6 +122,7 @@ def build_services(config: Config, *, engine: Engine | None = None,
         class_codes=RotatingCode(config.secret_key, prefix="PXC",
                                  period_seconds=CHECKIN_CODE_SECONDS),
         shared=SharedAnswers(maxsize=512, ttl=SHARED_SECONDS),
+        renewer=Renewer(kv, config.pending_seconds),
     )
 
 
