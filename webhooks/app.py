@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -49,6 +50,7 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         TESTING=config.testing,
     )
+    app.session_interface = CookieSessions()
     app.extensions["peixun"] = build_services(config, **overrides)
     understanding.warm_up()  # jieba and pypinyin load beside the start, not in a first message
     app.register_blueprint(wechat.bp)
@@ -59,6 +61,16 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     _log_requests(app)
     _answer_errors(app)
     return app
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """The desk's signed cookie session, not opened for WeChat's callback: WeChat sends no
+    cookie, and building the cookie's signer cost every message as much as its logging."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path == "/wechat":
+            return SecureCookieSession()  # empty and never modified: no cookie is set
+        return super().open_session(app, request)
 
 
 def _log_requests(app: Flask) -> None:
