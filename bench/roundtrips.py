@@ -28,8 +28,9 @@ engine = app.extensions["peixun"].engine
 event.listen(engine, "before_cursor_execute",
              lambda _conn, _cur, sql, *_: trips.append(("sql", " ".join(sql.split())[:90])))
 event.listen(engine, "commit", lambda _conn: trips.append(("sql", "COMMIT")))
-# pool_pre_ping sends a ping on every checkout: one more round trip each.
-event.listen(engine.pool, "checkout", lambda *_: trips.append(("sql", "(pool checkout: ping)")))
+# A checkout pings only a connection idle for over models.base.PING_AFTER_SECONDS (one more
+# round trip then); counted here as a checkout.
+event.listen(engine.pool, "checkout", lambda *_: trips.append(("sql", "(pool checkout)")))
 
 _execute = redis.client.Redis.execute_command
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Load benchmark of the WeChat callback (issue 3): Peixun under `make serve` on the production
+# Load benchmark of the WeChat callback (issue 3): Peixun as `make serve` runs it on the production
 # stack (PostgreSQL + Redis), against a bare Flask + wechatpy echo app (the ceiling) and the
-# same work done with nothing else (bench/samework_app.py, issue 19's yardstick), all with 2
-# gunicorn workers, one after the other, with wrk: 2 threads, 16 connections, 15 s.
+# same work done with nothing else (bench/samework_app.py, issue 19's yardstick), all with
+# $WORKERS gunicorn workers (default 2), one after the other, with wrk: 2 threads, 16
+# connections, 15 s.   WORKERS=4 bash bench/run.sh
 # Raw outputs go to bench/out/. Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ CONNECTIONS=16
 DURATION=15s              # with generation, stays well inside the 150 s timestamp window
 MESSAGES=${BENCH_MESSAGES:-80000}   # more than either target can take in $DURATION
 SENDERS=${BENCH_SENDERS:-2000}  # followers who type 课程; each message new
+export WORKERS=${WORKERS:-2}  # gunicorn processes of each server (Peixun reads it too)
 mkdir -p "$OUT"
 
 command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -48,14 +50,17 @@ PYTHONPATH=. $BIN/python bench/seed_followers.py "$SENDERS" 2>/dev/null
 pids=()
 stop() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; wait || true; }
 trap stop EXIT
-setsid make serve PORT=$PEIXUN_PORT WORKERS=2 >"$OUT/peixun.log" 2>&1 &
+# `make serve`'s gunicorn line without its `make install` (which may reinstall a shared venv),
+# the same for the three servers, so that only the app differs.
+$BIN/python -m webhooks.config
+setsid $BIN/gunicorn --workers "$WORKERS" --bind 127.0.0.1:$PEIXUN_PORT wsgi:app \
+  >"$OUT/peixun.log" 2>&1 &
 pids+=($!)
-# The gunicorn command line of `make serve`, so that only the app differs.
-setsid $BIN/gunicorn --workers 2 --bind 127.0.0.1:$ECHO_PORT --chdir bench echo_app:app \
+setsid $BIN/gunicorn --workers "$WORKERS" --bind 127.0.0.1:$ECHO_PORT --chdir bench echo_app:app \
   >"$OUT/echo.log" 2>&1 &
 pids+=($!)
-setsid $BIN/gunicorn --workers 2 --bind 127.0.0.1:$SAMEWORK_PORT --chdir bench samework_app:app \
-  >"$OUT/samework.log" 2>&1 &
+setsid $BIN/gunicorn --workers "$WORKERS" --bind 127.0.0.1:$SAMEWORK_PORT --chdir bench \
+  samework_app:app >"$OUT/samework.log" 2>&1 &
 pids+=($!)
 
 up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/wechat")" != 000 ]; }
@@ -98,7 +103,7 @@ run peixun-2c $PEIXUN_PORT "${pids[0]}" "开放报名的课程" 2
 field() { grep -o "$2=[0-9.]*" "$OUT/$1.txt" | cut -d= -f2; }
 {
   echo
-  echo "$(date -u +%FT%TZ)  commit $(git describe --always --dirty)  nproc=$(nproc)" \
+  echo "$(date -u +%FT%TZ)  commit $(git describe --always --dirty)  workers=$WORKERS  nproc=$(nproc)" \
     " $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)  load $(cut -d' ' -f1-3 /proc/loadavg)"
   printf '%-9s %8s %7s %7s %7s %6s %8s %6s %11s\n' target msgs/s p50_ms p99_ms errors wrong \
     repeats ratio cpu_ms/msg

@@ -81,13 +81,6 @@ def load(kv: Redis, openid: str) -> State:
         return State()
 
 
-def save(kv: Redis, openid: str, state: State, ttl_seconds: int) -> None:
-    try:
-        kv.set(key(openid), state.dump(), ex=ttl_seconds)
-    except RedisError:
-        logger.warning("conversation state not kept")
-
-
 def update(kv: Redis, openid: str, change: Callable[[State], int | None]) -> bool:
     """Change the state unless the conversation saves it meanwhile (the person's own turn
     wins): ``change`` edits the state and returns its lifetime in seconds, or None to leave it

@@ -14,7 +14,7 @@ from redis import Redis
 from bot import state as conversation
 from bot.replies import Reply
 from locales import Translator, translator
-from models.base import single_read
+from models.base import read
 from models.clock import Clock
 from models.codes import RotatingCode
 from models.persons import DEFAULT_LOCALE, Person, meet, recognize
@@ -74,10 +74,9 @@ class Turn:
             return operation(db, **kwargs)
 
     def read(self, operation: Callable[..., T], **kwargs) -> T:
-        """Run one read-only domain operation of a single statement (models.base.single_read):
-        on PostgreSQL without BEGIN and COMMIT, two round trips fewer."""
-        with single_read(self._sessions) as db:
-            return operation(db, **kwargs)
+        """Run one read-only domain operation of a single statement (models.base.read): on
+        PostgreSQL without BEGIN and COMMIT, two round trips fewer."""
+        return read(self._sessions, operation, **kwargs)
 
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """An answer that is the same for everyone who asks it this way and may be a few
@@ -113,10 +112,11 @@ class Turn:
         self.state.shown_at = self.now().timestamp()
         self.unsaved = True
 
-    def save(self, kv: Redis | None = None) -> None:
-        """Write the state a reply changed; the callback passes the pipeline that also keeps
-        the reply for WeChat's retries, so both cost one round trip."""
-        if self.unsaved:
-            conversation.save(kv if kv is not None else self.kv, self.openid, self.state,
-                              STATE_SECONDS)
-            self.unsaved = False
+    def changed_state(self) -> tuple[str, str, int] | None:
+        """The state a reply changed, as the callback writes it in the one round trip that also
+        keeps the reply for WeChat's retries (webhooks.dedup.keep): its key, its text and its
+        seconds; None when nothing changed."""
+        if not self.unsaved:
+            return None
+        self.unsaved = False
+        return conversation.key(self.openid), self.state.dump(), STATE_SECONDS

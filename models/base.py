@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
 
 # A page, an API call or a job step gives up on a statement after this long: a person is
 # waiting, and one stuck statement must not hold a server process.
 STATEMENT_SECONDS = 3
+# A pooled connection idle for longer than this is pinged before use (see _ping_when_idle).
+PING_AFTER_SECONDS = 1.0
 # When the work begun inside statement_budget() must be done by (time.monotonic()).
 _deadline: ContextVar[float | None] = ContextVar("statement_deadline", default=None)
 
@@ -77,9 +82,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     options = kwargs.pop("connect_args",
                          {"options": f"-c statement_timeout={STATEMENT_SECONDS * 1000}"})
-    engine = create_engine(url, pool_pre_ping=True, connect_args=options, **kwargs)
+    engine = create_engine(url, connect_args=options, **kwargs)
     event.listen(engine, "begin", _extend_statement_limit)
+    _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A pooled connection that lay idle for more than PING_AFTER_SECONDS is pinged before it
+    is handed out (and replaced if the database has gone away meanwhile), as pool_pre_ping
+    would; one used a moment ago is not, for a ping is a round trip that cost a busy callback
+    as much as its one real statement. Should the database restart under load, the first
+    statement on each such connection fails, SQLAlchemy then replaces the whole pool, and
+    ``read`` tries its one statement again."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool throws this connection away and hands out a new one.
+            raise DisconnectionError() from error
 
 
 @contextmanager
@@ -123,6 +153,19 @@ def single_read(sessions: sessionmaker) -> Iterator[Session]:
         else:
             with db.begin():
                 yield db
+
+
+def read(sessions: sessionmaker, operation: Callable[..., T], **kwargs: Any) -> T:
+    """Run a read-only operation of one statement in single_read; tried once more when the
+    database connection turned out dead (a restarted server: see _ping_when_idle)."""
+    try:
+        with single_read(sessions) as db:
+            return operation(db, **kwargs)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    with single_read(sessions) as db:
+        return operation(db, **kwargs)
 
 
 def _fix_sqlite(engine: Engine) -> None:

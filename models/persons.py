@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -187,11 +187,16 @@ def meet(db: Session, *, openid: str, now: datetime) -> Person:
     return person
 
 
+# Built once: its SQL and cache key are then computed once per process, not per message, and
+# it runs as Core (a Session's ORM execution of a table select costs as much again).
+_BY_OPENID = select(Person.__table__).where(Person.__table__.c.openid == bindparam("openid"))
+
+
 def recognize(db: Session, *, openid: str, now: datetime) -> Person | None:
     """The person behind an openid, read in one Core statement (no ORM loading: this is every
     message's path), when meeting them changes nothing; None when ``meet`` must write (first
     contact, or not seen for an hour). Needs no transaction (models.base.single_read)."""
-    row = db.execute(select(Person.__table__).where(Person.openid == openid)).first()
+    row = db.connection().execute(_BY_OPENID, {"openid": openid}).first()
     if row is None or _seen_long_ago(row.last_seen_at, now):
         return None
     # A plain Person holding the row's columns; like the one meet returns, it is not

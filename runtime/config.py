@@ -61,7 +61,7 @@ class Config:
     processes: int = 1
     dedup_seconds: int = 300
     # A first delivery's "in progress" mark lives this long and is renewed while the work runs
-    # (webhooks.dedup.pending): if the process dies, the mark is gone within this time, and a
+    # (webhooks.dedup.Renewer): if the process dies, the mark is gone within this time, and a
     # retry that came in meanwhile (WeChat's come 5 s apart) sees it go and acts.
     pending_seconds: int = 3
     dialogue_seconds: int = 30 * 60

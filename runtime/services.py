@@ -105,11 +105,12 @@ def build_services(config: Config, *, engine: Engine | None = None,
                    sessions: sessionmaker | None = None, kv: Redis | None = None,
                    clock: Clock | None = None) -> Services:
     engine = engine or make_engine(config.database_url)
+    kv = kv or make_kv(config.redis_url)
     return Services(
         config=config,
         engine=engine,
         sessions=sessions or make_sessionmaker(engine),
-        kv=kv or make_kv(config.redis_url),
+        kv=kv,
         clock=clock or Clock(),
         limiter=Limiter(_limit_storage(config.redis_url)),
         vault=Vault(config.data_key),

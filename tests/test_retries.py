@@ -85,7 +85,7 @@ def test_a_retry_that_comes_while_a_dead_workers_mark_still_lives_waits_and_acts
 def test_the_in_progress_mark_is_short_and_renewed_while_the_work_runs(kv):
     key = dedup.message_key({"MsgId": "881000002"})
     kv.set(key, dedup.PENDING, ex=PENDING_SECONDS)
-    with dedup.pending(kv, key, PENDING_SECONDS):
+    with dedup.Renewer(kv, PENDING_SECONDS).pending(key):
         time.sleep(PENDING_SECONDS * 2.5)  # a living first delivery, slower than the mark
         assert kv.get(key) == dedup.PENDING
     time.sleep(PENDING_SECONDS + 0.2)  # once the work ends (or the process dies) it runs out

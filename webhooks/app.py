@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -14,7 +15,7 @@ from bot import understanding
 from locales import N_, translator
 from runtime.config import Config
 from runtime.services import build_services
-from webhooks import admin, api, pages, wechat
+from webhooks import admin, api, dedup, pages, wechat
 from webhooks.locale import request_locale
 from webhooks.routing import BoundedInt, route
 
@@ -50,7 +51,11 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         TESTING=config.testing,
     )
+    app.session_interface = CookieSessions()
     app.extensions["peixun"] = build_services(config, **overrides)
+    # The callback's own: keeps the in-progress marks of this process's first deliveries alive.
+    app.extensions["peixun.renewer"] = dedup.Renewer(app.extensions["peixun"].kv,
+                                                     config.pending_seconds)
     understanding.warm_up()  # jieba and pypinyin load beside the start, not in a first message
     app.register_blueprint(wechat.bp)
     app.register_blueprint(pages.bp)
@@ -60,6 +65,16 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     _log_requests(app)
     _answer_errors(app)
     return app
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """The desk's signed cookie session, not opened for WeChat's callback: WeChat sends no
+    cookie, and building the cookie's signer cost every message as much as its logging."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path == "/wechat":
+            return SecureCookieSession()  # empty and never modified: no cookie is set
+        return super().open_session(app, request)
 
 
 def _log_requests(app: Flask) -> None:

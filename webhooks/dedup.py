@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -103,27 +104,48 @@ return 0
 """)
 
 
-@contextmanager
-def pending(kv: Redis, key: str, seconds: int) -> Iterator[None]:
-    """While the block runs, the first delivery's in-progress mark is renewed (every third of
-    its life, from a thread beside the request), so a slow but living first delivery keeps its
-    retries from acting twice; when the block ends, or the process dies, renewal stops."""
-    done = threading.Event()
+class Renewer:
+    """Renews the in-progress marks of this process's first deliveries while their work runs
+    (every third of a mark's life), so a slow but living first delivery keeps its retries from
+    acting twice; when its work ends, or the process dies, its mark runs out. One thread a
+    process, started with the first message after gunicorn's fork, where a thread a message
+    cost as much CPU as the Redis calls of the message itself."""
 
-    def renew() -> None:
-        while not done.wait(seconds / 3):
-            try:
-                _RENEW(keys=[key], args=[PENDING, seconds], client=kv)
-            except RedisError:
-                logger.warning("dedup unavailable; in-progress mark not renewed")
+    def __init__(self, kv: Redis, seconds: int) -> None:
+        self.kv = kv
+        self.seconds = seconds
+        self._keys: dict[str, int] = {}  # key -> deliveries at work under it in this process
+        self._lock = threading.Lock()
+        self._pid: int | None = None
 
-    renewer = threading.Thread(target=renew, name="dedup-renew", daemon=True)
-    renewer.start()
-    try:
-        yield
-    finally:
-        done.set()
-        renewer.join()
+    @contextmanager
+    def pending(self, key: str) -> Iterator[None]:
+        with self._lock:
+            if self._pid != os.getpid():  # first use in this process (a fork has no threads)
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="dedup-renew", daemon=True).start()
+            self._keys[key] = self._keys.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._keys[key] == 1:
+                    del self._keys[key]
+                else:
+                    self._keys[key] -= 1
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.seconds / 3)
+            with self._lock:
+                keys = list(self._keys)
+            # A mark admitted since the last round is renewed early, which does no harm; none
+            # waits longer than a third of its life.
+            for key in keys:
+                try:
+                    _RENEW(keys=[key], args=[PENDING, self.seconds], client=self.kv)
+                except RedisError:
+                    logger.warning("dedup unavailable; in-progress mark not renewed")
 
 
 def spend_check(kv: Redis, *, timestamp: str, nonce: str, ttl_seconds: int) -> bool:
@@ -151,9 +173,12 @@ def late_key(key: str) -> str:
 # The first delivery's answer, kept for its retries; or, when it came too late to be WeChat's
 # reply (too slow, or a retry already answered empty: KEYS[2]), kept as the empty answer, for
 # the answer goes through the outbox. Atomic with _GIVE_UP: a retry either reads the answer
-# or marks it late, never neither.
-# KEYS: seen, late. ARGV: the answer (JSON), seconds kept, "1" when too slow, "" as JSON.
+# or marks it late, never neither. The conversation state the turn changed is written with it
+# (ARGV[5], unless empty), so a message costs one round trip after its work.
+# KEYS: seen, late, state. ARGV: the answer (JSON), seconds kept, "1" when too slow, "" as
+# JSON, the state or "", the state's seconds.
 _KEEP = Script(None, b"""
+if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
 if ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[2])
   return 1
@@ -175,19 +200,18 @@ return held
 """)
 
 
-def keep(kv: Redis, key: str, answer: str, ttl_seconds: int,
-         also: Callable[[Redis], None] = lambda _pipe: None, *, slow: bool = False) -> bool:
-    """Keep the first delivery's answer for its retries, and whatever else ``also`` writes to
-    the pipeline it gets (the conversation state), in one round trip. True when the answer
-    came too late to be WeChat's reply (``slow``, or a retry was answered empty meanwhile):
-    the caller sends it another way; retries then get the empty answer."""
+def keep(kv: Redis, key: str, answer: str, ttl_seconds: int, *,
+         state: tuple[str, str, int] | None = None, slow: bool = False) -> bool:
+    """Keep the first delivery's answer for its retries, and the conversation state the turn
+    changed (``state``: its key, its text, its seconds), in one round trip (one EVALSHA: a
+    script in a pipeline costs redis-py a SCRIPT EXISTS round trip each time). True when the
+    answer came too late to be WeChat's reply (``slow``, or a retry was answered empty
+    meanwhile): the caller sends it another way; retries then get the empty answer."""
+    state_key, state_text, state_seconds = state or ("", "", 0)
     try:
-        with kv.pipeline(transaction=False) as pipe:
-            also(pipe)
-            _KEEP(keys=[key, late_key(key)],
-                  args=[json.dumps(answer), ttl_seconds, "1" if slow else "", json.dumps("")],
-                  client=pipe)
-            return bool(pipe.execute()[-1])
+        return bool(_KEEP(keys=[key, late_key(key), state_key or late_key(key)],
+                          args=[json.dumps(answer), ttl_seconds, "1" if slow else "",
+                                json.dumps(""), state_text, state_seconds], client=kv))
     except RedisError:
         logger.warning("dedup unavailable; answer not kept")
         return slow

@@ -8,7 +8,7 @@ import math
 import time
 from xml.parsers.expat import ExpatError
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
@@ -126,10 +126,11 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
                 secret_key=config.secret_key, shared=services.shared,
                 state=conversation.State.parse(admission.state),
                 contact=Contact(phone=config.service_phone, hours=config.service_hours))
-    with dedup.pending(kv, key, config.pending_seconds), statement_budget(TURN_SECONDS):
+    renewer = current_app.extensions["peixun.renewer"]
+    with renewer.pending(key), statement_budget(TURN_SECONDS):
         answer = _answer(turn, message,
                          within_rate=admission.hits <= config.messages_per_minute)
-        late = dedup.keep(kv, key, answer, config.dedup_seconds, also=turn.save,
+        late = dedup.keep(kv, key, answer, config.dedup_seconds, state=turn.changed_state(),
                           slow=time.monotonic() - started > LATE_SECONDS)
     if late and answer and _send_later(services, message.source, key, answer):
         # WeChat has stopped waiting (or a retry was answered empty): the person gets the

@@ -1,0 +1,201 @@
+"""Where a callback's CPU goes, per layer (issue 19): the app called in this process as a WSGI
+server would call it, with signed messages from bench/make_requests.py, under cProfile; each
+function's own time (tottime) is summed by the layer its file belongs to.
+
+    PYTHONPATH=. .venv/bin/python bench/profile_callback.py [--count 3000] [--text 课程]
+        [--app samework] [--no-profile]
+    PYTHONPATH=. .venv/bin/py-spy record --gil --format raw -o RAW -- .venv/bin/python \
+        bench/profile_callback.py --no-profile; then  ... bench/profile_callback.py --py-spy RAW
+
+Needs the database and Redis bench/run.sh prepares (DATABASE_URL, REDIS_URL, WECHAT_TOKEN in
+the environment, followers seeded). Without the profiler the same loop gives the CPU time per
+message of the app alone (no gunicorn, no socket), the figure to compare changes with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from werkzeug.test import EnvironBuilder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_requests import signature
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+PROJECT = ("webhooks", "bot", "models", "locales", "bench")
+# First match wins: (what the file path contains, layer).
+LAYERS = (
+    ("/bench/", "bench harness (WSGI call, start_response)"),
+    (ROOT + "/webhooks/", "project: webhooks/"),
+    (ROOT + "/bot/", "project: bot/"),
+    (ROOT + "/models/", "project: models/"),
+    (ROOT + "/locales/", "project: locales/"),
+    ("/flask/", "Flask"),
+    ("/werkzeug/", "Werkzeug"),
+    ("/wechatpy/", "wechatpy (signature, XML parse, reply render)"),
+    ("/xmltodict", "wechatpy (signature, XML parse, reply render)"),
+    ("/sqlalchemy/", "SQLAlchemy"),
+    ("/psycopg", "psycopg"),
+    ("/redis/", "redis-py"),
+    ("/babel/", "Babel"),
+    ("/gettext", "Babel"),
+    ("/logging/", "logging"),
+    ("/jinja2/", "Jinja"),
+    ("/json/", "json"),
+    ("/cachetools/", "cachetools"),
+    ("/threading.py", "threading (dedup.pending's renewer)"),
+    ("/socket.py", "sockets"),
+    ("/selectors.py", "sockets"),
+    ("/ssl.py", "sockets"),
+)
+
+
+def layer(filename: str) -> str:
+    # cProfile gives absolute paths, py-spy paths from the package ("flask/app.py").
+    if not filename.startswith(("/", "<", "~")):
+        filename = (ROOT + "/" if filename.split("/")[0] in PROJECT else "/") + filename
+    for part, name in LAYERS:
+        if part in filename:
+            return name
+    if filename.startswith("~") or filename.startswith("<"):
+        return "built-ins (C: socket I/O, sha1, str, dict…)"
+    return "other Python stdlib/site"
+
+
+def messages(count: int, senders: int, token: str, text: str,
+             openids: list[str] | None = None) -> list[dict]:
+    now = int(time.time())
+    rng = random.Random(now + len(text))
+    first_id = now * 1_000_000 + rng.randrange(500_000)
+    environs = []
+    for n in range(count):
+        openid = openids[n] if openids else f"oBench{rng.randrange(senders):06d}"
+        nonce = str(rng.randrange(10**9, 10**10))
+        body = ("<xml><ToUserName><![CDATA[gh_peixun_demo]]></ToUserName>"
+                f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+                f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                f"<Content><![CDATA[{text}]]></Content>"
+                f"<MsgId>{first_id + n}</MsgId></xml>")
+        query = {"signature": signature(token, str(now), nonce), "timestamp": str(now),
+                 "nonce": nonce, "openid": openid}
+        environs.append((openid, EnvironBuilder(path="/wechat", method="POST", query_string=query,
+                                       data=body.encode(),
+                                       content_type="text/xml").get_environ()))
+    return environs
+
+
+def call(app, environ: dict) -> bytes:
+    status = []
+    body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    if not status[0].startswith("200"):
+        raise SystemExit(f"{status[0]}: {body[:200]!r}")
+    return body
+
+
+def measured(app, environ: dict) -> bytes:
+    """The timed calls (py-spy's stacks are read from here down, not the warm-up's)."""
+    return call(app, environ)
+
+
+def from_py_spy(path: str, count: int) -> None:
+    """The layer table from ``py-spy record --format raw`` (collapsed stacks, idle excluded):
+    each sample counts for the file of its innermost frame."""
+    by_layer: dict[str, int] = defaultdict(int)
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            stack, _, samples = line.rstrip().rpartition(" ")
+            if "measured (" not in stack:
+                continue
+            leaf = stack.rsplit(";", 1)[-1]
+            filename = leaf[leaf.rfind("(") + 1:].rsplit(":", 1)[0]
+            by_layer[layer(filename)] += int(samples)
+    total = sum(by_layer.values())
+    print("| layer (innermost frame of the sample) | samples | share |\n|---|---:|---:|")
+    for name, samples in sorted(by_layer.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {samples} | {100 * samples / total:.0f}% |")
+    print(f"| all ({count} messages) | {total} | 100% |")
+
+
+def main() -> None:
+    import os
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--senders", type=int, default=2000)
+    parser.add_argument("--text", default="课程")
+    parser.add_argument("--marker", default="开放报名的课程")
+    parser.add_argument("--app", choices=("peixun", "samework"), default="peixun")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--after", help="each sender first says this (not timed): 课程 before 1")
+    parser.add_argument("--top", type=int, default=0, help="also print the top N functions")
+    parser.add_argument("--py-spy", metavar="RAW", help="only summarise py-spy's raw output")
+    args = parser.parse_args()
+    if args.py_spy:
+        from_py_spy(args.py_spy, args.count)
+        return
+    token = os.environ.get("WECHAT_TOKEN", "peixun-dev-token")
+    if args.app == "samework":
+        import samework_app
+        app = samework_app.app
+    else:
+        from webhooks.app import create_app
+        app = create_app()
+    warm = messages(200, args.senders, token, args.text)
+    for _, environ in warm:
+        body = call(app, environ)
+    environs = messages(args.count, args.senders, token, args.text)
+    before = []
+    if args.after:
+        before = messages(args.count, args.senders, token, args.after,
+                          openids=[openid for openid, _ in environs])
+    # CPU time, not wall time: waiting on a socket costs the machine nothing.
+    profile = None if args.no_profile else cProfile.Profile(time.process_time)
+    wall = cpu = 0.0
+    for n, (_, environ) in enumerate(environs):
+        if before:
+            call(app, before[n][1])
+        started, used = time.perf_counter(), time.process_time()
+        if profile:
+            profile.enable()
+        body = measured(app, environ)
+        if profile:
+            profile.disable()
+        cpu += time.process_time() - used
+        wall += time.perf_counter() - started
+        if args.marker.encode() not in body:
+            raise SystemExit(f"not the expected reply: {body.decode()[:300]}")
+    print(f"{args.app}, {args.count} × {args.text!r}: {1000 * cpu / args.count:.3f} ms CPU and "
+          f"{1000 * wall / args.count:.3f} ms wall a message"
+          + (" (under cProfile)" if profile else ""))
+    if not profile:
+        return
+    stats = pstats.Stats(profile)
+    by_layer: dict[str, float] = defaultdict(float)
+    total = 0.0
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+        by_layer[layer(filename)] += tottime
+        total += tottime
+    print("| layer (own time of its functions) | ms a message | share |\n|---|---:|---:|")
+    for name, seconds in sorted(by_layer.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {1000 * seconds / args.count:.3f} | {100 * seconds / total:.0f}% |")
+    print(f"| all (profiled) | {1000 * total / args.count:.3f} | 100% |")
+    if args.top:
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
+        print(out.getvalue())
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
