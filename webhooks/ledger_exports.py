@@ -53,7 +53,8 @@ from models.ledgers import (
 )
 from models.persons import GroupStatus
 from models.pii import Vault
-from models.progress import Progress, ProgressRow
+from models.progress import Progress, ProgressRow, region_scope
+from models.regions import Region
 from models.settlement import settlement_rates
 from models.targets import TargetMeasure
 from models.vouchers import VoucherStatus
@@ -718,16 +719,19 @@ def _vault(services, spec: JobSpec) -> Vault | None:
 
 def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     quarter = Quarter.parse(spec.params["quarter"])
-    with services.sessions.begin() as db:
-        total = ledger_count(db, quarter=quarter)
+    with services.read_sessions.begin() as db:  # the replica's, when there is one
+        # A province's deployment: one county's classes (params "county", a region code).
+        townships = _county_townships(db, spec.params.get("county"))
+        total = ledger_count(db, quarter=quarter, townships=townships)
     _moved(services, spec, done=0, total=total)
     book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids)
     after = (0, 0)
     try:
         while True:
-            with services.sessions.begin() as db:
+            with services.read_sessions.begin() as db:
                 rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
-                                    vault=_vault(services, spec), now=services.clock.now())
+                                    vault=_vault(services, spec), now=services.clock.now(),
+                                    townships=townships)
             book.add(rows)  # outside the transaction: writing takes longer than reading
             _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
             if len(rows) < spec.chunk:
@@ -738,6 +742,13 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
         raise
     name = t._("Training ledger %(quarter)s", quarter=str(quarter))
     return f"{name}.xlsx", book.finish()
+
+
+def _county_townships(db, code: str | None) -> frozenset[int] | None:
+    if not code:
+        return None
+    region_id = db.scalar(select(Region.id).where(Region.code == code))
+    return region_scope(db, region_id).townships if region_id is not None else frozenset()
 
 
 def _build_class_record(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
@@ -752,7 +763,7 @@ def _build_class_record(services, spec: JobSpec, t: Translator) -> tuple[str, by
 
 def _build_progress(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     month = Month.parse(spec.params["month"])
-    with services.sessions.begin() as db:
+    with services.read_sessions.begin() as db:
         report = progress_report(db, month=month)
     _moved(services, spec, done=1, total=1)
     name = t._("Progress report %(month)s", month=str(month))
