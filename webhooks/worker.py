@@ -38,6 +38,7 @@ from models.followups import (
 )
 from models.jobs import push_due_openings
 from models.outbox import (
+    PRUNE_CHUNK,
     Attempt,
     OutboxStatus,
     begin_attempt,
@@ -45,6 +46,7 @@ from models.outbox import (
     due_ids,
     held_row,
     postpone,
+    prune_sent,
     record_attempt,
     take_lease,
     window_surely_closed,
@@ -247,8 +249,22 @@ def run_jobs(services: Services) -> dict[str, int]:
     done["job_pushes"] = push_jobs(services, now)
     with services.sessions.begin() as db:
         done["export_files_removed"] = remove_old_files(db, now=now)
+    done["outbox_pruned"] = prune_outbox(services, now)
     done.update(follow_up(services, now))
     return done
+
+
+def prune_outbox(services: Services, now: datetime) -> int:
+    """Delete messages sent long ago (models.outbox.prune_sent), a chunk a transaction, at
+    most PUSH_CHUNKS chunks a round."""
+    pruned = 0
+    for _ in range(PUSH_CHUNKS):
+        with services.sessions.begin() as db:
+            chunk = prune_sent(db, now=now)
+        pruned += chunk
+        if chunk < PRUNE_CHUNK:
+            break
+    return pruned
 
 
 def follow_up(services: Services, now: datetime) -> dict[str, int]:
