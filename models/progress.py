@@ -28,9 +28,10 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from math import ceil
 
-from sqlalchemy import Index, Select, and_, case, false, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Index, Select, and_, case, delete, false, func, insert, literal, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.base import Base, UTCDateTime
 from models.catalogue import Category, CertificateKind, Course, Institution
 from models.clock import LOCAL_TZ
 from models.followups import FollowUp, WorkAfter
@@ -218,6 +219,7 @@ class Progress:
     # (the province by prefecture, a prefecture by county): see _by_area.
     by_township: list[ProgressRow] = field(default_factory=list)
     area_level: RegionLevel = RegionLevel.TOWNSHIP
+    as_of: datetime | None = None  # counted ahead at this time (a province's year), not live
 
 
 @dataclass(frozen=True)
@@ -272,13 +274,15 @@ def progress(db: Session, *, filters: ProgressFilter, today: date) -> Progress:
     if None in counts["township"] and filters.township_id is None:
         by_township.append(ProgressRow(None, None, "未知乡镇", "Township not known",
                                        counts["township"][None], None))
+    as_of = counts["as_of"]
     total_targets = _total_targets(filters, category_targets, township_targets)
     total = ProgressRow(None, None, "合计", "Total", counts["total"],
                         total_targets.get(TargetMeasure.TRAININGS), total_targets)
     area_level, by_township = _by_area(db, filters, by_township)
     return Progress(filters=filters, targets_year=targets_year,
                     elapsed=year_elapsed(filters.year, today), total=total,
-                    by_category=by_category, by_township=by_township, area_level=area_level)
+                    by_category=by_category, by_township=by_township, area_level=area_level,
+                    as_of=as_of)
 
 
 def _by_area(db: Session, filters: ProgressFilter, by_township: list[ProgressRow]
@@ -467,16 +471,110 @@ def counts_query(filters: ProgressFilter) -> Select:
 
 def _counted(db: Session, filters: ProgressFilter) -> dict[str, dict]:
     """One GROUP BY (category, township) query: at most categories × townships lines come
-    back, which add up to the by-category and by-township tables and the total."""
+    back, which add up to the by-category and by-township tables and the total. A year with
+    a rollup (a province's: see refresh_rollup) is read from it instead."""
     by_category: dict[int, Counts] = {}
     by_township: dict[int | None, Counts] = {}
     total = Counts()
-    for row in db.execute(counts_query(filters)):
+    as_of = rollup_as_of(db, filters)
+    query = counts_query(filters) if as_of is None else _rollup_query(filters)
+    for row in db.execute(query):
         counts = Counts(*row[2:])
         by_category[row.category_id] = by_category.get(row.category_id, Counts()) + counts
         by_township[row.township_id] = by_township.get(row.township_id, Counts()) + counts
         total += counts
-    return {"category": by_category, "township": by_township, "total": total}
+    return {"category": by_category, "township": by_township, "total": total, "as_of": as_of}
+
+
+# --- the rollup: a province's year, counted ahead ----------------------------------------------
+
+# A year with this many vouchers (a province: 2 million) is counted ahead by the worker, every
+# ROLLUP_EVERY, into progress_counts; the dashboard reads that (a few hundred thousand lines at
+# most) and says how old it is. Counting 2 million vouchers with their follow-ups takes tens
+# of seconds: no page may wait for that. A county (tens of thousands) keeps counting live.
+ROLLUP_FROM = 200_000
+ROLLUP_EVERY = timedelta(minutes=5)
+
+
+class ProgressCount(Base):
+    """The counts of a year's vouchers by (category, household township, institution), as the
+    dashboard counts them with no ``until`` (models.progress.counts_query)."""
+
+    __tablename__ = "progress_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(index=True)
+    category_id: Mapped[int]
+    township_id: Mapped[int | None]
+    institution_id: Mapped[int]
+    registered: Mapped[int]
+    redeemed: Mapped[int]
+    completed: Mapped[int]
+    certified: Mapped[int]
+    employed: Mapped[int]
+    redeemed_in_month: Mapped[int]
+    qualification: Mapped[int]
+    special: Mapped[int]
+    free: Mapped[int]
+    counted_at: Mapped[datetime]
+
+
+def rollup_as_of(db: Session, filters: ProgressFilter) -> datetime | None:
+    """When the year's rollup was counted; None: count live (no rollup, or ``until`` set)."""
+    if filters.until is not None:
+        return None
+    return db.scalar(select(func.max(ProgressCount.counted_at))
+                     .where(ProgressCount.year == filters.year))
+
+
+def _rollup_query(filters: ProgressFilter) -> Select:
+    columns = [func.sum(getattr(ProgressCount, name)).label(name) for name in COUNT_FIELDS]
+    query = (select(ProgressCount.category_id, ProgressCount.township_id, *columns)
+             .where(ProgressCount.year == filters.year)
+             .group_by(ProgressCount.category_id, ProgressCount.township_id))
+    if filters.township_id is not None:
+        query = query.where(ProgressCount.township_id == filters.township_id)
+    if filters.region is not None:
+        query = query.where(ProgressCount.township_id.in_(sorted(filters.region.townships)))
+    if filters.category_id is not None:
+        query = query.where(ProgressCount.category_id == filters.category_id)
+    if filters.institution_id is not None:
+        query = query.where(ProgressCount.institution_id == filters.institution_id)
+    return query
+
+
+def refresh_rollup(db: Session, *, now: datetime, year: int, least: int = ROLLUP_FROM) -> int:
+    """Count ``year`` again into progress_counts when it has at least ``least`` vouchers (else
+    remove its rollup: it is counted live); return the lines written."""
+    db.execute(delete(ProgressCount).where(ProgressCount.year == year))
+    vouchers = db.scalar(select(func.count(Voucher.id)).where(Voucher.year == year)) or 0
+    if vouchers < least:
+        return 0
+    filters = ProgressFilter(year=year)
+    employed = _employed_vouchers(filters)
+    counted = (_scoped(select(literal(year), Course.category_id, Person.township_id,
+                              Course.institution_id,
+                              *_count_columns(employed, filters),
+                              literal(now, type_=UTCDateTime())),
+                       filters, with_person=True)
+               .outerjoin(employed, employed.c.voucher_id == Voucher.id)
+               .group_by(Course.category_id, Person.township_id, Course.institution_id))
+    names = ["year", "category_id", "township_id", "institution_id", *COUNT_FIELDS,
+             "counted_at"]
+    db.execute(insert(ProgressCount).from_select(names, counted))
+    return db.scalar(select(func.count(ProgressCount.id)).where(ProgressCount.year == year))
+
+
+def rollups_due(db: Session, *, now: datetime, least: int = ROLLUP_FROM) -> list[int]:
+    """The years whose rollup is missing or older than ROLLUP_EVERY, among the years with at
+    least ``least`` vouchers, and the years whose rollup should go (fewer vouchers now)."""
+    big = {year for year, count in db.execute(
+        select(Voucher.year, func.count(Voucher.id)).group_by(Voucher.year)) if count >= least}
+    counted = dict(db.execute(select(ProgressCount.year, func.max(ProgressCount.counted_at))
+                              .group_by(ProgressCount.year)).all())
+    stale = {year for year in big if counted.get(year) is None
+             or counted[year] <= now - ROLLUP_EVERY}
+    return sorted(stale | (set(counted) - big))
 
 
 # --- the targets ---------------------------------------------------------------------------

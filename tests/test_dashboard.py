@@ -560,3 +560,31 @@ def _a_busy_autumn(activity) -> None:
             work = works[0] if n < employed else (works[1] if n < completed else None)
             activity.voucher(course, township=township, to=to, work=work,
                              certified=n != completed - 1)
+
+
+def test_a_province_s_year_is_read_from_the_counts_the_worker_made(desk_client, activity,
+                                                                   sessions, clock):
+    # A province's year (here: a rollup made from the demo's few vouchers, least=1) is counted
+    # ahead; the page says when, and shows what was counted until the next count.
+    from models.progress import refresh_rollup
+
+    admin = desk_client(DeskRole.ADMIN)
+    live = page(admin)
+    assert 'id="as-of"' not in live  # a county counts live
+    start = figure(live, "category", "outside", "redeemed")
+    with sessions.begin() as db:
+        assert refresh_rollup(db, now=clock.now(), year=2026, least=1) > 0
+    counted = page(admin)
+    assert 'id="as-of"' in counted and "2026-11-25 09:00" in counted
+    assert figure(counted, "category", "outside", "redeemed") == start
+    assert figure(page(admin, "/admin/dashboard?township=majie"), "category", "outside",
+                  "redeemed") == figure(page(admin, "/admin/dashboard?township=majie&year=2026"),
+                                        "category", "outside", "redeemed")
+    activity.voucher(OUTSIDE, township="majie", to="redeemed")
+    assert figure(page(admin), "category", "outside", "redeemed") == start  # not counted yet
+    with sessions.begin() as db:
+        refresh_rollup(db, now=clock.now(), year=2026, least=1)
+    assert figure(page(admin), "category", "outside", "redeemed") == start + 1
+    with sessions.begin() as db:  # below the size of a province: counted live again
+        refresh_rollup(db, now=clock.now(), year=2026)
+    assert 'id="as-of"' not in page(admin)

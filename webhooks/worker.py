@@ -57,6 +57,7 @@ from models.persons import (
     store_unionid,
     unionid_lookup_failed,
 )
+from models.progress import refresh_rollup, rollups_due
 from models.vouchers import expire_vouchers, remind_expiring
 from webhooks.ledger_exports import run_export_jobs
 from webhooks.services import Services
@@ -250,8 +251,20 @@ def run_jobs(services: Services) -> dict[str, int]:
     with services.sessions.begin() as db:
         done["export_files_removed"] = remove_old_files(db, now=now)
     done["outbox_pruned"] = prune_outbox(services, now)
+    done["rollups_counted"] = count_rollups(services, now)
     done.update(follow_up(services, now))
     return done
+
+
+def count_rollups(services: Services, now: datetime) -> int:
+    """A province's years of dashboard counts, counted ahead (models.progress.refresh_rollup),
+    a year a transaction, every ROLLUP_EVERY."""
+    with services.sessions.begin() as db:
+        years = rollups_due(db, now=now)
+    for year in years:
+        with services.sessions.begin() as db:
+            refresh_rollup(db, now=now, year=year)
+    return len(years)
 
 
 def prune_outbox(services: Services, now: datetime) -> int:

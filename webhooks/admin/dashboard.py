@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from locales import N_
 from models.catalogue import Category, Institution
+from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.progress import (
     FUNNEL,
@@ -167,6 +168,8 @@ def dashboard() -> Response:
                      row_url=lambda key, row, measure: _row_url(
                          codes, area_key if key == "township" else key, row, measure),
                      area_word=t._(area["one"]), area_kind_title=t._(area["kind"]),
+                     as_of=(result.as_of.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+                            if result.as_of else None),
                      row_name=lambda row: _row_name(row, t),
                      chart=dict(label=CHART_LABEL, bar=CHART_BAR, row=CHART_ROW,
                                 width=CHART_WIDTH),
