@@ -477,8 +477,15 @@ def _counted(db: Session, filters: ProgressFilter) -> dict[str, dict]:
     by_township: dict[int | None, Counts] = {}
     total = Counts()
     as_of = rollup_as_of(db, filters)
-    query = counts_query(filters) if as_of is None else _rollup_query(filters)
-    for row in db.execute(query):
+    if as_of is not None:  # a province: the database adds up by category and by township
+        for row in db.execute(_rollup_query(filters, ProgressCount.category_id)):
+            by_category[row[0]] = Counts(*row[1:])
+        for row in db.execute(_rollup_query(filters, ProgressCount.township_id)):
+            by_township[row[0]] = Counts(*row[1:])
+        total = sum(by_category.values(), Counts())
+        return {"category": by_category, "township": by_township, "total": total,
+                "as_of": as_of}
+    for row in db.execute(counts_query(filters)):
         counts = Counts(*row[2:])
         by_category[row.category_id] = by_category.get(row.category_id, Counts()) + counts
         by_township[row.township_id] = by_township.get(row.township_id, Counts()) + counts
@@ -527,11 +534,9 @@ def rollup_as_of(db: Session, filters: ProgressFilter) -> datetime | None:
                      .where(ProgressCount.year == filters.year))
 
 
-def _rollup_query(filters: ProgressFilter) -> Select:
+def _rollup_query(filters: ProgressFilter, by) -> Select:
     columns = [func.sum(getattr(ProgressCount, name)).label(name) for name in COUNT_FIELDS]
-    query = (select(ProgressCount.category_id, ProgressCount.township_id, *columns)
-             .where(ProgressCount.year == filters.year)
-             .group_by(ProgressCount.category_id, ProgressCount.township_id))
+    query = (select(by, *columns).where(ProgressCount.year == filters.year).group_by(by))
     if filters.township_id is not None:
         query = query.where(ProgressCount.township_id == filters.township_id)
     if filters.region is not None:
