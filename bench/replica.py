@@ -9,8 +9,8 @@ Everything under one temporary directory, removed at the end: a private PostgreS
 on 127.0.0.1; gunicorn (2 workers, `make serve`'s command line) with DATABASE_URL on the primary
 and DATABASE_REPLICA_URL on the replica, Redis db 11. For ``--seconds`` it runs at once: wrk
 posting signed 课程 messages to the callback (the message load, on the primary), a writer
-inserting audit rows on the primary (200 a transaction, as fast as it can: WAL for the replica
-to replay), a desk user loading the province's dashboard over HTTP again and again, and a probe
+inserting audit rows on the primary (200 a transaction every 50 ms: WAL for the replica to
+replay), a desk user loading the province's dashboard over HTTP again and again, and a probe
 reading the replica's lag every 0.5 s (pg_stat_replication on the primary; and the age of the
 last row the writer committed, as the replica sees it). It prints the dashboard's times, the
 callback's throughput, and the lag: what a page read from the replica may miss."""
@@ -48,6 +48,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--scale", type=float, default=0.01)
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk (bench/run.sh installs it too)")
+        return 1
     root = Path(tempfile.mkdtemp(prefix="peixun-replica-",
                                  dir=os.environ.get("PEIXUN_BENCH_DIR", "/var/tmp")))
     primary = Cluster(root, "primary", free_port(55450))
@@ -106,9 +109,9 @@ def _desk_user(engine) -> None:
 def _wait_web() -> None:
     for _ in range(120):
         try:
-            requests.get(f"http://127.0.0.1:{WEB_PORT}/admin/login", timeout=2)
+            requests.get(f"http://127.0.0.1:{WEB_PORT}/admin/login", timeout=20)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.5)
     raise RuntimeError("gunicorn did not start")
 
@@ -141,6 +144,7 @@ def run(engine, primary: Cluster, replica: Cluster, env: dict, root: Path, secon
                         SELECT now(), 'worker', 'bench.replica', 'bench', g
                         FROM generate_series(1, 200) AS g"""))
                 written[0] += 200
+                time.sleep(0.05)  # ~4,000 rows a second: a busy day's writes, not a bulk load
 
     def probe():
         rep = _engine(replica.url_of(DATABASE))
