@@ -10,7 +10,7 @@ export HOST PORT WORKERS
 CATALOGUES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: install chromium run serve worker test chat bench bench-volume bench-faults fuzz lint messages menu clean
+.PHONY: install chromium run serve worker test chat bench bench-volume bench-replica bench-scale bench-faults fuzz lint messages menu clean
 
 install: $(VENV)/.installed $(COMPILED) chromium
 
@@ -67,9 +67,20 @@ bench: install
 	$(BIN)/python -m bench.scenarios --vouchers 50
 	$(BIN)/python -m bench.understanding
 
-# The dashboard on a province-sized data set, on PostgreSQL (a database of its own, dropped).
+# A province on one deployment (issue 19, bench/province.py): 10 million persons, 6 million
+# vouchers, 50 million attendance and 20 million audit rows on a private PostgreSQL (removed at
+# the end; VOLUME_ARGS="--keep" keeps it, "--reuse DIR" measures again, "--scale 0.1" a tenth).
+# The county-sized one of issue 8 is still `python -m bench.dashboard_volume`.
 bench-volume: install
-	$(BIN)/python -m bench.dashboard_volume
+	$(BIN)/python -m bench.province $(VOLUME_ARGS)
+
+# The dashboard from a real streaming replica while the primary takes the message load.
+bench-replica: install
+	$(BIN)/python -m bench.replica
+
+# The callback with 1, 2 and 4 gunicorn processes.
+bench-scale: install
+	bash bench/scale.sh
 
 # The fault table of issue 15 (bench/faults.py): gunicorn and the outbox worker under a stream
 # of signed messages while Redis, PostgreSQL and workers fail, on a PostgreSQL, a Redis and a

@@ -52,7 +52,7 @@ stop() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; 
 trap stop EXIT
 # `make serve`'s gunicorn line without its `make install` (which may reinstall a shared venv),
 # the same for the three servers, so that only the app differs.
-$BIN/python -m webhooks.config
+$BIN/python -m runtime.config
 setsid $BIN/gunicorn --workers "$WORKERS" --bind 127.0.0.1:$PEIXUN_PORT wsgi:app \
   >"$OUT/peixun.log" 2>&1 &
 pids+=($!)

@@ -168,6 +168,20 @@ def read(sessions: sessionmaker, operation: Callable[..., T], **kwargs: Any) -> 
         return operation(db, **kwargs)
 
 
+# --- a read replica (DATABASE_REPLICA_URL) ---------------------------------------------------
+
+
+def make_replica_engine(url: str) -> Engine:
+    """An engine for a streaming replica: the heavy reads only. On PostgreSQL its transactions
+    are read-only, so that a write sent there by mistake fails loudly instead of being refused
+    later by the standby (or, on a promoted one, landing in the wrong database)."""
+    if url.startswith("sqlite"):
+        return make_engine(url)
+    return make_engine(url, connect_args={
+        "options": f"-c statement_timeout={STATEMENT_SECONDS * 1000} "
+                   "-c default_transaction_read_only=on"})
+
+
 def _fix_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT and SELECT-then-write; take it over,
     # as the SQLAlchemy docs recommend, and turn on foreign keys and WAL for the worker beside.

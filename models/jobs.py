@@ -127,7 +127,7 @@ class JobPush(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("job_openings.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     pushed_on: Mapped[date]
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
 
 
 # --- checking an opening ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ per chunk."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -138,8 +139,10 @@ class LedgerRow:
 
 
 def _ledger_filter(*, quarter: Quarter | None, course_id: int | None,
-                   institution_id: int | None) -> list:
+                   institution_id: int | None, townships: Collection[int] | None = None) -> list:
     conditions = [ENROLLED]
+    if townships is not None:  # a county of a province's deployment: its classes
+        conditions.append(Course.township_id.in_(sorted(townships)))
     if quarter is not None:
         conditions += [Course.starts_on >= quarter.first_day, Course.starts_on <= quarter.last_day]
     if course_id is not None:
@@ -150,17 +153,19 @@ def _ledger_filter(*, quarter: Quarter | None, course_id: int | None,
 
 
 def ledger_count(db: Session, *, quarter: Quarter | None = None, course_id: int | None = None,
-                 institution_id: int | None = None) -> int:
+                 institution_id: int | None = None,
+                 townships: Collection[int] | None = None) -> int:
     """How many rows the ledger has: the total of an export's progress."""
     return db.scalar(select(func.count(Voucher.id)).join(Course, Course.id == Voucher.course_id)
                      .where(*_ledger_filter(quarter=quarter, course_id=course_id,
-                                            institution_id=institution_id))) or 0
+                                            institution_id=institution_id,
+                                            townships=townships))) or 0
 
 
 def ledger_chunk(db: Session, *, quarter: Quarter | None = None, course_id: int | None = None,
                  institution_id: int | None = None, after: tuple[int, int] = (0, 0),
                  limit: int | None = 500, vault: Vault | None = None,
-                 now: datetime) -> list[LedgerRow]:
+                 now: datetime, townships: Collection[int] | None = None) -> list[LedgerRow]:
     """The ledger's next rows after the key ``after``, class by class (in the order classes
     were published), trainees in the order they claimed. Classes of the quarter are those that
     start in it. ``limit=None`` reads all (one class's record is small). Hours count only for
@@ -174,7 +179,7 @@ def ledger_chunk(db: Session, *, quarter: Quarter | None = None, course_id: int 
         .outerjoin(ClaimLine, ClaimLine.voucher_id == Voucher.id)
         .outerjoin(Claim, Claim.id == ClaimLine.claim_id)
         .where(*_ledger_filter(quarter=quarter, course_id=course_id,
-                               institution_id=institution_id),
+                               institution_id=institution_id, townships=townships),
                or_(Voucher.course_id > after_course,
                    and_(Voucher.course_id == after_course, Voucher.id > after_voucher)))
         .order_by(Voucher.course_id, Voucher.id))

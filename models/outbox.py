@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, and_, func, or_, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.audit import Channel, audit
@@ -391,3 +391,37 @@ def resubscribe(db: Session, *, person_id: int, channel: Channel, now: datetime)
         audit(db, actor_id=person.id, channel=channel, action="person.resubscribe",
               target=person, before={"unsubscribed_at": before}, at=now)
     return person
+
+
+# --- pruning: delivered messages are not kept forever -----------------------------------------
+
+# A message sent this long ago is deleted by the worker's periodic jobs (prune_sent). Nothing
+# needs it by then: a reason ("voucher.redeemed:42") is queued once, when its change happens,
+# and the rows that guard against doing it twice (a late answer's retries, a day's reminder)
+# matter for minutes or a day. Failed and uncertain messages are kept: the desk's outbox page
+# shows them, and they are what a person may ask about. A sent job push stays while its push
+# row points to it (the opening's figures count it).
+SENT_KEPT = timedelta(days=30)
+# Rows deleted a transaction: a province's push sends millions, deleted over a few rounds
+# without holding locks or a long transaction.
+PRUNE_CHUNK = 5000
+
+# The pruning reads sent rows by age: a (status, sent_at) index (migration c19v00000001).
+SENT_BY_AGE = Index("ix_outbox_status_sent_at", Outbox.status, Outbox.sent_at)
+
+
+def prune_sent(db: Session, *, now: datetime, limit: int = PRUNE_CHUNK) -> int:
+    """Delete at most ``limit`` messages sent more than SENT_KEPT before ``now``; return how
+    many. The worker calls it a chunk a transaction until a chunk comes back short."""
+    from models.jobs import JobPush  # jobs imports this module
+
+    ids = (select(Outbox.id)
+           .where(Outbox.status == OutboxStatus.SENT, Outbox.sent_at < now - SENT_KEPT,
+                  ~select(JobPush.id).where(JobPush.outbox_id == Outbox.id).exists())
+           .order_by(Outbox.sent_at)
+           .limit(limit))
+    found = db.scalars(ids).all()
+    if not found:
+        return 0
+    return db.execute(delete(Outbox).where(Outbox.id.in_(found))
+                      .execution_options(synchronize_session=False)).rowcount

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import calendar
 import enum
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from math import ceil
 
-from sqlalchemy import Index, Select, and_, case, false, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Index, Select, and_, case, delete, false, func, insert, literal, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.base import Base, UTCDateTime
 from models.catalogue import Category, CertificateKind, Course, Institution
 from models.clock import LOCAL_TZ
 from models.followups import FollowUp, WorkAfter
@@ -84,12 +85,57 @@ KIND_TARGETS = (TargetMeasure.QUALIFICATION, TargetMeasure.FREE, TargetMeasure.S
 
 
 @dataclass(frozen=True)
+class RegionScope:
+    """A prefecture's or a county's townships (where trainees live) and counties (which hold
+    the category targets)."""
+
+    region_id: int
+    townships: frozenset[int]
+    counties: frozenset[int]
+
+
+def region_scope(db: Session, region_id: int) -> RegionScope:
+    """The townships and counties under a prefecture or county (or a township's own)."""
+    rows = db.execute(select(Region.id, Region.parent_id, Region.level)).all()
+    children: dict[int | None, list] = {}
+    for row in rows:
+        children.setdefault(row.parent_id, []).append(row)
+    townships, counties = set(), set()
+    level = next(row.level for row in rows if row.id == region_id)
+    found = [region_id]
+    if level is RegionLevel.TOWNSHIP:
+        townships.add(region_id)
+    while found:
+        for child in (child for parent in found for child in children.get(parent, ())):
+            if child.level is RegionLevel.TOWNSHIP:
+                townships.add(child.id)
+            elif child.level is RegionLevel.COUNTY:
+                counties.add(child.id)
+        found = [c.id for parent in found for c in children.get(parent, ())]
+    if level is RegionLevel.COUNTY:
+        counties.add(region_id)
+    return RegionScope(region_id, frozenset(townships), frozenset(counties))
+
+
+def townships_under(db: Session, code: str | None) -> frozenset[int] | None:
+    """The townships under a region named by its code (a province's deployment exports one
+    county's ledger); None for no code (every township), empty for an unknown code."""
+    if not code:
+        return None
+    region_id = db.scalar(select(Region.id).where(Region.code == code))
+    return region_scope(db, region_id).townships if region_id is not None else frozenset()
+
+
+@dataclass(frozen=True)
 class ProgressFilter:
     year: int
     township_id: int | None = None
     category_id: int | None = None
     institution_id: int | None = None
     until: date | None = None  # the last day that counts (None: up to now)
+    # A prefecture or county of a province's deployment (region_scope): its townships and
+    # counties. None: the whole deployment.
+    region: RegionScope | None = None
 
     @property
     def end(self) -> datetime | None:
@@ -122,7 +168,12 @@ class Counts:
         return getattr(self, measure.value)
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        # Field by field, not dataclasses.astuple (which deep-copies): a province's dashboard
+        # adds up thousands of these.
+        return Counts(*(getattr(self, name) + getattr(other, name) for name in COUNT_FIELDS))
+
+
+COUNT_FIELDS = tuple(f.name for f in fields(Counts))
 
 
 @dataclass(frozen=True)
@@ -173,7 +224,11 @@ class Progress:
     elapsed: float  # the share of the year gone, 0–1
     total: ProgressRow
     by_category: list[ProgressRow] = field(default_factory=list)
+    # By township; in a deployment of many counties, by the level under the filter instead
+    # (the province by prefecture, a prefecture by county): see _by_area.
     by_township: list[ProgressRow] = field(default_factory=list)
+    area_level: RegionLevel = RegionLevel.TOWNSHIP
+    as_of: datetime | None = None  # counted ahead at this time (a province's year), not live
 
 
 @dataclass(frozen=True)
@@ -223,16 +278,62 @@ def progress(db: Session, *, filters: ProgressFilter, today: date) -> Progress:
     by_category = [_row(c, counts["category"], category_targets) for c in categories
                    if filters.category_id in (None, c.id)]
     by_township = [_row(t, counts["township"], township_targets) for t in townships
-                   if filters.township_id in (None, t.id)]
+                   if filters.township_id in (None, t.id)
+                   and (filters.region is None or t.id in filters.region.townships)]
     if None in counts["township"] and filters.township_id is None:
         by_township.append(ProgressRow(None, None, "未知乡镇", "Township not known",
                                        counts["township"][None], None))
+    as_of = counts["as_of"]
     total_targets = _total_targets(filters, category_targets, township_targets)
     total = ProgressRow(None, None, "合计", "Total", counts["total"],
                         total_targets.get(TargetMeasure.TRAININGS), total_targets)
+    area_level, by_township = _by_area(db, filters, by_township)
     return Progress(filters=filters, targets_year=targets_year,
                     elapsed=year_elapsed(filters.year, today), total=total,
-                    by_category=by_category, by_township=by_township)
+                    by_category=by_category, by_township=by_township, area_level=area_level,
+                    as_of=as_of)
+
+
+def _by_area(db: Session, filters: ProgressFilter, by_township: list[ProgressRow]
+             ) -> tuple[RegionLevel, list[ProgressRow]]:
+    """The township rows, or, when the scope spans many counties, the same figures and targets
+    added up by prefecture (the whole province) or by county (a prefecture): a page of 1,500
+    townships is neither readable nor fast."""
+    if filters.township_id is not None:
+        return RegionLevel.TOWNSHIP, by_township
+    regions = {r.id: r for r in db.execute(
+        select(Region.id, Region.code, Region.name, Region.name_en, Region.level,
+               Region.parent_id))}
+    counties = [r for r in regions.values() if r.level is RegionLevel.COUNTY
+                and (filters.region is None or r.id in filters.region.counties)]
+    if len(counties) <= 1:
+        return RegionLevel.TOWNSHIP, by_township
+    prefectures = {r.parent_id for r in counties}
+    level = (RegionLevel.PREFECTURE if filters.region is None and len(prefectures) > 1
+             else RegionLevel.COUNTY)
+
+    def area_of(region_id: int | None):
+        while region_id is not None and regions[region_id].level is not level:
+            region_id = regions[region_id].parent_id
+        return region_id
+
+    counts: dict[int | None, Counts] = {}
+    targets: dict[int | None, dict[TargetMeasure, int]] = {}
+    for row in by_township:
+        area = area_of(row.id) if row.id is not None else None
+        counts[area] = counts.get(area, Counts()) + row.counts
+        own = targets.setdefault(area, {})
+        for measure, count in row.targets.items():
+            own[measure] = own.get(measure, 0) + count
+    rows = []
+    for area in sorted((a for a in counts if a is not None), key=lambda a: regions[a].code):
+        region = regions[area]
+        rows.append(ProgressRow(area, region.code, region.name, region.name_en, counts[area],
+                                targets[area].get(TargetMeasure.TRAININGS), targets[area]))
+    if None in counts:
+        rows.append(ProgressRow(None, None, "未知乡镇", "Township not known", counts[None],
+                                None))
+    return level, rows
 
 
 def _row(line, counts: dict, targets: dict[int, dict[TargetMeasure, int]]) -> ProgressRow:
@@ -332,10 +433,12 @@ def _scoped(query: Select, filters: ProgressFilter, *, with_person: bool) -> Sel
              .where(Voucher.year == filters.year, Voucher.status.in_(REGISTERED_STATUSES)))
     if filters.end is not None:
         query = query.where(Voucher.claimed_at < filters.end)
-    if with_person or filters.township_id is not None:
+    if with_person or filters.township_id is not None or filters.region is not None:
         query = query.join(Person, Person.id == Voucher.person_id)
     if filters.township_id is not None:
         query = query.where(Person.township_id == filters.township_id)
+    if filters.region is not None:
+        query = query.where(Person.township_id.in_(sorted(filters.region.townships)))
     if filters.category_id is not None:
         query = query.where(Course.category_id == filters.category_id)
     if filters.institution_id is not None:
@@ -377,16 +480,115 @@ def counts_query(filters: ProgressFilter) -> Select:
 
 def _counted(db: Session, filters: ProgressFilter) -> dict[str, dict]:
     """One GROUP BY (category, township) query: at most categories × townships lines come
-    back, which add up to the by-category and by-township tables and the total."""
+    back, which add up to the by-category and by-township tables and the total. A year with
+    a rollup (a province's: see refresh_rollup) is read from it instead."""
     by_category: dict[int, Counts] = {}
     by_township: dict[int | None, Counts] = {}
     total = Counts()
+    as_of = rollup_as_of(db, filters)
+    if as_of is not None:  # a province: the database adds up by category and by township
+        for row in db.execute(_rollup_query(filters, ProgressCount.category_id)):
+            by_category[row[0]] = Counts(*row[1:])
+        for row in db.execute(_rollup_query(filters, ProgressCount.township_id)):
+            by_township[row[0]] = Counts(*row[1:])
+        total = sum(by_category.values(), Counts())
+        return {"category": by_category, "township": by_township, "total": total,
+                "as_of": as_of}
     for row in db.execute(counts_query(filters)):
         counts = Counts(*row[2:])
         by_category[row.category_id] = by_category.get(row.category_id, Counts()) + counts
         by_township[row.township_id] = by_township.get(row.township_id, Counts()) + counts
         total += counts
-    return {"category": by_category, "township": by_township, "total": total}
+    return {"category": by_category, "township": by_township, "total": total, "as_of": as_of}
+
+
+# --- the rollup: a province's year, counted ahead ----------------------------------------------
+
+# A year with this many vouchers (a province: 2 million) is counted ahead by the worker, every
+# ROLLUP_EVERY, into progress_counts; the dashboard reads that (a few hundred thousand lines at
+# most) and says how old it is. Counting 2 million vouchers with their follow-ups takes tens
+# of seconds: no page may wait for that. A county (tens of thousands) keeps counting live.
+ROLLUP_FROM = 200_000
+ROLLUP_EVERY = timedelta(minutes=5)
+
+
+class ProgressCount(Base):
+    """The counts of a year's vouchers by (category, household township, institution), as the
+    dashboard counts them with no ``until`` (models.progress.counts_query)."""
+
+    __tablename__ = "progress_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(index=True)
+    category_id: Mapped[int]
+    township_id: Mapped[int | None]
+    institution_id: Mapped[int]
+    registered: Mapped[int]
+    redeemed: Mapped[int]
+    completed: Mapped[int]
+    certified: Mapped[int]
+    employed: Mapped[int]
+    redeemed_in_month: Mapped[int]
+    qualification: Mapped[int]
+    special: Mapped[int]
+    free: Mapped[int]
+    counted_at: Mapped[datetime]
+
+
+def rollup_as_of(db: Session, filters: ProgressFilter) -> datetime | None:
+    """When the year's rollup was counted; None: count live (no rollup, or ``until`` set)."""
+    if filters.until is not None:
+        return None
+    return db.scalar(select(func.max(ProgressCount.counted_at))
+                     .where(ProgressCount.year == filters.year))
+
+
+def _rollup_query(filters: ProgressFilter, by) -> Select:
+    columns = [func.sum(getattr(ProgressCount, name)).label(name) for name in COUNT_FIELDS]
+    query = (select(by, *columns).where(ProgressCount.year == filters.year).group_by(by))
+    if filters.township_id is not None:
+        query = query.where(ProgressCount.township_id == filters.township_id)
+    if filters.region is not None:
+        query = query.where(ProgressCount.township_id.in_(sorted(filters.region.townships)))
+    if filters.category_id is not None:
+        query = query.where(ProgressCount.category_id == filters.category_id)
+    if filters.institution_id is not None:
+        query = query.where(ProgressCount.institution_id == filters.institution_id)
+    return query
+
+
+def refresh_rollup(db: Session, *, now: datetime, year: int, least: int = ROLLUP_FROM) -> int:
+    """Count ``year`` again into progress_counts when it has at least ``least`` vouchers (else
+    remove its rollup: it is counted live); return the lines written."""
+    db.execute(delete(ProgressCount).where(ProgressCount.year == year))
+    vouchers = db.scalar(select(func.count(Voucher.id)).where(Voucher.year == year)) or 0
+    if vouchers < least:
+        return 0
+    filters = ProgressFilter(year=year)
+    employed = _employed_vouchers(filters)
+    counted = (_scoped(select(literal(year), Course.category_id, Person.township_id,
+                              Course.institution_id,
+                              *_count_columns(employed, filters),
+                              literal(now, type_=UTCDateTime())),
+                       filters, with_person=True)
+               .outerjoin(employed, employed.c.voucher_id == Voucher.id)
+               .group_by(Course.category_id, Person.township_id, Course.institution_id))
+    names = ["year", "category_id", "township_id", "institution_id", *COUNT_FIELDS,
+             "counted_at"]
+    db.execute(insert(ProgressCount).from_select(names, counted))
+    return db.scalar(select(func.count(ProgressCount.id)).where(ProgressCount.year == year))
+
+
+def rollups_due(db: Session, *, now: datetime, least: int = ROLLUP_FROM) -> list[int]:
+    """The years whose rollup is missing or older than ROLLUP_EVERY, among the years with at
+    least ``least`` vouchers, and the years whose rollup should go (fewer vouchers now)."""
+    big = {year for year, count in db.execute(
+        select(Voucher.year, func.count(Voucher.id)).group_by(Voucher.year)) if count >= least}
+    counted = dict(db.execute(select(ProgressCount.year, func.max(ProgressCount.counted_at))
+                              .group_by(ProgressCount.year)).all())
+    stale = {year for year in big if counted.get(year) is None
+             or counted[year] <= now - ROLLUP_EVERY}
+    return sorted(stale | (set(counted) - big))
 
 
 # --- the targets ---------------------------------------------------------------------------
@@ -413,7 +615,8 @@ def _targets(db: Session, targets_year: int | None, filters: ProgressFilter
                 select(Target.category_id, Target.measure, func.sum(Target.count))
                 .join(Region, Region.id == Target.region_id)
                 .where(Target.year == targets_year, Target.category_id.is_not(None),
-                       Region.level == RegionLevel.COUNTY)
+                       Region.level == RegionLevel.COUNTY, *_in_scope(Region.id,
+                                                                      filters, "counties"))
                 .group_by(Target.category_id, Target.measure)):
             by_category.setdefault(category_id, {})[measure] = int(count)
     by_township: Targets = {}
@@ -422,9 +625,16 @@ def _targets(db: Session, targets_year: int | None, filters: ProgressFilter
                 select(Target.region_id, Target.measure, Target.count)
                 .join(Region, Region.id == Target.region_id)
                 .where(Target.year == targets_year, Target.category_id.is_(None),
-                       Region.level == RegionLevel.TOWNSHIP)):
+                       Region.level == RegionLevel.TOWNSHIP, *_in_scope(Region.id,
+                                                                        filters, "townships"))):
             by_township.setdefault(region_id, {})[measure] = count
     return by_category, by_township
+
+
+def _in_scope(column, filters: ProgressFilter, kind: str) -> list:
+    if filters.region is None:
+        return []
+    return [column.in_(sorted(getattr(filters.region, kind)))]
 
 
 def _total_targets(filters: ProgressFilter, by_category: Targets,

@@ -36,6 +36,10 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 5000
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'peixun.db'}"
+    # A streaming replica of the database (optional): the heavy reads (the dashboard, its
+    # lists, the export files) go there when set; everything else reads and writes the
+    # primary. README, "A read replica", says what its lag means for each page.
+    database_replica_url: str | None = None
     redis_url: str | None = None
     secret_key: str = "dev-secret-key-not-for-production"
     # Key for personal data at rest (ID numbers, phones): any string; a key is derived from it.
@@ -106,6 +110,7 @@ class Config:
             host=env.get("HOST", defaults.host),
             port=int(env.get("PORT", defaults.port)),
             database_url=env.get("DATABASE_URL") or defaults.database_url,
+            database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("SECRET_KEY") or defaults.secret_key,
             data_key=env.get("PEIXUN_DATA_KEY") or defaults.data_key,

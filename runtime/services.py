@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from models.attendance import CHECKIN_CODE_SECONDS
-from models.base import make_engine, make_sessionmaker
+from models.base import make_engine, make_replica_engine, make_sessionmaker
 from models.clock import Clock
 from models.codes import RotatingCode
 from models.pii import Vault
@@ -99,6 +99,13 @@ class Services:
     class_codes: RotatingCode
     # Read-mostly answers shared by everyone for a few seconds (the course list), per process.
     shared: SharedAnswers
+    # The heavy reads' sessions (dashboard, lists, export files): the replica's when
+    # DATABASE_REPLICA_URL is set, else the same as ``sessions``. Never write through them.
+    read_sessions: sessionmaker | None = None
+
+    def __post_init__(self) -> None:
+        if self.read_sessions is None:
+            self.read_sessions = self.sessions
 
 
 def build_services(config: Config, *, engine: Engine | None = None,
@@ -119,6 +126,8 @@ def build_services(config: Config, *, engine: Engine | None = None,
         class_codes=RotatingCode(config.secret_key, prefix="PXC",
                                  period_seconds=CHECKIN_CODE_SECONDS),
         shared=SharedAnswers(maxsize=512, ttl=SHARED_SECONDS),
+        read_sessions=(make_sessionmaker(make_replica_engine(config.database_replica_url))
+                       if config.database_replica_url else None),
     )
 
 

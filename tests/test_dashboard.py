@@ -122,6 +122,51 @@ def test_filters_narrow_every_figure(desk_client, activity):
     assert figure(html, "township", "majie", "redeemed") == 0
 
 
+def test_a_province_s_dashboard_narrows_to_a_prefecture_or_a_county(desk_client, activity,
+                                                                    sessions):
+    # A province's deployment: a second county of Qujing (师宗县) with a township of its own.
+    from models.regions import RegionLevel
+
+    with sessions.begin() as db:
+        qujing = db.scalar(select(Region).where(Region.code == "qujing"))
+        county = Region(code="shizong", name="师宗县", name_en="Shizong",
+                        level=RegionLevel.COUNTY, parent=qujing)
+        db.add(Region(code="danfeng", name="丹凤街道", name_en="Danfeng",
+                      level=RegionLevel.TOWNSHIP, parent=county))
+        kunming = Region(code="yunnan-other", name="昆明市", name_en="Kunming",
+                         level=RegionLevel.PREFECTURE, parent=qujing.parent)
+        db.add(Region(code="anning", name="安宁市", name_en="Anning", level=RegionLevel.COUNTY,
+                      parent=kunming))
+    activity.voucher(OUTSIDE, township="majie", to="redeemed")
+    activity.voucher(OUTSIDE, township="danfeng", to="redeemed")
+    admin = desk_client(DeskRole.ADMIN)
+    whole = page(admin)
+    assert 'id="region"' in whole  # more than one county: the page offers them
+    assert figure(whole, "category", "outside", "redeemed") == 2
+    # The province by prefecture, a prefecture by county, a county by township.
+    outside = page(admin, "/admin/dashboard?category=outside")
+    assert "按州市" in outside and figure(outside, "township", "qujing", "redeemed") == 2
+    assert 'data-code="majie"' not in outside
+    prefecture = page(admin, "/admin/dashboard?region=qujing&category=outside")
+    assert "按县" in prefecture
+    assert figure(prefecture, "township", "luoping", "redeemed") == 1
+    assert figure(prefecture, "township", "shizong", "redeemed") == 1
+    assert "region=shizong" in link(prefecture, "township", "shizong", "redeemed")
+    county = page(admin, "/admin/dashboard?region=shizong")
+    assert figure(county, "category", "outside", "redeemed") == 1
+    assert figure(county, "township", "danfeng", "redeemed") == 1
+    assert 'data-code="majie"' not in county.split('id="table-township"')[1]
+    luoping = page(admin, "/admin/dashboard?region=luoping")
+    assert figure(luoping, "township", "majie", "redeemed") == 1
+    assert 'data-code="danfeng"' not in luoping.split('id="table-township"')[1]
+    assert figure(prefecture, "category", "outside", "redeemed") == 2
+    listed = page(admin, "/admin/list?measure=redeemed&region=shizong&category=outside")
+    assert listed.count("<tr") == 2  # the header and the one trainee of 师宗
+    assert page(admin, "/admin/dashboard?region=yunnan-other").count('data-code="majie"') == 0
+    refused = admin.get("/admin/dashboard?region=majie", headers=ZH)
+    assert refused.status_code == 400
+
+
 def test_rows_behind_the_calendar_are_highlighted(desk_client, activity, sessions):
     # A target of its own for 2026: 阿岗镇 needs 2 completed trainings, 板桥镇 1.
     with sessions.begin() as db:
@@ -515,3 +560,31 @@ def _a_busy_autumn(activity) -> None:
             work = works[0] if n < employed else (works[1] if n < completed else None)
             activity.voucher(course, township=township, to=to, work=work,
                              certified=n != completed - 1)
+
+
+def test_a_province_s_year_is_read_from_the_counts_the_worker_made(desk_client, activity,
+                                                                   sessions, clock):
+    # A province's year (here: a rollup made from the demo's few vouchers, least=1) is counted
+    # ahead; the page says when, and shows what was counted until the next count.
+    from models.progress import refresh_rollup
+
+    admin = desk_client(DeskRole.ADMIN)
+    live = page(admin)
+    assert 'id="as-of"' not in live  # a county counts live
+    start = figure(live, "category", "outside", "redeemed")
+    with sessions.begin() as db:
+        assert refresh_rollup(db, now=clock.now(), year=2026, least=1) > 0
+    counted = page(admin)
+    assert 'id="as-of"' in counted and "2026-11-25 09:00" in counted
+    assert figure(counted, "category", "outside", "redeemed") == start
+    assert figure(page(admin, "/admin/dashboard?township=majie"), "category", "outside",
+                  "redeemed") == figure(page(admin, "/admin/dashboard?township=majie&year=2026"),
+                                        "category", "outside", "redeemed")
+    activity.voucher(OUTSIDE, township="majie", to="redeemed")
+    assert figure(page(admin), "category", "outside", "redeemed") == start  # not counted yet
+    with sessions.begin() as db:
+        refresh_rollup(db, now=clock.now(), year=2026, least=1)
+    assert figure(page(admin), "category", "outside", "redeemed") == start + 1
+    with sessions.begin() as db:  # below the size of a province: counted live again
+        refresh_rollup(db, now=clock.now(), year=2026)
+    assert 'id="as-of"' not in page(admin)

@@ -370,3 +370,26 @@ def test_amounts_known_from_a_claim_are_on_the_ledger(desk_client, services, cla
     row = next(r for r in rows if r["姓名"] == "孙七")
     assert row["申领/结算单号"] == claim.number
     assert Decimal(str(row["培训补贴（元）"])) == expected
+
+
+def test_a_county_s_quarterly_ledger_has_its_own_classes_only(services, class_of_three, clock):
+    # A province's deployment: the ledger of one county (the export job's "county").
+    from models.ledgers import Quarter, ledger_chunk, ledger_count
+    from models.progress import region_scope
+    from models.regions import RegionLevel
+
+    quarter = Quarter.parse("2026Q4")
+    with services.sessions.begin() as db:
+        qujing = db.scalar(select(Region).where(Region.code == "qujing"))
+        other = Region(code="shizong", name="师宗县", name_en="Shizong",
+                       level=RegionLevel.COUNTY, parent=qujing)
+        db.add(other)
+        db.flush()
+        luoping = region_scope(db, db.scalar(select(Region.id).where(Region.code == "luoping")))
+        everything = ledger_count(db, quarter=quarter)
+        assert everything > 0
+        assert ledger_count(db, quarter=quarter, townships=luoping.townships) == everything
+        assert ledger_count(db, quarter=quarter,
+                            townships=region_scope(db, other.id).townships) == 0
+        rows = ledger_chunk(db, quarter=quarter, townships=luoping.townships, now=clock.now())
+        assert {row.course.code for row in rows} >= {COURSE}

@@ -150,3 +150,42 @@ def test_a_failure_before_sending_puts_the_message_back_not_stuck(services, api,
 
 def row_of(services, outbox_id: int) -> Outbox:
     return row(services, outbox_id)
+
+
+def test_messages_sent_long_ago_are_pruned_and_the_rest_kept(services, queue, clock,
+                                                             fake_wechat):
+    from datetime import timedelta
+
+    from models.jobs import JobPush
+    from models.outbox import SENT_KEPT
+    from tests.test_jobs import County
+
+    now = clock.now()
+    old_sent, recent_sent, old_failed, old_uncertain, old_pending, old_pushed = (
+        queue(f"o-prune{n}", f"test:prune:{n}") for n in range(6))
+
+    def as_of(outbox_id, status, sent_ago, **more):
+        with services.sessions.begin() as db:
+            row = db.get(Outbox, outbox_id)
+            row.status = status
+            row.sent_at = now - sent_ago if status is OutboxStatus.SENT else None
+            for name, value in more.items():
+                setattr(row, name, value)
+
+    long_ago = SENT_KEPT + timedelta(days=1)
+    as_of(old_sent, OutboxStatus.SENT, long_ago)
+    as_of(recent_sent, OutboxStatus.SENT, SENT_KEPT - timedelta(days=1))
+    as_of(old_failed, OutboxStatus.FAILED, long_ago, last_error="45015")
+    as_of(old_uncertain, OutboxStatus.UNCERTAIN, long_ago, is_uncertain=True)
+    as_of(old_pushed, OutboxStatus.SENT, long_ago)
+    opening = County(services, clock, fake_wechat).post()
+    with services.sessions.begin() as db:  # a job push: the opening's figures count it
+        person = db.get(Outbox, old_pushed).person_id
+        db.add(JobPush(job_id=opening, person_id=person, pushed_on=clock.today(),
+                       outbox_id=old_pushed))
+
+    assert worker.run_jobs(services)["outbox_pruned"] == 1
+    with services.sessions() as db:
+        left = set(db.scalars(select(Outbox.id).where(Outbox.reason.like("test:prune:%"))))
+    assert left == {recent_sent, old_failed, old_uncertain, old_pending, old_pushed}
+    assert worker.run_jobs(services)["outbox_pruned"] == 0  # again: nothing more to do

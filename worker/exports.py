@@ -38,6 +38,7 @@ from models.ledgers import (
     progress_report,
 )
 from models.pii import Vault
+from models.progress import townships_under
 from runtime.services import Services
 from worker.name import worker_name
 
@@ -142,16 +143,19 @@ def _vault(services, spec: JobSpec) -> Vault | None:
 
 def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     quarter = Quarter.parse(spec.params["quarter"])
-    with services.sessions.begin() as db:
-        total = ledger_count(db, quarter=quarter)
+    with services.read_sessions.begin() as db:  # the replica's, when there is one
+        # A province's deployment: one county's classes (params "county", a region code).
+        townships = townships_under(db, spec.params.get("county"))
+        total = ledger_count(db, quarter=quarter, townships=townships)
     _moved(services, spec, done=0, total=total)
     book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids)
     after = (0, 0)
     try:
         while True:
-            with services.sessions.begin() as db:
+            with services.read_sessions.begin() as db:
                 rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
-                                    vault=_vault(services, spec), now=services.clock.now())
+                                    vault=_vault(services, spec), now=services.clock.now(),
+                                    townships=townships)
             book.add(rows)  # outside the transaction: writing takes longer than reading
             _moved(services, spec, done=min(book.rows, total), total=max(total, book.rows))
             if len(rows) < spec.chunk:
@@ -176,7 +180,7 @@ def _build_class_record(services, spec: JobSpec, t: Translator) -> tuple[str, by
 
 def _build_progress(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     month = Month.parse(spec.params["month"])
-    with services.sessions.begin() as db:
+    with services.read_sessions.begin() as db:
         report = progress_report(db, month=month)
     _moved(services, spec, done=1, total=1)
     name = t._("Progress report %(month)s", month=str(month))

@@ -9,6 +9,8 @@ from datetime import datetime
 from models.export_jobs import remove_old_files
 from models.followups import create_due_followups, queue_followup_questions
 from models.jobs import push_due_openings
+from models.outbox import PRUNE_CHUNK, prune_sent
+from models.progress import refresh_rollup, rollups_due
 from models.vouchers import expire_vouchers, remind_expiring
 from runtime.services import Services
 
@@ -30,8 +32,34 @@ def run_jobs(services: Services) -> dict[str, int]:
     done["job_pushes"] = push_jobs(services, now)
     with services.sessions.begin() as db:
         done["export_files_removed"] = remove_old_files(db, now=now)
+    done["outbox_pruned"] = prune_outbox(services, now)
+    done["rollups_counted"] = count_rollups(services, now)
     done.update(follow_up(services, now))
     return done
+
+
+def count_rollups(services: Services, now: datetime) -> int:
+    """A province's years of dashboard counts, counted ahead (models.progress.refresh_rollup),
+    a year a transaction, every ROLLUP_EVERY."""
+    with services.sessions.begin() as db:
+        years = rollups_due(db, now=now)
+    for year in years:
+        with services.sessions.begin() as db:
+            refresh_rollup(db, now=now, year=year)
+    return len(years)
+
+
+def prune_outbox(services: Services, now: datetime) -> int:
+    """Delete messages sent long ago (models.outbox.prune_sent), a chunk a transaction, at
+    most PUSH_CHUNKS chunks a round."""
+    pruned = 0
+    for _ in range(PUSH_CHUNKS):
+        with services.sessions.begin() as db:
+            chunk = prune_sent(db, now=now)
+        pruned += chunk
+        if chunk < PRUNE_CHUNK:
+            break
+    return pruned
 
 
 def follow_up(services: Services, now: datetime) -> dict[str, int]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from locales import N_
 from models.catalogue import Category, Institution
+from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.progress import (
     FUNNEL,
@@ -27,6 +28,7 @@ from models.progress import (
     ProgressRow,
     people,
     progress,
+    region_scope,
 )
 from models.regions import Region, RegionLevel
 from models.targets import GoalMeasure, GoalUnit, PlanGoal, plan_goals
@@ -94,6 +96,18 @@ CHART_WIDTH = CHART_LABEL + CHART_BAR + 170
 CHART_LABEL_UNITS = 24  # what fits in CHART_LABEL at 12px: a CJK character counts 2
 
 
+# The dashboard's rows by place: townships, or in a deployment of many counties the level under
+# the filter (models.progress._by_area).
+AREA_WORDS = {
+    RegionLevel.TOWNSHIP: {"by": N_("By township"), "one": N_("Township"),
+                           "kind": N_("By township and certificate kind")},
+    RegionLevel.COUNTY: {"by": N_("By county"), "one": N_("County"),
+                         "kind": N_("By county and certificate kind")},
+    RegionLevel.PREFECTURE: {"by": N_("By prefecture"), "one": N_("Prefecture"),
+                             "kind": N_("By prefecture and certificate kind")},
+}
+
+
 class OtherInstitution(Exception):
     """An institution's user asking for another institution's figures."""
 
@@ -133,21 +147,29 @@ def dashboard() -> Response:
     institution's figures only."""
     services = current()
     t = desk_translator()
-    with services.sessions.begin() as db:
+    with services.read_sessions.begin() as db:  # the replica's, when there is one
         filters, codes = _filters(db)
         result = progress(db, filters=filters, today=services.clock.today())
-        choices = _choices(db, t.locale)
+        choices = _choices(db, t.locale, filters)
         goals = plan_goals(db)
+    area = AREA_WORDS[result.area_level]
+    # A township's row links to the township's list; a prefecture's or county's to its own.
+    area_key = "township" if result.area_level is RegionLevel.TOWNSHIP else "region"
     sections = [
         (t._("By category"), "category", result.by_category),
-        (t._("By township"), "township", result.by_township),
+        (t._(area["by"]), "township", result.by_township),
     ]
-    charts = [(title, _bars(rows, key, codes, result, t)) for title, key, rows in sections]
+    charts = [(title, _bars(rows, area_key if key == "township" else key, codes, result, t))
+              for title, key, rows in sections]
     return desk_page("admin/dashboard.html", result=result, codes=codes, choices=choices,
                      sections=sections, charts=charts, measures=FUNNEL,
                      kinds=[(kind, TARGETED[kind]) for kind in KIND_TARGETS],
                      measure_words=_measure_words(t),
-                     row_url=lambda key, row, measure: _row_url(codes, key, row, measure),
+                     row_url=lambda key, row, measure: _row_url(
+                         codes, area_key if key == "township" else key, row, measure),
+                     area_word=t._(area["one"]), area_kind_title=t._(area["kind"]),
+                     as_of=(result.as_of.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+                            if result.as_of else None),
                      row_name=lambda row: _row_name(row, t),
                      chart=dict(label=CHART_LABEL, bar=CHART_BAR, row=CHART_ROW,
                                 width=CHART_WIDTH),
@@ -168,10 +190,10 @@ def people_list() -> Response:
                          words=N_("There is no such figure."))
     page = number_arg("page", low=1, high=LAST_PAGE, default=1,
                       words=N_("There is no such page."))
-    with services.sessions.begin() as db:
+    with services.read_sessions.begin() as db:  # the replica's, when there is one
         filters, codes = _filters(db)
         found = people(db, filters=filters, measure=measure, page=page)
-        choices = _choices(db, t.locale)
+        choices = _choices(db, t.locale, filters)
     return desk_page("admin/list.html", found=found, measure=measure, codes=codes,
                      choices=choices, measure_words=_measure_words(t),
                      status_words={k: t._(v) for k, v in STATUS_WORDS.items()},
@@ -189,6 +211,10 @@ def _filters(db: Session) -> tuple[ProgressFilter, dict[str, str]]:
     user = current_desk_user()
     year = year_arg(default=current().clock.today().year)
     codes = {"year": str(year)}
+    # A province's deployment: one prefecture or county (``?region=``).
+    region_id = _lookup(db, Region, "region", codes,
+                        Region.level.in_((RegionLevel.PREFECTURE, RegionLevel.COUNTY)),
+                        words=N_("There is no such prefecture or county."))
     township_id = _lookup(db, Region, "township", codes,
                           Region.level == RegionLevel.TOWNSHIP,
                           words=N_("There is no such township."))
@@ -202,7 +228,9 @@ def _filters(db: Session) -> tuple[ProgressFilter, dict[str, str]]:
         institution_id = user.institution_id
         codes["institution"] = user.institution.code
     return ProgressFilter(year=year, township_id=township_id, category_id=category_id,
-                          institution_id=institution_id), codes
+                          institution_id=institution_id,
+                          region=None if region_id is None else region_scope(db, region_id)
+                          ), codes
 
 
 def _measure_words(t) -> dict[Measure, str]:
@@ -218,13 +246,20 @@ def _lookup(db: Session, model, name: str, codes: dict[str, str], *conditions,
     return found[0]
 
 
-def _choices(db: Session, locale: str) -> dict[str, list[Choice]]:
+def _choices(db: Session, locale: str, filters: ProgressFilter) -> dict[str, list[Choice]]:
     def names(model, *conditions, order) -> list[Choice]:
         rows = db.scalars(select(model).where(*conditions).order_by(order)).all()
         return [Choice(row.code, row.display_name(locale)) for row in rows]
 
+    in_region = ([] if filters.region is None
+                 else [Region.id.in_(sorted(filters.region.townships))])
+    regions = names(Region, Region.level.in_((RegionLevel.PREFECTURE, RegionLevel.COUNTY)),
+                    order=Region.code)
     return {
-        "township": names(Region, Region.level == RegionLevel.TOWNSHIP, order=Region.code),
+        # Only a deployment of more than one county chooses among them.
+        "region": regions if len(regions) > 2 else [],
+        "township": names(Region, Region.level == RegionLevel.TOWNSHIP, *in_region,
+                          order=Region.code),
         "category": names(Category, order=Category.no),
         "institution": names(Institution, order=Institution.code),
     }
@@ -245,7 +280,7 @@ def _list_url(codes: dict[str, str], **more) -> str:
 def _row_url(codes: dict[str, str], key: str, row: ProgressRow, measure: Measure) -> str | None:
     """The list behind one figure of a row; none for people whose township is not known."""
     if row.code is None:
-        return None if row.id is None and key == "township" else _list_url(
+        return None if row.id is None and key in ("township", "region") else _list_url(
             codes, measure=measure.value)
     return _list_url(codes, measure=measure.value, **{key: row.code})
 
