@@ -92,6 +92,17 @@ def test_the_in_progress_mark_is_short_and_renewed_while_the_work_runs(kv):
     assert kv.get(key) is None
 
 
+def test_a_process_with_nothing_at_work_keeps_no_renewing_thread(kv):
+    """Every app (every test's, every worker's) has a renewer; an idle one must not keep a
+    thread, or a long-lived process piles them up."""
+    renewer = dedup.Renewer(kv, PENDING_SECONDS)
+    for n in range(2):  # and it starts again for the next delivery
+        with renewer.pending(dedup.message_key({"MsgId": f"88100001{n}"})):
+            assert renewer.thread.is_alive()
+        renewer.thread.join(PENDING_SECONDS * 5)
+        assert not renewer.thread.is_alive()
+
+
 @pytest.fixture(scope="module")
 def slow_engine():
     """A PostgreSQL database of its own, whose transactions really commit: the test holds a

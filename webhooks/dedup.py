@@ -108,22 +108,27 @@ class Renewer:
     """Renews the in-progress marks of this process's first deliveries while their work runs
     (every third of a mark's life), so a slow but living first delivery keeps its retries from
     acting twice; when its work ends, or the process dies, its mark runs out. One thread a
-    process, started with the first message after gunicorn's fork, where a thread a message
-    cost as much CPU as the Redis calls of the message itself."""
+    process while deliveries are at work, where a thread a message cost as much CPU as the
+    Redis calls of the message itself; it stops when it finds nothing at work, so an idle
+    process (or an app made and dropped, as tests do) keeps no thread."""
 
     def __init__(self, kv: Redis, seconds: int) -> None:
         self.kv = kv
         self.seconds = seconds
         self._keys: dict[str, int] = {}  # key -> deliveries at work under it in this process
         self._lock = threading.Lock()
-        self._pid: int | None = None
+        self._running_in: int | None = None  # the process whose thread renews, if one does
+        self.thread: threading.Thread | None = None
 
     @contextmanager
     def pending(self, key: str) -> Iterator[None]:
         with self._lock:
-            if self._pid != os.getpid():  # first use in this process (a fork has no threads)
-                self._pid = os.getpid()
-                threading.Thread(target=self._run, name="dedup-renew", daemon=True).start()
+            # None runs here: first use, a forked child (a fork has no threads), or it stopped.
+            if self._running_in != os.getpid():
+                self._running_in = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="dedup-renew",
+                                               daemon=True)
+                self.thread.start()
             self._keys[key] = self._keys.get(key, 0) + 1
         try:
             yield
@@ -139,6 +144,9 @@ class Renewer:
             time.sleep(self.seconds / 3)
             with self._lock:
                 keys = list(self._keys)
+                if not keys:
+                    self._running_in = None  # the next delivery starts another
+                    return
             # A mark admitted since the last round is renewed early, which does no harm; none
             # waits longer than a third of its life.
             for key in keys:
