@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -25,6 +27,8 @@ from documents.printed import (
 from locales import N_, Translator
 from models.settlement import QJ2019_ONCE, SettlementResult, SettlementRow
 from vocabulary.labels import CERTIFICATES
+
+logger = logging.getLogger(__name__)
 
 # (header, column width in characters) in the order of the sheet.
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+import logging
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from math import ceil
@@ -39,6 +40,8 @@ from models.persons import Person
 from models.regions import Region, RegionLevel
 from models.targets import Target, TargetMeasure
 from models.vouchers import Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 50
 

@@ -160,3 +160,43 @@ def test_layers():
         if target.split(".")[0] in FORBIDDEN.get(importer.split(".")[0], set())
     )
     assert not wrong, "\n".join(wrong)
+
+
+# --- each module's logger and the length of a function ------------------------------------------
+
+# Not product code: the tests, the benchmarks and the schema's revisions have no logger of their
+# own to keep.
+NOT_PRODUCT = {"tests", "bench", "migrations"}
+LONGEST_FUNCTION = 80  # lines, from ``def`` (or its first decorator) to the last line of the body
+
+
+def is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+        and isinstance(node.value.value, str)
+
+
+def source_files() -> list[Path]:
+    """Every Python file of the repository except the schema's revisions (generated, then frozen)
+    and whatever lies in hidden folders or the virtualenv."""
+    files = sorted(ROOT.glob("*.py"))
+    for folder in sorted(ROOT.iterdir()):
+        if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith(".") \
+                and folder.name != "migrations":
+            files += sorted(folder.rglob("*.py"))
+    return files
+
+
+def test_every_product_module_has_its_logger():
+    missing = []
+    for name, path in sorted(project_modules().items()):
+        if name.split(".")[0] in NOT_PRODUCT:
+            continue
+        body = ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body
+        if not [node for node in body if not is_docstring(node)]:
+            continue  # a package whose __init__ holds only its docstring
+        if not any(isinstance(node, ast.Assign)
+                   and any(isinstance(t, ast.Name) and t.id == "logger" for t in node.targets)
+                   for node in body):
+            missing.append(name)
+    assert not missing, "no `logger = logging.getLogger(__name__)` in:\n" + "\n".join(missing)
+
