@@ -121,6 +121,10 @@ def _ids(connection) -> dict[str, str]:
 
 
 def _statements(ids: dict[str, str]) -> list[tuple[str, str]]:
+    return _people_and_courses(ids) + _vouchers_and_after()
+
+
+def _people_and_courses(ids: dict[str, str]) -> list[tuple[str, str]]:
     townships, categories, institutions = ids["townships"], ids["categories"], ids["institutions"]
     first_year = YEARS[0]
     return [
@@ -156,6 +160,12 @@ def _statements(ids: dict[str, str]) -> list[tuple[str, str]]:
             FROM courses c CROSS JOIN generate_series(0, {SESSIONS_PER_COURSE - 1}) AS n
             WHERE c.code LIKE 'bench-%'
             ORDER BY c.id, n"""),
+    ]
+
+
+def _vouchers_and_after() -> list[tuple[str, str]]:
+    first_year = YEARS[0]
+    return [
         # Voucher g: person 5g (distinct), course (7919 g mod COURSES); the year is the
         # course's. Statuses by g mod 100: 15% issued, 20% redeemed, 50% completed, 10%
         # settled, 3% expired, 2% cancelled; 80% of completions certified.

@@ -200,3 +200,15 @@ def test_every_product_module_has_its_logger():
             missing.append(name)
     assert not missing, "no `logger = logging.getLogger(__name__)` in:\n" + "\n".join(missing)
 
+
+def test_no_function_is_longer_than_80_lines():
+    long = []
+    for path in source_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                lines = node.end_lineno - start + 1
+                if lines > LONGEST_FUNCTION:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
+    assert not long, "functions over 80 lines:\n" + "\n".join(long)
