@@ -25,9 +25,7 @@ from models.followups import FollowUp, WorkAfter
 from models.persons import ConsentHow
 from models.registration import RegistrationForm, register
 from models.vouchers import claim_voucher
-from tests.classes import attend_and_complete, redeem
-from tests.factories import Setup
-from tests.people import id_number
+from tests.factories import Setup, attend_and_complete, id_number, redeem
 
 DESK_PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

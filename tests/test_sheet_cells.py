@@ -24,9 +24,8 @@ from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.vouchers import claim_voucher
 from tests import factories
-from tests.classes import redeem, staff_member
 from tests.desk_fixtures import form_token
-from tests.people import id_number, register_via_chat
+from tests.factories import id_number, redeem, register_via_chat, staff_member
 from worker.exports import run_export_jobs
 
 CODE = "imp-hostile"
