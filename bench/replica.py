@@ -35,6 +35,7 @@ from sqlalchemy import text
 
 from bench.pgcluster import Cluster, free_port, remove, wait_ready
 from bench.province import DATABASE, SETTINGS, Sizes, _engine, generate, log
+from bench.servers import wait_until_answering
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = PROJECT / ".venv" / "bin"
@@ -107,13 +108,8 @@ def _desk_user(engine) -> None:
 
 
 def _wait_web() -> None:
-    for _ in range(120):
-        try:
-            requests.get(f"http://127.0.0.1:{WEB_PORT}/admin/login", timeout=20)
-            return
-        except requests.RequestException:
-            time.sleep(0.5)
-    raise RuntimeError("gunicorn did not start")
+    wait_until_answering(f"http://127.0.0.1:{WEB_PORT}/admin/login", tries=120, pause=0.5,
+                         timeout=20, failure="gunicorn did not start")
 
 
 def run(engine, primary: Cluster, replica: Cluster, env: dict, root: Path, seconds: int) -> None:
