@@ -40,6 +40,25 @@ def form_token(html: bytes | str) -> str:
     return found.group(1)
 
 
+EXPORT_WHY = "年度补贴资金核查"  # the reason an admin gives for full ID numbers
+
+
+def ask_export(client: FlaskClient, kind: str, value: str, *, full_ids: bool = False,
+               reason: str | None = None):
+    """Send the desk's exports form; a file with full ID numbers (asked for, or always: the
+    provincial file) says why (EXPORT_WHY, unless ``reason`` says otherwise). Returns the POST's
+    response: 303 to the job's page when the export is queued."""
+    page = client.get("/admin/exports")
+    data = {"kind": kind, "value": value, "csrf_token": form_token(page.data)}
+    if full_ids:
+        data["full_ids"] = "1"
+    if reason is None and (full_ids or kind == "provincial"):
+        reason = EXPORT_WHY
+    if reason is not None:
+        data["reason"] = reason
+    return client.post("/admin/exports", data=data)
+
+
 def sign_in(client: FlaskClient, username: str, password: str = DESK_PASSWORD):
     """Open the sign-in form and send it, as a person would; returns the POST's response."""
     page = client.get("/admin/login")
