@@ -31,8 +31,6 @@ from vocabulary.labels import CERTIFICATES
 logger = logging.getLogger(__name__)
 
 # (header, column width in characters) in the order of the sheet.
-
-
 SETTLEMENT_COLUMNS = (
     (N_("No."), 6),
     (N_("Voucher no."), 16),
