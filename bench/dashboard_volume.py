@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import statistics
 import sys
 import time
@@ -26,11 +25,12 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
+from bench.people import desk_admin_client
+from bench.timing import timed
 from cli.database import migrate
 from models.base import make_engine, make_sessionmaker
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
-from models.desk import DeskRole, create_desk_user
 from models.pii import Vault
 from models.progress import Measure, ProgressFilter, counts_query, people, progress
 from runtime.config import Config
@@ -121,6 +121,10 @@ def _ids(connection) -> dict[str, str]:
 
 
 def _statements(ids: dict[str, str]) -> list[tuple[str, str]]:
+    return _people_and_courses(ids) + _vouchers_and_after()
+
+
+def _people_and_courses(ids: dict[str, str]) -> list[tuple[str, str]]:
     townships, categories, institutions = ids["townships"], ids["categories"], ids["institutions"]
     first_year = YEARS[0]
     return [
@@ -156,6 +160,12 @@ def _statements(ids: dict[str, str]) -> list[tuple[str, str]]:
             FROM courses c CROSS JOIN generate_series(0, {SESSIONS_PER_COURSE - 1}) AS n
             WHERE c.code LIKE 'bench-%'
             ORDER BY c.id, n"""),
+    ]
+
+
+def _vouchers_and_after() -> list[tuple[str, str]]:
+    first_year = YEARS[0]
+    return [
         # Voucher g: person 5g (distinct), course (7919 g mod COURSES); the year is the
         # course's. Statuses by g mod 100: 15% issued, 20% redeemed, 50% completed, 10%
         # settled, 3% expired, 2% cancelled; 80% of completions certified.
@@ -242,12 +252,7 @@ def time_dashboard(engine: Engine, url: str, runs: int) -> list[tuple[str, list[
     cases.append(("GET /admin/dashboard (whole page, signed in)", _page(engine, url)))
     results = []
     for label, call in cases:
-        call()  # warm: the first run reads the tables into the cache
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - started)
+        times = timed(call, runs)
         results.append((label, times))
         print(f"  {label}: median {statistics.median(times) * 1000:.0f} ms", flush=True)
     return results
@@ -267,16 +272,7 @@ def _page(engine: Engine, url: str) -> Callable[[], object]:
     app = create_app(Config(database_url=url, testing=True), engine=engine,
                      clock=FrozenClock(NOW))
     logging.getLogger("peixun.request").setLevel(logging.WARNING)  # a line a request: noise here
-    with make_sessionmaker(engine).begin() as db:
-        create_desk_user(db, username="bench.admin", password="bench password",
-                         role=DeskRole.ADMIN, now=NOW)
-    client = app.test_client()
-    form = client.get("/admin/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    signed = client.post("/admin/login", data={"username": "bench.admin",
-                                               "password": "bench password",
-                                               "csrf_token": token})
-    assert signed.status_code == 302, signed.status_code
+    client = desk_admin_client(app, engine, now=NOW)
 
     def call():
         response = client.get("/admin/dashboard?year=2026")

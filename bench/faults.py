@@ -59,6 +59,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, select, text
 
+from bench.servers import wait_until_answering
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 BIN = Path(sys.executable).parent
@@ -195,13 +197,9 @@ class Stack:
         # The command of `make serve` (PEIXUN_DEMO=1), with the venv's gunicorn.
         self.web = self._spawn([str(BIN / "gunicorn"), "--workers", "2", "--bind",
                                 f"127.0.0.1:{WEB_PORT}", "wsgi:app"], "gunicorn")
-        for _ in range(200):
-            try:
-                requests.get(f"http://127.0.0.1:{WEB_PORT}/wechat", timeout=2)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("gunicorn did not start: see bench/out/faults-gunicorn.log")
+        wait_until_answering(f"http://127.0.0.1:{WEB_PORT}/wechat", tries=200, pause=0.1,
+                             timeout=2,
+                             failure="gunicorn did not start: see bench/out/faults-gunicorn.log")
 
     def web_workers(self) -> set[int]:
         pids = set()
@@ -280,20 +278,18 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
     300 followers who send the load, and ``claimants`` registered people who will claim a
     voucher of a course starting next week."""
     from sqlalchemy.orm import sessionmaker
-    from stdnum.cn import ric
 
+    from bench.people import register_bench_person
     from cli.database import migrate
     from models.audit import Channel
     from models.base import make_engine
     from models.catalogue import CertificateKind, Course
-    from models.catalogue import Intent as WorkIntent
     from models.clock import LOCAL_TZ
     from models.courses import CourseSpec, publish_course
     from models.demo import load_demo
     from models.invitations import bind_by_invitation
-    from models.persons import ConsentHow, meet
+    from models.persons import meet
     from models.pii import Vault
-    from models.registration import RegistrationForm, register
     from models.staff import StaffMember, invite_staff
     from models.vouchers import claim_voucher
 
@@ -311,16 +307,6 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
             theory_hours=0, practice_hours=1, capacity=60, fee_yuan=0,
             is_entrepreneurship=False, township_code="luoxiong", address="压测", lat=24.885,
             lng=104.309, radius_m=500, sessions=[(day, start, end)])
-
-    def person(db, openid: str, n: int) -> None:
-        born = datetime(1960, 1, 1) + timedelta(days=n % 15000)
-        body = f"530324{born:%Y%m%d}{n // 15000 % 1000:03d}"
-        meet(db, openid=openid, now=now)
-        register(db, vault=vault, openid=openid, consent=ConsentHow.WECHAT,
-                 channel=Channel.CLI, now=now, today=now.date(),
-                 form=RegistrationForm(name="压测", phone="13800000000",
-                                       id_number=body + ric.calc_check_digit(body + "0"),
-                                       township_code="luoxiong", intent=WorkIntent.LOCAL))
 
     with sessions.begin() as db:
         load_demo(db, vault=vault, now=now, today=now.date())
@@ -341,11 +327,12 @@ def seed(redeem_vouchers: int, claimants: int) -> dict:
         vouchers = []
         for n in range(redeem_vouchers):
             openid = f"faults-holder-{n}"
-            person(db, openid, 10000 + n)
+            register_bench_person(db, vault=vault, openid=openid, n=10000 + n, now=now)
             vouchers.append(claim_voucher(db, openid=openid, course_id=redeem,
                                           channel=Channel.CLI, now=now, today=now.date()).id)
         for n in range(claimants):
-            person(db, f"faults-claimant-{n}", 20000 + n)
+            register_bench_person(db, vault=vault, openid=f"faults-claimant-{n}", n=20000 + n,
+                                  now=now)
         for n in range(SENDERS):
             meet(db, openid=f"oBench{n:06d}", now=now)
         claim = db.scalar(select(Course.id).where(Course.code == "faults-claim"))

@@ -249,13 +249,21 @@ def _regions() -> list[tuple[str, str]]:
     ]
 
 
+# The FROM items the statements share: every township's id, and the first bench person's,
+# course's and class session's id (the rows after it are numbered from it).
+TOWNS = "(SELECT array_agg(id ORDER BY id) AS ids FROM regions WHERE level = 'township') AS t"
+PERSONS_BASE = "(SELECT min(id) AS base FROM persons WHERE openid LIKE 'bench-%') AS p"
+COURSES_BASE = "(SELECT min(id) AS base FROM courses WHERE code LIKE 'bench-%') AS c"
+SESSIONS_BASE = ("(SELECT min(cs.id) AS base FROM class_sessions cs JOIN courses k "
+                 "ON k.id = cs.course_id WHERE k.code LIKE 'bench-%') AS s")
+
+
 def _statements(n: Sizes, sealed_ids: str, sealed_phones: str) -> list[tuple[str, str]]:
-    towns = "(SELECT array_agg(id ORDER BY id) AS ids FROM regions WHERE level = 'township') AS t"
-    pbase = "(SELECT min(id) AS base FROM persons WHERE openid LIKE 'bench-%') AS p"
-    cbase = "(SELECT min(id) AS base FROM courses WHERE code LIKE 'bench-%') AS c"
-    sbase = ("(SELECT min(cs.id) AS base FROM class_sessions cs JOIN courses k "
-             "ON k.id = cs.course_id WHERE k.code LIKE 'bench-%') AS s")
-    n_courses, seconds_3y = n.courses, 3 * 365 * 86400
+    return _people_and_courses(n, sealed_ids, sealed_phones) + _vouchers_and_after(n)
+
+
+def _people_and_courses(n: Sizes, sealed_ids: str, sealed_phones: str) -> list[tuple[str, str]]:
+    towns, n_courses = TOWNS, n.courses
     return [
         # Person g lives in township T[1 + g mod |T|].
         ("persons", f"""
@@ -297,6 +305,13 @@ def _statements(n: Sizes, sealed_ids: str, sealed_phones: str) -> list[tuple[str
             FROM courses c CROSS JOIN generate_series(0, {SESSIONS - 1}) AS n
             WHERE c.code LIKE 'bench-%'
             ORDER BY c.id, n"""),
+    ]
+
+
+def _vouchers_and_after(n: Sizes) -> list[tuple[str, str]]:
+    towns, pbase, cbase, sbase = TOWNS, PERSONS_BASE, COURSES_BASE, SESSIONS_BASE
+    n_courses, seconds_3y = n.courses, 3 * 365 * 86400
+    return [
         # Voucher g: course c = g mod C (its year), holder a person of the course's township,
         # the j-th (j = g div C) of a spread of them. Statuses by g mod 100: 15% issued,
         # 20% redeemed, 50% completed, 10% settled, 3% expired, 2% cancelled.

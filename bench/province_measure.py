@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import statistics
 import time
 from collections.abc import Callable
@@ -22,9 +21,10 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bench.people import desk_admin_client
+from bench.timing import timed
 from models.base import make_engine, make_sessionmaker
 from models.clock import LOCAL_TZ, FrozenClock
-from models.desk import DeskRole, create_desk_user
 from models.export_jobs import ExportJob, ExportKind, ExportStatus
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=LOCAL_TZ)
@@ -51,7 +51,7 @@ def measure(engine: Engine, url: str, *, runs: int, replica_url: str | None = No
     app = create_app(config, engine=app_engine, clock=FrozenClock(NOW))
     services = app.extensions["peixun"]
     results: list[tuple[str, list[float], float, str]] = []
-    client = _signed_in(app, app_engine)
+    client = desk_admin_client(app, app_engine, now=NOW)
     for label, query in (("province", ""), ("prefecture", f"&region={PREFECTURE}"),
                          ("county", f"&region={COUNTY}")):
         try:
@@ -86,31 +86,10 @@ def _p95(times: list[float]) -> float:
 
 
 def _timed(call: Callable[[], object], runs: int) -> list[float]:
-    call()  # warm: the first run reads the tables into the cache
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
+    times = timed(call, runs)
     print(f"  p50 {_ms(statistics.median(times))}, p95 {_ms(_p95(times))}, load {load()}",
           flush=True)
     return times
-
-
-def _signed_in(app, engine: Engine):
-    with make_sessionmaker(engine).begin() as db:
-        if db.execute(text("SELECT 1 FROM desk_users WHERE username = 'bench.admin'")).first() \
-                is None:
-            create_desk_user(db, username="bench.admin", password="bench password",
-                             role=DeskRole.ADMIN, now=NOW)
-    client = app.test_client()
-    form = client.get("/admin/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    signed = client.post("/admin/login", data={"username": "bench.admin",
-                                               "password": "bench password",
-                                               "csrf_token": token})
-    assert signed.status_code == 302, signed.status_code
-    return client
 
 
 def _page(client, url: str):

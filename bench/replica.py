@@ -35,6 +35,7 @@ from sqlalchemy import text
 
 from bench.pgcluster import Cluster, free_port, remove, wait_ready
 from bench.province import DATABASE, SETTINGS, Sizes, _engine, generate, log
+from bench.servers import wait_until_answering
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = PROJECT / ".venv" / "bin"
@@ -107,13 +108,8 @@ def _desk_user(engine) -> None:
 
 
 def _wait_web() -> None:
-    for _ in range(120):
-        try:
-            requests.get(f"http://127.0.0.1:{WEB_PORT}/admin/login", timeout=20)
-            return
-        except requests.RequestException:
-            time.sleep(0.5)
-    raise RuntimeError("gunicorn did not start")
+    wait_until_answering(f"http://127.0.0.1:{WEB_PORT}/admin/login", tries=120, pause=0.5,
+                         timeout=20, failure="gunicorn did not start")
 
 
 def run(engine, primary: Cluster, replica: Cluster, env: dict, root: Path, seconds: int) -> None:
@@ -177,13 +173,19 @@ def run(engine, primary: Cluster, replica: Cluster, env: dict, root: Path, secon
     for thread in threads:
         thread.join(timeout=30)
     commits = _replica_commits(replica) - commits_before
-    result = re.search(r"RESULT.*", wrk.stdout)
+    _print_results(seconds, wrk.stdout, written[0], page_times, commits, lags)
+    shutil.copy(root / "web.log", PROJECT / "bench" / "out" / "replica-web.log")
+
+
+def _print_results(seconds: int, wrk_out: str, written: int, page_times: list[float],
+                   commits: int, lags: list[tuple[float, float | None, float | None]]) -> None:
+    result = re.search(r"RESULT.*", wrk_out)
     replay = [r for _, r, _ in lags if r is not None]
     behind = [b for _, _, b in lags if b is not None]
     print(f"\nload average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"callback under load (wrk -t2 -c16 -d{seconds}s, on the primary): "
-          f"{result.group(0) if result else wrk.stdout[-500:]}")
-    print(f"writer: {written[0]:,} audit rows committed on the primary in {seconds} s")
+          f"{result.group(0) if result else wrk_out[-500:]}")
+    print(f"writer: {written:,} audit rows committed on the primary in {seconds} s")
     if page_times:
         p95 = statistics.quantiles(page_times, n=20, method="inclusive")[18] \
             if len(page_times) > 1 else page_times[0]
@@ -197,7 +199,6 @@ def run(engine, primary: Cluster, replica: Cluster, env: dict, root: Path, secon
     if behind:
         print(f"newest writer row as the replica sees it: median "
               f"{statistics.median(behind) * 1000:.0f} ms old, max {max(behind) * 1000:.0f} ms")
-    shutil.copy(root / "web.log", PROJECT / "bench" / "out" / "replica-web.log")
 
 
 def _replica_commits(replica: Cluster) -> int:

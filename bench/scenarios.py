@@ -28,6 +28,8 @@ import requests
 from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
+from bench.servers import wait_until_answering
+
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
 DB = "peixun_bench_scenarios"
@@ -83,25 +85,6 @@ def seed(vouchers: int, staff_per_voucher: int, class_size: int) -> dict:
             "session": session_id}
 
 
-def _register_person(db, *, vault, openid: str, n: int, now: datetime) -> None:
-    from stdnum.cn import ric
-
-    from models.audit import Channel
-    from models.catalogue import Intent as WorkIntent
-    from models.persons import ConsentHow, meet
-    from models.registration import RegistrationForm, register
-
-    born = datetime(1960, 1, 1) + timedelta(days=n % 15000)
-    body = f"530324{born:%Y%m%d}{n // 15000 % 1000:03d}"
-    meet(db, openid=openid, now=now)
-    register(db, vault=vault, openid=openid, consent=ConsentHow.WECHAT,
-             channel=Channel.CLI, now=now, today=now.date(),
-             form=RegistrationForm(name="压测",
-                                   id_number=body + ric.calc_check_digit(body + "0"),
-                                   phone="13800000000", township_code="luoxiong",
-                                   intent=WorkIntent.LOCAL))
-
-
 def _publish_bench_courses(db, *, now: datetime, class_size: int) -> None:
     """bench-redeem (vouchers to redeem) and bench-class (the open class), running now."""
     from models.audit import Channel
@@ -145,6 +128,7 @@ def _bench_staff(db, *, now: datetime, count: int) -> list[str]:
 def _bench_holders(db, *, vault, now: datetime, vouchers: int,
                    class_size: int) -> tuple[list[int], list[str]]:
     """Holders of vouchers to redeem, and the class's trainees (enrolled, located there)."""
+    from bench.people import register_bench_person
     from models.audit import Channel
     from models.catalogue import Course
     from models.persons import LocationSource, Person
@@ -155,13 +139,13 @@ def _bench_holders(db, *, vault, now: datetime, vouchers: int,
     voucher_ids, trainees = [], []
     for n in range(vouchers):
         openid = f"bench-holder-{n}"
-        _register_person(db, vault=vault, openid=openid, n=10000 + n, now=now)
+        register_bench_person(db, vault=vault, openid=openid, n=10000 + n, now=now)
         voucher_ids.append(claim_voucher(db, openid=openid, course_id=redeem_course.id,
                                          channel=Channel.CLI, now=now,
                                          today=now.date()).id)
     for n in range(class_size):
         openid = f"bench-trainee-{n}"
-        _register_person(db, vault=vault, openid=openid, n=20000 + n, now=now)
+        register_bench_person(db, vault=vault, openid=openid, n=20000 + n, now=now)
         voucher = claim_voucher(db, openid=openid, course_id=class_course.id,
                                 channel=Channel.CLI, now=now, today=now.date())
         voucher.status, voucher.redeemed_at = VoucherStatus.REDEEMED, now
@@ -192,13 +176,9 @@ class Server:
             [str(ROOT / ".venv/bin/gunicorn"), "--workers", ENV["WORKERS"], "--bind",
              f"127.0.0.1:{PORT}", "wsgi:app"], cwd=ROOT, env=env, stdout=self.log,
             stderr=subprocess.STDOUT)
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{PORT}/wechat", timeout=2)
-                return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start; see bench/out/scenarios-server.log")
+        wait_until_answering(f"http://127.0.0.1:{PORT}/wechat", tries=100, pause=0.1, timeout=2,
+                             failure="server did not start; see bench/out/scenarios-server.log")
+        return self
 
     def __exit__(self, *exc) -> None:
         self.proc.terminate()

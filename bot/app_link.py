@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
 from models.miniprogram import LINK_CODE_MINUTES, issue_link_code
+
+logger = logging.getLogger(__name__)
 
 
 def link_code(turn: Turn, intent: Intent) -> Reply:

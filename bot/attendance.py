@@ -4,6 +4,7 @@ inspectors scan the class code to record a spot check."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot import dialogue
@@ -30,6 +31,8 @@ from models.displays import display_token
 from models.errors import DomainError, InvalidAnswer
 from models.persons import LocationSource, note_location
 from models.presence import record_headcount
+
+logger = logging.getLogger(__name__)
 
 
 def display_link(turn: Turn, session_id: int) -> str:

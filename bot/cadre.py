@@ -3,6 +3,8 @@ scenes: an invitation's (bot.invitations) and a cadre's, which attributes a foll
 
 from __future__ import annotations
 
+import logging
+
 from bot import dialogue, invitations
 from bot.errors import explain
 from bot.general import welcome, with_menu
@@ -16,6 +18,8 @@ from models.mobilization import cadre_figures
 from models.persons import set_following
 from models.registration import bind_with_code
 from runtime import local_counts
+
+logger = logging.getLogger(__name__)
 
 
 def _cadre(turn: Turn):

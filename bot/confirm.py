@@ -5,6 +5,7 @@ so."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from bot.general import with_menu
 from bot.intents import normalize, number_in
 from bot.replies import Reply
 from bot.turn import Turn
+
+logger = logging.getLogger(__name__)
 
 # Besides the digit 1 (or 一): the words that plainly say yes.
 YES_WORDS = frozenset({"确定", "确认", "yes", "confirm"})

@@ -3,9 +3,13 @@ and before a claim (the API gives the same codes)."""
 
 from __future__ import annotations
 
+import logging
+
 from bot.turn import Turn
 from models.cost import CostKind, CourseCost
 from vocabulary.subsidy import reason_text
+
+logger = logging.getLogger(__name__)
 
 
 def fee_words(turn: Turn, cost: CourseCost, plain: str) -> str:

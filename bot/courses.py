@@ -4,6 +4,7 @@ at a time, nearest first when we know where the person is; and one course's deta
 from __future__ import annotations
 
 import json
+import logging
 
 from bot.cost import cost_lines, fee_words
 from bot.intents import Intent
@@ -25,6 +26,8 @@ from models.levels import level_name
 from models.persons import LocationSource, note_location, origin_of
 from vocabulary.courses import class_times
 from vocabulary.labels import CERTIFICATES, LEVELS
+
+logger = logging.getLogger(__name__)
 
 PER_PAGE = 5
 

@@ -11,6 +11,7 @@ other word ends it, and nothing is done."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from bot.intents import normalize
 from bot.replies import Reply
 from bot.turn import Turn
 from models.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 CANCEL_WORDS = {"取消", "退出", "cancel", "quit", "exit"}
 BACK_WORDS = {"上一步", "返回", "back"}

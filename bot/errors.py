@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.turn import Turn
 from models.errors import DomainError
 from vocabulary.errors import explain_in
+
+logger = logging.getLogger(__name__)
 
 
 def explain(turn: Turn, error: DomainError) -> str:

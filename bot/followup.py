@@ -16,6 +16,7 @@ cadre's or a staff member's record of a visit.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import Any
 
@@ -46,6 +47,8 @@ from models.followups import (
     rate_training,
     record_visit,
 )
+
+logger = logging.getLogger(__name__)
 
 WORK_LABELS = {
     WorkAfter.LOCAL: N_("Working locally (in the county)"),

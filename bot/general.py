@@ -4,12 +4,16 @@ confirmed with a digit before it is taken."""
 
 from __future__ import annotations
 
+import logging
+
 from bot.intents import MAIN_MENU, Intent
 from bot.replies import SILENCE, Reply
 from bot.turn import Turn
 from locales import N_
 from models.audit import Channel
 from models.persons import set_following, set_locale
+
+logger = logging.getLogger(__name__)
 
 MENU_LABELS = {
     "COURSES": N_("Find a course"),

@@ -3,6 +3,7 @@ digits in a numbered menu, spoken words through WeChat's speech recognition."""
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from wechatpy import events, messages
 from models.codes import PAPER_PREFIX
 from models.displays import SCREEN_CODE_PREFIX
 from models.numbers import small_number
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ the three roles: the table says which role a scene gives and how it is announced
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from models.cadres import Cadre
 from models.errors import DomainError
 from models.invitations import InvitedRole, bind_by_invitation
 from models.staff import StaffMember
+
+logger = logging.getLogger(__name__)
 
 
 def _cadre(t: Translator, cadre: Cadre) -> str:

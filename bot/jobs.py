@@ -3,6 +3,8 @@ and the one stop state for every broadcast (退订 / 订阅)."""
 
 from __future__ import annotations
 
+import logging
+
 from bot.intents import Intent
 from bot.replies import Reply
 from bot.turn import Turn
@@ -10,6 +12,8 @@ from models.audit import Channel
 from models.errors import JobOpeningNotFound
 from models.jobs import JobOpening, get_opening, openings_for
 from models.outbox import resubscribe, unsubscribe
+
+logger = logging.getLogger(__name__)
 
 SHOWN = 5
 

@@ -3,6 +3,7 @@ domain queues a notice's name and its data, never sentences."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -11,6 +12,8 @@ from bot import followup
 from locales import N_, Translator
 from models.persons import Group
 from vocabulary.labels import GROUPS
+
+logger = logging.getLogger(__name__)
 
 NOTICES: dict[str, str] = {
     "voucher_redeemed": N_(

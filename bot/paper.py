@@ -5,6 +5,7 @@ redeemed."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -35,6 +36,8 @@ from models.persons import ConsentHow
 from models.vouchers import Voucher, VoucherStatus
 from runtime import local_counts
 from vocabulary.labels import VOUCHER_STATUSES
+
+logger = logging.getLogger(__name__)
 
 CLAIM = "claim_for_neighbour"
 ID_CHECK = "paper_id_check"

@@ -4,6 +4,7 @@ draw a pension and the groups they declared (each change audited); or withdraw t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot import confirm, dialogue, registration
@@ -33,6 +34,8 @@ from models.registration import (
 )
 from models.vouchers import vouchers_of
 from vocabulary.labels import GROUP_STATUSES, GROUPS, HOUSEHOLD_KINDS, INTENTS, VOUCHER_STATUSES
+
+logger = logging.getLogger(__name__)
 
 
 def show_profile(turn: Turn, intent: Intent) -> Reply:

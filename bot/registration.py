@@ -3,6 +3,7 @@ steps serve a cadre registering a neighbour (代报名), with consent given on p
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -31,6 +32,8 @@ from vocabulary.labels import (
     INTENT_ORDER,
     INTENTS,
 )
+
+logger = logging.getLogger(__name__)
 
 CONFIRM_FIELDS = (  # what the summary lets a person correct, in its order
     ("name", N_("Change the name")),

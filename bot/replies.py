@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from bot.intents import Intent
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ check-in code (models.displays)."""
 
 from __future__ import annotations
 
+import logging
+
 from bot.errors import explain
 from bot.intents import Intent
 from bot.replies import Reply
@@ -13,6 +15,8 @@ from models.catalogue import session_bounds
 from models.clock import LOCAL_TZ
 from models.displays import confirm_screen, read_confirmation_code
 from models.errors import ScreenConfirmationRefused
+
+logger = logging.getLogger(__name__)
 
 
 def confirm(turn: Turn, intent: Intent) -> Reply:

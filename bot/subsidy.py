@@ -4,6 +4,8 @@ The words are vocabulary.subsidy's, shared with that page and the API."""
 
 from __future__ import annotations
 
+import logging
+
 from bot.general import with_menu
 from bot.intents import Intent
 from bot.replies import Reply
@@ -12,6 +14,8 @@ from models import links
 from models.courses import CourseQuery, find_courses
 from models.eligibility import Evaluation, evaluate
 from vocabulary.subsidy import MARKS, STATUSES, amount_text
+
+logger = logging.getLogger(__name__)
 
 
 def summary(turn: Turn, evaluation: Evaluation, heading: str) -> Reply:

@@ -3,6 +3,7 @@ and the one door through which the bot reaches the domain."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from models.clock import Clock
 from models.codes import RotatingCode
 from models.persons import DEFAULT_LOCALE, Person, meet, recognize
 from models.pii import Vault
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -4,6 +4,7 @@ redeem by scanning, complete with a certificate number, undo a mistake."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot import confirm, dialogue, jobs
@@ -29,6 +30,8 @@ from models.vouchers import (
     vouchers_of,
 )
 from vocabulary.labels import VOUCHER_STATUSES as STATUSES
+
+logger = logging.getLogger(__name__)
 
 FAILED_WORDS = {"不合格", "未通过", "fail", "failed"}
 

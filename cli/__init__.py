@@ -4,6 +4,8 @@ demo, the menu, backups, desk users) and the worker process."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from cli import (
@@ -22,6 +24,8 @@ from cli import (
     vouchers,
     worker,
 )
+
+logger = logging.getLogger(__name__)
 
 COMMANDS = (database.group, demo.group, courses.group, menu.group, cadres.group, staff.group,
             inspectors.group, vouchers.group, claims.group, attendance.group, groups.group,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -13,6 +14,8 @@ from locales import translator
 from models.attendance import PROXY_SIGNING_SHARE, attendance_sheet, oversight
 from models.errors import CourseNotFound
 from runtime.services import current
+
+logger = logging.getLogger(__name__)
 
 
 @click.group("attendance", cls=AppGroup)

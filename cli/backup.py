@@ -9,6 +9,7 @@ empty database only, and then checks the counts and that sealed values open with
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -28,6 +29,8 @@ from models.base import Base, make_engine
 from models.persons import Person
 from models.pii import Vault
 from runtime.services import current
+
+logger = logging.getLogger(__name__)
 
 FINGERPRINT_OF = "peixun-backup-data-key-fingerprint-v1"  # what the key's HMAC is taken of
 SAMPLE = 20  # sealed values opened after a restore

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -28,6 +29,8 @@ from models.persons import Group
 from models.policy import settlement_rates
 from runtime.services import current
 from vocabulary.labels import GROUPS
+
+logger = logging.getLogger(__name__)
 
 
 @click.group("claims", cls=AppGroup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -14,6 +15,8 @@ from models.audit import Channel
 from models.course_import import ImportResult, import_courses
 from models.errors import CourseFileRejected
 from runtime.services import Services, current
+
+logger = logging.getLogger(__name__)
 
 
 def import_course_file(services: Services, path: Path) -> ImportResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -10,6 +12,8 @@ from sqlalchemy.engine import Engine
 
 from runtime.config import PROJECT_ROOT
 from runtime.services import current
+
+logger = logging.getLogger(__name__)
 
 
 def migrate(engine: Engine) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask.cli import AppGroup
 
@@ -9,6 +11,8 @@ from models.courses import has_courses
 from models.demo import load_demo
 from models.demo_history import load_history
 from runtime.services import Services, current
+
+logger = logging.getLogger(__name__)
 
 
 class DemoRefused(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -13,6 +14,8 @@ from models.audit import Channel
 from models.desk import PASSWORD_MIN_LENGTH, DeskRole, create_desk_user, disable_desk_user
 from models.errors import DeskUserRefused, NotFound
 from runtime.services import current
+
+logger = logging.getLogger(__name__)
 
 REFUSALS = {
     "username_taken": N_("The user name %(username)s is taken."),

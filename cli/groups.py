@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask.cli import AppGroup
 
@@ -12,6 +14,8 @@ from models.persons import Group, HouseholdKind
 from models.verification import decide_group
 from runtime.services import current
 from vocabulary.labels import GROUPS
+
+logger = logging.getLogger(__name__)
 
 
 @click.group("groups", cls=AppGroup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -14,6 +15,8 @@ from models.attendance import invite_inspector
 from models.invitations import INVITATION_DAYS
 from runtime.services import current
 from webhooks import qr
+
+logger = logging.getLogger(__name__)
 
 
 @click.group("inspectors", cls=AppGroup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import click
@@ -14,6 +15,8 @@ from models.errors import DomainError
 from models.invitations import INVITATION_DAYS
 from runtime.services import Services, current
 from runtime.wechat_api import Client
+
+logger = logging.getLogger(__name__)
 
 
 def invitation_qr_url(services: Services, scene: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import click
@@ -11,6 +12,8 @@ from flask.cli import AppGroup
 from runtime.config import PROJECT_ROOT
 from runtime.services import Services, current
 from runtime.wechat_api import Client
+
+logger = logging.getLogger(__name__)
 
 MENU_FILE = PROJECT_ROOT / "bot" / "menu.json"
 

@@ -3,6 +3,7 @@ operation is refused, and writing a file only once its transaction has committed
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -15,6 +16,8 @@ from models.errors import DomainError
 from models.persons import DEFAULT_LOCALE
 from models.vouchers import VoucherStatus
 from vocabulary.labels import CERTIFICATES
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from models.errors import DomainError
 from models.settlement import SettlementResult, settle
 from models.vouchers import revoke_voucher
 from runtime.services import current
+
+logger = logging.getLogger(__name__)
 
 
 @click.group("vouchers", cls=AppGroup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
@@ -10,6 +11,8 @@ from flask.cli import with_appcontext
 
 import worker
 from runtime.services import current
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("worker")

@@ -7,12 +7,15 @@ It keeps what it was sent, so tests assert on it, and can be told to fail the wa
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass

@@ -3,6 +3,8 @@ attendance sheet`)."""
 
 from __future__ import annotations
 
+import logging
+
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.comments import Comment
@@ -29,6 +31,8 @@ from locales import N_, Translator
 from models.attendance import Attendance, AttendanceSheet, MarkHow, SheetTrainee
 from models.catalogue import ClassSession
 from models.clock import LOCAL_TZ
+
+logger = logging.getLogger(__name__)
 
 # The trainee's columns, then one column per session, then the totals: (header, width).
 ATTENDANCE_TRAINEE_COLUMNS = (

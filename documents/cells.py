@@ -18,12 +18,15 @@ row and column) or ``streamed_cell``/``streamed_row`` (a write-only, streamed sh
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.worksheet.worksheet import Worksheet
+
+logger = logging.getLogger(__name__)
 
 # What a spreadsheet app may take for the start of a formula (OWASP's "CSV injection" list,
 # with the full-width forms a Chinese input method types).

@@ -3,6 +3,7 @@ make`, and the desk's claim export)."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from openpyxl import Workbook
@@ -36,6 +37,8 @@ from models.claims import (
     claim_policy,
 )
 from models.policy import settlement_rates
+
+logger = logging.getLogger(__name__)
 
 CLAIM_COLUMNS = (
     (N_("No."), 5),

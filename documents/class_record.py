@@ -3,6 +3,7 @@ language."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import Any
 
@@ -34,6 +35,8 @@ from models.ledgers import (
 )
 from models.policy import settlement_rates
 from models.vouchers import VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 SESSION_COLUMNS = ((N_("Day"), 12), (N_("Time"), 13), (N_("Opened at"), 16),
                    (N_("Present"), 9), (N_("Marked absent"), 9), (N_("Marked by hand"), 9),

@@ -5,12 +5,15 @@ Problems are RowError data (models/course_import.py); each code has one message 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from locales import N_, Translator
 from models.catalogue import CertificateKind
 from models.course_import import COLUMNS, FILE, ImportResult, RowError
 from vocabulary.labels import CERTIFICATES
+
+logger = logging.getLogger(__name__)
 
 PROBLEMS: dict[str, str] = {
     # the file

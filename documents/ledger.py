@@ -4,6 +4,7 @@ in the clerk's language (message ids in English)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
@@ -39,6 +40,8 @@ from models.ledgers import (
 from models.persons import GroupStatus
 from models.policy import settlement_rates
 from vocabulary.labels import CERTIFICATES, GROUPS, VOUCHER_STATUSES
+
+logger = logging.getLogger(__name__)
 
 DATE_FORMAT = "yyyy-mm-dd"
 SHARE_FORMAT = "0%"

@@ -5,6 +5,7 @@ is (A4 landscape, one page wide, the header repeated on every page)."""
 from __future__ import annotations
 
 import io
+import logging
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -14,6 +15,8 @@ from documents.cells import (
     write,
 )
 from locales import N_, Translator
+
+logger = logging.getLogger(__name__)
 
 AMOUNT_FORMAT = "0.00"
 # Under every sheet whose amounts come from the demo rates (issue 16, item 10).

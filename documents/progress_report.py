@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from openpyxl import Workbook
@@ -17,6 +18,8 @@ from documents.printed import BOX, CENTRE, HEADER_FILL, NOTHING, print_setup, pr
 from locales import N_, Translator
 from models.progress import Progress, ProgressRow
 from models.targets import TargetMeasure
+
+logger = logging.getLogger(__name__)
 
 _LAGGING_FILL = PatternFill("solid", start_color="F8CBAD")
 

@@ -4,6 +4,7 @@ models/data/provincial_columns.yaml, its words are the platform's Chinese."""
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,8 @@ from models.ledgers import (
 from models.persons import GroupStatus
 from models.vouchers import VoucherStatus
 from vocabulary.labels import CERTIFICATES, GROUPS
+
+logger = logging.getLogger(__name__)
 
 PROVINCIAL_FILE = Path(__file__).resolve().parent.parent / "models" / "data" / (
     "provincial_columns.yaml")

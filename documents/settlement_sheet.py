@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -26,9 +28,9 @@ from locales import N_, Translator
 from models.settlement import QJ2019_ONCE, SettlementResult, SettlementRow
 from vocabulary.labels import CERTIFICATES
 
+logger = logging.getLogger(__name__)
+
 # (header, column width in characters) in the order of the sheet.
-
-
 SETTLEMENT_COLUMNS = (
     (N_("No."), 6),
     (N_("Voucher no."), 16),

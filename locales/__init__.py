@@ -5,6 +5,7 @@ Message ids are English; Chinese (``zh_Hans_CN``) is the default language of eve
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -18,6 +19,8 @@ from babel.numbers import format_currency
 from babel.support import NullTranslations, Translations
 
 from models.clock import LOCAL_TZ
+
+logger = logging.getLogger(__name__)
 
 CATALOGUES = Path(__file__).resolve().parent
 DOMAIN = "messages"

@@ -6,9 +6,12 @@ the desk all word amounts here."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from locales import N_, Translator
+
+logger = logging.getLogger(__name__)
 
 # What an amount is per (the policy file's `per`), for the person it is about (the trainee:
 # "每天"), and for each of several people (paid to an employer for each worker: "每人每天").

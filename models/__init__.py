@@ -1,6 +1,8 @@
 """State, and every rule that changes it. Importing this package defines the tables and
 connects to nothing."""
 
+import logging
+
 from models import (  # noqa: F401
     attendance,
     audit,
@@ -25,5 +27,7 @@ from models import (  # noqa: F401
     vouchers,
 )
 from models.base import Base
+
+logger = logging.getLogger(__name__)
 
 metadata = Base.metadata

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, enum_column
 from models.clock import LOCAL_TZ
 from models.regions import Region
+
+logger = logging.getLogger(__name__)
 
 
 class Intent(enum.StrEnum):

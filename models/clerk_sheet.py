@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import unicodedata
 import zipfile
@@ -23,6 +24,8 @@ from typing import Any, Protocol, TypeVar
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+
+logger = logging.getLogger(__name__)
 
 FILE = 0  # the row of a problem with the whole file
 HEADER = 1  # rows are numbered as the spreadsheet numbers them: the header is row 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+logger = logging.getLogger(__name__)
 
 # Every county the product serves is on Beijing time; class times are local wall-clock times.
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")

@@ -5,6 +5,7 @@ This is the only way a voucher is completed."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -14,6 +15,8 @@ from models.audit import Channel, audit
 from models.errors import VoucherStateWrong
 from models.outbox import enqueue
 from models.vouchers import Voucher, VoucherStatus, staff_voucher
+
+logger = logging.getLogger(__name__)
 
 
 def complete(db: Session, *, staff_openid: str, number: str, certificate_no: str | None,

@@ -3,6 +3,7 @@ categories with their targets, institutions and courses. Loading twice changes n
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,8 @@ from models.registration import RegistrationForm, register
 from models.staff import StaffMember
 from models.targets import GoalMeasure, GoalUnit, PlanGoal, Target, TargetMeasure
 from models.vouchers import HOLDING, Redemption, Voucher, VoucherStatus, claim_voucher
+
+logger = logging.getLogger(__name__)
 
 DATA = Path(__file__).resolve().parent / "data"
 DEMO_OPENIDS = ("demo-trainee", "demo-cadre", "demo-staff", "demo-admin")

@@ -12,6 +12,7 @@ ends (YN2021 二(八))."""
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from models.followups import WorkAfter, add_months
 from models.persons import Group
 from models.registration import RegistrationForm
 from models.workdays import add_working_days
+
+logger = logging.getLogger(__name__)
 
 SEED = 17
 ENDED_CLASSES = 40

@@ -10,6 +10,7 @@ checks the rest on the loaded history: the caps, the windows, the hours, the sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,6 +29,8 @@ from models.outbox import Outbox, OutboxStatus
 from models.persons import ConsentHow, Group, GroupStatus, LocationSource, Person, PersonGroup
 from models.pii import Vault, mask_id, mask_phone
 from models.vouchers import REDEEM_GRACE, Redemption, Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 # What the bureau saw when it verified a group (decide_group's ``document``).
 DOCUMENTS = {

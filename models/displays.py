@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -28,6 +29,8 @@ from models.clock import LOCAL_TZ
 from models.errors import ScreenConfirmationRefused
 from models.persons import Person
 from models.staff import StaffMember
+
+logger = logging.getLogger(__name__)
 
 # A confirmation code shown by an unconfirmed screen can be used this long.
 CONFIRM_SECONDS = 10 * 60

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -24,6 +25,8 @@ from models.outbox import Outbox, enqueue
 from models.persons import Person
 from models.staff import StaffMember
 from models.vouchers import Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 
 class WorkAfter(enum.StrEnum):

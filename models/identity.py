@@ -3,6 +3,7 @@ python-stdnum), mobile phone. One place, for the bot, the API and the pages alik
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from stdnum.cn import ric
 
 from models.errors import InvalidIdNumber, InvalidName, InvalidPhone
 from models.numbers import digits_within, plain_digits
+
+logger = logging.getLogger(__name__)
 
 MIN_AGE = 16  # the minimum working age; younger people are not rural labourers in the plan
 _NAME = re.compile(r"^[\u3400-\u9fff·•A-Za-z ]{2,30}$")

@@ -9,6 +9,7 @@ per chunk."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from models.policy import settlement_rates
 from models.progress import Progress, ProgressFilter, progress
 from models.regions import Region
 from models.vouchers import Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 # A voucher whose holder was taken in by the institution (报到) is on the ledger, whatever
 # became of it since: a trainee who dropped out stays, with the status that says so.

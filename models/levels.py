@@ -12,9 +12,12 @@ not a grade of the national standard, and settlement finds no rate for it.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

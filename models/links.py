@@ -4,9 +4,12 @@ token made for one page opens no other."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+logger = logging.getLogger(__name__)
 
 # Each page's purpose, and how long its link works where the maker decides it (the pages keep
 # the lifetimes that are theirs alone: the voucher card's, the class display's).

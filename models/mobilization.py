@@ -3,6 +3,7 @@ goes — the basis of the cadre's service subsidy. Counts only; never another ca
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
@@ -12,6 +13,8 @@ from models.cadres import Cadre
 from models.catalogue import Course
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ the ID number, the mobile number and a numbered choice all read through here."""
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+
+logger = logging.getLogger(__name__)
 
 # A digit said or typed as a Chinese character; 幺 and 两 are how 1 and 2 are read out in
 # phone numbers, 〇 (and the circle typed for it) how 0 is written in a date or a number.

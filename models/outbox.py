@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import column, table
 
 from models.audit import Channel, audit
 from models.base import Base, enum_column
@@ -409,15 +410,18 @@ PRUNE_CHUNK = 5000
 # The pruning reads sent rows by age: a (status, sent_at) index (migration c19v00000001).
 SENT_BY_AGE = Index("ix_outbox_status_sent_at", Outbox.status, Outbox.sent_at)
 
+# The one column of models.jobs.JobPush the pruning reads, named here as a plain table: jobs
+# imports this module (to queue its pushes), so importing it back would close a loop.
+JOB_PUSHES = table("job_pushes", column("outbox_id"))
+
 
 def prune_sent(db: Session, *, now: datetime, limit: int = PRUNE_CHUNK) -> int:
     """Delete at most ``limit`` messages sent more than SENT_KEPT before ``now``; return how
     many. The worker calls it a chunk a transaction until a chunk comes back short."""
-    from models.jobs import JobPush  # jobs imports this module
-
     ids = (select(Outbox.id)
            .where(Outbox.status == OutboxStatus.SENT, Outbox.sent_at < now - SENT_KEPT,
-                  ~select(JobPush.id).where(JobPush.outbox_id == Outbox.id).exists())
+                  ~select(JOB_PUSHES.c.outbox_id)
+                  .where(JOB_PUSHES.c.outbox_id == Outbox.id).exists())
            .order_by(Outbox.sent_at)
            .limit(limit))
     found = db.scalars(ids).all()

@@ -24,6 +24,7 @@ A township is the trainee's household township (where the county counts its peop
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,6 +36,8 @@ from models.followups import FINISHED, FollowUp, WorkAfter
 from models.persons import Person
 from models.regions import Region
 from models.vouchers import Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 # LP2021 二 (as QJ2020 二): 90% or more of those certified by the training in work.
 EMPLOYMENT_GOAL = 0.9

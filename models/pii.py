@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+logger = logging.getLogger(__name__)
 
 FILE_MAGIC = b"PXF1"  # a sealed file: this, the nonce, then the AES-GCM ciphertext and tag
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+import logging
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from math import ceil
@@ -39,6 +40,8 @@ from models.persons import Person
 from models.regions import Region, RegionLevel
 from models.targets import Target, TargetMeasure
 from models.vouchers import Voucher, VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 50
 
@@ -435,14 +438,22 @@ def _scoped(query: Select, filters: ProgressFilter, *, with_person: bool) -> Sel
         query = query.where(Voucher.claimed_at < filters.end)
     if with_person or filters.township_id is not None or filters.region is not None:
         query = query.join(Person, Person.id == Voucher.person_id)
+    return _narrowed(query, filters, township=Person.township_id,
+                     category=Course.category_id, institution=Course.institution_id)
+
+
+def _narrowed(query: Select, filters: ProgressFilter, *, township, category,
+              institution) -> Select:
+    """``query`` narrowed to the filters' township or region, category and institution, on
+    the columns that hold them (the live count's people and courses, or the rollup's)."""
     if filters.township_id is not None:
-        query = query.where(Person.township_id == filters.township_id)
+        query = query.where(township == filters.township_id)
     if filters.region is not None:
-        query = query.where(Person.township_id.in_(sorted(filters.region.townships)))
+        query = query.where(township.in_(sorted(filters.region.townships)))
     if filters.category_id is not None:
-        query = query.where(Course.category_id == filters.category_id)
+        query = query.where(category == filters.category_id)
     if filters.institution_id is not None:
-        query = query.where(Course.institution_id == filters.institution_id)
+        query = query.where(institution == filters.institution_id)
     return query
 
 
@@ -546,15 +557,9 @@ def rollup_as_of(db: Session, filters: ProgressFilter) -> datetime | None:
 def _rollup_query(filters: ProgressFilter, by) -> Select:
     columns = [func.sum(getattr(ProgressCount, name)).label(name) for name in COUNT_FIELDS]
     query = (select(by, *columns).where(ProgressCount.year == filters.year).group_by(by))
-    if filters.township_id is not None:
-        query = query.where(ProgressCount.township_id == filters.township_id)
-    if filters.region is not None:
-        query = query.where(ProgressCount.township_id.in_(sorted(filters.region.townships)))
-    if filters.category_id is not None:
-        query = query.where(ProgressCount.category_id == filters.category_id)
-    if filters.institution_id is not None:
-        query = query.where(ProgressCount.institution_id == filters.institution_id)
-    return query
+    return _narrowed(query, filters, township=ProgressCount.township_id,
+                     category=ProgressCount.category_id,
+                     institution=ProgressCount.institution_id)
 
 
 def refresh_rollup(db: Session, *, now: datetime, year: int, least: int = ROLLUP_FROM) -> int:

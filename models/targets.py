@@ -5,12 +5,15 @@ YN2021 一), each with its clause, for the dashboard to show beside the county's
 from __future__ import annotations
 
 import enum
+import logging
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, enum_column
+
+logger = logging.getLogger(__name__)
 
 
 class TargetMeasure(enum.StrEnum):

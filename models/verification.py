@@ -3,6 +3,7 @@ provisional subsidy answer then becomes final, and the person is told."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from models.identity import parse_id_number
 from models.outbox import enqueue
 from models.persons import Group, GroupStatus, HouseholdKind, Person, PersonGroup
 from models.pii import Vault
+
+logger = logging.getLogger(__name__)
 
 
 def decide_group(db: Session, *, vault: Vault, id_number: str, group: Group, is_verified: bool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
 from runtime import local_counts
 from runtime.config import Config
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

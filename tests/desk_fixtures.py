@@ -25,9 +25,7 @@ from models.followups import FollowUp, WorkAfter
 from models.persons import ConsentHow
 from models.registration import RegistrationForm, register
 from models.vouchers import claim_voucher
-from tests.classes import attend_and_complete, redeem
-from tests.factories import Setup
-from tests.people import id_number
+from tests.factories import Setup, attend_and_complete, id_number, redeem
 
 DESK_PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -40,6 +38,25 @@ def form_token(html: bytes | str) -> str:
     found = _TOKEN.search(text)
     assert found, "no CSRF token on this page"
     return found.group(1)
+
+
+EXPORT_WHY = "年度补贴资金核查"  # the reason an admin gives for full ID numbers
+
+
+def ask_export(client: FlaskClient, kind: str, value: str, *, full_ids: bool = False,
+               reason: str | None = None):
+    """Send the desk's exports form; a file with full ID numbers (asked for, or always: the
+    provincial file) says why (EXPORT_WHY, unless ``reason`` says otherwise). Returns the POST's
+    response: 303 to the job's page when the export is queued."""
+    page = client.get("/admin/exports")
+    data = {"kind": kind, "value": value, "csrf_token": form_token(page.data)}
+    if full_ids:
+        data["full_ids"] = "1"
+    if reason is None and (full_ids or kind == "provincial"):
+        reason = EXPORT_WHY
+    if reason is not None:
+        data["reason"] = reason
+    return client.post("/admin/exports", data=data)
 
 
 def sign_in(client: FlaskClient, username: str, password: str = DESK_PASSWORD):

@@ -2,10 +2,11 @@
 
 Each builds through the real doors where the people would use them (registration and binding
 through the chat, vouchers claimed, redeemed and completed through the domain functions), so a
-test starts from a state the product itself made. tests/people.py has the ID numbers and the
-registration dialogue, tests/classes.py the class's life (报到, attendance, 结业), these build on
-both; conftest.py turns the common ones into fixtures (``trainee``, ``staff``, ``cadre``,
-``today_class``, ``opened``, ``classroom``) and tests/desk_fixtures.py signs in desk users."""
+test starts from a state the product itself made. In order: valid ID numbers and the
+registration dialogue; people (trainees, staff, cadres, inspectors); a class's life (报到,
+attendance, 结业); courses and classes of trainees. conftest.py turns the common ones into
+fixtures (``trainee``, ``staff``, ``cadre``, ``today_class``, ``opened``, ``classroom``) and
+tests/desk_fixtures.py signs in desk users."""
 
 from __future__ import annotations
 
@@ -14,22 +15,85 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from stdnum.cn import ric
 
-from models.attendance import Inspector
+from models.attendance import Inspector, check_in, open_session
 from models.audit import Channel
 from models.cadres import invite_cadre
-from models.catalogue import Course
+from models.catalogue import CertificateKind, ClassSession, Course, session_bounds
 from models.clock import LOCAL_TZ
+from models.completion import complete
 from models.course_import import COLUMNS
+from models.courses import CourseSpec, publish_course
 from models.demo import DEMO_STAFF_INSTITUTION, DEMO_TODAY_COURSE
-from models.persons import Group, GroupStatus, Person, PersonGroup, meet
-from models.vouchers import Voucher, claim_voucher, revoke_voucher
-from tests.classes import attend_and_complete, redeem, staff_member
-from tests.people import bind_staff_via_chat, id_number, register_via_chat
+from models.invitations import bind_by_invitation
+from models.persons import Group, GroupStatus, Person, PersonGroup, meet, note_location
+from models.staff import StaffMember, invite_staff
+from models.vouchers import Voucher, claim_voucher, redeem_voucher, revoke_voucher
+
+# --- ID numbers and the registration dialogue ---------------------------------------------
+
+def id_number(born: str = "19900101", seq: str = "002", region: str = "530324") -> str:
+    """A valid 18-character ID number; ``seq`` odd for a man, even for a woman."""
+    body = region + born + seq
+    return body + ric.calc_check_digit(body + "0")
+
+
+def wrong_check_digit(number: str) -> str:
+    last = "0" if number[-1] != "0" else "1"
+    return number[:-1] + last
+
+
+ANSWERS = {
+    "name": "张三",
+    "id": id_number(),
+    "phone": "13812345678",
+    "township": "10",  # 罗雄街道, the 10th in the list (14: the household is elsewhere)
+    "household_elsewhere": "贵州省盘州市",  # asked only after township 14
+    "household_kind": "1",  # rural (2 urban, 3 not sure)
+    "residence": "0",  # the same as the household
+    "intent": "1",
+    "job_place": "0",  # the same as the residence
+    "groups": "1 3",
+    "pension": "1",
+    "consent": "1",
+}
+OUTSIDE = "14"  # the answer after the 13 townships: not in 罗平县
+
+
+def answer_keys(answers: dict[str, str]) -> list[str]:
+    """The questions of the registration dialogue, in order, for these answers."""
+    where = ["township", "household_elsewhere"] if answers["township"] == OUTSIDE else ["township"]
+    return ["name", "id", "phone", *where, "household_kind", "residence", "intent", "job_place",
+            "groups", "pension", "consent"]
+
+
+def registration_lines(summary=None, **overrides: str) -> list[tuple[str, object]]:
+    """The registration dialogue as transcript lines, from 注册 to the consent, whose reply is
+    the summary (which must contain ``summary``), answered with ANSWERS and ``overrides``."""
+    answers = {**ANSWERS, **overrides}
+    *asked, consent = [(answers[key], None) for key in answer_keys(answers)]
+    return [("注册", None), *asked, (consent[0], summary)]
+
+
+def register_via_chat(wechat, openid: str, **overrides: str) -> str:
+    """Go through the whole dialogue and confirm the summary; return the last reply's text."""
+    return wechat.transcript(openid, [*registration_lines(**overrides), ("1", None)])[-1].text
+
+
+def bind_staff_via_chat(wechat, services, clock, openid: str, institution_code: str) -> None:
+    """The bureau invites; the staff member scans the invitation's QR code."""
+    with services.sessions.begin() as db:
+        token = invite_staff(db, institution_code=institution_code, now=clock.now())
+    answer = wechat.send(wechat.event(openid, "SCAN", EventKey=f"staff:{token}"))
+    assert "工作人员" in answer.text, answer.text
+
 
 # --- people ----------------------------------------------------------------------------------
 
@@ -91,6 +155,82 @@ def inspector(db, *, openid: str, now: datetime, name: str | None = None) -> Per
     db.add(Inspector(person_id=person.id, bound_at=now))
     db.flush()
     return person
+
+
+# --- a class's life: 报到, attendance, 结业 ------------------------------------------------
+
+def staff_member(services, *, institution_code: str, openid: str, now: datetime) -> str:
+    """``openid`` bound as the institution's staff: the bureau's invitation, used at once."""
+    with services.sessions.begin() as db:
+        token = invite_staff(db, institution_code=institution_code, now=now)
+        person = meet(db, openid=openid, now=now)
+        bind_by_invitation(db, role=StaffMember, person_id=person.id, token=token, now=now)
+    return openid
+
+
+def redeem(services, *, voucher_id: int, staff_openid: str, now: datetime) -> None:
+    """报到: the staff member scans the code the holder's card shows now."""
+    with services.sessions.begin() as db:
+        redeem_voucher(db, codes=services.voucher_codes,
+                       code=services.voucher_codes.show(voucher_id, now).code,
+                       staff_openid=staff_openid, channel=Channel.WECHAT, now=now)
+
+
+def attend(services, *, staff_openid: str, voucher_number: str,
+           days: int | None = None) -> datetime | None:
+    """Staff open each session of the voucher's course; its holder scans the class code at the
+    start (standing at the class's address where the course has a radius), and out at the end
+    where the course asks for it: every session of the first ``days`` class days, or of all.
+    Returns when the last of them ends (None without any): their hours count from then."""
+    last_end = None
+    with services.sessions.begin() as db:
+        voucher = db.scalar(select(Voucher).where(Voucher.number == voucher_number)
+                            .options(joinedload(Voucher.course), joinedload(Voucher.person)))
+        course, openid = voucher.course, voucher.person.openid
+        sessions = db.scalars(select(ClassSession).where(ClassSession.course_id == course.id)
+                              .order_by(ClassSession.day, ClassSession.starts)).all()
+        class_days = sorted({s.day for s in sessions})[:days]
+        for session in (s for s in sessions if s.day in class_days):
+            starts, ends = session_bounds(session)
+            open_session(db, staff_openid=staff_openid, now=starts, course_code=course.code)
+            if course.requires_location:
+                note_location(db, openid=openid, lat=course.lat, lng=course.lng, now=starts)
+            for at in (starts, ends) if course.requires_checkout else (starts,):
+                check_in(db, codes=services.class_codes, openid=openid, now=at,
+                         code=services.class_codes.show(session.id, at).code)
+            last_end = max(last_end or ends, ends)
+    return last_end
+
+
+def attend_and_complete(services, *, staff_openid: str, voucher_number: str,
+                        certificate_no: str | None, now: datetime,
+                        days: int | None = None) -> datetime:
+    """A redeemed voucher's holder attends every session (of the first ``days`` class days);
+    then 结业, with or without a certificate, at ``now`` or, if those sessions end later, once
+    they have ended (结业 refuses too little attendance, and sessions not yet over). Returns
+    when the completion was recorded."""
+    last_end = attend(services, staff_openid=staff_openid, voucher_number=voucher_number,
+                      days=days)
+    at = max(now, last_end) if last_end else now
+    with services.sessions.begin() as db:
+        complete(db, staff_openid=staff_openid, number=voucher_number,
+                 certificate_no=certificate_no, now=at, channel=Channel.WECHAT)
+    return at
+
+
+def afternoon_class(sessions, clock, *, code: str, institution_code: str) -> None:
+    """Another class running this afternoon, 13:00–17:00, beside the demo's."""
+    with sessions.begin() as setup:
+        publish_course(setup, actor_id=None, channel=Channel.CLI, now=clock.now(),
+                       spec=CourseSpec(
+                           code=code, institution_code=institution_code,
+                           category_code="care", name="育婴员加班", name_en="Baby care",
+                           occupation="育婴员", occupation_en="Nanny",
+                           certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
+                           theory_hours=1, practice_hours=3, capacity=20, fee_yuan=Decimal(0),
+                           is_entrepreneurship=False, township_code="luoxiong", address="某地",
+                           lat=None, lng=None, radius_m=None,
+                           sessions=[(clock.today(), time(13), time(17))]))
 
 
 # --- courses and classes ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.policy import eligibility_policy
-from tests.people import register_via_chat
+from tests.factories import register_via_chat
 
 ON = datetime(2026, 11, 25).date()
 COOKING = "lp-2026-004"  # 中式烹调师（初级）, 1800 yuan fee, 初级工: self-funded

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from models.desk import DeskRole
 from models.vouchers import Voucher
 from tests.api_fixtures import Api, login_code
-from tests.people import id_number
+from tests.factories import id_number
 from webhooks.api.core import SIGNED_IN_ADDRESS_RATE
 from webhooks.app import create_app
 

@@ -14,9 +14,7 @@ from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Redemption, Voucher, VoucherStatus
-from tests.classes import afternoon_class
-from tests.factories import AFTERNOON
-from tests.people import bind_staff_via_chat, id_number
+from tests.factories import AFTERNOON, afternoon_class, bind_staff_via_chat, id_number
 
 ZHONGZHI_LATER = "lp-2026-007"  # at lp-zhongzhi (demo-staff's institution), from day 12
 PES_COURSE = "lp-2026-001"  # at lp-pes

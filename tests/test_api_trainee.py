@@ -10,8 +10,7 @@ from models.audit import AuditEntry, Channel
 from models.catalogue import ClassSession, Course
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
-from tests.factories import AFTERNOON
-from tests.people import id_number
+from tests.factories import AFTERNOON, id_number
 
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）at lp-pes, from day 7
 # demo-trainee is in today's class for 20 days: these start later, so no overlap.

@@ -15,9 +15,13 @@ from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus, claim_voucher
-from tests.classes import afternoon_class, redeem
-from tests.factories import AFTERNOON
-from tests.people import bind_staff_via_chat, register_via_chat
+from tests.factories import (
+    AFTERNOON,
+    afternoon_class,
+    bind_staff_via_chat,
+    redeem,
+    register_via_chat,
+)
 from tests.wechat_server import absent
 
 TRAINEE, STAFF = "demo-trainee", "demo-staff"

@@ -16,8 +16,7 @@ from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.persons import Person
 from models.vouchers import Voucher
-from tests.factories import invitation_by_command
-from tests.people import id_number, register_via_chat
+from tests.factories import id_number, invitation_by_command, register_via_chat
 
 STAFF = "demo-staff"
 TRAINEE = "demo-trainee"

@@ -9,8 +9,14 @@ from sqlalchemy import select
 
 from models.cadres import Cadre
 from models.persons import ConsentHow, Person
-from tests.factories import claim_lines, invitation_by_command
-from tests.people import ANSWERS, id_number, register_via_chat
+from tests.factories import (
+    ANSWERS,
+    bind_staff_via_chat,
+    claim_lines,
+    id_number,
+    invitation_by_command,
+    register_via_chat,
+)
 from tests.wechat_server import absent
 
 
@@ -147,8 +153,6 @@ def test_binding_codes_cannot_be_guessed_for_long(talk):
 
 def test_the_cadres_figures_follow_their_peoples_training(wechat, talk, cadre, db, services,
                                                           clock):
-    from tests.people import bind_staff_via_chat
-
     mine = cadre_row(db, cadre)
     wechat.follow("o-k30", scene=f"ref:{mine.id}")
     register_via_chat(wechat, "o-k30", id=id_number(seq="061"))

@@ -24,7 +24,7 @@ from models.clock import LOCAL_TZ
 from models.displays import DisplayScreen, ScreenHow
 from models.persons import Person
 from tests.browser import qr_markup, scripts_run_only_by_hash, wait_for_a_new_code
-from tests.classes import staff_member
+from tests.factories import staff_member
 from webhooks.app import create_app
 
 STAFF = "demo-staff"

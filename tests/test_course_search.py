@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.people import register_via_chat
+from tests.factories import register_via_chat
 
 
 def test_a_search_in_chinese(talk):

@@ -30,8 +30,7 @@ from models.errors import CourseFileRejected
 from models.persons import Person
 from models.policy import settlement_rates
 from models.vouchers import Voucher, VoucherStatus
-from tests.factories import course_file
-from tests.people import id_number, register_via_chat
+from tests.factories import course_file, id_number, register_via_chat
 from tests.test_ledgers import export
 from tests.wechat_server import absent
 

@@ -36,7 +36,7 @@ from models.policy import (
 from models.regions import Region, RegionLevel
 from models.registration import RegistrationForm, register
 from models.vouchers import Voucher, VoucherStatus
-from tests.people import id_number
+from tests.factories import id_number
 
 ON = date(2026, 11, 25)  # the day of conftest's START
 VERSION = "luoping-2026.1"

@@ -12,7 +12,7 @@ import pytest
 
 from models.desk import DeskRole
 from models.policy import POLICY_FILE, PolicyFileInvalid, parse_policy
-from tests.people import register_via_chat
+from tests.factories import register_via_chat
 
 QJ2020_53 = "曲政发〔2020〕45号 五(三)"
 QJ2019_16 = "曲政办发〔2019〕112号 (十六)"

@@ -24,7 +24,7 @@ from models.export_jobs import (
     claim_next_job,
     remove_old_files,
 )
-from tests.desk_fixtures import form_token, sign_in
+from tests.desk_fixtures import ask_export, form_token, sign_in
 from tests.test_ledgers import COURSE, class_of_three  # noqa: F401 (a fixture)
 from worker.exports import run_export_jobs
 
@@ -34,21 +34,6 @@ OTHERS_CLAIMED_CLASS = "lp-2026-006"  # lp-pes's
 JSON = {"Accept": "application/json"}
 
 
-WHY = "年度补贴资金核查"  # the reason an admin gives for full ID numbers
-
-
-def ask(client, kind: str, value: str, *, full_ids: bool = False, reason: str | None = None):
-    """Send the exports form; a file with full ID numbers (asked for, or always: the
-    provincial file) says why, unless ``reason`` says otherwise."""
-    page = client.get("/admin/exports")
-    data = {"kind": kind, "value": value, "csrf_token": form_token(page.data)}
-    if full_ids:
-        data["full_ids"] = "1"
-    if reason is None and (full_ids or kind == "provincial"):
-        reason = WHY
-    if reason is not None:
-        data["reason"] = reason
-    return client.post("/admin/exports", data=data)
 
 
 def jobs_count(db) -> int:
@@ -84,7 +69,7 @@ def test_who_may_ask_for_which_export(desk_client, db, role, kind, value, full_i
     client = desk_client(role, institution_code="lp-zhongzhi"
                          if role is DeskRole.INSTITUTION else None)
     before = jobs_count(db)
-    answer = ask(client, kind, value, full_ids=full_ids)
+    answer = ask_export(client, kind, value, full_ids=full_ids)
     assert answer.status_code == status, answer.get_data(as_text=True)
     assert jobs_count(db) == before + (1 if status == 303 else 0)
     if status == 404:
@@ -132,7 +117,7 @@ def test_a_form_without_its_token_queues_nothing(desk_client, db):
 ])
 def test_bad_input_gets_a_clear_answer_and_queues_nothing(desk_client, db, kind, value,
                                                           status, words):
-    answer = ask(desk_client(DeskRole.ADMIN), kind, value)
+    answer = ask_export(desk_client(DeskRole.ADMIN), kind, value)
     assert answer.status_code == status
     assert words in answer.get_data(as_text=True)
     assert jobs_count(db) == 0
@@ -145,7 +130,7 @@ def test_the_worker_makes_the_ledger_chunk_by_chunk_and_the_page_follows(
         desk_client, services, sessions, classroom):
     classroom.enrol(OTHERS_CLAIMED_CLASS, "孙七", sex="M")  # one in another class of the quarter
     client = desk_client(DeskRole.ADMIN)
-    asked = ask(client, "ledger", "2026Q4")
+    asked = ask_export(client, "ledger", "2026Q4")
     job_url = asked.headers["Location"]
     assert client.get(job_url, headers=JSON).get_json() == {
         "status": "queued", "done": 0, "total": None, "percent": 0, "download": None}
@@ -189,17 +174,17 @@ def test_the_worker_makes_the_ledger_chunk_by_chunk_and_the_page_follows(
 
 def test_the_list_shows_the_users_own_jobs(desk_client, services):
     client = desk_client(DeskRole.INSPECTOR)
-    ask(client, "progress", "2026-11")
+    ask_export(client, "progress", "2026-11")
     run_export_jobs(services)
     other = desk_client(DeskRole.INSPECTOR)
-    ask(other, "ledger", "2026Q4")
+    ask_export(other, "ledger", "2026Q4")
     page = client.get("/admin/exports").get_data(as_text=True)
     assert "2026-11" in page and "已完成" in page and "2026Q4" not in page.split('id="jobs"')[1]
 
 
 def test_nobody_but_the_requester_gets_a_finished_file(desk_client, services, db):
     owner = desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi")
-    job_url = ask(owner, "class_record", OWN_CLASS).headers["Location"]
+    job_url = ask_export(owner, "class_record", OWN_CLASS).headers["Location"]
     run_export_jobs(services)
     assert owner.get(f"{job_url}/file").status_code == 200
     others = [desk_client(DeskRole.INSTITUTION, institution_code="lp-pes"),
@@ -220,7 +205,7 @@ def test_nobody_but_the_requester_gets_a_finished_file(desk_client, services, db
 def test_a_file_with_full_ids_is_refused_once_its_requester_is_no_longer_admin(
         desk_client, services, sessions):
     admin = desk_client(DeskRole.ADMIN)
-    job_url = ask(admin, "ledger", "2026Q4", full_ids=True).headers["Location"]
+    job_url = ask_export(admin, "ledger", "2026Q4", full_ids=True).headers["Location"]
     run_export_jobs(services)
     with sessions.begin() as db:
         db.get(DeskUser, admin.desk_user.id).role = DeskRole.INSPECTOR
@@ -231,7 +216,7 @@ def test_a_file_with_full_ids_is_refused_once_its_requester_is_no_longer_admin(
 
 def test_files_are_removed_after_seven_days(desk_client, services, sessions, clock):
     client = desk_client(DeskRole.ADMIN)
-    job_url = ask(client, "progress", "2026-11").headers["Location"]
+    job_url = ask_export(client, "progress", "2026-11").headers["Location"]
     run_export_jobs(services)
     clock.advance(days=6)
     with sessions.begin() as db:
@@ -248,7 +233,7 @@ def test_the_worker_s_periodic_jobs_remove_files_a_week_old(desk_client, service
                                                             clock):
     """The removal is not only a function: the worker's minute jobs run it."""
     client = desk_client(DeskRole.ADMIN)
-    job_id = int(ask(client, "ledger", "2026Q4", full_ids=True).headers["Location"]
+    job_id = int(ask_export(client, "ledger", "2026Q4", full_ids=True).headers["Location"]
                  .rsplit("/", 1)[1])
     run_export_jobs(services)
     clock.advance(days=6, hours=23)
@@ -272,7 +257,7 @@ def test_the_file_is_sealed_in_the_database_and_opens_for_its_requester(
         desk_client, services, sessions, class_of_three):  # noqa: F811 (the fixture)
     wang, _ = class_of_three
     admin = desk_client(DeskRole.ADMIN)
-    job_url = ask(admin, "ledger", "2026Q4", full_ids=True).headers["Location"]
+    job_url = ask_export(admin, "ledger", "2026Q4", full_ids=True).headers["Location"]
     job_id = int(job_url.rsplit("/", 1)[1])
     assert run_export_jobs(services) == 1
 
@@ -298,7 +283,7 @@ def test_after_full_id_exports_no_column_holds_a_raw_id_phone_or_clear_file(
     admin = desk_client(DeskRole.ADMIN)
     for kind, value in (("ledger", "2026Q4"), ("class_record", OWN_CLASS),
                         ("provincial", OWN_CLASS)):
-        ask(admin, kind, value, full_ids=kind != "provincial")
+        ask_export(admin, kind, value, full_ids=kind != "provincial")
         assert run_export_jobs(services) == 1
     raw = ("530324199203150028", "13988880001")  # 李春花's, in all three files
     for table in models.metadata.sorted_tables:
@@ -321,8 +306,8 @@ def test_a_sealed_file_moved_to_another_job_does_not_open(desk_client, services,
     """A sealed file is bound to its job: copied into another job's row (by someone with the
     database but not the key) it opens for nobody, and the answer is a plain 404."""
     client = desk_client(DeskRole.ADMIN)
-    first = int(ask(client, "progress", "2026-11").headers["Location"].rsplit("/", 1)[1])
-    second = int(ask(client, "progress", "2026-10").headers["Location"].rsplit("/", 1)[1])
+    first = int(ask_export(client, "progress", "2026-11").headers["Location"].rsplit("/", 1)[1])
+    second = int(ask_export(client, "progress", "2026-10").headers["Location"].rsplit("/", 1)[1])
     run_export_jobs(services), run_export_jobs(services)
     with sessions.begin() as db:
         db.get(ExportJob, second).content = stored_file(sessions, first)
@@ -336,7 +321,7 @@ def test_a_ledger_stopped_half_way_leaves_no_clear_rows_on_disk(desk_client, ser
                                                                 db):
     """A write-only sheet streams its rows to a temporary file until it is saved; a worker
     stopping after the first chunk puts the job back and removes that file."""
-    job_id = int(ask(desk_client(DeskRole.ADMIN), "ledger", "2026Q4", full_ids=True)
+    job_id = int(ask_export(desk_client(DeskRole.ADMIN), "ledger", "2026Q4", full_ids=True)
                  .headers["Location"].rsplit("/", 1)[1])
     stop = threading.Event()
 
@@ -388,9 +373,10 @@ def test_the_form_asks_why_full_ids_are_needed(desk_client):
 
 def test_a_full_id_export_is_audited_with_its_reason(desk_client, services, db):
     client = desk_client(DeskRole.ADMIN)
-    job_url = ask(client, "provincial", OTHERS_CLASS,
-                  reason="  报省级平台\n凡补必进  ").headers["Location"]
-    masked_url = ask(client, "class_record", OTHERS_CLASS, reason="不需要").headers["Location"]
+    job_url = ask_export(client, "provincial", OTHERS_CLASS,
+                         reason="  报省级平台\n凡补必进  ").headers["Location"]
+    masked_url = ask_export(client, "class_record", OTHERS_CLASS,
+                            reason="不需要").headers["Location"]
     queued = {entry.target_id: entry.after for entry in db.scalars(select(AuditEntry).where(
         AuditEntry.desk_user_id == client.desk_user.id, AuditEntry.action == "export.queue"))}
     job_id, masked_id = (int(url.rsplit("/", 1)[1]) for url in (job_url, masked_url))
@@ -418,7 +404,7 @@ def test_a_job_whose_class_is_gone_fails_with_a_clear_word(desk_client, services
 
 
 def test_a_job_whose_worker_died_is_taken_up_again(desk_client, sessions, clock):
-    ask(desk_client(DeskRole.ADMIN), "progress", "2026-11")
+    ask_export(desk_client(DeskRole.ADMIN), "progress", "2026-11")
     with sessions.begin() as db:
         first = claim_next_job(db, now=clock.now())
     assert first.status is ExportStatus.RUNNING

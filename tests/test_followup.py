@@ -20,7 +20,7 @@ from models.outbox import Outbox, OutboxStatus, due_ids
 from models.outcomes import Dimension, outcomes
 from models.vouchers import VoucherStatus
 from runtime.wechat_api import Client
-from tests.factories import bound_cadre
+from tests.factories import bind_staff_via_chat, bound_cadre, id_number, register_via_chat
 from tests.followup_fixtures import (
     ENDED,
     ONE_MONTH_LATER,
@@ -29,7 +29,6 @@ from tests.followup_fixtures import (
     voucher_for,
     worker_round,
 )
-from tests.people import bind_staff_via_chat, id_number, register_via_chat
 
 TRAINEE = "o-fu1"
 

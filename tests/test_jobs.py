@@ -32,9 +32,8 @@ from models.persons import ConsentHow, Person, meet, set_following
 from models.registration import RegistrationForm, register
 from models.vouchers import claim_voucher
 from runtime.wechat_api import Client
-from tests.classes import attend_and_complete, redeem, staff_member
 from tests.damaged_files import damaged
-from tests.people import id_number, register_via_chat
+from tests.factories import attend_and_complete, id_number, redeem, register_via_chat, staff_member
 
 GOOD = {
     "employer": "罗平县宏达建材有限公司",

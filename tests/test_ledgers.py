@@ -28,7 +28,7 @@ from models.desk import DeskRole
 from models.regions import Region
 from models.targets import Target, TargetMeasure
 from tests import factories
-from tests.desk_fixtures import form_token
+from tests.desk_fixtures import ask_export, form_token
 from worker.exports import run_export_jobs
 
 COURSE = "lp-2026-today"  # lp-zhongzhi, 挖掘机司机 初级工, 腊山街道, from today, 20 days
@@ -67,13 +67,7 @@ def class_of_three(classroom, sessions, clock):
 def export(client, services, kind: str, value: str, *, full_ids: bool = False):
     """Ask for an export on the desk (saying why, for a file with full ID numbers), let the
     worker's step make it, download it: the workbook, opened."""
-    page = client.get("/admin/exports")
-    data = {"kind": kind, "value": value, "csrf_token": form_token(page.data)}
-    if full_ids:
-        data["full_ids"] = "1"
-    if full_ids or kind == "provincial":
-        data["reason"] = "报省级平台"
-    asked = client.post("/admin/exports", data=data)
+    asked = ask_export(client, kind, value, full_ids=full_ids)
     assert asked.status_code == 303, asked.get_data(as_text=True)
     job_url = asked.headers["Location"]
     assert run_export_jobs(services) == 1
@@ -295,13 +289,21 @@ def test_the_progress_report_highlights_a_lagging_share_against_the_targets(
 
 # --- the claim list ------------------------------------------------------------------------
 
-def test_the_claim_list_of_an_ended_class_is_on_the_desk(desk_client, services, classroom,
-                                                         clock, sessions):
+def claimed_trainee(classroom, clock, certificate_no: str):
+    """孙七 completes CLAIMED_COURSE with a certificate; on 8 December the institution claims
+    the class. Returns the trainee and the claim (its lines loaded)."""
     trainee = classroom.enrol(CLAIMED_COURSE, "孙七", sex="M")
-    classroom.complete(trainee, "ZX-2026-0001")
+    classroom.complete(trainee, certificate_no)
     clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=LOCAL_TZ))
-    with sessions.begin() as db:
+    with classroom.sessions.begin() as db:
         claim = make_claim(db, course_code=CLAIMED_COURSE, now=clock.now())
+        _ = claim.lines  # read while the session is open
+    return trainee, claim
+
+
+def test_the_claim_list_of_an_ended_class_is_on_the_desk(desk_client, services, classroom,
+                                                         clock):
+    trainee, claim = claimed_trainee(classroom, clock, "ZX-2026-0001")
     book = export(desk_client(DeskRole.INSTITUTION, institution_code="lp-pes"), services,
                   "claim", CLAIMED_COURSE)
     ws = book.active
@@ -357,14 +359,9 @@ def test_every_provincial_source_is_known_and_a_wrong_one_stops_loudly():
 
 
 def test_amounts_known_from_a_claim_are_on_the_ledger(desk_client, services, classroom,
-                                                      clock, sessions):
-    trainee = classroom.enrol(CLAIMED_COURSE, "孙七", sex="M")
-    classroom.complete(trainee, "ZX-2026-0002")
-    clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=LOCAL_TZ))
-    with sessions.begin() as db:
-        claim = make_claim(db, course_code=CLAIMED_COURSE, now=clock.now())
-        line = claim.lines[0]
-        expected = line.training_yuan
+                                                      clock):
+    _, claim = claimed_trainee(classroom, clock, "ZX-2026-0002")
+    expected = claim.lines[0].training_yuan
     book = export(desk_client(DeskRole.ADMIN), services, "ledger", "2026Q4")
     _, rows = table(book.active, 3)
     row = next(r for r in rows if r["姓名"] == "孙七")

@@ -13,7 +13,7 @@ from models.catalogue import Course
 from models.persons import Group, Person
 from models.verification import decide_group
 from models.vouchers import Voucher
-from tests.people import ANSWERS, register_via_chat
+from tests.factories import ANSWERS, register_via_chat
 
 PENSION = "曲政办发〔2019〕112号 (十六)"  # pension_excluded
 WHY_PENSION = "按月领取养老金的人员不在补贴范围内"

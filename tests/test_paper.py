@@ -27,8 +27,14 @@ from models.links import CARD_PURPOSE
 from models.paper import ClaimConsent, paper_codes
 from models.persons import ConsentHow, Person
 from models.vouchers import Voucher, VoucherStatus, claim_voucher
-from tests.factories import AFTERNOON, open_afternoon_session
-from tests.people import ANSWERS, bind_staff_via_chat, id_number, register_via_chat
+from tests.factories import (
+    AFTERNOON,
+    ANSWERS,
+    bind_staff_via_chat,
+    id_number,
+    open_afternoon_session,
+    register_via_chat,
+)
 from tests.test_vouchers import _past_course
 from webhooks.qr import svg
 

@@ -23,7 +23,14 @@ from models.eligibility import Status
 from models.persons import Group, HouseholdKind, Person
 from models.policy import eligibility_policy
 from models.regions import Region
-from tests.people import OUTSIDE, id_number, register_via_chat
+from tests.factories import (
+    OUTSIDE,
+    attend_and_complete,
+    id_number,
+    redeem,
+    register_via_chat,
+    staff_member,
+)
 from vocabulary.labels import GROUP_ORDER
 
 ON = date(2026, 11, 25)  # conftest's START
@@ -403,7 +410,6 @@ def test_a_claim_pays_a_two_after_by_the_households_kind(kind, living, note, wec
     """QJ2019 (十八): the institution claims the allowances of “两后生”中的农村学员 only."""
     from models.claims import Claim, ClaimLine
     from models.vouchers import claim_voucher
-    from tests.classes import attend_and_complete, redeem, staff_member
 
     number = id_number(seq="041")
     register_via_chat(wechat, "o-pk-claim", id=number, groups="3", household_kind=kind)

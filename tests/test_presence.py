@@ -17,8 +17,7 @@ from models.desk import DeskRole
 from models.persons import LocationSource, Person
 from models.presence import BURST_SIZE, Headcount
 from models.vouchers import Voucher
-from tests.factories import AFTERNOON
-from tests.people import bind_staff_via_chat
+from tests.factories import AFTERNOON, bind_staff_via_chat
 
 TRAINEE, STAFF = "demo-trainee", "demo-staff"
 CLASS = "lp-2026-today"

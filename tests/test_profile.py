@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from models.audit import AuditEntry
-from tests.factories import claim_lines
-from tests.people import ANSWERS, register_via_chat
+from tests.factories import ANSWERS, bind_staff_via_chat, claim_lines, register_via_chat
 
 
 def test_profile_before_registering_starts_registration(wechat):
@@ -93,8 +92,6 @@ def test_withdrawing_consent_cancels_an_unused_voucher_and_frees_its_seat(wechat
 def test_after_enrolment_withdrawal_keeps_only_what_the_ledgers_need(wechat, talk, db,
                                                                      person_named, services,
                                                                      clock):
-    from tests.people import bind_staff_via_chat
-
     register_via_chat(wechat, "o-p9")
     talk("o-p9", claim_lines())
     from models.vouchers import Voucher

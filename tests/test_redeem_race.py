@@ -27,7 +27,7 @@ from models.registration import RegistrationForm, register
 from models.staff import StaffMember, invite_staff
 from models.vouchers import Redemption, Voucher, VoucherStatus, claim_voucher, redeem_voucher
 from tests.conftest import START, committed_postgres
-from tests.people import id_number
+from tests.factories import id_number
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,7 @@ from sqlalchemy import String, Text, inspect, select, text
 import models
 from models.audit import AuditEntry
 from models.persons import Group, GroupStatus, HouseholdKind, Person
-from tests.people import (
+from tests.factories import (
     ANSWERS,
     id_number,
     register_via_chat,

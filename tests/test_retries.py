@@ -23,7 +23,7 @@ from runtime.services import Limiter
 from runtime.wechat_api import Client
 from tests.api_fixtures import login_code
 from tests.conftest import committed_postgres
-from tests.people import register_via_chat
+from tests.factories import register_via_chat
 from tests.wechat_server import WeChatServer
 from webhooks import dedup
 from webhooks.app import create_app

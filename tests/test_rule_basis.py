@@ -19,8 +19,7 @@ from models.catalogue import ClassSession, Course
 from models.desk import DeskRole
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
-from tests.factories import AFTERNOON, open_afternoon_session
-from tests.people import register_via_chat
+from tests.factories import AFTERNOON, open_afternoon_session, register_via_chat
 
 TRAINEE, STAFF, CADRE = "demo-trainee", "demo-staff", "demo-cadre"
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）, from day 7 for 15 days

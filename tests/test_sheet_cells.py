@@ -24,9 +24,8 @@ from models.clock import LOCAL_TZ
 from models.desk import DeskRole
 from models.vouchers import claim_voucher
 from tests import factories
-from tests.classes import redeem, staff_member
-from tests.desk_fixtures import form_token
-from tests.people import id_number, register_via_chat
+from tests.desk_fixtures import ask_export
+from tests.factories import id_number, redeem, register_via_chat, staff_member
 from worker.exports import run_export_jobs
 
 CODE = "imp-hostile"
@@ -138,13 +137,7 @@ def _cli(runner, tmp_path: Path, *args: str) -> bytes:
 
 def _desk(desk_client, services, kind: str, value: str, *, full_ids: bool = False) -> bytes:
     client = desk_client(DeskRole.ADMIN)
-    page = client.get("/admin/exports")
-    data = {"kind": kind, "value": value, "csrf_token": form_token(page.data)}
-    if full_ids:
-        data["full_ids"] = "1"
-    if full_ids or kind == "provincial":
-        data["reason"] = "核对补贴发放"
-    asked = client.post("/admin/exports", data=data)
+    asked = ask_export(client, kind, value, full_ids=full_ids)
     assert asked.status_code == 303, asked.get_data(as_text=True)
     assert run_export_jobs(services) == 1
     answer = client.get(asked.headers["Location"] + "/file")

@@ -160,3 +160,55 @@ def test_layers():
         if target.split(".")[0] in FORBIDDEN.get(importer.split(".")[0], set())
     )
     assert not wrong, "\n".join(wrong)
+
+
+# --- each module's logger and the length of a function ------------------------------------------
+
+# Not product code: the tests, the benchmarks and the schema's revisions have no logger of their
+# own to keep.
+NOT_PRODUCT = {"tests", "bench", "migrations"}
+LONGEST_FUNCTION = 80  # lines, from ``def`` (or its first decorator) to the last line of the body
+
+
+def is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+        and isinstance(node.value.value, str)
+
+
+def source_files() -> list[Path]:
+    """Every Python file of the repository except the schema's revisions (generated, then frozen)
+    and whatever lies in hidden folders or the virtualenv."""
+    files = sorted(ROOT.glob("*.py"))
+    for folder in sorted(ROOT.iterdir()):
+        if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith(".") \
+                and folder.name != "migrations":
+            files += sorted(folder.rglob("*.py"))
+    return files
+
+
+def test_every_product_module_has_its_logger():
+    missing = []
+    for name, path in sorted(project_modules().items()):
+        if name.split(".")[0] in NOT_PRODUCT:
+            continue
+        body = ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body
+        if not [node for node in body if not is_docstring(node)]:
+            continue  # a package whose __init__ holds only its docstring
+        if not any(isinstance(node, ast.Assign)
+                   and any(isinstance(t, ast.Name) and t.id == "logger" for t in node.targets)
+                   for node in body):
+            missing.append(name)
+    assert not missing, "no `logger = logging.getLogger(__name__)` in:\n" + "\n".join(missing)
+
+
+def test_no_function_is_longer_than_80_lines():
+    long = []
+    for path in source_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                lines = node.end_lineno - start + 1
+                if lines > LONGEST_FUNCTION:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
+    assert not long, "functions over 80 lines:\n" + "\n".join(long)

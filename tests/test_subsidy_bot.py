@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.people import register_via_chat
+from tests.factories import register_via_chat
 
 
 def test_an_unregistered_person_gets_a_general_answer_and_an_invitation(wechat):

@@ -15,7 +15,7 @@ from models.catalogue import Course
 from models.invitations import Invitation
 from models.persons import Person
 from models.vouchers import Voucher, VoucherStatus
-from tests.people import ANSWERS, id_number, register_via_chat, registration_lines
+from tests.factories import ANSWERS, id_number, register_via_chat, registration_lines
 from tests.wechat_server import absent
 from webhooks.app import create_app
 

@@ -13,7 +13,7 @@ from models.audit import AuditEntry
 from models.persons import Group, Person
 from models.vouchers import Voucher, VoucherStatus
 from runtime.config import Config
-from tests.people import ANSWERS, bind_staff_via_chat, id_number, register_via_chat
+from tests.factories import ANSWERS, bind_staff_via_chat, id_number, register_via_chat
 from tests.wechat_server import Voice, WeChatServer
 from webhooks.app import create_app
 

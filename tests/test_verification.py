@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models.audit import AuditEntry
 from models.outbox import Outbox
 from models.persons import GroupStatus, Person
-from tests.people import ANSWERS, register_via_chat
+from tests.factories import ANSWERS, register_via_chat
 
 
 def _group_status(db, openid: str) -> GroupStatus:

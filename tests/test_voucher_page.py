@@ -20,7 +20,7 @@ from models.persons import Person
 from models.staff import StaffMember, invite_staff
 from models.vouchers import claim_voucher, redeem_voucher
 from tests.browser import qr_markup, scripts_run_only_by_hash, wait_for_a_new_code
-from tests.people import ANSWERS, id_number, register_via_chat
+from tests.factories import ANSWERS, id_number, register_via_chat
 
 HOLDER = "o-card-holder"
 STAFF = "demo-staff"

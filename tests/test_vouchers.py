@@ -20,8 +20,7 @@ from models.persons import Person
 from models.targets import Target, TargetMeasure
 from models.vouchers import Redemption, Voucher, VoucherStatus
 from runtime.wechat_api import Client
-from tests.factories import claim_lines
-from tests.people import bind_staff_via_chat, id_number, register_via_chat
+from tests.factories import bind_staff_via_chat, claim_lines, id_number, register_via_chat
 
 BRICKLAYER = "lp-2026-001"  # 砌筑工（初级）at lp-pes, from day 7, 15 days
 EXCAVATOR = "lp-2026-today"  # 挖掘机司机（初级）at lp-zhongzhi, from today

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from locales import Translator
 from models.catalogue import Course
+
+logger = logging.getLogger(__name__)
 
 
 def class_times(t: Translator, course: Course) -> str:

@@ -4,6 +4,7 @@ still show. The desk's page and the API word the answer here, so both read the s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from models.employers import EmployerAnswer, EmployerOutcome
 from models.persons import Group
 from vocabulary import subsidy
 from vocabulary.labels import CERTIFICATES, GROUPS
+
+logger = logging.getLogger(__name__)
 
 TRAININGS = {
     "pre_job": N_("Pre-job training (岗前培训)"),

@@ -4,12 +4,15 @@ both."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from locales import N_, Translator
 from models.errors import DomainError
 from models.vouchers import VoucherStatus
 from vocabulary.labels import VOUCHER_STATUSES
+
+logger = logging.getLogger(__name__)
 
 # (code, reason) -> message; reason None matches any reason of that code.
 ERROR_REPLIES: dict[tuple[str, str | None], str] = {

@@ -3,12 +3,16 @@ skill levels), one table each, for every channel."""
 
 from __future__ import annotations
 
+import logging
+
 from locales import N_
 from models.catalogue import CertificateKind
 from models.catalogue import Intent as WorkIntent
 from models.persons import Group, GroupStatus, HouseholdKind
 from models.places import PlaceRole
 from models.vouchers import VoucherStatus
+
+logger = logging.getLogger(__name__)
 
 INTENTS = {
     WorkIntent.LOCAL: N_("near home (in the county)"),

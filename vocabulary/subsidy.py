@@ -5,6 +5,7 @@ word it here, so they read the same."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from models.eligibility import Outcome, PayKind, Status
 from models.persons import Group, HouseholdKind
 from models.places import PlaceRole
 from vocabulary.labels import CERTIFICATES, GROUPS, HOUSEHOLD_KINDS, PLACE_ROLES
+
+logger = logging.getLogger(__name__)
 
 STATUSES = {
     Status.ELIGIBLE: N_("eligible"),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import request
 
 from models.persons import DEFAULT_LOCALE
+
+logger = logging.getLogger(__name__)
 
 
 def request_locale() -> str:

@@ -4,10 +4,13 @@ needed), never fetched from a third party."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 
 import qrcode
 from qrcode.image.svg import SvgPathImage
+
+logger = logging.getLogger(__name__)
 
 
 def svg(text: str) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import request
 from werkzeug.routing import Map
 from werkzeug.routing.converters import IntegerConverter
+
+logger = logging.getLogger(__name__)
 
 # What a log line names for a path that no route matched: the raw path may hold anything.
 UNMATCHED = "<no route>"

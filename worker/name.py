@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
+
+logger = logging.getLogger(__name__)
 
 
 def worker_name() -> str:

@@ -4,6 +4,7 @@ by any number of workers."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from models.export_jobs import remove_old_files
@@ -13,6 +14,8 @@ from models.outbox import PRUNE_CHUNK, prune_sent
 from models.progress import refresh_rollup, rollups_due
 from models.vouchers import expire_vouchers, remind_expiring
 from runtime.services import Services
+
+logger = logging.getLogger(__name__)
 
 # Job pushes are queued this many people a transaction, at most PUSH_CHUNKS a round, so that a
 # push to thousands advances every round, survives a crash (done chunks stay done) and never

@@ -2,6 +2,8 @@
 follow-up and employment, job openings. Every view checks the role of whoever is signed in."""
 
 # The views register themselves on ``bp`` (webhooks/admin/blueprint.py) when imported.
+import logging
+
 from webhooks.admin import (  # noqa: F401
     auth,
     dashboard,
@@ -14,5 +16,7 @@ from webhooks.admin import (  # noqa: F401
     oversight,
 )
 from webhooks.admin.blueprint import bp
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["bp"]

@@ -5,6 +5,7 @@ list of people behind every figure (masked)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -42,6 +43,8 @@ from webhooks.admin.auth import (
 )
 from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import choice_arg, code_arg, number_arg, year_arg
+
+logger = logging.getLogger(__name__)
 
 ALL_ROLES = (DeskRole.ADMIN, DeskRole.INSPECTOR, DeskRole.INSTITUTION)
 LAST_PAGE = 100_000  # 5 million people at 50 a page

@@ -5,6 +5,8 @@ roles: no employer signs in yet, so the bureau answers the employers who ask."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response, request
 
 from locales import N_, Translator
@@ -26,6 +28,8 @@ from vocabulary.labels import CERTIFICATES, GROUPS
 from webhooks.admin.auth import desk_page, desk_translator, require_role
 from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import BadFilter, choice_arg, number_arg
+
+logger = logging.getLogger(__name__)
 
 BUREAU = (DeskRole.ADMIN, DeskRole.INSPECTOR)
 

@@ -5,6 +5,7 @@ role may have which export is models.export_jobs' rule; these views only carry i
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,6 +41,8 @@ from webhooks.admin.auth import (
     require_role,
 )
 from webhooks.admin.blueprint import bp
+
+logger = logging.getLogger(__name__)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The job's page reloads itself this often while the file is being made (no script needed).

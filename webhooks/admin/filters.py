@@ -6,6 +6,7 @@ which filter is wrong; it never falls back silently to a default."""
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from typing import TypeVar
 
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 from locales import N_
 from webhooks.admin.auth import desk_message
 from webhooks.admin.blueprint import bp
+
+logger = logging.getLogger(__name__)
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 # ASCII digits only ("²" and "٣" are digits to str.isdigit() but not to int()), and few of them

@@ -4,6 +4,8 @@ by course, institution, category or township. Institution staff see their own co
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response
 
 from locales import N_
@@ -19,6 +21,8 @@ from webhooks.admin.auth import (
 )
 from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import BadFilter, choice_arg, number_arg, year_arg
+
+logger = logging.getLogger(__name__)
 
 DIMENSION_WORDS = {
     Dimension.COURSE: N_("Course"),

@@ -4,6 +4,7 @@ institutions have no business here."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Response, flash, redirect, request
@@ -32,6 +33,8 @@ from webhooks.admin.auth import (
     require_role,
 )
 from webhooks.admin.blueprint import bp
+
+logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 

@@ -6,12 +6,16 @@ message's words or openid."""
 
 from __future__ import annotations
 
+import logging
+
 from locales import N_
 from models.desk import DeskRole
 from models.outbox import OutboxStatus, outbox_overview
 from runtime.services import current
 from webhooks.admin.auth import desk_page, require_role
 from webhooks.admin.blueprint import bp
+
+logger = logging.getLogger(__name__)
 
 STATUS_WORDS = {
     OutboxStatus.PENDING: N_("Waiting"),

@@ -6,6 +6,8 @@ bureau's roles only: institutions are the ones being checked."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response
 
 from locales import N_
@@ -26,6 +28,8 @@ from runtime.services import current
 from webhooks.admin.auth import desk_page, require_role
 from webhooks.admin.blueprint import bp
 from webhooks.admin.filters import number_arg
+
+logger = logging.getLogger(__name__)
 
 # Degrees of latitude to metres, for the page's explanation of the thresholds.
 METRES_PER_DEGREE = 111_320

@@ -3,6 +3,8 @@ JSON, described by an OpenAPI 3.1 document generated from the code (spectree + p
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask
 
 from webhooks.api import (  # noqa: F401
@@ -16,6 +18,8 @@ from webhooks.api import (  # noqa: F401
     trainee,
 )
 from webhooks.api.core import bp
+
+logger = logging.getLogger(__name__)
 
 # Everything else under /api/ answers JSON too (an unknown path, a wrong method).
 fallback = Blueprint("api_fallback", __name__, url_prefix="/api")

@@ -3,6 +3,7 @@ Anyone who is not a cadre is refused by the domain, as in the chat."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ from webhooks.api import core
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
 from webhooks.api.schemas import FiguresOut, NeighbourIn, NeighbourOut, ReferralOut, answers
 from webhooks.api.trainee import registration_form
+
+logger = logging.getLogger(__name__)
 
 TAGS = ("cadre",)
 

@@ -4,6 +4,7 @@ anywhere else, so it works offline."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Response, current_app, jsonify, render_template, request
@@ -11,6 +12,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from webhooks.api.core import bp, limit_address, spec
 from webhooks.api.errors import ApiError
+
+logger = logging.getLogger(__name__)
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

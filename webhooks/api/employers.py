@@ -4,6 +4,7 @@ themselves. Anyone else signed in is refused by the domain (not_staff_or_cadre).
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
@@ -21,6 +22,8 @@ from runtime.services import current
 from vocabulary import employers as employer_words
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
 from webhooks.api.schemas import GroupIn, In, ReasonOut, answers, text
+
+logger = logging.getLogger(__name__)
 
 TAGS = ("employers",)
 CertificateKindIn = Annotated[CertificateKind, Strict(False)]

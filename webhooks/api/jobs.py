@@ -3,6 +3,7 @@ those matching them first, then the newest."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,6 +12,8 @@ from models.jobs import openings_for
 from runtime.services import current
 from webhooks.api.core import AUTH, bp, caller, ok, run, spec, words
 from webhooks.api.schemas import JobList, answers
+
+logger = logging.getLogger(__name__)
 
 # The chat lists a few; a screen can show more.
 LIMIT = 50

@@ -3,6 +3,7 @@ OpenAPI document's schemas. Personal data goes out masked only."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -14,6 +15,8 @@ from models.catalogue import Intent as WorkIntent
 from models.persons import Group
 from models.places import ELSEWHERE
 from models.presence import HEADCOUNT_MAX
+
+logger = logging.getLogger(__name__)
 
 # Text from a phone: no control characters (PostgreSQL refuses NUL; nothing needs the rest).
 _PLAIN = r"^[^\x00-\x1f\x7f]*$"

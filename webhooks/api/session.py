@@ -4,6 +4,8 @@ tokens. WeChat's session_key is kept sealed and never answered."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,8 @@ from webhooks.api import core
 from webhooks.api.core import AUTH, LINK_RATE, SIGN_IN_RATE, bp, caller, ok, run, spec
 from webhooks.api.schemas import BindIn, RefreshIn, SessionOut, SignIn, answers
 from webhooks.api.wechat_login import WeChatLogin, code_to_session
+
+logger = logging.getLogger(__name__)
 
 TAGS = ("session",)
 

@@ -4,6 +4,7 @@ not staff, and staff of another institution, exactly as in the chat."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -35,6 +36,8 @@ from webhooks.api.schemas import (
 )
 from webhooks.api.trainee import moment
 from webhooks.qr import svg
+
+logger = logging.getLogger(__name__)
 
 TAGS = ("staff",)
 

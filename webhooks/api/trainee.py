@@ -3,6 +3,7 @@ Each calls the same domain operation as the bot does, in one transaction."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -78,6 +79,8 @@ from webhooks.api.schemas import (
     answers,
 )
 from webhooks.qr import svg
+
+logger = logging.getLogger(__name__)
 
 ME, COURSES, VOUCHERS, CLASS, SUBSIDY = (("profile",), ("courses",), ("vouchers",),
                                          ("attendance",), ("subsidies",))
