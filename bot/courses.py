@@ -4,6 +4,7 @@ at a time, nearest first when we know where the person is; and one course's deta
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from bot.cost import cost_lines, fee_words
 from bot.intents import Intent
@@ -12,10 +13,9 @@ from bot.turn import Turn
 from locales import N_
 from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
-from models.cost import course_cost
+from models.cost import CourseCost, course_cost
 from models.courses import (
     CourseQuery,
-    course_seats_left,
     find_courses,
     get_course,
     list_categories,
@@ -23,6 +23,7 @@ from models.courses import (
 from models.errors import CourseNotFound
 from models.levels import level_name
 from models.persons import LocationSource, note_location, origin_of
+from models.vouchers import seats_taken
 from vocabulary.courses import class_times
 from vocabulary.labels import CERTIFICATES, LEVELS
 
@@ -138,20 +139,63 @@ def _render_page(turn: Turn, q: dict, query: CourseQuery, page_no: int,
     )
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """What a course's details say to everyone in one language: shared per process for a few
+    seconds (turn.shared), like the course list; the seats left and the person's cost are
+    read for each message."""
+
+    course_id: int
+    capacity: int
+    head: tuple[str, ...]  # name to certificate
+    fee: str  # the course's own fee words
+    who_may_join: str
+
+
 def course_details(turn: Turn, intent: Intent) -> Reply:
     t = turn.t
+    course_id = int(intent.arg or 0)
     try:
-        course = turn.run(get_course, course_id=int(intent.arg or 0))
+        shown = turn.shared(("course", t.locale, course_id), lambda: _shown(turn, course_id))
+        if turn.person.is_registered:
+            # The seats and this person's cost in one transaction.
+            taken, cost = turn.run(_taken_and_cost, course_id=course_id,
+                                   person_id=turn.person.id, today=turn.today())
+            tail = [t._("Fee: %(fee)s", fee=fee_words(turn, cost, shown.fee)),
+                    *cost_lines(turn, cost)]
+        else:
+            taken = turn.read(seats_taken, course_id=course_id)  # one statement
+            tail = [t._("Fee: %(fee)s", fee=shown.fee), shown.who_may_join]
     except CourseNotFound:
         return Reply(text=t._("That course is no longer listed. Reply “课程” for the list."))
-    turn.state.course = course.id  # the thread: 领券 later, even after registering, means it
+    turn.state.course = course_id  # the thread: 领券 later, even after registering, means it
+    lines = [
+        *shown.head,
+        t._("Seats: %(left)s left of %(capacity)s",
+            left=max(0, shown.capacity - taken), capacity=shown.capacity),
+        *tail,
+        "",
+        "1. " + t._("Claim a training voucher for this course (领券)"),
+        t._("Reply “课程” to go back to the list."),
+    ]
+    return Reply(text="\n".join(lines), choices=(Intent("CLAIM", str(course_id)),))
+
+
+def _taken_and_cost(db, *, course_id: int, person_id: int, today) -> tuple[int, CourseCost]:
+    return (seats_taken(db, course_id=course_id),
+            course_cost(db, person_id=person_id, course_id=course_id, on=today))
+
+
+def _shown(turn: Turn, course_id: int) -> _Shown:
+    t = turn.t
+    course = turn.run(get_course, course_id=course_id)
     loc = t.locale
     certificate = t._(CERTIFICATES[course.certificate_kind])
     level = level_name(course.certificate_level)
     if level:
         certificate = t._("%(certificate)s (%(level)s)", certificate=certificate,
                           level=t._(LEVELS[level]) if level in LEVELS else level)
-    lines = [
+    head = (
         f"【{course.display_name(loc)}】",
         t._("Institution: %(name)s", name=course.institution.display_name(loc)),
         t._("Place: %(township)s, %(address)s",
@@ -163,26 +207,10 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         t._("Hours: %(hours)s (theory %(theory)s, practice %(practice)s)",
             hours=course.hours, theory=course.theory_hours, practice=course.practice_hours),
         t._("Certificate: %(certificate)s", certificate=certificate),
-        t._("Seats: %(left)s left of %(capacity)s",
-            left=turn.run(course_seats_left, course=course), capacity=course.capacity),
-        *_fee_and_cost(turn, course),
-        "",
-        "1. " + t._("Claim a training voucher for this course (领券)"),
-        t._("Reply “课程” to go back to the list."),
-    ]
-    return Reply(text="\n".join(lines), choices=(Intent("CLAIM", str(course.id)),))
-
-
-def _fee_and_cost(turn: Turn, course: Course) -> list[str]:
-    """The fee, then who may join (not registered) or what it costs this person, in the words
-    of the claim and from the evaluation SUBSIDY shows (models.cost)."""
-    plain = _fee(turn, course, details=True)
-    if not turn.person.is_registered:
-        return [turn.t._("Fee: %(fee)s", fee=plain), _who_may_join(turn, course)]
-    cost = turn.run(course_cost, person_id=turn.person.id, course_id=course.id,
-                    on=turn.today())
-    return [turn.t._("Fee: %(fee)s", fee=fee_words(turn, cost, plain)),
-            *cost_lines(turn, cost)]
+    )
+    return _Shown(course_id=course.id, capacity=course.capacity, head=head,
+                  fee=_fee(turn, course, details=True),
+                  who_may_join=_who_may_join(turn, course))
 
 
 def _who_may_join(turn: Turn, course: Course) -> str:
