@@ -13,7 +13,7 @@ from bot.turn import Turn
 from locales import N_
 from models.catalogue import Course
 from models.catalogue import Intent as WorkIntent
-from models.cost import CourseCost, course_cost
+from models.cost import course_cost
 from models.courses import (
     CourseQuery,
     find_courses,
@@ -99,8 +99,8 @@ def _page(turn: Turn, q: dict, page_no: int, heading: str | None = None) -> Repl
     if query.near is not None:
         return _render_page(turn, q, query, page_no, heading)
     # The same list for everyone in one language: share the reply for a few seconds.
-    key = ("courses", turn.t.locale, turn.today(), json.dumps(q, sort_keys=True), page_no,
-           heading)
+    key = ("courses", turn.courses_version, turn.t.locale, turn.today(),
+           json.dumps(q, sort_keys=True), page_no, heading)
     return turn.shared(key, lambda: _render_page(turn, q, query, page_no, heading))
 
 
@@ -141,13 +141,13 @@ def _render_page(turn: Turn, q: dict, query: CourseQuery, page_no: int,
 
 @dataclass(frozen=True)
 class _Shown:
-    """What a course's details say to everyone in one language: shared per process for a few
-    seconds (turn.shared), like the course list; the seats left and the person's cost are
-    read for each message."""
+    """What a course's details say to everyone in one language, seats left included: shared
+    per process (turn.shared), like the course list, under the course list's version
+    (runtime.catalogue_version: a change or a seat taken makes a new one); only a registered
+    person's cost is read for each message."""
 
     course_id: int
-    capacity: int
-    head: tuple[str, ...]  # name to certificate
+    head: tuple[str, ...]  # name to seats
     fee: str  # the course's own fee words
     who_may_join: str
 
@@ -156,23 +156,20 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
     t = turn.t
     course_id = int(intent.arg or 0)
     try:
-        shown = turn.shared(("course", t.locale, course_id), lambda: _shown(turn, course_id))
+        shown = turn.shared(("course", turn.courses_version, t.locale, course_id),
+                            lambda: _shown(turn, course_id))
         if turn.person.is_registered:
-            # The seats and this person's cost in one transaction.
-            taken, cost = turn.run(_taken_and_cost, course_id=course_id,
-                                   person_id=turn.person.id, today=turn.today())
+            cost = turn.run(course_cost, person_id=turn.person.id, course_id=course_id,
+                            on=turn.today())
             tail = [t._("Fee: %(fee)s", fee=fee_words(turn, cost, shown.fee)),
                     *cost_lines(turn, cost)]
         else:
-            taken = turn.read(seats_taken, course_id=course_id)  # one statement
             tail = [t._("Fee: %(fee)s", fee=shown.fee), shown.who_may_join]
     except CourseNotFound:
         return Reply(text=t._("That course is no longer listed. Reply “课程” for the list."))
     turn.state.course = course_id  # the thread: 领券 later, even after registering, means it
     lines = [
         *shown.head,
-        t._("Seats: %(left)s left of %(capacity)s",
-            left=max(0, shown.capacity - taken), capacity=shown.capacity),
         *tail,
         "",
         "1. " + t._("Claim a training voucher for this course (领券)"),
@@ -181,14 +178,14 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
     return Reply(text="\n".join(lines), choices=(Intent("CLAIM", str(course_id)),))
 
 
-def _taken_and_cost(db, *, course_id: int, person_id: int, today) -> tuple[int, CourseCost]:
-    return (seats_taken(db, course_id=course_id),
-            course_cost(db, person_id=person_id, course_id=course_id, on=today))
+def _course_and_seats(db, *, course_id: int) -> tuple[Course, int]:
+    course = get_course(db, course_id=course_id)
+    return course, max(0, course.capacity - seats_taken(db, course_id=course_id))
 
 
 def _shown(turn: Turn, course_id: int) -> _Shown:
     t = turn.t
-    course = turn.run(get_course, course_id=course_id)
+    course, left = turn.run(_course_and_seats, course_id=course_id)
     loc = t.locale
     certificate = t._(CERTIFICATES[course.certificate_kind])
     level = level_name(course.certificate_level)
@@ -207,8 +204,9 @@ def _shown(turn: Turn, course_id: int) -> _Shown:
         t._("Hours: %(hours)s (theory %(theory)s, practice %(practice)s)",
             hours=course.hours, theory=course.theory_hours, practice=course.practice_hours),
         t._("Certificate: %(certificate)s", certificate=certificate),
+        t._("Seats: %(left)s left of %(capacity)s", left=left, capacity=course.capacity),
     )
-    return _Shown(course_id=course.id, capacity=course.capacity, head=head,
+    return _Shown(course_id=course.id, head=head,
                   fee=_fee(turn, course, details=True),
                   who_may_join=_who_may_join(turn, course))
 
