@@ -22,7 +22,7 @@ from models.courses import (
 )
 from models.errors import CourseNotFound
 from models.levels import level_name
-from models.persons import LocationSource, note_location, origin_of
+from models.persons import LocationSource, note_location, township_origin
 from models.vouchers import seats_taken
 from vocabulary.courses import class_times
 from vocabulary.labels import CERTIFICATES, LEVELS
@@ -76,31 +76,37 @@ def location(turn: Turn, intent: Intent) -> Reply:
     return Reply(text="")
 
 
-def _query(turn: Turn, q: dict) -> CourseQuery:
+def _query(q: dict, near: tuple[float, float] | None) -> CourseQuery:
     return CourseQuery(
         text=q.get("text") or None, category_id=q.get("category"),
         free_only=bool(q.get("free")),
         intent=WorkIntent(q["intent"]) if q.get("intent") else None,
-        near=_origin(turn),
+        near=near,
     )
 
 
-def _origin(turn: Turn) -> tuple[float, float] | None:
+def _origin(turn: Turn) -> tuple[tuple[float, float] | None, bool]:
+    """Where "nearest" is measured from, and whether it is the person's own location (else
+    their township's, the same for all its people, or none)."""
     person = turn.person
     if person.last_lat is not None and person.last_lng is not None:
-        return person.last_lat, person.last_lng
+        return (person.last_lat, person.last_lng), True
     if person.township_id is None:
-        return None  # most people: no query needed
-    return turn.run(origin_of, openid=turn.openid)
+        return None, False  # most people: no query needed
+    townships = (person.residence_township_id, person.township_id)
+    return turn.shared(("origin", turn.courses_version, townships),
+                       lambda: turn.run(township_origin, township_ids=townships)), False
 
 
 def _page(turn: Turn, q: dict, page_no: int, heading: str | None = None) -> Reply:
-    query = _query(turn, q)
-    if query.near is not None:
+    near, own = _origin(turn)
+    query = _query(q, near)
+    if own:
         return _render_page(turn, q, query, page_no, heading)
-    # The same list for everyone in one language: share the reply for a few seconds.
+    # The same list for everyone in one language (and township, nearest first): share the
+    # reply while the courses stay as they are (turn.courses_version).
     key = ("courses", turn.courses_version, turn.t.locale, turn.today(),
-           json.dumps(q, sort_keys=True), page_no, heading)
+           json.dumps(q, sort_keys=True), page_no, heading, near)
     return turn.shared(key, lambda: _render_page(turn, q, query, page_no, heading))
 
 

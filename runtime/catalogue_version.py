@@ -13,13 +13,15 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.catalogue import Category, ClassSession, Course, Institution
+from models.regions import Region
 from models.vouchers import Voucher
 
 logger = logging.getLogger(__name__)
 
 KEY = "peixun:courses:version"
-# What the list and the details are made of: any change to one of these counts.
-SHOWN = (Course, ClassSession, Institution, Category)
+# What the list and the details are made of (a township's place orders the list): any
+# change to one of these counts.
+SHOWN = (Course, ClassSession, Institution, Category, Region)
 _CHANGED = "peixun.courses_changed"
 
 
