@@ -22,7 +22,7 @@ def openid(n: int) -> str:
 def seed(services: Services, count: int) -> int:
     """Registered people ``openid(0..count-1)``; returns the id of the open class session."""
     from bench.scenarios import _bench_staff, _publish_bench_courses, _register_person
-    from models.attendance import open_session, session_bounds
+    from models.attendance import Attendance, open_session, session_bounds
     from models.audit import Channel
     from models.catalogue import Course
     from models.clock import LOCAL_TZ
@@ -32,10 +32,14 @@ def seed(services: Services, count: int) -> int:
     now = services.clock.now().astimezone(LOCAL_TZ)  # the class's times are local
     with services.sessions.begin() as db:
         course = db.scalar(select(Course).where(Course.code == "bench-class"))
-        # A class running now (from 5 minutes ago, for some hours): published again if not.
+        # A class that started 5 minutes ago, so that check-in is open (until 30 minutes after
+        # the start): published again, its check-ins undone, once it is 25 minutes old.
         if course is None or not any(
-                session_bounds(s)[0] <= now <= session_bounds(s)[1] - timedelta(minutes=30)
+                session_bounds(s)[0] <= now <= session_bounds(s)[0] + timedelta(minutes=25)
                 for s in course.sessions):
+            if course is not None:
+                db.execute(delete(Attendance).where(Attendance.session_id.in_(
+                    [s.id for s in course.sessions])))
             _publish_bench_courses(db, now=now, class_size=CLASS_SIZE)
     with services.sessions.begin() as db:
         courses = {c.code: c for c in db.scalars(
