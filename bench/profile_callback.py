@@ -165,6 +165,27 @@ def checkin(app, args, token: str, services, session_id: int) -> None:
           f"{1000 * wall / done:.3f} ms wall a message")
 
 
+def print_profile(profile: cProfile.Profile, count: int, top: int) -> None:
+    """cProfile's own time of each function, summed by layer; with ``top``, the top functions."""
+    stats = pstats.Stats(profile)
+    by_layer: dict[str, float] = defaultdict(float)
+    total = 0.0
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+        by_layer[layer(filename)] += tottime
+        total += tottime
+    print("| layer (own time of its functions) | ms a message | share |\n|---|---:|---:|")
+    for name, seconds in sorted(by_layer.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {1000 * seconds / count:.3f} | {100 * seconds / total:.0f}% |")
+    print(f"| all (profiled) | {1000 * total / count:.3f} | 100% |")
+    if top:
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(top)
+        print(out.getvalue())
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(top)
+        print(out.getvalue())
+
+
 def main() -> None:
     import os
 
@@ -231,25 +252,8 @@ def main() -> None:
     print(f"{args.app}, {args.count} × {args.text!r}: {1000 * cpu / args.count:.3f} ms CPU and "
           f"{1000 * wall / args.count:.3f} ms wall a message"
           + (" (under cProfile)" if profile else ""))
-    if not profile:
-        return
-    stats = pstats.Stats(profile)
-    by_layer: dict[str, float] = defaultdict(float)
-    total = 0.0
-    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
-        by_layer[layer(filename)] += tottime
-        total += tottime
-    print("| layer (own time of its functions) | ms a message | share |\n|---|---:|---:|")
-    for name, seconds in sorted(by_layer.items(), key=lambda kv: -kv[1]):
-        print(f"| {name} | {1000 * seconds / args.count:.3f} | {100 * seconds / total:.0f}% |")
-    print(f"| all (profiled) | {1000 * total / args.count:.3f} | 100% |")
-    if args.top:
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
-        print(out.getvalue())
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
-        print(out.getvalue())
+    if profile:
+        print_profile(profile, args.count, args.top)
 
 
 if __name__ == "__main__":
