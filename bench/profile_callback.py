@@ -72,19 +72,30 @@ def layer(filename: str) -> str:
 
 
 def messages(count: int, senders: int, token: str, text: str,
-             openids: list[str] | None = None) -> list[dict]:
+             openids: list[str] | None = None, prefix: str = "oBench",
+             scan: str | None = None) -> list[dict]:
+    """Signed text messages, or with ``scan`` (the code shown) CHECKIN scan events as the
+    class display's QR code produces them (scancode_waitmsg, bot.attendance.scan)."""
     now = int(time.time())
-    rng = random.Random(now + len(text))
+    rng = random.Random(now + len(text) + count)
     first_id = now * 1_000_000 + rng.randrange(500_000)
     environs = []
     for n in range(count):
-        openid = openids[n] if openids else f"oBench{rng.randrange(senders):06d}"
+        openid = openids[n] if openids else f"{prefix}{rng.randrange(senders):06d}"
         nonce = str(rng.randrange(10**9, 10**10))
-        body = ("<xml><ToUserName><![CDATA[gh_peixun_demo]]></ToUserName>"
-                f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-                f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-                f"<Content><![CDATA[{text}]]></Content>"
-                f"<MsgId>{first_id + n}</MsgId></xml>")
+        head = ("<xml><ToUserName><![CDATA[gh_peixun_demo]]></ToUserName>"
+                f"<FromUserName><![CDATA[{openid}]]></FromUserName>")
+        if scan:
+            body = (f"{head}<CreateTime>{now}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+                    "<Event><![CDATA[scancode_waitmsg]]></Event>"
+                    "<EventKey><![CDATA[CHECKIN]]></EventKey><ScanCodeInfo><ScanType>qrcode"
+                    f"</ScanType><ScanResult><![CDATA[{scan}]]></ScanResult></ScanCodeInfo>"
+                    "</xml>")
+        else:
+            body = (f"{head}<CreateTime>{now}</CreateTime>"
+                    "<MsgType><![CDATA[text]]></MsgType>"
+                    f"<Content><![CDATA[{text}]]></Content>"
+                    f"<MsgId>{first_id + n}</MsgId></xml>")
         query = {"signature": signature(token, str(now), nonce), "timestamp": str(now),
                  "nonce": nonce, "openid": openid}
         environs.append((openid, EnvironBuilder(path="/wechat", method="POST", query_string=query,
@@ -125,6 +136,56 @@ def from_py_spy(path: str, count: int) -> None:
     print(f"| all ({count} messages) | {total} | 100% |")
 
 
+def checkin(app, args, token: str, services, session_id: int) -> None:
+    """Rounds of the class's 60 trainees each scanning the display's current code once (the
+    first scan of a session: a check-in, with its audit row); between rounds, untimed, the
+    check-ins are undone and the locations made fresh again."""
+    import seed_registered
+
+    size = seed_registered.CLASS_SIZE
+    openids = [seed_registered.openid(n) for n in range(size)]
+    cpu = wall = 0.0
+    done = 0
+    rounds = max(1, -(-args.count // size)) + 1  # the first round warms up
+    for round_no in range(rounds):
+        seed_registered.forget_checkins(services, session_id)
+        seed_registered.fresh_locations(services, services.clock.now())
+        code = services.class_codes.show(session_id, services.clock.now()).code
+        environs = messages(size, size, token, "", openids=openids, scan=code)
+        for _, environ in environs:
+            started, used = time.perf_counter(), time.process_time()
+            body = measured(app, environ)
+            if round_no:
+                cpu += time.process_time() - used
+                wall += time.perf_counter() - started
+                done += 1
+            if "签到成功".encode() not in body and b"Checked in" not in body:
+                raise SystemExit(f"not a check-in: {body.decode()[:300]}")
+    print(f"{args.app}, {done} × CHECKIN scan: {1000 * cpu / done:.3f} ms CPU and "
+          f"{1000 * wall / done:.3f} ms wall a message")
+
+
+def print_profile(profile: cProfile.Profile, count: int, top: int) -> None:
+    """cProfile's own time of each function, summed by layer; with ``top``, the top functions."""
+    stats = pstats.Stats(profile)
+    by_layer: dict[str, float] = defaultdict(float)
+    total = 0.0
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+        by_layer[layer(filename)] += tottime
+        total += tottime
+    print("| layer (own time of its functions) | ms a message | share |\n|---|---:|---:|")
+    for name, seconds in sorted(by_layer.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {1000 * seconds / count:.3f} | {100 * seconds / total:.0f}% |")
+    print(f"| all (profiled) | {1000 * total / count:.3f} | 100% |")
+    if top:
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(top)
+        print(out.getvalue())
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(top)
+        print(out.getvalue())
+
+
 def main() -> None:
     import os
 
@@ -136,6 +197,11 @@ def main() -> None:
     parser.add_argument("--app", choices=("peixun", "samework"), default="peixun")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--after", help="each sender first says this (not timed): 课程 before 1")
+    parser.add_argument("--registered", type=int, default=0, metavar="N",
+                        help="senders are N registered people (bench/seed_registered.py)")
+    parser.add_argument("--checkin", action="store_true",
+                        help="CHECKIN scans of the open class's current code by its 60 "
+                             "enrolled trainees (their check-ins undone between rounds)")
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions")
     parser.add_argument("--py-spy", metavar="RAW", help="only summarise py-spy's raw output")
     args = parser.parse_args()
@@ -149,10 +215,20 @@ def main() -> None:
     else:
         from webhooks.app import create_app
         app = create_app()
-    warm = messages(200, args.senders, token, args.text)
+    senders, prefix = args.senders, "oBench"
+    if args.registered or args.checkin:
+        import seed_registered
+        services = app.extensions["peixun"]
+        session_id = seed_registered.seed(services, max(args.registered,
+                                                        seed_registered.CLASS_SIZE))
+        senders, prefix = args.registered or seed_registered.CLASS_SIZE, "oBenchReg"
+    if args.checkin:
+        checkin(app, args, token, services, session_id)
+        return
+    warm = messages(200, senders, token, args.text, prefix=prefix)
     for _, environ in warm:
         body = call(app, environ)
-    environs = messages(args.count, args.senders, token, args.text)
+    environs = messages(args.count, senders, token, args.text, prefix=prefix)
     before = []
     if args.after:
         before = messages(args.count, args.senders, token, args.after,
@@ -176,25 +252,8 @@ def main() -> None:
     print(f"{args.app}, {args.count} × {args.text!r}: {1000 * cpu / args.count:.3f} ms CPU and "
           f"{1000 * wall / args.count:.3f} ms wall a message"
           + (" (under cProfile)" if profile else ""))
-    if not profile:
-        return
-    stats = pstats.Stats(profile)
-    by_layer: dict[str, float] = defaultdict(float)
-    total = 0.0
-    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
-        by_layer[layer(filename)] += tottime
-        total += tottime
-    print("| layer (own time of its functions) | ms a message | share |\n|---|---:|---:|")
-    for name, seconds in sorted(by_layer.items(), key=lambda kv: -kv[1]):
-        print(f"| {name} | {1000 * seconds / args.count:.3f} | {100 * seconds / total:.0f}% |")
-    print(f"| all (profiled) | {1000 * total / args.count:.3f} | 100% |")
-    if args.top:
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
-        print(out.getvalue())
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
-        print(out.getvalue())
+    if profile:
+        print_profile(profile, args.count, args.top)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from bot.cost import cost_lines, fee_words
 from bot.intents import Intent
@@ -16,14 +17,14 @@ from models.catalogue import Intent as WorkIntent
 from models.cost import course_cost
 from models.courses import (
     CourseQuery,
-    course_seats_left,
     find_courses,
     get_course,
     list_categories,
 )
 from models.errors import CourseNotFound
 from models.levels import level_name
-from models.persons import LocationSource, note_location, origin_of
+from models.persons import LocationSource, note_location, township_origin
+from models.vouchers import seats_taken
 from vocabulary.courses import class_times
 from vocabulary.labels import CERTIFICATES, LEVELS
 
@@ -78,31 +79,37 @@ def location(turn: Turn, intent: Intent) -> Reply:
     return Reply(text="")
 
 
-def _query(turn: Turn, q: dict) -> CourseQuery:
+def _query(q: dict, near: tuple[float, float] | None) -> CourseQuery:
     return CourseQuery(
         text=q.get("text") or None, category_id=q.get("category"),
         free_only=bool(q.get("free")),
         intent=WorkIntent(q["intent"]) if q.get("intent") else None,
-        near=_origin(turn),
+        near=near,
     )
 
 
-def _origin(turn: Turn) -> tuple[float, float] | None:
+def _origin(turn: Turn) -> tuple[tuple[float, float] | None, bool]:
+    """Where "nearest" is measured from, and whether it is the person's own location (else
+    their township's, the same for all its people, or none)."""
     person = turn.person
     if person.last_lat is not None and person.last_lng is not None:
-        return person.last_lat, person.last_lng
+        return (person.last_lat, person.last_lng), True
     if person.township_id is None:
-        return None  # most people: no query needed
-    return turn.run(origin_of, openid=turn.openid)
+        return None, False  # most people: no query needed
+    townships = (person.residence_township_id, person.township_id)
+    return turn.shared(("origin", turn.courses_version, townships),
+                       lambda: turn.run(township_origin, township_ids=townships)), False
 
 
 def _page(turn: Turn, q: dict, page_no: int, heading: str | None = None) -> Reply:
-    query = _query(turn, q)
-    if query.near is not None:
+    near, own = _origin(turn)
+    query = _query(q, near)
+    if own:
         return _render_page(turn, q, query, page_no, heading)
-    # The same list for everyone in one language: share the reply for a few seconds.
-    key = ("courses", turn.t.locale, turn.today(), json.dumps(q, sort_keys=True), page_no,
-           heading)
+    # The same list for everyone in one language (and township, nearest first): share the
+    # reply while the courses stay as they are (turn.courses_version).
+    key = ("courses", turn.courses_version, turn.t.locale, turn.today(),
+           json.dumps(q, sort_keys=True), page_no, heading, near)
     return turn.shared(key, lambda: _render_page(turn, q, query, page_no, heading))
 
 
@@ -141,20 +148,60 @@ def _render_page(turn: Turn, q: dict, query: CourseQuery, page_no: int,
     )
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """What a course's details say to everyone in one language, seats left included: shared
+    per process (turn.shared), like the course list, under the course list's version
+    (runtime.catalogue_version: a change or a seat taken makes a new one); only a registered
+    person's cost is read for each message."""
+
+    course_id: int
+    head: tuple[str, ...]  # name to seats
+    fee: str  # the course's own fee words
+    who_may_join: str
+
+
 def course_details(turn: Turn, intent: Intent) -> Reply:
     t = turn.t
+    course_id = int(intent.arg or 0)
     try:
-        course = turn.run(get_course, course_id=int(intent.arg or 0))
+        shown = turn.shared(("course", turn.courses_version, t.locale, course_id),
+                            lambda: _shown(turn, course_id))
+        if turn.person.is_registered:
+            cost = turn.run(course_cost, person_id=turn.person.id, course_id=course_id,
+                            on=turn.today())
+            tail = [t._("Fee: %(fee)s", fee=fee_words(turn, cost, shown.fee)),
+                    *cost_lines(turn, cost)]
+        else:
+            tail = [t._("Fee: %(fee)s", fee=shown.fee), shown.who_may_join]
     except CourseNotFound:
         return Reply(text=t._("That course is no longer listed. Reply “课程” for the list."))
-    turn.state.course = course.id  # the thread: 领券 later, even after registering, means it
+    turn.state.course = course_id  # the thread: 领券 later, even after registering, means it
+    lines = [
+        *shown.head,
+        *tail,
+        "",
+        "1. " + t._("Claim a training voucher for this course (领券)"),
+        t._("Reply “课程” to go back to the list."),
+    ]
+    return Reply(text="\n".join(lines), choices=(Intent("CLAIM", str(course_id)),))
+
+
+def _course_and_seats(db, *, course_id: int) -> tuple[Course, int]:
+    course = get_course(db, course_id=course_id)
+    return course, max(0, course.capacity - seats_taken(db, course_id=course_id))
+
+
+def _shown(turn: Turn, course_id: int) -> _Shown:
+    t = turn.t
+    course, left = turn.run(_course_and_seats, course_id=course_id)
     loc = t.locale
     certificate = t._(CERTIFICATES[course.certificate_kind])
     level = level_name(course.certificate_level)
     if level:
         certificate = t._("%(certificate)s (%(level)s)", certificate=certificate,
                           level=t._(LEVELS[level]) if level in LEVELS else level)
-    lines = [
+    head = (
         f"【{course.display_name(loc)}】",
         t._("Institution: %(name)s", name=course.institution.display_name(loc)),
         t._("Place: %(township)s, %(address)s",
@@ -166,26 +213,11 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         t._("Hours: %(hours)s (theory %(theory)s, practice %(practice)s)",
             hours=course.hours, theory=course.theory_hours, practice=course.practice_hours),
         t._("Certificate: %(certificate)s", certificate=certificate),
-        t._("Seats: %(left)s left of %(capacity)s",
-            left=turn.run(course_seats_left, course=course), capacity=course.capacity),
-        *_fee_and_cost(turn, course),
-        "",
-        "1. " + t._("Claim a training voucher for this course (领券)"),
-        t._("Reply “课程” to go back to the list."),
-    ]
-    return Reply(text="\n".join(lines), choices=(Intent("CLAIM", str(course.id)),))
-
-
-def _fee_and_cost(turn: Turn, course: Course) -> list[str]:
-    """The fee, then who may join (not registered) or what it costs this person, in the words
-    of the claim and from the evaluation SUBSIDY shows (models.cost)."""
-    plain = _fee(turn, course, details=True)
-    if not turn.person.is_registered:
-        return [turn.t._("Fee: %(fee)s", fee=plain), _who_may_join(turn, course)]
-    cost = turn.run(course_cost, person_id=turn.person.id, course_id=course.id,
-                    on=turn.today())
-    return [turn.t._("Fee: %(fee)s", fee=fee_words(turn, cost, plain)),
-            *cost_lines(turn, cost)]
+        t._("Seats: %(left)s left of %(capacity)s", left=left, capacity=course.capacity),
+    )
+    return _Shown(course_id=course.id, head=head,
+                  fee=_fee(turn, course, details=True),
+                  who_may_join=_who_may_join(turn, course))
 
 
 def _who_may_join(turn: Turn, course: Course) -> str:

@@ -52,7 +52,8 @@ class Turn:
                  dialogue_seconds: int, base_url: str, secret_key: str,
                  shared: MutableMapping | None = None,
                  state: conversation.State | None = None,
-                 contact: Contact | None = None) -> None:
+                 contact: Contact | None = None,
+                 courses_version: str | None = None) -> None:
         self.openid = openid
         self.kv = kv
         self.clock = clock
@@ -65,6 +66,9 @@ class Turn:
         self.dialogue_seconds = dialogue_seconds
         self.contact = contact or Contact()
         self._sessions = sessions
+        # The course list's version read with the state (runtime.catalogue_version): keys the
+        # shared course answers, so none outlives a change to the courses.
+        self.courses_version = courses_version
         # The callback reads the state with its other first Redis calls (webhooks.dedup.admit).
         self.state = state if state is not None else conversation.load(kv, openid)
         self.unsaved = False

@@ -27,6 +27,7 @@ from models.vouchers import (
     claim_voucher,
     redeem_voucher,
     undo_redemption,
+    vouchers_held,
     vouchers_of,
 )
 from vocabulary.labels import VOUCHER_STATUSES as STATUSES
@@ -123,14 +124,14 @@ def _course_name(turn: Turn, course_id: int) -> str:
 
 
 def my_vouchers(turn: Turn, intent: Intent) -> Reply:
-    vouchers = turn.run(vouchers_of, openid=turn.openid)
+    vouchers = turn.read(vouchers_held, person_id=turn.person.id)  # one statement
     t = turn.t
     if not vouchers:
         return with_menu(turn, t._("You have no training voucher yet. Reply “课程”, pick a "
                                    "course and reply “领券”."))
     lines = [t._("Your training vouchers:")]
     for n, voucher in enumerate(vouchers, 1):
-        lines.append(f"{n}. {voucher.course.display_name(t.locale)}")
+        lines.append(f"{n}. {voucher.course_display_name(t.locale)}")
         lines.append("   " + t._("%(number)s · %(status)s", number=voucher.number,
                                  status=t._(STATUSES[voucher.status])))
     lines += ["", t._("Reply with a number to show the voucher's code or cancel it.")]

@@ -340,15 +340,11 @@ def note_location(db: Session, *, openid: str, lat: float, lng: float, now: date
                                       and 0 <= accuracy_m < 1e6 else None)
 
 
-def origin_of(db: Session, *, openid: str) -> tuple[float, float] | None:
-    """Where to measure "nearest" from: the last shared location, else the township the
-    person lives in, else their household township."""
-    person = db.scalar(select(Person).where(Person.openid == openid))
-    if person is None:
-        return None
-    if person.last_lat is not None and person.last_lng is not None:
-        return person.last_lat, person.last_lng
-    for township_id in (person.residence_township_id, person.township_id):
+def township_origin(db: Session, *,
+                    township_ids: tuple[int | None, int | None]) -> tuple[float, float] | None:
+    """Where "nearest" is measured from for a person who shared no location: the first of
+    their townships (where they live, their household's) that has a place on the map."""
+    for township_id in township_ids:
         township = db.get(Region, township_id) if township_id else None
         if township is not None and township.lat is not None:
             return township.lat, township.lng

@@ -28,7 +28,7 @@ from models.clock import Clock
 from models.codes import RotatingCode
 from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
-from runtime import local_counts
+from runtime import catalogue_version, local_counts
 from runtime.config import Config
 
 logger = logging.getLogger(__name__)
@@ -116,10 +116,12 @@ def build_services(config: Config, *, engine: Engine | None = None,
                    clock: Clock | None = None) -> Services:
     engine = engine or make_engine(config.database_url)
     kv = kv or make_kv(config.redis_url)
+    sessions = sessions or make_sessionmaker(engine)
+    catalogue_version.watch(sessions, kv)  # a course change is in the next 课程 reply
     return Services(
         config=config,
         engine=engine,
-        sessions=sessions or make_sessionmaker(engine),
+        sessions=sessions,
         kv=kv,
         clock=clock or Clock(),
         limiter=Limiter(_limit_storage(config.redis_url)),

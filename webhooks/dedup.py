@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from redis import Redis, RedisError
 from redis.commands.core import Script
 
-from runtime import local_counts
+from runtime import catalogue_version, local_counts
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,10 @@ def message_key(raw: dict) -> str:
 # their rate (only first deliveries count), and what were they last shown.
 # The first delivery's mark ("in progress") lives only ARGV[4] seconds: it is renewed while
 # the work runs (pending), so a process that dies leaves no mark to swallow WeChat's retries.
-# KEYS: nonce, seen, rate, state. ARGV: de-duplication seconds, rate window seconds, PENDING,
-# in-progress seconds.
+# It also reads the course list's version (runtime.catalogue_version), which keys the answers
+# shared per process: a course change shows in the very next reply, at no extra round trip.
+# KEYS: nonce, seen, rate, state, course list version. ARGV: de-duplication seconds, rate
+# window seconds, PENDING, in-progress seconds.
 _ADMIT = Script(None, b"""
 if not redis.call('SET', KEYS[1], KEYS[2], 'NX', 'EX', ARGV[1])
     and redis.call('GET', KEYS[1]) ~= KEYS[2] then
@@ -63,7 +65,7 @@ if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
 end
 local hits = redis.call('INCR', KEYS[3])
 if hits == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
-return {'first', hits, redis.call('GET', KEYS[4])}
+return {'first', hits, redis.call('GET', KEYS[4]), redis.call('GET', KEYS[5])}
 """)  # the script's text as bytes: its digest needs no client
 
 
@@ -74,24 +76,28 @@ class Admission:
     hits: int = 1
     # The stored conversation state (bot.state), on a first delivery.
     state: str | None = None
+    # The course list's version (runtime.catalogue_version), on a first delivery.
+    courses_version: str | None = None
 
 
 def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
           rate_seconds: int, state_key: str, ttl_seconds: int,
-          pending_seconds: int, processes: int = 1) -> Admission:
+          pending_seconds: int, processes: int = 1,
+          version_key: str = catalogue_version.KEY) -> Admission:
     """What Redis says about a message before it is acted on (see _ADMIT), in one round trip.
     Without Redis the message is acted on: the timestamp window still bounds a replay, and the
     sender's rate is counted in this process (bot.local_counts), never unlimited: each of the
     ``processes`` allows its share of the limit, so together they allow no more than Redis."""
     try:
-        verdict, hits, state = _ADMIT(
-            keys=[nonce_key(timestamp, nonce), key, rate_key, state_key],
+        verdict, hits, state, *version = _ADMIT(
+            keys=[nonce_key(timestamp, nonce), key, rate_key, state_key, version_key],
             args=[ttl_seconds, rate_seconds, PENDING, pending_seconds], client=kv)
     except RedisError:
         local_counts.lost(ADMIT_COUNT)
         return Admission("first", hits=local_counts.count(rate_key, rate_seconds) * processes)
     local_counts.back(ADMIT_COUNT)
-    return Admission(verdict, hits=int(hits), state=state or None)
+    return Admission(verdict, hits=int(hits), state=state or None,
+                     courses_version=version[0] if version and version[0] else None)
 
 
 # Extends the in-progress mark, and only that: once the answer is kept, it keeps its own TTL.

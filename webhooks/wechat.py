@@ -125,6 +125,7 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
                 secret_key=config.secret_key, shared=services.shared,
                 state=conversation.State.parse(admission.state),
+                courses_version=admission.courses_version,
                 contact=Contact(phone=config.service_phone, hours=config.service_hours))
     renewer = current_app.extensions["peixun.renewer"]
     with renewer.pending(key), statement_budget(TURN_SECONDS):
