@@ -160,12 +160,10 @@ def _bench_holders(db, *, vault, now: datetime, vouchers: int,
 def _bench_session(db, *, staff_openid: str, now: datetime) -> int:
     """The class's session, opened by the first staff member; its id."""
     from models.attendance import open_session
-    from models.catalogue import Course
 
-    open_session(db, staff_openid=staff_openid, now=now)
-    # open_session picks the staff's institution's running session: make it the class's.
-    class_course = db.scalar(select(Course).where(Course.code == "bench-class"))
-    return next(s.id for s in class_course.sessions)
+    # The demo keeps a class of the same institution running at any hour: name the bench's.
+    session = open_session(db, staff_openid=staff_openid, now=now, course_code="bench-class")
+    return session.id
 
 
 class Server:
