@@ -521,6 +521,7 @@ def _counted(db: Session, filters: ProgressFilter) -> dict[str, dict]:
 # of seconds: no page may wait for that. A county (tens of thousands) keeps counting live.
 ROLLUP_FROM = 200_000
 ROLLUP_EVERY = timedelta(minutes=5)
+ROLLUP_LOCK = 190_002  # the advisory lock key of a year's count (with the year)
 
 
 class ProgressCount(Base):
@@ -565,6 +566,7 @@ def _rollup_query(filters: ProgressFilter, by) -> Select:
 def refresh_rollup(db: Session, *, now: datetime, year: int, least: int = ROLLUP_FROM) -> int:
     """Count ``year`` again into progress_counts when it has at least ``least`` vouchers (else
     remove its rollup: it is counted live); return the lines written."""
+    _lock_rollup(db, year)
     db.execute(delete(ProgressCount).where(ProgressCount.year == year))
     vouchers = db.scalar(select(func.count(Voucher.id)).where(Voucher.year == year)) or 0
     if vouchers < least:
@@ -582,6 +584,26 @@ def refresh_rollup(db: Session, *, now: datetime, year: int, least: int = ROLLUP
              "counted_at"]
     db.execute(insert(ProgressCount).from_select(names, counted))
     return db.scalar(select(func.count(ProgressCount.id)).where(ProgressCount.year == year))
+
+
+def recount_when_due(db: Session, *, now: datetime, year: int) -> int:
+    """The worker's round for one year: count it again unless another worker just did (workers
+    wait for each other here); return the lines written."""
+    _lock_rollup(db, year)
+    counted = db.scalar(select(func.max(ProgressCount.counted_at))
+                        .where(ProgressCount.year == year))
+    if counted is not None and counted > now - ROLLUP_EVERY:
+        return 0
+    return refresh_rollup(db, now=now, year=year)
+
+
+def _lock_rollup(db: Session, year: int) -> None:
+    """One count of a year at a time. Without it two workers each deleted the year (neither
+    saw the other's rows, not yet committed) and each inserted its own: every figure twice.
+    Taken before the DELETE, whose statement then sees what the other committed. SQLite has
+    one writer at a time anyway."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(func.pg_advisory_xact_lock(ROLLUP_LOCK, year)))
 
 
 def rollups_due(db: Session, *, now: datetime, least: int = ROLLUP_FROM) -> list[int]:

@@ -11,7 +11,7 @@ from models.export_jobs import remove_old_files
 from models.followups import create_due_followups, queue_followup_questions
 from models.jobs import push_due_openings
 from models.outbox import PRUNE_CHUNK, prune_sent
-from models.progress import refresh_rollup, rollups_due
+from models.progress import recount_when_due, rollups_due
 from models.vouchers import expire_vouchers, remind_expiring
 from runtime.services import Services
 
@@ -48,7 +48,7 @@ def count_rollups(services: Services, now: datetime) -> int:
         years = rollups_due(db, now=now)
     for year in years:
         with services.sessions.begin() as db:
-            refresh_rollup(db, now=now, year=year)
+            recount_when_due(db, now=now, year=year)
     return len(years)
 
 

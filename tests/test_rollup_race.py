@@ -1,0 +1,59 @@
+"""Two workers count a province's year at the same moment: the year is stored once, proved
+with real concurrent transactions on PostgreSQL (the worker's periodic jobs may run in any
+number of workers)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import sessionmaker
+
+from models.pii import Vault
+from models.progress import ProgressCount, refresh_rollup
+from tests.conftest import START, committed_postgres
+
+pytestmark = pytest.mark.postgres
+
+ROLLUP_DB = f"peixun_rollup{os.getpid()}"
+YEAR = START.year
+
+
+@pytest.fixture(scope="module")
+def rollup_engine():
+    yield from committed_postgres(ROLLUP_DB, Vault("rollup"))
+
+
+def _waiting_on_a_lock(engine) -> bool:
+    with engine.connect() as c:
+        return bool(c.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
+
+
+def test_two_workers_counting_one_year_store_it_once(rollup_engine):
+    sessions = sessionmaker(rollup_engine)
+    first = sessions()
+    first.begin()
+    assert refresh_rollup(first, now=START, year=YEAR, least=1) > 0  # counted, not committed
+
+    def second_worker() -> None:
+        with sessions.begin() as db:
+            refresh_rollup(db, now=START, year=YEAR, least=1)
+
+    second = threading.Thread(target=second_worker)
+    second.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _waiting_on_a_lock(rollup_engine):
+        time.sleep(0.05)
+    first.commit()
+    first.close()
+    second.join(30)
+    with sessions() as db:
+        groups = (ProgressCount.category_id, ProgressCount.township_id,
+                  ProgressCount.institution_id)
+        rows = db.scalar(select(func.count()).where(ProgressCount.year == YEAR))
+        distinct = db.scalar(select(func.count()).select_from(
+            select(*groups).where(ProgressCount.year == YEAR).distinct().subquery()))
+    assert rows == distinct  # each place and category once: no figure counted twice
