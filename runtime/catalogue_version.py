@@ -41,8 +41,9 @@ def watch(sessions: sessionmaker, kv: Redis) -> None:
     def _note_changes(db: Session, _context, _instances) -> None:
         if db.info.get(_CHANGED):
             return
-        if any(_changes_list(o, is_new=True) for o in db.new) or any(
-                _changes_list(o, is_new=False) for o in (*db.dirty, *db.deleted)):
+        # A deleted voucher frees its seat whatever its status: deletions count as new ones.
+        if any(_changes_list(o, is_new=True) for o in (*db.new, *db.deleted)) or any(
+                _changes_list(o, is_new=False) for o in db.dirty):
             db.info[_CHANGED] = True
 
     @event.listens_for(sessions, "do_orm_execute")

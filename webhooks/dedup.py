@@ -160,6 +160,10 @@ class Renewer:
                     _RENEW(keys=[key], args=[PENDING, self.seconds], client=self.kv)
                 except RedisError:
                     logger.warning("dedup unavailable; in-progress mark not renewed")
+                except Exception:
+                    # Anything else must not end the thread: pending() would start no other,
+                    # and this process's slow turns would lose their marks to WeChat's retries.
+                    logger.exception("in-progress mark not renewed")
 
 
 def spend_check(kv: Redis, *, timestamp: str, nonce: str, ttl_seconds: int) -> bool:
