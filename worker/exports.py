@@ -143,7 +143,9 @@ def _vault(services, spec: JobSpec) -> Vault | None:
 
 def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     quarter = Quarter.parse(spec.params["quarter"])
-    with services.read_sessions.begin() as db:  # the replica's, when there is one
+    # The primary's, never a replica's: the bureau pays on this file, and a replica whose
+    # replication stalled would give an old quarter without saying so.
+    with services.sessions.begin() as db:
         # A province's deployment: one county's classes (params "county", a region code).
         townships = townships_under(db, spec.params.get("county"))
         total = ledger_count(db, quarter=quarter, townships=townships)
@@ -152,7 +154,7 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     after = (0, 0)
     try:
         while True:
-            with services.read_sessions.begin() as db:
+            with services.sessions.begin() as db:
                 rows = ledger_chunk(db, quarter=quarter, after=after, limit=spec.chunk,
                                     vault=_vault(services, spec), now=services.clock.now(),
                                     townships=townships)
