@@ -23,7 +23,8 @@ Faults, one scenario each:
   e. A gunicorn worker SIGKILLed while it holds a 领券 (the course row is locked from here,
      so the claim waits), then WeChat's retries.
   f. A 领券 that takes 12 s (the course row locked from here for 12 s), with WeChat's retries.
-  g. Redis down: one sender sends 61 messages within a minute; the 61st must be refused.
+  g. Redis down: one sender sends 61 messages within a minute; at most 60 may be answered
+     (each process counts its share, so which one is refused depends on the spread).
 
 Columns: replies ok / apologies / lost (no answer, or an empty one, after WeChat's retries),
 outbox messages lost (never delivered) / duplicated (delivered 2+ times) / uncertain (marked so by
@@ -878,8 +879,10 @@ def fault_limit_without_redis(stack: Stack, seeded: dict) -> Row:
     reply_figures(row, results)
     refused = [n + 1 for n, r in enumerate(results) if r.answer and SLOW_DOWN in r.answer]
     last = results[-1].answer or ""
-    row.note = (f"61st refused: {'yes' if SLOW_DOWN in last else 'NO'}; refused: "
-                f"{len(refused)} (first at #{refused[0] if refused else '-'}); sent in "
+    answered = len(results) - len(refused)
+    row.note = (f"answered {answered} of 61 (at most 60: {'yes' if answered <= 60 else 'NO'}); "
+                f"refused: {len(refused)} (first at #{refused[0] if refused else '-'}, 61st "
+                f"{'refused' if SLOW_DOWN in last else 'answered'}); sent in "
                 f"{results[-1].answered_at - results[0].began:.1f} s")
     return row
 
