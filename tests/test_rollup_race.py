@@ -38,9 +38,11 @@ def test_two_workers_counting_one_year_store_it_once(rollup_engine):
     first.begin()
     assert refresh_rollup(first, now=START, year=YEAR, least=1) > 0  # counted, not committed
 
+    written: list[int] = []
+
     def second_worker() -> None:
         with sessions.begin() as db:
-            refresh_rollup(db, now=START, year=YEAR, least=1)
+            written.append(refresh_rollup(db, now=START, year=YEAR, least=1))
 
     second = threading.Thread(target=second_worker)
     second.start()
@@ -50,6 +52,7 @@ def test_two_workers_counting_one_year_store_it_once(rollup_engine):
     first.commit()
     first.close()
     second.join(30)
+    assert written and written[0] > 0  # the second worker counted too (it did not just fail)
     with sessions() as db:
         groups = (ProgressCount.category_id, ProgressCount.township_id,
                   ProgressCount.institution_id)
