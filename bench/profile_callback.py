@@ -213,8 +213,12 @@ def main() -> None:
         import samework_app
         app = samework_app.app
     else:
+        from bot import understanding
         from webhooks.app import create_app
         app = create_app()
+        # The app loads jieba and pypinyin in a thread at its start: a second or two of CPU
+        # that process_time would charge to the messages timed meanwhile.
+        understanding.warm_up(wait=True)
     senders, prefix = args.senders, "oBench"
     if args.registered or args.checkin:
         import seed_registered

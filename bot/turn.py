@@ -18,6 +18,7 @@ from locales import Translator, translator
 from models.base import read
 from models.clock import Clock
 from models.codes import RotatingCode
+from models.direct import DirectReads
 from models.persons import DEFAULT_LOCALE, Person, meet, recognize
 from models.pii import Vault
 
@@ -47,7 +48,8 @@ STATE_SECONDS = 24 * 3600
 
 
 class Turn:
-    def __init__(self, *, openid: str, sessions: Transactions, kv: Redis, clock: Clock,
+    def __init__(self, *, openid: str, sessions: Transactions, direct: DirectReads, kv: Redis,
+                 clock: Clock,
                  vault: Vault, voucher_codes: RotatingCode, class_codes: RotatingCode,
                  dialogue_seconds: int, base_url: str, secret_key: str,
                  shared: MutableMapping | None = None,
@@ -66,6 +68,7 @@ class Turn:
         self.dialogue_seconds = dialogue_seconds
         self.contact = contact or Contact()
         self._sessions = sessions
+        self._direct = direct
         # The course list's version read with the state (runtime.catalogue_version): keys the
         # shared course answers, so none outlives a change to the courses.
         self.courses_version = courses_version
@@ -103,7 +106,7 @@ class Turn:
 
     def meet(self) -> Person:
         # Nearly every message is from someone seen within the hour: one read, no write.
-        self.person = (self.read(recognize, openid=self.openid, now=self.now())
+        self.person = (recognize(self._direct, openid=self.openid, now=self.now())
                        or self.run(meet, openid=self.openid, now=self.now()))
         self.speak(self.person.locale)
         return self.person

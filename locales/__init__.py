@@ -72,5 +72,8 @@ class Translator:
         return format_datetime(value.astimezone(LOCAL_TZ), "short", locale=self._babel_locale)
 
 
+@cache
 def translator(locale: str) -> Translator:
+    # One per language and process: a Translator holds nothing but its language, and making
+    # one (Locale.parse) cost each WeChat message 2% of its CPU, twice.
     return Translator(locale)

@@ -26,6 +26,7 @@ from models.attendance import CHECKIN_CODE_SECONDS
 from models.base import make_engine, make_replica_engine, make_sessionmaker
 from models.clock import Clock
 from models.codes import RotatingCode
+from models.direct import DirectReads
 from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
 from runtime import catalogue_version, local_counts
@@ -105,10 +106,14 @@ class Services:
     # The heavy reads' sessions (dashboard, lists, export files): the replica's when
     # DATABASE_REPLICA_URL is set, else the same as ``sessions``. Never write through them.
     read_sessions: sessionmaker | None = None
+    # The sender's read on every message (models.direct): on the sessions' own bind.
+    direct: DirectReads | None = None
 
     def __post_init__(self) -> None:
         if self.read_sessions is None:
             self.read_sessions = self.sessions
+        if self.direct is None:
+            self.direct = DirectReads(self.sessions.kw.get("bind") or self.engine)
 
 
 def build_services(config: Config, *, engine: Engine | None = None,

@@ -4,11 +4,14 @@ trip each message), yet a dead one never costs a person their answer."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, func, select, text
 
 from models.base import PING_AFTER_SECONDS, make_engine, make_sessionmaker, read
+from models.direct import DirectReads
+from models.persons import Person, recognize
 from tests.conftest import POSTGRES_URL, _unavailable
 
 
@@ -57,3 +60,73 @@ def test_a_connection_idle_for_a_while_is_pinged_and_replaced_before_use(engine)
     time.sleep(PING_AFTER_SECONDS + 0.1)
     with sessions.begin() as db:
         assert _backend_pid(db) != first
+
+
+# --- the sender's read on a kept connection (models.direct) ---------------------------------
+
+PID = select(func.pg_backend_pid().label("pid"))
+
+
+def _state_of(pid: int) -> str | None:
+    admin = make_engine(POSTGRES_URL)
+    with admin.connect() as connection:
+        state = connection.execute(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"),
+                                   {"pid": pid}).scalar()
+    admin.dispose()
+    return state
+
+
+def test_the_sender_is_read_on_one_kept_connection_outside_any_transaction(engine):
+    """Every message's read neither takes a connection from the pool (a pool of one still
+    gives a transaction beside it) nor leaves one in a transaction, whose old snapshot would
+    hide later changes and hold back vacuum."""
+    reads = DirectReads(engine)
+    kept = reads.first(PID, {})["pid"]
+    with make_sessionmaker(engine).begin() as db:
+        assert _backend_pid(db) != kept
+        assert reads.first(PID, {})["pid"] == kept
+    assert _state_of(kept) == "idle"
+
+
+def test_a_kept_connection_killed_is_replaced_and_the_read_made_again(engine):
+    """The database restarted between two messages: the next read is answered, on a new
+    connection, instead of the person getting an apology."""
+    reads = DirectReads(engine)
+    first = reads.first(PID, {})["pid"]
+    _kill(first)
+    assert reads.first(PID, {})["pid"] != first
+
+
+def test_the_kept_connection_is_closed_with_its_engine(engine):
+    reads = DirectReads(engine)
+    kept = reads.first(PID, {})["pid"]
+    engine.dispose()
+    assert _state_of(kept) is None
+
+
+def test_a_statement_whose_parameter_needs_converting_is_refused(engine):
+    """Parameters reach the driver as they are: one that SQLAlchemy would convert first (a
+    UTC datetime) is refused when the statement is first prepared, not sent wrong."""
+    since = select(Person.id).where(Person.last_seen_at > bindparam("since"))
+    with pytest.raises(ValueError, match="since"):
+        DirectReads(engine).first(since, {"since": datetime.now(UTC)})
+
+
+def _typed(value: object) -> tuple:
+    return type(value), value, getattr(value, "tzinfo", None)
+
+
+def test_the_sender_read_directly_is_the_person_the_orm_loads(stack):
+    """On either database, every column of every demo person (time zones, enums, numbers)
+    comes out of the direct read as the ORM loads it, so nothing downstream can tell."""
+    reads = DirectReads(stack.engine)
+    columns = [attribute.key for attribute in Person.__mapper__.column_attrs]
+    with make_sessionmaker(stack.engine)() as db:
+        people = db.scalars(select(Person).where(Person.openid.is_not(None))).all()
+    assert any(person.registered_at and person.household_kind for person in people)
+    for person in people:
+        read = recognize(reads, openid=person.openid, now=person.last_seen_at)
+        # With their types: a str enum equals its value, an aware datetime another zone's.
+        assert {key: _typed(getattr(read, key)) for key in columns} == {
+            key: _typed(getattr(person, key)) for key in columns}
+        assert read.is_registered == person.is_registered

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from models.audit import Channel
-from models.base import make_engine, single_read
 from models.catalogue import ClassSession, Course
 from models.catalogue import Intent as WorkIntent
 from models.codes import RotatingCode
+from models.direct import DirectReads
 from models.displays import DisplayLink, DisplayScreen, visit_display
 from models.errors import VoucherAlreadyRedeemed
 from models.invitations import bind_by_invitation
@@ -105,26 +105,27 @@ def test_two_first_messages_at_once_make_one_person(race_engine):
     assert ids[0] == ids[1]
 
 
-def test_a_returning_person_is_read_outside_a_transaction_and_nothing_else_is(race_engine):
-    """Every message reads its sender without BEGIN and COMMIT (models.base.single_read); the
-    pooled connection it used must still give the next request a real transaction."""
-    one_connection = make_engine(race_engine.url.render_as_string(hide_password=False),
-                                 pool_size=1, max_overflow=0)
-    sessions = sessionmaker(one_connection, expire_on_commit=False)
+def test_a_returning_person_is_read_as_committed_and_a_write_needs_meet(race_engine):
+    """Every message reads its sender on the process's kept connection (models.direct): it
+    sees what was committed, never what a failed request wrote, and a person not seen for an
+    hour is left to meet, which writes."""
+    sessions = sessionmaker(race_engine, expire_on_commit=False)
+    reads = DirectReads(race_engine)
     with sessions.begin() as db:
         person_id = meet(db, openid="o-race-returning", now=START).id
-    with single_read(sessions) as db:
-        assert recognize(db, openid="o-race-returning", now=START).id == person_id
-        # Not seen for over an hour: meet must write last_seen_at, so no plain read.
-        assert recognize(db, openid="o-race-returning", now=START + timedelta(hours=2)) is None
+    assert recognize(reads, openid="o-race-returning", now=START).id == person_id
+    # Not seen for over an hour: meet must write last_seen_at, so no plain read.
+    assert recognize(reads, openid="o-race-returning", now=START + timedelta(hours=2)) is None
 
     with pytest.raises(RuntimeError), sessions.begin() as db:
         db.get(Person, person_id).locale = "en"
         db.flush()
         raise RuntimeError("the request fails after a write")
-    with single_read(sessions) as db:
-        assert recognize(db, openid="o-race-returning", now=START).locale == DEFAULT_LOCALE
-    one_connection.dispose()
+    assert recognize(reads, openid="o-race-returning", now=START).locale == DEFAULT_LOCALE
+    with sessions.begin() as db:
+        db.get(Person, person_id).locale = "en"
+    assert recognize(reads, openid="o-race-returning", now=START).locale == "en"
+    reads.close()
 
 
 def test_two_browsers_opening_a_fresh_display_link_at_once_make_one_screen(race_engine):

@@ -119,7 +119,7 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
         # this retry acts (of two such retries at once, one wins and the other waits for it).
     else:
         return ""
-    turn = Turn(openid=message.source, sessions=services.sessions, kv=kv,
+    turn = Turn(openid=message.source, sessions=services.sessions, direct=services.direct, kv=kv,
                 clock=services.clock, vault=services.vault,
                 voucher_codes=services.voucher_codes, class_codes=services.class_codes,
                 dialogue_seconds=config.dialogue_seconds, base_url=config.base_url,
