@@ -37,7 +37,7 @@ from models.policy import (
     Rule,
     eligibility_policy,
 )
-from models.regions import Region
+from models.regions import Region, load_with_parents
 from models.vouchers import (
     HOLDING,
     Voucher,
@@ -144,7 +144,7 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
     course subsidies with their terms, the ones paid to employers for them, a cadre's own).
     ``policy`` defaults to the county's file."""
     policy = policy or eligibility_policy()
-    person = db.get(Person, person_id)
+    person = db.get(Person, person_id, options=[joinedload(Person.groups)])
     if person is None or not person.is_registered:
         raise NotRegistered(person_id=person_id)
     course = None
@@ -156,7 +156,9 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
     edition = policy.edition_on(on)
     rules = policy.rules_on(on)
     ended = policy.ended_on(on)
-    facts = _Facts.gather(db, person=person, course=course, on=on)
+    facts = _Facts.gather(db, person=person, course=course, on=on, region_codes={
+        rule.condition.region for rule in rules.values()
+        if rule.condition is not None and rule.condition.region})
     outcomes = []
     for rule in policy.latest_on(on).values():
         if rule.pays is None or (course is not None and rule.who.course is None):
@@ -195,9 +197,18 @@ class _Facts:
     regions: dict[str, Region | None] = field(default_factory=dict)
     home: Region | None = None
     county_read: bool = False
+    days: tuple[int, int] | None = None  # class_days
+    # The regions gather read, held here: the session holds its objects weakly, and one it
+    # dropped would be read again when a place's parent is walked.
+    places: list[Region] = field(default_factory=list)
 
     @classmethod
-    def gather(cls, db: Session, *, person: Person, course: Course | None, on: date) -> _Facts:
+    def gather(cls, db: Session, *, person: Person, course: Course | None, on: date,
+               region_codes: set[str]) -> _Facts:
+        # The person's places and the rules' regions, with their parents, in one statement:
+        # the place conditions then walk the tree without reading.
+        places = {person.township_id, person.residence_township_id, person.job_township_id}
+        loaded = load_with_parents(db, ids=places - {None}, codes=region_codes)
         held = list(db.scalars(select(Voucher).where(Voucher.person_id == person.id,
                                                      Voucher.status.in_(HOLDING))
                                .options(joinedload(Voucher.course))
@@ -206,7 +217,23 @@ class _Facts:
                        None)
         cadre = db.scalar(select(Cadre).where(Cadre.person_id == person.id))
         return cls(db=db, person=person, course=course, on=on, held=held, voucher=voucher,
-                   cadre=cadre)
+                   cadre=cadre, regions={r.code: r for r in loaded if r.code in region_codes},
+                   places=loaded)
+
+    def class_days(self) -> tuple[int, int]:
+        """The course's class days, and the days the person was marked present up to the day;
+        read once, however many subsidies are paid by the day."""
+        if self.days is None:
+            db, course = self.db, self.course
+            days_max = db.scalar(select(func.count(distinct(ClassSession.day)))
+                                 .where(ClassSession.course_id == course.id)) or 0
+            attended = db.scalar(
+                select(func.count(distinct(ClassSession.day))).select_from(Attendance)
+                .join(ClassSession, ClassSession.id == Attendance.session_id)
+                .where(Attendance.person_id == self.person.id, Attendance.is_present.is_(True),
+                       ClassSession.course_id == course.id, ClassSession.day <= self.on)) or 0
+            self.days = (days_max, attended)
+        return self.days
 
     def county(self) -> Region | None:
         """The county this deployment serves (models.places.home_county), read once."""
@@ -621,15 +648,8 @@ def _money(rule: Rule, facts: _Facts) -> _Money:
 
 def _days(money: _Money, per_day: Decimal, facts: _Facts, source: str) -> None:
     """Days actually attended: distinct class days with a present mark, up to the day."""
-    db, course, person = facts.db, facts.course, facts.person
-    money.days_max = db.scalar(select(func.count(distinct(ClassSession.day)))
-                               .where(ClassSession.course_id == course.id)) or 0
+    money.days_max, attended = facts.class_days()
     money.total_max = per_day * money.days_max
-    attended = db.scalar(
-        select(func.count(distinct(ClassSession.day))).select_from(Attendance)
-        .join(ClassSession, ClassSession.id == Attendance.session_id)
-        .where(Attendance.person_id == person.id, Attendance.is_present.is_(True),
-               ClassSession.course_id == course.id, ClassSession.day <= facts.on)) or 0
     in_class = facts.voucher is not None and facts.voucher.status in ATTENDING
     if attended or in_class:
         money.days, money.total = attended, per_day * attended

@@ -6,8 +6,8 @@ import enum
 import logging
 import math
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, enum_column
 
@@ -38,6 +38,20 @@ class Region(Base):
 
     def display_name(self, locale: str) -> str:
         return self.name_en if locale.startswith("en") else self.name
+
+
+def load_with_parents(db: Session, *, ids: set[int], codes: set[str]) -> list[Region]:
+    """The regions of these ids and codes and every region above them, in one statement, into
+    the session: walking ``parent`` from any of them then reads nothing more (a many-to-one by
+    primary key is found in the session). One round trip instead of one a level."""
+    if not ids and not codes:
+        return []
+    chain = (select(Region.id, Region.parent_id)
+             .where(or_(Region.id.in_(ids), Region.code.in_(codes)))
+             .cte("chain", recursive=True))
+    chain = chain.union(select(Region.id, Region.parent_id)
+                        .join(chain, Region.id == chain.c.parent_id))
+    return list(db.scalars(select(Region).where(Region.id.in_(select(chain.c.id)))))
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
