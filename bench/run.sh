@@ -92,9 +92,22 @@ run() {
   echo "CPU server_cpu_s=$(awk -v a="$before" -v b="$(cpu "$group")" 'BEGIN { print b - a }')" \
     | tee -a "$OUT/$name.txt"
 }
+# Warm up, untimed, as bench/scale.sh does: Peixun's processes load jieba and pypinyin in a
+# thread at their start (1–3 s of CPU each), which is not any message's cost. The same 5 s
+# for every server. The timed run's requests are made afterwards: another second, other
+# MsgIds and nonces.
+warm() {
+  $BIN/python bench/make_requests.py "$OUT/$1-warm.req" --count "$MESSAGES" \
+    --senders "$SENDERS" --token "$WECHAT_TOKEN"
+  wrk -t$THREADS -c$CONNECTIONS -d5s -s bench/callback.lua "http://127.0.0.1:$2/wechat" -- \
+    "$OUT/$1-warm.req" "$3" $THREADS >/dev/null
+}
 # One after the other: the machine's cores are shared by wrk and the workers.
+warm echo $ECHO_PORT "<xml>"
 run echo $ECHO_PORT "${pids[1]}" "<xml>"
+warm samework $SAMEWORK_PORT "开放报名的课程"
 run samework $SAMEWORK_PORT "${pids[2]}" "开放报名的课程"
+warm peixun $PEIXUN_PORT "开放报名的课程"
 run peixun $PEIXUN_PORT "${pids[0]}" "开放报名的课程"
 # The same with 2 connections: the latency of one reply when requests do not queue.
 run peixun-2c $PEIXUN_PORT "${pids[0]}" "开放报名的课程" 2

@@ -21,7 +21,8 @@ def openid(n: int) -> str:
 
 def seed(services: Services, count: int) -> int:
     """Registered people ``openid(0..count-1)``; returns the id of the open class session."""
-    from bench.scenarios import _bench_staff, _publish_bench_courses, _register_person
+    from bench.people import register_bench_person
+    from bench.scenarios import _bench_staff, _publish_bench_courses
     from models.attendance import Attendance, open_session, session_bounds
     from models.audit import Channel
     from models.catalogue import Course
@@ -49,7 +50,7 @@ def seed(services: Services, count: int) -> int:
         for n in range(count):
             if openid(n) in known:
                 continue
-            _register_person(db, vault=services.vault, openid=openid(n), n=30000 + n, now=now)
+            register_bench_person(db, vault=services.vault, openid=openid(n), n=30000 + n, now=now)
             if n < 2 * CLASS_SIZE:
                 code = "bench-class" if n < CLASS_SIZE else "bench-redeem"
                 voucher = claim_voucher(db, openid=openid(n), course_id=courses[code].id,
