@@ -168,12 +168,24 @@ def _value_cell(sheet, value: Any, number_format: str | None) -> Cell:
 
 # --- the training ledger (streamed: a write-only sheet, rows appended chunk by chunk) -------
 
+def _title(t: Translator, quarter: Quarter, county: str | None) -> str:
+    """The ledger's title; a province's file of one county names it (printed, the pages of two
+    counties must not be mixed up)."""
+    days = {"quarter": str(quarter), "first": t.day(quarter.first_day),
+            "last": t.day(quarter.last_day)}
+    if county:
+        return t._("Training ledger %(quarter)s of %(county)s: classes starting from %(first)s "
+                   "to %(last)s", county=county, **days)
+    return t._("Training ledger %(quarter)s: classes starting from %(first)s to %(last)s",
+               **days)
+
+
 class LedgerBook:
     """The quarter's ledger: title, header, then rows as they come; A4 landscape, one page
     wide, the header repeated on every page. Write-only: memory stays flat however long."""
 
     def __init__(self, t: Translator, *, quarter: Quarter, total: int,
-                 full_ids: bool) -> None:
+                 full_ids: bool, county: str | None = None) -> None:
         self.t = t
         self.columns = _with_full_ids(LEDGER_COLUMNS) if full_ids else LEDGER_COLUMNS
         self.book = Workbook(write_only=True)
@@ -185,9 +197,7 @@ class LedgerBook:
         for column, (_header, width, *_rest) in enumerate(self.columns, start=2):
             self.sheet.column_dimensions[get_column_letter(column)].width = width
         self.sheet.column_dimensions["A"].width = 6
-        title = streamed_cell(self.sheet, t._(
-            "Training ledger %(quarter)s: classes starting from %(first)s to %(last)s",
-            quarter=str(quarter), first=t.day(quarter.first_day), last=t.day(quarter.last_day)))
+        title = streamed_cell(self.sheet, _title(t, quarter, county))
         title.font = Font(bold=True, size=14)
         self.sheet.append([title])
         subtitle = t.ngettext(

@@ -23,6 +23,7 @@ from models.desk import DeskRole, DeskUser
 from models.errors import DomainError, NotFound
 from models.ledgers import Month, Quarter, find_course
 from models.pii import Unreadable, Vault
+from models.regions import county as county_of_code
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +68,16 @@ REASON_MAX = 200
 PARAMETER = {ExportKind.LEDGER: "quarter", ExportKind.PROGRESS: "month",
              ExportKind.CLASS_RECORD: "course", ExportKind.CLAIM: "course",
              ExportKind.PROVINCIAL: "course"}
+# The exports a province's deployment may ask for one county (params "county", a county's
+# region code: worker/exports.py reads it); without it, the whole deployment, as in a county.
+BY_COUNTY = frozenset({ExportKind.LEDGER})
 
 
 class ExportRefused(DomainError):
     """An export the desk user may not have; ``reason``: ``role`` (``kind``), ``full_ids``,
     ``why_missing`` (full ID numbers asked for without saying why), ``not_claimed``
-    (``course``: the class has no claim yet)."""
+    (``course``: the class has no claim yet), ``not_a_county`` (``value``: no county has that
+    code), ``not_by_county`` (``kind``: this export is made for the whole deployment only)."""
 
     code = "export_refused"
 
@@ -131,9 +136,10 @@ def may_ask(user: DeskUser, kind: ExportKind) -> bool:
 
 def queue_export(db: Session, *, user: DeskUser, kind: ExportKind, value: str,
                  with_full_ids: bool, locale: str, now: datetime,
-                 reason: str = "") -> ExportJob:
-    """Check the role, the reason (required with full ID numbers) and the parameter, then
-    queue the job; audited (who exported what, and why when the file has full IDs)."""
+                 reason: str = "", county: str = "") -> ExportJob:
+    """Check the role, the reason (required with full ID numbers), the parameter and the
+    county (a code, or "" for the whole deployment), then queue the job; audited (who exported
+    what, and why when the file has full IDs)."""
     if not may_ask(user, kind):
         raise ExportRefused(reason="role", kind=kind.value)
     full_ids = kind in ALWAYS_FULL_IDS or (with_full_ids and kind in FULL_IDS_POSSIBLE)
@@ -143,6 +149,8 @@ def queue_export(db: Session, *, user: DeskUser, kind: ExportKind, value: str,
     if full_ids and not why:
         raise ExportRefused(reason="why_missing", kind=kind.value)
     params = {PARAMETER[kind]: _checked(db, user=user, kind=kind, value=value)}
+    if county:
+        params["county"] = _county_checked(db, kind=kind, code=county)
     job = ExportJob(kind=kind, params=params, with_full_ids=full_ids, reason=why or None,
                     locale=locale, requested_by_id=user.id, status=ExportStatus.QUEUED,
                     done=0, created_at=now)
@@ -169,6 +177,18 @@ def _checked(db: Session, *, user: DeskUser, kind: ExportKind, value: str) -> st
             select(Claim.id).where(Claim.course_id == course.id)) is None:
         raise ExportRefused(reason="not_claimed", course=course.code)
     return course.code
+
+
+def _county_checked(db: Session, *, kind: ExportKind, code: str) -> str:
+    """A county of the deployment, for an export made by county. No desk role is held to one
+    county (an admin's and an inspector's scope is the deployment, an institution's its own
+    classes, and ALLOWED keeps it from the ledger): the role was checked before this."""
+    if kind not in BY_COUNTY:
+        raise ExportRefused(reason="not_by_county", kind=kind.value)
+    found = county_of_code(db, code)
+    if found is None:
+        raise ExportRefused(reason="not_a_county", value=code)
+    return found.code
 
 
 # --- the desk user's jobs ------------------------------------------------------------------

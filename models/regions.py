@@ -54,6 +54,39 @@ def load_with_parents(db: Session, *, ids: set[int], codes: set[str]) -> list[Re
     return list(db.scalars(select(Region).where(Region.id.in_(select(chain.c.id)))))
 
 
+# A region's code is at most this long (the column's length).
+CODE_LENGTH = 40
+
+
+def county(db: Session, code: str) -> Region | None:
+    """The county with this code; None for an unknown code or a region of another level."""
+    if not code or len(code) > CODE_LENGTH or not code.isprintable():
+        return None  # PostgreSQL refuses a NUL in a query's text: not asked at all
+    return db.scalar(select(Region).where(Region.code == code,
+                                          Region.level == RegionLevel.COUNTY))
+
+
+def counties_by_prefecture(db: Session) -> list[tuple[Region | None, list[Region]]]:
+    """The deployment's counties under their prefectures, both in code order (a region code
+    list's own order: GB/T 2260's numbers, or the slugs' pinyin); a county with no prefecture
+    above it (a province's directly administered one) comes under None, last."""
+    rows = db.scalars(select(Region).where(Region.level == RegionLevel.COUNTY)
+                      .order_by(Region.code)).all()
+    prefectures = {row.id: row for row in db.scalars(select(Region).where(
+        Region.level == RegionLevel.PREFECTURE))}
+    groups: dict[int | None, list[Region]] = {}
+    for row in rows:
+        groups.setdefault(row.parent_id if row.parent_id in prefectures else None,
+                          []).append(row)
+    ordered = sorted((key for key in groups if key is not None),
+                     key=lambda key: prefectures[key].code)
+    result: list[tuple[Region | None, list[Region]]] = [
+        (prefectures[key], groups[key]) for key in ordered]
+    if None in groups:
+        result.append((None, groups[None]))
+    return result
+
+
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance (haversine), good to a few metres at a county's scale."""
     lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))

@@ -23,6 +23,7 @@ from models.demo import DEMO_STAFF_INSTITUTION
 from models.desk import DeskRole, DeskUser, create_desk_user
 from models.followups import FollowUp, WorkAfter
 from models.persons import ConsentHow
+from models.regions import Region, RegionLevel
 from models.registration import RegistrationForm, register
 from models.vouchers import claim_voucher
 from tests.factories import Setup, attend_and_complete, id_number, redeem
@@ -44,12 +45,15 @@ EXPORT_WHY = "年度补贴资金核查"  # the reason an admin gives for full ID
 
 
 def ask_export(client: FlaskClient, kind: str, value: str, *, full_ids: bool = False,
-               reason: str | None = None):
+               reason: str | None = None, county: str | None = None):
     """Send the desk's exports form; a file with full ID numbers (asked for, or always: the
-    provincial file) says why (EXPORT_WHY, unless ``reason`` says otherwise). Returns the POST's
-    response: 303 to the job's page when the export is queued."""
+    provincial file) says why (EXPORT_WHY, unless ``reason`` says otherwise); ``county``, a
+    county's code, as the form's county select sends it. Returns the POST's response: 303 to
+    the job's page when the export is queued."""
     page = client.get("/admin/exports")
     data = {"kind": kind, "value": value, "csrf_token": form_token(page.data)}
+    if county is not None:
+        data["county"] = county
     if full_ids:
         data["full_ids"] = "1"
     if reason is None and (full_ids or kind == "provincial"):
@@ -98,6 +102,24 @@ def desk_client(app, make_desk_user) -> Callable[..., FlaskClient]:
         return client
 
     return signed_in
+
+
+@pytest.fixture
+def second_county(sessions) -> None:
+    """A province's deployment, as issue 19 has it: beside the demo's 罗平县 a second county
+    of 曲靖市 (师宗县, with its township 丹凤街道) and a county of another prefecture (昆明市
+    安宁市)."""
+    with sessions.begin() as db:
+        qujing = db.scalar(select(Region).where(Region.code == "qujing"))
+        shizong = Region(code="shizong", name="师宗县", name_en="Shizong",
+                         level=RegionLevel.COUNTY, parent=qujing)
+        kunming = Region(code="kunming", name="昆明市", name_en="Kunming",
+                         level=RegionLevel.PREFECTURE, parent=qujing.parent)
+        db.add_all([shizong, kunming,
+                    Region(code="danfeng", name="丹凤街道", name_en="Danfeng",
+                           level=RegionLevel.TOWNSHIP, parent=shizong),
+                    Region(code="anning", name="安宁市", name_en="Anning",
+                           level=RegionLevel.COUNTY, parent=kunming)])
 
 
 # --- something to count: trainees and vouchers made through the domain ----------------------

@@ -16,6 +16,7 @@ from sqlalchemy import LargeBinary, String, Text, event, func, select, text
 import models
 import worker
 from models.audit import AuditEntry
+from models.catalogue import Course
 from models.desk import DeskRole, DeskUser
 from models.export_jobs import (
     ExportJob,
@@ -24,6 +25,7 @@ from models.export_jobs import (
     claim_next_job,
     remove_old_files,
 )
+from models.regions import Region
 from tests.desk_fixtures import ask_export, form_token, sign_in
 from tests.test_ledgers import COURSE, class_of_three  # noqa: F401 (a fixture)
 from worker.exports import run_export_jobs
@@ -414,3 +416,114 @@ def test_a_job_whose_worker_died_is_taken_up_again(desk_client, sessions, clock)
     with sessions.begin() as db:
         again = claim_next_job(db, now=clock.now())
     assert again.id == first.id and again.status is ExportStatus.RUNNING
+
+
+# --- a province's deployment: the ledger of one county (issue 19) ---------------------------
+
+SHIZONG_CLASS = COURSE  # moved to 师宗县's 丹凤街道 by shizong_class below
+
+
+def ledger_names(client, services, job_url: str) -> tuple[str, list[str], list[str]]:
+    """Let the worker make the job's file; its name on the job's page, its title row and the
+    names of its trainees."""
+    assert run_export_jobs(services) == 1
+    status = client.get(job_url, headers=JSON).get_json()
+    assert status["status"] == "done", status
+    sheet = load_workbook(io.BytesIO(client.get(status["download"]).data)).active
+    names = sorted(row[2] for row in sheet.iter_rows(min_row=4, values_only=True))
+    return client.get(job_url).get_data(as_text=True), [sheet["A1"].value], names
+
+
+@pytest.fixture
+def shizong_class(second_county, class_of_three, classroom, sessions):  # noqa: F811
+    """Today's class (李春花, 王五, 赵六) held in 师宗县 and 孙七 in a class of 罗平县, all
+    starting in 2026Q4."""
+    classroom.enrol(OTHERS_CLAIMED_CLASS, "孙七", sex="M")
+    with sessions.begin() as db:
+        danfeng = db.scalar(select(Region.id).where(Region.code == "danfeng"))
+        db.scalar(select(Course).where(Course.code == SHIZONG_CLASS)).township_id = danfeng
+
+
+@pytest.mark.usefixtures("second_county")
+def test_a_province_s_form_offers_the_ledger_by_county(desk_client):
+    for role in (DeskRole.ADMIN, DeskRole.INSPECTOR):
+        page = desk_client(role).get("/admin/exports").get_data(as_text=True)
+        ledger = page.split('id="export-ledger"')[1].split('class="card"')[0]
+        assert 'name="county"' in ledger and '<option value="">全部县（市、区）</option>' in ledger
+        # By prefecture, in code order: 昆明市 (安宁市), then 曲靖市 (罗平县, 师宗县).
+        assert ledger.index('label="昆明市"') < ledger.index(">安宁市<") < ledger.index(
+            'label="曲靖市"') < ledger.index(">罗平县<") < ledger.index(">师宗县<")
+        assert page.count('name="county"') == 1  # the ledger only: no other export is by county
+
+
+def test_a_county_s_deployment_keeps_its_form_without_a_county_choice(desk_client):
+    page = desk_client(DeskRole.ADMIN).get("/admin/exports").get_data(as_text=True)
+    assert 'name="county"' not in page and "全部县" not in page
+
+
+@pytest.mark.usefixtures("shizong_class")
+def test_a_county_s_ledger_has_that_county_s_classes_only(desk_client, services, db):
+    client = desk_client(DeskRole.INSPECTOR)
+    asked = ask_export(client, "ledger", "2026Q4", county="shizong")
+    assert asked.status_code == 303, asked.get_data(as_text=True)
+    job_url = asked.headers["Location"]
+    job = db.get(ExportJob, int(job_url.rsplit("/", 1)[1]))
+    assert job.params == {"quarter": "2026Q4", "county": "shizong"}
+    page, title, names = ledger_names(client, services, job_url)
+    assert names == sorted(["李春花", "王五", "赵六"])
+    assert title[0].startswith("师宗县培训台账 2026Q4")
+    assert "培训台账_2026Q4_师宗县.xlsx" in page and "季度 2026Q4 · 师宗县" in page
+
+    page, title, names = ledger_names(
+        client, services, ask_export(client, "ledger", "2026Q4", county="luoping")
+        .headers["Location"])
+    assert names == ["孙七"] and "培训台账_2026Q4_罗平县.xlsx" in page
+    # "All counties", as the form's first choice sends it: every county, as before.
+    page, title, names = ledger_names(
+        client, services, ask_export(client, "ledger", "2026Q4", county="")
+        .headers["Location"])
+    assert len(names) == 4 and "培训台账_2026Q4.xlsx" in page
+    assert title[0].startswith("培训台账 2026Q4")
+
+    jobs = client.get("/admin/exports").get_data(as_text=True).split('id="jobs"')[1]
+    assert "2026Q4, 师宗县" in jobs and "2026Q4, 罗平县" in jobs
+    assert "2026Q4, 全部县（市、区）" in jobs
+
+
+@pytest.mark.usefixtures("second_county")
+@pytest.mark.parametrize(("kind", "value", "county", "words"), [
+    ("ledger", "2026Q4", "nowhere", "“nowhere”不是本系统中的县（市、区）"),
+    ("ledger", "2026Q4", "qujing", "“qujing”不是本系统中的县（市、区）"),  # a prefecture
+    ("ledger", "2026Q4", "danfeng", "“danfeng”不是本系统中的县（市、区）"),  # a township
+    ("ledger", "2026Q4", "shi\x00zong", "不是本系统中的县（市、区）"),
+    ("progress", "2026-11", "shizong", "该导出只按全部地区生成，不分县"),
+    ("class_record", OTHERS_CLASS, "shizong", "该导出只按全部地区生成，不分县"),
+])
+def test_a_county_that_is_not_one_is_refused_and_nothing_queued(desk_client, db, kind, value,
+                                                                county, words):
+    answer = ask_export(desk_client(DeskRole.ADMIN), kind, value, county=county)
+    assert answer.status_code == 400
+    assert words in answer.get_data(as_text=True)
+    assert jobs_count(db) == 0
+    assert db.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "export.queue")) == 0
+
+
+@pytest.mark.usefixtures("second_county")
+def test_the_county_refusal_is_in_the_clerk_s_language(desk_client, db):
+    client = desk_client(DeskRole.ADMIN)
+    client.get("/admin/exports?lang=en")  # remembered for the session
+    answer = ask_export(client, "ledger", "2026Q4", county="qujing")
+    assert answer.status_code == 400
+    assert "“qujing” is not a county of this deployment" in answer.get_data(as_text=True)
+    assert jobs_count(db) == 0
+
+
+@pytest.mark.usefixtures("second_county")
+def test_a_county_does_not_open_the_ledger_to_an_institution(desk_client, db):
+    # No desk role is held to one county; the ledger stays the admins' and inspectors' only.
+    institution = desk_client(DeskRole.INSTITUTION, institution_code="lp-zhongzhi")
+    assert 'name="county"' not in institution.get("/admin/exports").get_data(as_text=True)
+    answer = ask_export(institution, "ledger", "2026Q4", county="shizong")
+    assert answer.status_code == 403
+    assert jobs_count(db) == 0

@@ -5,8 +5,11 @@ opens it. The test plays the worker: it runs the worker's export step while the 
 from __future__ import annotations
 
 from openpyxl import load_workbook
+from sqlalchemy import select
 
+from models.catalogue import Course
 from models.desk import DeskRole
+from models.regions import Region
 from tests.desk_fixtures import DESK_PASSWORD
 from worker.exports import run_export_jobs
 
@@ -53,4 +56,49 @@ def test_a_clerk_makes_the_ledger_and_downloads_it(browser, server, services, ma
     names = [row[2] for row in ws.iter_rows(min_row=4, values_only=True)]
     assert "李春花" in names  # the demo's trainee, enrolled in today's class
     assert all(url.startswith(server.url + "/") for url in requests), requests
+    context.close()
+
+
+def test_a_province_s_clerk_chooses_a_county_s_ledger(browser, server, services, sessions,
+                                                     make_desk_user, second_county, tmp_path):
+    # Today's class, where the demo enrolled 李春花, is held in 师宗县's 丹凤街道.
+    with sessions.begin() as db:
+        danfeng = db.scalar(select(Region.id).where(Region.code == "danfeng"))
+        db.scalar(select(Course).where(Course.code == "lp-2026-today")).township_id = danfeng
+    clerk = make_desk_user(DeskRole.INSPECTOR, username="clerk-li")
+    context = browser.new_context(locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    page.goto(server.url + "/admin/login")
+    page.fill("input[name=username]", clerk.username)
+    page.fill("input[name=password]", DESK_PASSWORD)
+    page.click("#sign-in")
+    page.goto(server.url + "/admin/exports")
+
+    ledger = page.locator("#export-ledger")
+    county = ledger.get_by_label("县", exact=True)
+    assert county.is_visible()
+    assert county.locator("option:checked").inner_text() == "全部县（市、区）"
+    assert county.locator("optgroup").evaluate_all("gs => gs.map(g => g.label)") == [
+        "昆明市", "曲靖市"]
+    assert page.locator("select[name=county]").count() == 1  # the ledger's only
+    ledger.locator("select[name=value]").select_option("2026Q4")
+    county.select_option(label="师宗县")
+    ledger.get_by_role("button", name="生成文件").click()
+    page.wait_for_url("**/admin/exports/*")
+    assert "师宗县" in page.locator("main").inner_text()
+
+    with server.paused():
+        assert run_export_jobs(services) == 1
+    link = page.locator("#download")
+    link.wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "培训台账_2026Q4_师宗县.xlsx"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    ws = load_workbook(path).active
+    assert ws["A1"].value.startswith("师宗县培训台账 2026Q4")
+    names = [row[2] for row in ws.iter_rows(min_row=4, values_only=True)]
+    assert names == ["李春花"]  # 师宗县's one class and its one trainee, nothing of 罗平县
     context.close()

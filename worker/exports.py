@@ -39,6 +39,7 @@ from models.ledgers import (
 )
 from models.pii import Vault
 from models.progress import townships_under
+from models.regions import county
 from runtime.services import Services
 from worker.name import worker_name
 
@@ -148,9 +149,11 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     with services.sessions.begin() as db:
         # A province's deployment: one county's classes (params "county", a region code).
         townships = townships_under(db, spec.params.get("county"))
+        place = _county_name(db, spec, t)
         total = ledger_count(db, quarter=quarter, townships=townships)
     _moved(services, spec, done=0, total=total)
-    book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids)
+    book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids,
+                      county=place)
     after = (0, 0)
     try:
         while True:
@@ -166,8 +169,18 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     except BaseException:
         book.discard()
         raise
-    name = t._("Training ledger %(quarter)s", quarter=str(quarter))
+    name = (t._("Training ledger %(quarter)s %(county)s", quarter=str(quarter), county=place)
+            if place else t._("Training ledger %(quarter)s", quarter=str(quarter)))
     return f"{name}.xlsx", book.finish()
+
+
+def _county_name(db, spec: JobSpec, t: Translator) -> str | None:
+    """The name of the county the file is for, in the file's language; None: all of them."""
+    code = spec.params.get("county")
+    if not code:
+        return None
+    found = county(db, code)
+    return found.display_name(t.locale) if found else code
 
 
 def _build_class_record(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import Response, jsonify, redirect, request, send_file
+from sqlalchemy.orm import Session
 
 from locales import N_, Translator
 from models.desk import DeskRole, DeskUser
 from models.errors import CourseNotFound, DomainError, NotFound
 from models.export_jobs import (
     ALWAYS_FULL_IDS,
+    BY_COUNTY,
     FULL_IDS_POSSIBLE,
     FULL_IDS_ROLES,
     PARAMETER,
@@ -30,6 +32,7 @@ from models.export_jobs import (
     queue_export,
 )
 from models.ledgers import LedgerRefused, Month, Quarter, classes_to_export
+from models.regions import Region, counties_by_prefecture, county
 from runtime.services import current
 from webhooks.admin.auth import (
     current_desk_user,
@@ -41,6 +44,7 @@ from webhooks.admin.auth import (
     require_role,
 )
 from webhooks.admin.blueprint import bp
+from webhooks.admin.dashboard import Choice
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +92,10 @@ REFUSALS = {
                             "kept with the export and in the audit log.")),
     "not_claimed": (409, N_("Class %(course)s has no claim yet: its claim list exists once "
                             "the class is claimed.")),
+    "not_a_county": (400, N_("“%(value)s” is not a county of this deployment: choose a county "
+                             "from the list, or all of them.")),
+    "not_by_county": (400, N_("This export is made for the whole deployment, not county by "
+                              "county: choose it without a county.")),
 }
 
 
@@ -100,6 +108,15 @@ class KindChoice:
     offers_full_ids: bool  # the file may be asked for with full ID numbers
     asks_why: bool  # the file may carry full ID numbers: the form asks why they are needed
     is_always_full: bool  # the file always carries them: the reason is always required
+    by_county: bool  # a province's deployment may ask for one county's file
+
+
+@dataclass(frozen=True)
+class CountyGroup:
+    """A prefecture's counties, as one group of the county select."""
+
+    prefecture: str | None  # None: counties under no prefecture
+    counties: list[Choice]
 
 
 @bp.get("/exports")
@@ -125,6 +142,7 @@ def queue():
                                value=request.form.get("value", "")[:60],
                                with_full_ids=request.form.get("full_ids") == "1",
                                reason=request.form.get("reason", "")[:1000],
+                               county=request.form.get("county", "")[:60],
                                locale=desk_translator().locale, now=services.clock.now())
     except ExportRefused as refused:
         if refused.data["reason"] in ("role", "full_ids"):
@@ -150,7 +168,8 @@ def job_page(job_id: int):
     t = desk_translator()
     page = desk_page("admin/export_job.html", job=job, kind_name=t._(KIND_NAMES[job.kind]),
                      status_words=t._(STATUS_WORDS[job.status]),
-                     parameter=_parameter_words(job, t), failure=_failure(job, t))
+                     parameter=_parameter_words(job, _county_name(job, t.locale), t),
+                     failure=_failure(job, t))
     if not job.is_finished:
         # The browser reloads the page itself (no script, nothing for the CSP to allow).
         page.headers["Refresh"] = str(REFRESH_SECONDS)
@@ -187,8 +206,16 @@ def _exports_page(*, status: int = 200, error: str | None = None) -> Response:
     with services.sessions.begin() as db:
         classes = classes_to_export(db, institution_id=institution_scope())
         jobs = jobs_of(db, user=user)
+        groups = _county_groups(db, t.locale)
+    names = {choice.code: choice.name for group in groups for choice in group.counties}
+    # Only a deployment of more than one county chooses among them (as the dashboard's region
+    # filter).
+    many = len(names) > 1
     return desk_page("admin/exports.html", status=status, error=error,
                      kinds=_choices(user, t), classes=classes, quarters=_quarters(today),
+                     county_groups=groups if many else [],
+                     chosen_county=request.form.get("county", ""),
+                     job_for=lambda job: _job_for(job, names, many, t),
                      this_quarter=str(_quarter_of(today)), this_month=str(Month(
                          today.year, today.month)), jobs=jobs,
                      kind_names={k: t._(v) for k, v in KIND_NAMES.items()},
@@ -205,8 +232,28 @@ def _choices(user: DeskUser, t: Translator) -> list[KindChoice]:
                   and user.role in FULL_IDS_ROLES)
         always = kind in ALWAYS_FULL_IDS
         choices.append(KindChoice(kind, t._(KIND_NAMES[kind]), t._(KIND_HINTS[kind]),
-                                  PARAMETER[kind], offers, offers or always, always))
+                                  PARAMETER[kind], offers, offers or always, always,
+                                  kind in BY_COUNTY))
     return choices
+
+
+def _county_groups(db: Session, locale: str) -> list[CountyGroup]:
+    """The deployment's counties by prefecture, for the county select."""
+    return [CountyGroup(prefecture.display_name(locale) if prefecture else None,
+                        [Choice(row.code, row.display_name(locale)) for row in counties])
+            for prefecture, counties in counties_by_prefecture(db)]
+
+
+def _job_for(job: ExportJob, names: dict[str, str], many: bool, t: Translator) -> str:
+    """What a file of the list is for: its parameter, and in a deployment of many counties the
+    county (or all of them) for an export made by county."""
+    words = [str(job.params.get(PARAMETER[job.kind], ""))]
+    code = job.params.get("county")
+    if code:
+        words.append(names.get(code, code))
+    elif many and job.kind in BY_COUNTY:
+        words.append(t._("All counties"))
+    return ", ".join(words)
 
 
 def _quarter_of(day: date) -> Quarter:
@@ -247,12 +294,24 @@ def _not_found() -> Response:
                            "file is only for whoever asked for it."), status=404)
 
 
-def _parameter_words(job: ExportJob, t: Translator) -> str:
+def _county_name(job: ExportJob, locale: str) -> str | None:
+    """The name of the county a job's file is for; None for the whole deployment."""
+    code = job.params.get("county")
+    if not code:
+        return None
+    with current().sessions.begin() as db:
+        found: Region | None = county(db, code)
+        return found.display_name(locale) if found else code
+
+
+def _parameter_words(job: ExportJob, county_name: str | None, t: Translator) -> str:
     parameter = PARAMETER[job.kind]
     value = job.params.get(parameter, "")
     words = {"quarter": N_("Quarter %(value)s"), "month": N_("Month %(value)s"),
              "course": N_("Class %(value)s")}[parameter]
     text = t._(words, value=value)
+    if county_name:
+        text += " · " + county_name
     if job.with_full_ids:
         text += " · " + t._("full ID numbers and phones")
     return text
