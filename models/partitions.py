@@ -33,6 +33,10 @@ PARTITIONS_LOCK = 190_003  # the advisory lock key of making partitions (a worke
 # The conversion waits this long for the running transactions that hold audit_log, then gives
 # up having changed nothing (a writer stuck behind it would wait as long).
 LOCK_WAIT = "10s"
+# The worker moving rows out of DEFAULT: as long as the copy takes (not the app's 3 s a
+# statement, which a big DEFAULT would pass every round, so that it never emptied), but no
+# longer than this waiting for a lock, while the app's reads of DEFAULT would queue behind it.
+MOVE_LOCK_WAIT = "3s"
 
 
 @dataclass(frozen=True, order=True)
@@ -212,7 +216,7 @@ def _continue_after_max(db: Session, sequence: str) -> None:
 
 def keep_ahead(db: Session, *, now: datetime) -> list[str]:
     """Make the partitions of ``now``'s quarter and the AHEAD after it that are missing, and
-    those of quarters whose rows fell into DEFAULT (moved there out of DEFAULT); return the
+    those of quarters whose rows fell into DEFAULT (their rows moved there); return the
     partitions made. Nothing to do on SQLite or an audit_log not partitioned. Safe for any
     number of workers at once (an advisory lock, then a second look)."""
     if not is_partitioned(db):
@@ -222,6 +226,8 @@ def keep_ahead(db: Session, *, now: datetime) -> list[str]:
     db.execute(select(func.pg_advisory_xact_lock(PARTITIONS_LOCK)))
     stray = _in_default(db)
     if stray:
+        db.execute(text("SET LOCAL statement_timeout = 0"))
+        db.execute(text(f"SET LOCAL lock_timeout = '{MOVE_LOCK_WAIT}'"))
         logger.warning("%s rows of audit_log are in %s (%s): their quarters had no partition, "
                        "so the worker did not run ahead of them; moving them into their "
                        "quarters' partitions", sum(stray.values()), DEFAULT,
@@ -241,8 +247,10 @@ def _missing(db: Session, now: datetime) -> list[Quarter]:
 
 
 def _in_default(db: Session) -> dict[Quarter, int]:
-    """The quarters of the rows in DEFAULT, with their counts; {} (one index probe) when it is
-    empty, as it should be."""
+    """The quarters of the rows in DEFAULT, with their counts; {} (one probe) when it is
+    empty, as it should be, or no longer a partition (an operator detached it)."""
+    if DEFAULT not in partitions(db):
+        return {}
     if not db.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT})")):
         return {}
     rows = db.execute(text(
