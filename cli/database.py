@@ -1,4 +1,4 @@
-"""`flask db …`: the database schema."""
+"""`flask db …`: the database schema, and partitioning the audit log (a maintenance window)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,18 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask.cli import AppGroup
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
+from cli.terminal import LANGUAGES, language_option
+from locales import Translator, translator
+from models import partitions
+from models.partitions import Conversion, Outcome, partition_audit
 from runtime.config import PROJECT_ROOT
 from runtime.services import current
 
 logger = logging.getLogger(__name__)
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout passed
 
 
 def migrate(engine: Engine) -> None:
@@ -35,3 +42,37 @@ def db_upgrade() -> None:
     """Apply every migration not yet applied."""
     migrate(current().engine)
     click.echo("database is up to date")
+
+
+@group.command("partition-audit")
+@language_option("The language of the output.")
+def db_partition_audit(lang: str) -> None:
+    """PostgreSQL: turn audit_log into a table partitioned by quarter, in one transaction. It
+    locks the audit log while it copies it (an hour for 20 million rows): run it in a
+    maintenance window, the app and the worker stopped. Run again, it changes nothing."""
+    t = translator(LANGUAGES[lang])
+    services = current()
+    try:
+        with services.sessions.begin() as db:
+            done = partition_audit(db, now=services.clock.now())
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise click.ClickException(t._(
+            "The audit log is in use: a transaction held it for longer than %(wait)s. Nothing "
+            "was changed. Stop the app and the worker (a maintenance window), then run the "
+            "command again.", wait=partitions.LOCK_WAIT)) from None
+    click.echo(_said(done, t))
+
+
+def _said(done: Conversion, t: Translator) -> str:
+    if done.outcome is Outcome.NOT_POSTGRES:
+        return t._("Nothing to do: the audit log is partitioned on PostgreSQL only; on SQLite "
+                   "it stays one table. Nothing was changed.")
+    if done.outcome is Outcome.ALREADY:
+        return t._("The audit log is already partitioned by quarter. Nothing was changed.")
+    return t._("The audit log is now partitioned by quarter: %(rows)s rows copied into "
+               "%(count)s partitions, %(first)s to %(last)s, and %(default)s for rows of "
+               "quarters without one. The worker makes the next quarters' partitions ahead.",
+               rows=done.rows, count=len(done.made), first=done.made[0],
+               last=done.made[-2], default=done.made[-1])

@@ -1,6 +1,6 @@
 """The worker's periodic jobs, once a minute: vouchers that expire, holders to remind, job
-pushes, old export files to remove, follow-up rounds. Each is safe to run again at any time,
-by any number of workers."""
+pushes, old export files to remove, follow-up rounds, the audit log's partitions ahead. Each
+is safe to run again at any time, by any number of workers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from models.export_jobs import remove_old_files
 from models.followups import create_due_followups, queue_followup_questions
 from models.jobs import push_due_openings
 from models.outbox import PRUNE_CHUNK, prune_sent
+from models.partitions import keep_ahead
 from models.progress import recount_when_due, rollups_due
 from models.vouchers import expire_vouchers, remind_expiring
 from runtime.services import Services
@@ -44,7 +45,18 @@ def run_jobs(services: Services) -> dict[str, int]:
     done["outbox_pruned"] = prune_outbox(services, now)
     done["rollups_counted"] = count_rollups(services, now)
     done.update(follow_up(services, now))
+    # Last: it may wait on audit_log's lock, and fail (the next round tries again).
+    done["audit_partitions_made"] = keep_audit_partitions(services, now)
     return done
+
+
+def keep_audit_partitions(services: Services, now: datetime) -> int:
+    """On PostgreSQL with audit_log partitioned (`flask db partition-audit`): this quarter's
+    partition and the next two's, made when missing, and rows that fell into the DEFAULT
+    partition moved into their quarter's (models.partitions.keep_ahead). Every minute costs a
+    look at the catalogue and one probe of an empty partition."""
+    with services.sessions.begin() as db:
+        return len(keep_ahead(db, now=now))
 
 
 def count_rollups(services: Services, now: datetime) -> int:
