@@ -146,8 +146,8 @@ def partition_audit(db: Session, *, now: datetime) -> Conversion:
         return Conversion(Outcome.NOT_POSTGRES)
     if is_partitioned(db):  # done: not even a lock, which would hold the app's writes
         return Conversion(Outcome.ALREADY)
-    # A copy of millions of rows takes long (README: an hour for 20 million): no statement
-    # limit; but no endless wait for the lock either.
+    # A copy of millions of rows takes minutes (BENCHMARKS.md): no statement limit; but no
+    # endless wait for the lock either.
     db.execute(text("SET LOCAL statement_timeout = 0"))
     db.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
     # Every writer waits from here until the commit: no row is written to the old table after
