@@ -28,6 +28,13 @@ engine = app.extensions["peixun"].engine
 event.listen(engine, "before_cursor_execute",
              lambda _conn, _cur, sql, *_: trips.append(("sql", " ".join(sql.split())[:90])))
 event.listen(engine, "commit", lambda _conn: trips.append(("sql", "COMMIT")))
+# The sender's read goes on the process's kept connection (models.direct), which SQLAlchemy's
+# events do not see: counted here.
+direct = app.extensions["peixun"].direct
+_first = direct.first
+direct.first = lambda statement, params: (
+    trips.append(("sql", " ".join(str(statement).split())[:60] + "… (kept connection)")),
+    _first(statement, params))[1]
 # A checkout pings only a connection idle for over models.base.PING_AFTER_SECONDS (one more
 # round trip then); counted here as a checkout.
 event.listen(engine.pool, "checkout", lambda *_: trips.append(("sql", "(pool checkout)")))

@@ -13,7 +13,9 @@ usual cost."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,29 +26,38 @@ logger = logging.getLogger(__name__)
 
 
 class DirectReads:
-    """The first row of a prepared SELECT, as a dict of its columns' keys. Thread-safe: psycopg
-    serializes statements on one connection, and a statement here takes a fraction of a
-    millisecond. A connection found dead (the database restarted) is replaced and the statement
-    tried once more, as models.base.read does for the Session path."""
+    """The first row of a prepared SELECT, as a dict of its columns' keys. Threads of a process
+    share the one connection (psycopg serializes its statements; one takes a fraction of a
+    millisecond). A connection found broken (the database restarted, the backend was killed)
+    is replaced and the statement tried once more, as models.base.read does for the Session
+    path; a statement that failed on a sound connection (its statement timeout) is not."""
 
     def __init__(self, bind: Engine | Connection) -> None:
         self._bind = bind
         self._is_direct = isinstance(bind, Engine) and bind.dialect.driver == "psycopg"
         self._lock = threading.Lock()
         self._connection: Any = None  # the psycopg connection, detached from the pool
+        self._pid = os.getpid()  # the process that opened it
         self._prepared: dict[int, _Prepared] = {}
         if self._is_direct:
-            event.listen(bind, "engine_disposed", lambda _engine: self.close())
+            # Weakly: an engine outlives the many apps a test run makes on it.
+            reads = weakref.ref(self)
+            event.listen(bind, "engine_disposed",
+                         lambda _engine: (reads() or _Gone).close())
 
     def first(self, statement: Select, params: Mapping[str, Any]) -> dict[str, Any] | None:
         if not self._is_direct:
             return self._through_core(statement, params)
         prepared = self._prepare(statement)
+        connection = self._kept()
         try:
-            return prepared.first(self._kept(), params)
-        except self._bind.dialect.loaded_dbapi.OperationalError:
-            logger.warning("the kept connection failed: a new one, and the read once more")
-            self.close()
+            return prepared.first(connection, params)
+        except self._bind.dialect.loaded_dbapi.OperationalError as error:
+            if not connection.broken:
+                raise  # a statement timeout: the connection is sound, the read is not retried
+            logger.warning("the kept connection broke (%s): a new one, and the read once more",
+                           type(error).__name__)
+            self._forget(connection)
         return prepared.first(self._kept(), params)
 
     def _through_core(self, statement: Select, params: Mapping[str, Any]
@@ -60,12 +71,30 @@ class DirectReads:
 
     def close(self) -> None:
         with self._lock:
-            connection, self._connection = self._connection, None
+            connection = self._connection
         if connection is not None:
-            connection.close()
+            self._forget(connection)
+
+    def _forget(self, connection: Any) -> None:
+        """Close this connection, unless another thread has already put a new one in its place
+        (closing that one would leave the thread using it waiting for ever), or it belongs to
+        the parent process (closing it would end the parent's session on the shared socket)."""
+        with self._lock:
+            if self._connection is not connection:
+                return
+            self._connection = None
+            if self._pid != os.getpid():
+                _INHERITED.append(connection)  # never closed, never collected, here
+                return
+        connection.close()
 
     def _kept(self) -> Any:
         with self._lock:
+            if self._pid != os.getpid():
+                # Opened before a fork (gunicorn --preload): the parent's, not this process's.
+                if self._connection is not None:
+                    _INHERITED.append(self._connection)
+                self._connection, self._pid = None, os.getpid()
             if self._connection is None or self._connection.closed:
                 # From the engine's pool, so its connect arguments (the statement timeout) and
                 # events apply; detached, so it is not counted against the pool and is closed,
@@ -86,6 +115,19 @@ class DirectReads:
         return prepared
 
 
+class _Gone:
+    """What a disposed engine's listener closes when its reads were already collected."""
+
+    @staticmethod
+    def close() -> None:
+        return None
+
+
+# Connections a forked child inherited: kept referenced so that collecting one never sends
+# the server a goodbye on the socket the parent still uses.
+_INHERITED: list[Any] = []
+
+
 class _Prepared:
     """A SELECT compiled for the engine's dialect once, with its columns' result processors."""
 
@@ -93,10 +135,13 @@ class _Prepared:
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         for bind in compiled.binds.values():
-            # Parameters go to the driver as they are: a type that converts them (a UTC
-            # datetime) would need SQLAlchemy's bind processing, which this path skips.
+            # Parameters go to the driver as the caller gives them: a type that converts them
+            # (a UTC datetime) would need SQLAlchemy's bind processing, and a value the
+            # statement carries itself (a literal, a LIMIT, an IN list) would not be sent.
             if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
                 raise ValueError(f"{bind.key}: a parameter that needs conversion")
+            if bind.value is not None or bind.callable is not None or bind.expanding:
+                raise ValueError(f"{bind.key}: a value the statement carries; bind it by name")
         self._statement = statement  # keeps id(statement) from being reused while cached
         self._sql = compiled.string
         self._dialect = dialect

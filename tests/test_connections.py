@@ -3,13 +3,16 @@ trip each message), yet a dead one never costs a person their answer."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Float, bindparam, func, select, text
 
-from models.base import PING_AFTER_SECONDS, make_engine, make_sessionmaker, read
+from models.base import PING_AFTER_SECONDS, STATEMENT_SECONDS, make_engine, make_sessionmaker, read
 from models.direct import DirectReads
 from models.persons import Person, recognize
 from tests.conftest import POSTGRES_URL, _unavailable
@@ -97,11 +100,76 @@ def test_a_kept_connection_killed_is_replaced_and_the_read_made_again(engine):
     assert reads.first(PID, {})["pid"] != first
 
 
+def test_threads_reading_through_a_restart_all_get_their_answer(engine):
+    """Threads of one process (the threaded dev server, gunicorn's gthread) share the kept
+    connection. When it dies under them, each failed read is made again on the one new
+    connection; none closes the new one under another, whose read would then wait for ever."""
+    reads = DirectReads(engine)
+    first = reads.first(PID, {})["pid"]
+    seen: set[int] = set()
+    failures: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(150):
+                seen.add(reads.first(PID, {})["pid"])
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    _kill(first)
+    for thread in threads:
+        thread.join(timeout=20)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not failures
+    assert len(seen - {first}) == 1  # one new connection, shared again
+    reads.close()
+
+
+def test_a_read_past_its_statement_limit_fails_and_keeps_the_connection(engine):
+    """A statement timeout is the read's failure, not the connection's: it is not made again
+    (another 3 s), and the connection stays for the next message."""
+    reads = DirectReads(engine)
+    kept = reads.first(PID, {})["pid"]
+    sleep = select(func.pg_sleep(bindparam("seconds", type_=Float)))
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        reads.first(sleep, {"seconds": STATEMENT_SECONDS + 1})
+    assert reads.first(PID, {})["pid"] == kept
+    reads.close()
+
+
+def test_a_process_forked_after_the_first_read_opens_its_own_connection(engine):
+    """With gunicorn's --preload the connection may be opened before the fork: the child opens
+    its own, and neither its reads nor its exit end the parent's session."""
+    reads = DirectReads(engine)
+    parent = reads.first(PID, {})["pid"]
+    child = os.fork()
+    if child == 0:  # the child: its own connection, then gone without closing the parent's
+        try:
+            os._exit(0 if reads.first(PID, {})["pid"] != parent else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    time.sleep(0.2)
+    assert reads.first(PID, {})["pid"] == parent
+    reads.close()
+
+
 def test_the_kept_connection_is_closed_with_its_engine(engine):
     reads = DirectReads(engine)
     kept = reads.first(PID, {})["pid"]
     engine.dispose()
     assert _state_of(kept) is None
+
+
+def test_a_statement_carrying_its_own_values_is_refused(engine):
+    """Only the caller's parameters reach the driver: a value written into the statement (a
+    LIMIT, a literal) would be missing there, so such a statement is refused when prepared."""
+    with pytest.raises(ValueError, match="bind it by name"):
+        DirectReads(engine).first(select(Person.id).limit(1), {})
 
 
 def test_a_statement_whose_parameter_needs_converting_is_refused(engine):
@@ -130,3 +198,4 @@ def test_the_sender_read_directly_is_the_person_the_orm_loads(stack):
         assert {key: _typed(getattr(read, key)) for key in columns} == {
             key: _typed(getattr(person, key)) for key in columns}
         assert read.is_registered == person.is_registered
+    reads.close()
