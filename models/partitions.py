@@ -33,10 +33,11 @@ PARTITIONS_LOCK = 190_003  # the advisory lock key of making partitions (a worke
 # The conversion waits this long for the running transactions that hold audit_log, then gives
 # up having changed nothing (a writer stuck behind it would wait as long).
 LOCK_WAIT = "10s"
-# The worker moving rows out of DEFAULT: as long as the copy takes (not the app's 3 s a
-# statement, which a big DEFAULT would pass every round, so that it never emptied), but no
-# longer than this waiting for a lock, while the app's reads of DEFAULT would queue behind it.
-MOVE_LOCK_WAIT = "3s"
+# The worker making a partition: as long as moving DEFAULT's stray rows takes (not the app's
+# 3 s a statement, which a big DEFAULT would pass every round, so that it never emptied), but
+# no longer than this waiting for a lock: the app's writers of audit_log, persons and
+# desk_users would queue behind it. It tries again next round.
+WORKER_LOCK_WAIT = "500ms"
 
 
 @dataclass(frozen=True, order=True)
@@ -214,31 +215,45 @@ def _continue_after_max(db: Session, sequence: str) -> None:
 # --- the worker: partitions ahead ---------------------------------------------------------
 
 
-def keep_ahead(db: Session, *, now: datetime) -> list[str]:
-    """Make the partitions of ``now``'s quarter and the AHEAD after it that are missing, and
-    those of quarters whose rows fell into DEFAULT (their rows moved there); return the
-    partitions made. Nothing to do on SQLite or an audit_log not partitioned. Safe for any
-    number of workers at once (an advisory lock, then a second look)."""
+def quarters_to_make(db: Session, *, now: datetime) -> list[Quarter]:
+    """The quarters whose partition the worker should make: ``now``'s and the AHEAD after it
+    that are missing, and those of rows that fell into DEFAULT (warned of: the worker did not
+    run ahead of them). [] on SQLite or an audit_log not partitioned; one probe of the empty
+    DEFAULT otherwise."""
     if not is_partitioned(db):
         return []
-    if not _missing(db, now) and not _in_default(db):
-        return []
-    db.execute(select(func.pg_advisory_xact_lock(PARTITIONS_LOCK)))
-    stray = _in_default(db)
-    if stray:
+    wanted = set(_missing(db, now))
+    if _default_has_rows(db):
+        # Counting a big DEFAULT by quarter takes as long as it takes; nobody waits on it.
         db.execute(text("SET LOCAL statement_timeout = 0"))
-        db.execute(text(f"SET LOCAL lock_timeout = '{MOVE_LOCK_WAIT}'"))
+        stray = _in_default(db)
         logger.warning("%s rows of audit_log are in %s (%s): their quarters had no partition, "
                        "so the worker did not run ahead of them; moving them into their "
                        "quarters' partitions", sum(stray.values()), DEFAULT,
                        ", ".join(q.name for q in sorted(stray)))
-    made = []
-    for quarter in sorted(set(_missing(db, now)) | set(stray)):
-        _attach(db, quarter)
-        made.append(quarter.name)
-    if made:
-        logger.info("audit_log partitions made: %s", ", ".join(made))
-    return made
+        wanted |= set(stray)
+    return sorted(wanted)
+
+
+def make_partition(db: Session, quarter: Quarter) -> bool:
+    """The quarter's partition, made in the caller's transaction, which should hold nothing
+    else and end at once: attaching locks DEFAULT, and persons and desk_users (the foreign keys
+    it copies) against writes, until the commit. Two workers at once: the second waits (an
+    advisory lock), then finds it made. False when it is there already, or a table of its name
+    is (a detached quarter not yet dropped after its archive: README)."""
+    db.execute(select(func.pg_advisory_xact_lock(PARTITIONS_LOCK)))
+    if db.scalar(text("SELECT to_regclass(:name)"), {"name": quarter.name}) is not None:
+        if quarter.name not in partitions(db):
+            logger.warning("%s exists but is not a partition of audit_log (detached for its "
+                           "archive?): drop it once its dump is kept", quarter.name)
+        return False
+    # Moving a quarter's stray rows out of DEFAULT takes as long as it takes; but the locks
+    # are not waited for long, which would queue the app's writers behind this: next round.
+    db.execute(text("SET LOCAL statement_timeout = 0"))
+    db.execute(text(f"SET LOCAL lock_timeout = '{WORKER_LOCK_WAIT}'"))
+    _attach(db, quarter)
+    logger.info("audit_log partition made: %s", quarter.name)
+    return True
 
 
 def _missing(db: Session, now: datetime) -> list[Quarter]:
@@ -246,13 +261,16 @@ def _missing(db: Session, now: datetime) -> list[Quarter]:
     return [q for q in ahead(now) if q.name not in existing]
 
 
-def _in_default(db: Session) -> dict[Quarter, int]:
-    """The quarters of the rows in DEFAULT, with their counts; {} (one probe) when it is
-    empty, as it should be, or no longer a partition (an operator detached it)."""
+def _default_has_rows(db: Session) -> bool:
+    """Whether DEFAULT holds rows (it should not); False when it is no longer a partition (an
+    operator detached it)."""
     if DEFAULT not in partitions(db):
-        return {}
-    if not db.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT})")):
-        return {}
+        return False
+    return bool(db.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT})")))
+
+
+def _in_default(db: Session) -> dict[Quarter, int]:
+    """The quarters of the rows in DEFAULT, with their counts."""
     rows = db.execute(text(
         f"SELECT date_trunc('quarter', at AT TIME ZONE :zone), count(*) FROM {DEFAULT} "
         f"GROUP BY 1"), {"zone": str(LOCAL_TZ)})

@@ -5,6 +5,7 @@ is safe to run again at any time, by any number of workers."""
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 
 from models.base import statement_budget
@@ -12,7 +13,7 @@ from models.export_jobs import remove_old_files
 from models.followups import create_due_followups, queue_followup_questions
 from models.jobs import push_due_openings
 from models.outbox import PRUNE_CHUNK, prune_sent
-from models.partitions import keep_ahead
+from models.partitions import make_partition, quarters_to_make
 from models.progress import recount_when_due, rollups_due
 from models.vouchers import expire_vouchers, remind_expiring
 from runtime.services import Services
@@ -29,6 +30,8 @@ PUSH_CHUNKS = 10
 # limit it was cancelled every round and the province's dashboard never had its counts.
 # Nobody waits on it, and readers see the last count until it commits.
 ROLLUP_SECONDS = 600
+# How often the counting thread looks for a year due (models.progress.ROLLUP_EVERY).
+COUNTS_EVERY_SECONDS = 60.0
 
 
 def run_jobs(services: Services) -> dict[str, int]:
@@ -43,7 +46,6 @@ def run_jobs(services: Services) -> dict[str, int]:
     with services.sessions.begin() as db:
         done["export_files_removed"] = remove_old_files(db, now=now)
     done["outbox_pruned"] = prune_outbox(services, now)
-    done["rollups_counted"] = count_rollups(services, now)
     done.update(follow_up(services, now))
     # Last: it may wait on audit_log's lock, and fail (the next round tries again).
     done["audit_partitions_made"] = keep_audit_partitions(services, now)
@@ -52,22 +54,44 @@ def run_jobs(services: Services) -> dict[str, int]:
 
 def keep_audit_partitions(services: Services, now: datetime) -> int:
     """On PostgreSQL with audit_log partitioned (`flask db partition-audit`): this quarter's
-    partition and the next two's, made when missing, and rows that fell into the DEFAULT
-    partition moved into their quarter's (models.partitions.keep_ahead). Every minute costs a
-    look at the catalogue and one probe of an empty partition."""
+    partition and the next two's, made when missing, and those of rows that fell into the
+    DEFAULT partition (moved into them). Each in a transaction of its own, short: making one
+    locks writers of persons out until it commits. Every minute otherwise costs a look at the
+    catalogue and one probe of the empty DEFAULT."""
     with services.sessions.begin() as db:
-        return len(keep_ahead(db, now=now))
+        quarters = quarters_to_make(db, now=now)
+    made = 0
+    for quarter in quarters:
+        with services.sessions.begin() as db:
+            made += make_partition(db, quarter)
+    return made
+
+
+def run_counts(services: Services, stop: threading.Event,
+               every_seconds: float = COUNTS_EVERY_SECONDS) -> None:
+    """Count a province's years ahead until ``stop`` is set, in a thread of its own: a year
+    takes tens of seconds, which the sending of messages must not wait for."""
+    while not stop.is_set():
+        try:
+            counted = count_rollups(services, services.clock.now())
+            if counted:
+                logger.info("dashboard counts: %s years counted ahead", counted)
+        except Exception:
+            logger.exception("dashboard count failed")
+        stop.wait(every_seconds)
 
 
 def count_rollups(services: Services, now: datetime) -> int:
     """A province's years of dashboard counts, counted ahead (models.progress.refresh_rollup),
-    a year a transaction, every ROLLUP_EVERY."""
+    a year a transaction, every ROLLUP_EVERY; a year another worker is counting is left to it.
+    Returns the years counted."""
     with services.sessions.begin() as db:
         years = rollups_due(db, now=now)
+    counted = 0
     for year in years:
         with statement_budget(ROLLUP_SECONDS), services.sessions.begin() as db:
-            recount_when_due(db, now=now, year=year)
-    return len(years)
+            counted += recount_when_due(db, now=now, year=year) is not None
+    return counted
 
 
 def prune_outbox(services: Services, now: datetime) -> int:
