@@ -199,8 +199,6 @@ def cpu_split(times: os.times_result, thread: resource.struct_rusage, count: int
 
 
 def main() -> None:
-    import os
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--senders", type=int, default=2000)

@@ -49,8 +49,8 @@ STATE_SECONDS = 24 * 3600
 
 class Turn:
     def __init__(self, *, openid: str, sessions: Transactions, direct: DirectReads, kv: Redis,
-                 clock: Clock,
-                 vault: Vault, voucher_codes: RotatingCode, class_codes: RotatingCode,
+                 clock: Clock, vault: Vault, voucher_codes: RotatingCode,
+                 class_codes: RotatingCode,
                  dialogue_seconds: int, base_url: str, secret_key: str,
                  shared: MutableMapping | None = None,
                  state: conversation.State | None = None,

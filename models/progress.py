@@ -586,15 +586,24 @@ def refresh_rollup(db: Session, *, now: datetime, year: int, least: int = ROLLUP
     return db.scalar(select(func.count(ProgressCount.id)).where(ProgressCount.year == year))
 
 
-def recount_when_due(db: Session, *, now: datetime, year: int) -> int:
-    """The worker's round for one year: count it again unless another worker just did (workers
-    wait for each other here); return the lines written."""
-    _lock_rollup(db, year)
+def recount_when_due(db: Session, *, now: datetime, year: int) -> int | None:
+    """The worker's round for one year: count it again unless another worker is counting it
+    (None: left to that one, not waited for) or just did (0); return the lines written."""
+    if not _try_lock_rollup(db, year):
+        return None
     counted = db.scalar(select(func.max(ProgressCount.counted_at))
                         .where(ProgressCount.year == year))
     if counted is not None and counted > now - ROLLUP_EVERY:
         return 0
     return refresh_rollup(db, now=now, year=year)
+
+
+def _try_lock_rollup(db: Session, year: int) -> bool:
+    """The year's count lock if free (held to the end of the transaction, and taken again by
+    refresh_rollup, which is no wait then); True on SQLite (one writer at a time anyway)."""
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(db.scalar(select(func.pg_try_advisory_xact_lock(ROLLUP_LOCK, year))))
 
 
 def _lock_rollup(db: Session, year: int) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from documents.claim_sheet import claim_workbook
 from documents.class_record import class_record_workbook
 from documents.ledger import LedgerBook
@@ -174,7 +176,7 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     return f"{name}.xlsx", book.finish()
 
 
-def _county_name(db, spec: JobSpec, t: Translator) -> str | None:
+def _county_name(db: Session, spec: JobSpec, t: Translator) -> str | None:
     """The name of the county the file is for, in the file's language; None: all of them."""
     code = spec.params.get("county")
     if not code:
