@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -188,6 +189,28 @@ def print_profile(profile: cProfile.Profile, count: int, top: int) -> None:
         print(out.getvalue())
 
 
+class FullCollections:
+    """The cyclic collector's full (oldest generation) collections while messages are timed:
+    each stops the process, and every request queued behind it waits it out."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+        gc.callbacks.append(self._seen)
+
+    def _seen(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def stop(self) -> str:
+        gc.callbacks.remove(self._seen)
+        longest = max(self.pauses, default=0.0)
+        return (f"  full collections: {len(self.pauses)}, the longest {1000 * longest:.1f} ms "
+                f"({gc.get_freeze_count():,} objects frozen at the start)")
+
+
 def cpu_split(times: os.times_result, thread: resource.struct_rusage, count: int) -> str:
     """The loop's CPU a message split three ways: user and system time of the process, and
     the part spent by threads other than the one serving (a renewer, a warm-up)."""
@@ -250,6 +273,7 @@ def main() -> None:
     # CPU time, not wall time: waiting on a socket costs the machine nothing.
     profile = None if args.no_profile else cProfile.Profile(time.process_time)
     wall = cpu = 0.0
+    pauses = FullCollections()
     times, thread = os.times(), resource.getrusage(resource.RUSAGE_THREAD)
     for n, (_, environ) in enumerate(environs):
         if before:
@@ -268,6 +292,7 @@ def main() -> None:
           f"{1000 * wall / args.count:.3f} ms wall a message"
           + (" (under cProfile)" if profile else ""))
     print(cpu_split(times, thread, args.count))
+    print(pauses.stop())
     if profile:
         print_profile(profile, args.count, args.top)
 
