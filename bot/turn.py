@@ -88,6 +88,11 @@ class Turn:
         PostgreSQL without BEGIN and COMMIT, two round trips fewer."""
         return read(self._sessions, operation, **kwargs)
 
+    def read_kept(self, operation: Callable[..., T], **kwargs) -> T:
+        """Run a read of one prepared statement on the process's kept connection
+        (models.direct): no Session, no transaction; for what every message reads."""
+        return operation(self._direct, **kwargs)
+
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """An answer that is the same for everyone who asks it this way and may be a few
         seconds old; kept per process (see runtime.services.SHARED_SECONDS)."""
@@ -106,7 +111,7 @@ class Turn:
 
     def meet(self) -> Person:
         # Nearly every message is from someone seen within the hour: one read, no write.
-        self.person = (recognize(self._direct, openid=self.openid, now=self.now())
+        self.person = (self.read_kept(recognize, openid=self.openid, now=self.now())
                        or self.run(meet, openid=self.openid, now=self.now()))
         self.speak(self.person.locale)
         return self.person

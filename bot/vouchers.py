@@ -124,7 +124,7 @@ def _course_name(turn: Turn, course_id: int) -> str:
 
 
 def my_vouchers(turn: Turn, intent: Intent) -> Reply:
-    vouchers = turn.read(vouchers_held, person_id=turn.person.id)  # one statement
+    vouchers = turn.read_kept(vouchers_held, person_id=turn.person.id)  # one statement
     t = turn.t
     if not vouchers:
         return with_menu(turn, t._("You have no training voucher yet. Reply “课程”, pick a "

@@ -26,11 +26,12 @@ logger = logging.getLogger(__name__)
 
 
 class DirectReads:
-    """The first row of a prepared SELECT, as a dict of its columns' keys. Threads of a process
-    share the one connection (psycopg serializes its statements; one takes a fraction of a
-    millisecond). A connection found broken (the database restarted, the backend was killed)
-    is replaced and the statement tried once more, as models.base.read does for the Session
-    path; a statement that failed on a sound connection (its statement timeout) is not."""
+    """The rows of a prepared SELECT (or its first), as dicts of their columns' keys. Threads
+    of a process share the one connection (psycopg serializes its statements; one takes a
+    fraction of a millisecond). A connection found broken (the database restarted, the backend
+    was killed) is replaced and the statement tried once more, as models.base.read does for
+    the Session path; a statement that failed on a sound connection (its statement timeout) is
+    not."""
 
     def __init__(self, bind: Engine | Connection) -> None:
         self._bind = bind
@@ -46,28 +47,36 @@ class DirectReads:
                          lambda _engine: (reads() or _Gone).close())
 
     def first(self, statement: Select, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        rows = self.all(statement, params, first_only=True)
+        return rows[0] if rows else None
+
+    def all(self, statement: Select, params: Mapping[str, Any], *,
+            first_only: bool = False) -> list[dict[str, Any]]:
+        """Every row of the statement (or only its first), as dicts of its columns' keys."""
         if not self._is_direct:
-            return self._through_core(statement, params)
+            return self._through_core(statement, params, first_only)
         prepared = self._prepare(statement)
         connection = self._kept()
         try:
-            return prepared.first(connection, params)
+            return prepared.rows(connection, params, first_only)
         except self._bind.dialect.loaded_dbapi.OperationalError as error:
             if not connection.broken:
                 raise  # a statement timeout: the connection is sound, the read is not retried
             logger.warning("the kept connection broke (%s): a new one, and the read once more",
                            type(error).__name__)
             self._forget(connection)
-        return prepared.first(self._kept(), params)
+        return prepared.rows(self._kept(), params, first_only)
 
-    def _through_core(self, statement: Select, params: Mapping[str, Any]
-                      ) -> dict[str, Any] | None:
+    def _through_core(self, statement: Select, params: Mapping[str, Any],
+                      first_only: bool) -> list[dict[str, Any]]:
         if isinstance(self._bind, Connection):
-            row = self._bind.execute(statement, dict(params)).first()
+            result = self._bind.execute(statement, dict(params))
+            rows = result.fetchmany(1) if first_only else result.all()
         else:
             with self._bind.connect() as connection:
-                row = connection.execute(statement, dict(params)).first()
-        return None if row is None else dict(row._mapping)
+                result = connection.execute(statement, dict(params))
+                rows = result.fetchmany(1) if first_only else result.all()
+        return [dict(row._mapping) for row in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -149,16 +158,18 @@ class _Prepared:
         self._keys = [column.key for column in self._columns]
         self._processors: list[Callable[[Any], Any] | None] | None = None
 
-    def first(self, connection: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    def rows(self, connection: Any, params: Mapping[str, Any],
+             first_only: bool) -> list[dict[str, Any]]:
         cursor = connection.execute(self._sql, params)
-        row = cursor.fetchone()
-        if row is None:
-            return None
+        rows = cursor.fetchmany(1) if first_only else cursor.fetchall()
+        if not rows:
+            return []
         if self._processors is None:
             # As a Core result does: each column's processor for the type the server sent.
             self._processors = [
                 column.type.dialect_impl(self._dialect).result_processor(
                     self._dialect, description.type_code)
                 for column, description in zip(self._columns, cursor.description, strict=True)]
-        return {key: value if process is None else process(value)
-                for key, value, process in zip(self._keys, row, self._processors, strict=True)}
+        return [{key: value if process is None else process(value)
+                 for key, value, process in zip(self._keys, row, self._processors, strict=True)}
+                for row in rows]

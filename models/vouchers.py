@@ -23,6 +23,7 @@ from models.basis import cite
 from models.catalogue import Course, CourseStatus, Institution, InstitutionStatus
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
+from models.direct import DirectReads
 from models.errors import (
     ClaimRefused,
     GracePeriodOver,
@@ -327,15 +328,14 @@ def _held_statement():
             .order_by(vouchers.c.claimed_at.desc()))
 
 
-# Built once: its SQL and cache key are computed once per process (as models.persons does).
+# Built once: compiled once per process by models.direct (as models.persons does).
 _HELD = _held_statement()
 
 
-def vouchers_held(db: Session, *, person_id: int) -> list[HeldVoucher]:
-    """The holder's vouchers, newest first, in one Core statement (no ORM loading); as
-    vouchers_of, for the list only. Needs no transaction (models.base.single_read)."""
-    return [HeldVoucher(**row._mapping)
-            for row in db.connection().execute(_HELD, {"person_id": person_id})]
+def vouchers_held(reads: DirectReads, *, person_id: int) -> list[HeldVoucher]:
+    """The holder's vouchers, newest first, in one statement on the process's kept connection
+    (models.direct: no Session, no ORM loading); as vouchers_of, for the list only."""
+    return [HeldVoucher(**values) for values in reads.all(_HELD, {"person_id": person_id})]
 
 
 def holder_voucher(db: Session, *, voucher_id: int, person_id: int) -> Voucher:

@@ -15,6 +15,7 @@ from sqlalchemy import Float, bindparam, func, select, text
 from models.base import PING_AFTER_SECONDS, STATEMENT_SECONDS, make_engine, make_sessionmaker, read
 from models.direct import DirectReads
 from models.persons import Person, recognize
+from models.vouchers import Voucher, VoucherStatus, vouchers_held
 from tests.conftest import POSTGRES_URL, _unavailable
 
 
@@ -198,4 +199,24 @@ def test_the_sender_read_directly_is_the_person_the_orm_loads(stack):
         assert {key: _typed(getattr(read, key)) for key in columns} == {
             key: _typed(getattr(person, key)) for key in columns}
         assert read.is_registered == person.is_registered
+    reads.close()
+
+
+def test_a_holders_vouchers_read_directly_are_the_ones_the_orm_loads(stack):
+    """我的培训券 reads every row of its statement on the kept connection: each demo holder's
+    vouchers, newest first, with their statuses as enums and their courses' names."""
+    reads = DirectReads(stack.engine)
+    with make_sessionmaker(stack.engine)() as db:
+        holders = db.scalars(select(Person).join(Voucher, Voucher.person_id == Person.id)
+                             .distinct()).all()
+        expected = {person.id: [
+            (v.id, v.number, v.status, v.course.name, v.course.name_en)
+            for v in db.scalars(select(Voucher).where(Voucher.person_id == person.id)
+                                .order_by(Voucher.claimed_at.desc()))] for person in holders}
+    assert any(expected.values())  # the demo has a holder
+    for person_id, rows in expected.items():
+        held = vouchers_held(reads, person_id=person_id)
+        assert [(h.id, h.number, h.status, h.course_name, h.course_name_en)
+                for h in held] == rows
+        assert all(isinstance(h.status, VoucherStatus) for h in held)
     reads.close()
