@@ -66,6 +66,15 @@ def county(db: Session, code: str) -> Region | None:
                                           Region.level == RegionLevel.COUNTY))
 
 
+def county_name(db: Session, code: str | None, locale: str) -> str | None:
+    """The name of the county an export is for (its params' "county"), in ``locale``; None for
+    the whole deployment; the code itself if no county has it any more."""
+    if not code:
+        return None
+    found = county(db, code)
+    return found.display_name(locale) if found else code
+
+
 def counties_by_prefecture(db: Session) -> list[tuple[Region | None, list[Region]]]:
     """The deployment's counties under their prefectures, both in code order (a region code
     list's own order: GB/T 2260's numbers, or the slugs' pinyin); a county with no prefecture

@@ -5,6 +5,7 @@ opens it. The test plays the worker: it runs the worker's export step while the 
 from __future__ import annotations
 
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
 from models.catalogue import Course
@@ -14,6 +15,21 @@ from tests.desk_fixtures import DESK_PASSWORD
 from worker.exports import run_export_jobs
 
 PAGE_WAIT_MS = 20_000  # generous: the page reloads itself every 2 seconds
+
+
+def _made_and_downloaded(page, server, services, tmp_path) -> tuple[str, Worksheet]:
+    """The test plays the worker while the job's page polls, then clicks the download link
+    the page shows once the file is made: the file's name, and its sheet."""
+    with server.paused():  # the worker's step, between two of the page's reloads
+        assert run_export_jobs(services) == 1
+    link = page.locator("#download")
+    link.wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    return download.suggested_filename, load_workbook(path).active
 
 
 def test_a_clerk_makes_the_ledger_and_downloads_it(browser, server, services, make_desk_user,
@@ -38,19 +54,9 @@ def test_a_clerk_makes_the_ledger_and_downloads_it(browser, server, services, ma
     assert page.locator("#status").inner_text() == "排队中"
     assert page.locator("#progress").is_visible()
 
-    with server.paused():  # the worker's step, between two of the page's reloads
-        assert run_export_jobs(services) == 1
-    link = page.locator("#download")
-    link.wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    filename, ws = _made_and_downloaded(page, server, services, tmp_path)
     assert page.locator("#status").inner_text() == "已完成"
-    with page.expect_download() as info:
-        link.click()
-    download = info.value
-    assert download.suggested_filename == "培训台账_2026Q4.xlsx"
-    path = tmp_path / download.suggested_filename
-    download.save_as(path)
-
-    ws = load_workbook(path).active
+    assert filename == "培训台账_2026Q4.xlsx"
     assert ws["A1"].value.startswith("培训台账 2026Q4")
     assert [c.value for c in ws[3]][:4] == ["序号", "券号", "姓名", "身份证号（脱敏）"]
     names = [row[2] for row in ws.iter_rows(min_row=4, values_only=True)]
@@ -87,17 +93,8 @@ def test_a_province_s_clerk_chooses_a_county_s_ledger(browser, server, services,
     page.wait_for_url("**/admin/exports/*")
     assert "师宗县" in page.locator("main").inner_text()
 
-    with server.paused():
-        assert run_export_jobs(services) == 1
-    link = page.locator("#download")
-    link.wait_for(state="visible", timeout=PAGE_WAIT_MS)
-    with page.expect_download() as info:
-        link.click()
-    download = info.value
-    assert download.suggested_filename == "培训台账_2026Q4_师宗县.xlsx"
-    path = tmp_path / download.suggested_filename
-    download.save_as(path)
-    ws = load_workbook(path).active
+    filename, ws = _made_and_downloaded(page, server, services, tmp_path)
+    assert filename == "培训台账_2026Q4_师宗县.xlsx"
     assert ws["A1"].value.startswith("师宗县培训台账 2026Q4")
     names = [row[2] for row in ws.iter_rows(min_row=4, values_only=True)]
     assert names == ["李春花"]  # 师宗县's one class and its one trainee, nothing of 罗平县

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from documents.claim_sheet import claim_workbook
 from documents.class_record import class_record_workbook
 from documents.ledger import LedgerBook
@@ -41,7 +39,7 @@ from models.ledgers import (
 )
 from models.pii import Vault
 from models.progress import townships_under
-from models.regions import county
+from models.regions import county_name
 from runtime.services import Services
 from worker.name import worker_name
 
@@ -151,7 +149,7 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     with services.sessions.begin() as db:
         # A province's deployment: one county's classes (params "county", a region code).
         townships = townships_under(db, spec.params.get("county"))
-        place = _county_name(db, spec, t)
+        place = county_name(db, spec.params.get("county"), t.locale)
         total = ledger_count(db, quarter=quarter, townships=townships)
     _moved(services, spec, done=0, total=total)
     book = LedgerBook(t, quarter=quarter, total=total, full_ids=spec.with_full_ids,
@@ -174,15 +172,6 @@ def _build_ledger(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:
     name = (t._("Training ledger %(quarter)s %(county)s", quarter=str(quarter), county=place)
             if place else t._("Training ledger %(quarter)s", quarter=str(quarter)))
     return f"{name}.xlsx", book.finish()
-
-
-def _county_name(db: Session, spec: JobSpec, t: Translator) -> str | None:
-    """The name of the county the file is for, in the file's language; None: all of them."""
-    code = spec.params.get("county")
-    if not code:
-        return None
-    found = county(db, code)
-    return found.display_name(t.locale) if found else code
 
 
 def _build_class_record(services, spec: JobSpec, t: Translator) -> tuple[str, bytes]:

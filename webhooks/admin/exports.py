@@ -32,7 +32,7 @@ from models.export_jobs import (
     queue_export,
 )
 from models.ledgers import LedgerRefused, Month, Quarter, classes_to_export
-from models.regions import Region, counties_by_prefecture, county
+from models.regions import counties_by_prefecture, county_name
 from runtime.services import current
 from webhooks.admin.auth import (
     current_desk_user,
@@ -168,7 +168,7 @@ def job_page(job_id: int):
     t = desk_translator()
     page = desk_page("admin/export_job.html", job=job, kind_name=t._(KIND_NAMES[job.kind]),
                      status_words=t._(STATUS_WORDS[job.status]),
-                     parameter=_parameter_words(job, _county_name(job, t.locale), t),
+                     parameter=_parameter_words(job, _county_of(job, t.locale), t),
                      failure=_failure(job, t))
     if not job.is_finished:
         # The browser reloads the page itself (no script, nothing for the CSP to allow).
@@ -294,14 +294,9 @@ def _not_found() -> Response:
                            "file is only for whoever asked for it."), status=404)
 
 
-def _county_name(job: ExportJob, locale: str) -> str | None:
-    """The name of the county a job's file is for; None for the whole deployment."""
-    code = job.params.get("county")
-    if not code:
-        return None
+def _county_of(job: ExportJob, locale: str) -> str | None:
     with current().sessions.begin() as db:
-        found: Region | None = county(db, code)
-        return found.display_name(locale) if found else code
+        return county_name(db, job.params.get("county"), locale)
 
 
 def _parameter_words(job: ExportJob, county_name: str | None, t: Translator) -> str:
