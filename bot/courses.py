@@ -168,8 +168,9 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
         shown = turn.shared(("course", turn.courses_version, t.locale, course_id),
                             lambda: _shown(turn, course_id))
         if turn.person.is_registered:
-            cost = turn.run(course_cost, person_id=turn.person.id, course_id=course_id,
-                            on=turn.today())
+            course, _ = _course_and_seats_shared(turn, course_id)
+            cost = turn.read(course_cost, person_id=turn.person.id, course_id=course_id,
+                             on=turn.today(), course=course)
             tail = [t._("Fee: %(fee)s", fee=fee_words(turn, cost, shown.fee)),
                     *cost_lines(turn, cost)]
         else:
@@ -192,9 +193,17 @@ def _course_and_seats(db, *, course_id: int) -> tuple[Course, int]:
     return course, max(0, course.capacity - seats_taken(db, course_id=course_id))
 
 
+def _course_and_seats_shared(turn: Turn, course_id: int) -> tuple[Course, int]:
+    # Read once per process and course list version (which any change to the course, its
+    # institution, its sessions or its seats bumps), for the details in every language and
+    # the cost of each registered person who asks.
+    return turn.shared(("course-row", turn.courses_version, course_id),
+                       lambda: turn.run(_course_and_seats, course_id=course_id))
+
+
 def _shown(turn: Turn, course_id: int) -> _Shown:
     t = turn.t
-    course, left = turn.run(_course_and_seats, course_id=course_id)
+    course, left = _course_and_seats_shared(turn, course_id)
     loc = t.locale
     certificate = t._(CERTIFICATES[course.certificate_kind])
     level = level_name(course.certificate_level)

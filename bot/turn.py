@@ -84,8 +84,8 @@ class Turn:
             return operation(db, **kwargs)
 
     def read(self, operation: Callable[..., T], **kwargs) -> T:
-        """Run one read-only domain operation of a single statement (models.base.read): on
-        PostgreSQL without BEGIN and COMMIT, two round trips fewer."""
+        """Run one read-only domain operation (models.base.read): on PostgreSQL without BEGIN
+        and COMMIT, two round trips fewer, and without the turn's SET LOCAL."""
         return read(self._sessions, operation, **kwargs)
 
     def read_kept(self, operation: Callable[..., T], **kwargs) -> T:

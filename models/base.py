@@ -144,10 +144,15 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
 
 @contextmanager
 def single_read(sessions: sessionmaker) -> Iterator[Session]:
-    """A session for one read-only statement. On PostgreSQL it runs outside a transaction,
+    """A session for a read-only operation. On PostgreSQL it runs outside a transaction,
     which spares the BEGIN and COMMIT round trips; SQLite keeps its transaction (its own
     BEGIN IMMEDIATE handling, see _fix_sqlite, must not be switched off and on), and so does
-    a session bound to a connection already in a transaction (the tests')."""
+    a session bound to a connection already in a transaction (the tests').
+
+    Several statements may run in it when they need no common snapshot: under READ
+    COMMITTED, PostgreSQL's level here, a transaction would not give them one either (each
+    statement sees what was committed when it began), so an evaluation read this way answers
+    as it would in BEGIN … COMMIT."""
     with sessions() as db:
         bind = db.get_bind()
         if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
@@ -159,8 +164,8 @@ def single_read(sessions: sessionmaker) -> Iterator[Session]:
 
 
 def read(sessions: sessionmaker, operation: Callable[..., T], **kwargs: Any) -> T:
-    """Run a read-only operation of one statement in single_read; tried once more when the
-    database connection turned out dead (a restarted server: see _ping_when_idle)."""
+    """Run a read-only operation in single_read; tried once more when the database
+    connection turned out dead (a restarted server: see _ping_when_idle)."""
     try:
         with single_read(sessions) as db:
             return operation(db, **kwargs)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from models.catalogue import Course
-from models.eligibility import Outcome, Reason, Status, evaluate
+from models.eligibility import Outcome, Reason, Status, course_with_institution, evaluate
 from models.errors import ClaimRefused
 from models.policy import PayKind
 from models.vouchers import check_claimable
@@ -57,12 +57,15 @@ class CourseCost:
         return self.kind in (CostKind.SUBSIDY_PAYS, CostKind.NO_FEE)
 
 
-def course_cost(db: Session, *, person_id: int, course_id: int, on: date) -> CourseCost:
+def course_cost(db: Session, *, person_id: int, course_id: int, on: date,
+                course: Course | None = None) -> CourseCost:
     """What the registered person pays for the course, and who pays the rest (raises
-    NotRegistered / CourseNotFound as models.eligibility.evaluate)."""
-    evaluation = evaluate(db, person_id=person_id, course_id=course_id, on=on)
+    NotRegistered / CourseNotFound as models.eligibility.evaluate). ``course``: as
+    evaluate's, the course already read with its institution."""
+    course = course or course_with_institution(db, course_id)
+    evaluation = evaluate(db, person_id=person_id, course_id=course_id, on=on, course=course)
     payers = [o for o in evaluation.outcomes if o.kind in COURSE_PAYERS]
-    fee = _fee(db, course_id)
+    fee = course.fee_yuan
     covering = [o for o in payers if o.status is not Status.NOT_ELIGIBLE]
     if covering:
         kind = CostKind.SUBSIDY_PAYS if fee == 0 else CostKind.REFUND
@@ -78,10 +81,6 @@ def course_cost(db: Session, *, person_id: int, course_id: int, on: date) -> Cou
             reasons.append(reason)  # the same refusal of several subsidies is said once
     return CourseCost(kind=CostKind.NOT_COVERED, fee_yuan=fee, payer=None,
                       reasons=tuple(reasons))
-
-
-def _fee(db: Session, course_id: int) -> Decimal:
-    return db.get(Course, course_id).fee_yuan
 
 
 def cost_before_claim(db: Session, *, person_id: int, course_id: int, on: date) -> CourseCost:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from models.attendance import Attendance
@@ -138,32 +138,38 @@ class Evaluation:
 
 
 def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: date,
-             policy: Policy | None = None) -> Evaluation:
+             policy: Policy | None = None, course: Course | None = None) -> Evaluation:
     """The subsidies a registered person can get on a day: for a course (joined or not: a
     course without the person's voucher is a "what if"), or, without one, in general (the
     course subsidies with their terms, the ones paid to employers for them, a cadre's own).
-    ``policy`` defaults to the county's file."""
+    ``policy`` defaults to the county's file. ``course``, when the caller has it read already
+    with its institution (the chat's copy, as fresh as the course list), spares reading it."""
     policy = policy or eligibility_policy()
-    person = db.get(Person, person_id, options=[joinedload(Person.groups)])
+    if course is not None:
+        course_id = course.id
+    # With a course, the person's row brings the course's class days and theirs in it.
+    found = (db.execute(_PERSON, {"person_id": person_id}) if course_id is None else
+             db.execute(_PERSON_AND_DAYS, {"person_id": person_id, "course_id": course_id,
+                                           "on": on})).unique().first()
+    person, cadre_id, *days = found if found is not None else (None, None)
     if person is None or not person.is_registered:
         raise NotRegistered(person_id=person_id)
-    course = None
-    if course_id is not None:
-        course = db.scalar(select(Course).where(Course.id == course_id)
-                           .options(joinedload(Course.institution)))
+    if course is None and course_id is not None:
+        course = course_with_institution(db, course_id)
         if course is None:
             raise CourseNotFound(course_id=course_id)
     edition = policy.edition_on(on)
     rules = policy.rules_on(on)
     ended = policy.ended_on(on)
-    facts = _Facts.gather(db, person=person, course=course, on=on, region_codes={
+    facts = _Facts.gather(db, person=person, cadre_id=cadre_id, course=course, on=on,
+                          days=(days[0] or 0, days[1] or 0) if days else None, region_codes={
         rule.condition.region for rule in rules.values()
         if rule.condition is not None and rule.condition.region})
     outcomes = []
     for rule in policy.latest_on(on).values():
         if rule.pays is None or (course is not None and rule.who.course is None):
             continue
-        if rule.who.role == "cadre" and (course is not None or facts.cadre is None):
+        if rule.who.role == "cadre" and (course is not None or facts.cadre_id is None):
             continue
         if rule.who.role == "employer":
             continue  # asked for an employer's workers (models.employers), not for a person
@@ -183,6 +189,32 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
                       policy_effective_from=edition.effective_from, outcomes=tuple(outcomes))
 
 
+# The statements an evaluation runs, built once: a SQLAlchemy statement costs more to build
+# than to run, and the course details and SUBSIDY of every registered person run them.
+_CADRE_ID = select(Cadre.id).where(Cadre.person_id == Person.id).scalar_subquery()
+_PERSON = (select(Person, _CADRE_ID).where(Person.id == bindparam("person_id"))
+           .options(joinedload(Person.groups)))
+_WITH_INSTITUTION = joinedload(Course.institution)
+_HELD = (select(Voucher).where(Voucher.person_id == bindparam("person_id"),
+                               Voucher.status.in_(HOLDING))
+         .options(joinedload(Voucher.course)).order_by(Voucher.id))
+# The course's class days, and the days the person was marked present up to the day.
+_PERSON_AND_DAYS = _PERSON.add_columns(
+    select(func.count(distinct(ClassSession.day)))
+    .where(ClassSession.course_id == bindparam("course_id")).scalar_subquery(),
+    select(func.count(distinct(ClassSession.day))).select_from(Attendance)
+    .join(ClassSession, ClassSession.id == Attendance.session_id)
+    .where(Attendance.person_id == Person.id, Attendance.is_present.is_(True),
+           ClassSession.course_id == bindparam("course_id"),
+           ClassSession.day <= bindparam("on")).scalar_subquery())
+
+
+def course_with_institution(db: Session, course_id: int) -> Course | None:
+    """The course with its institution, from the session when it is there already: the
+    evaluation and the cost that reads it (models.cost) share one read."""
+    return db.get(Course, course_id, options=[_WITH_INSTITUTION])
+
+
 @dataclass
 class _Facts:
     """What an evaluation reads about the person and the course, once."""
@@ -193,46 +225,34 @@ class _Facts:
     on: date
     held: list[Voucher]  # the person's vouchers that count (HOLDING), courses loaded
     voucher: Voucher | None  # the person's voucher for this course, if any
-    cadre: Cadre | None
+    cadre_id: int | None  # the person's id as a cadre, if they are one
     regions: dict[str, Region | None] = field(default_factory=dict)
     home: Region | None = None
     county_read: bool = False
-    days: tuple[int, int] | None = None  # class_days
+    days: tuple[int, int] | None = None  # class_days, with a course
     # The regions gather read, held here: the session holds its objects weakly, and one it
     # dropped would be read again when a place's parent is walked.
     places: list[Region] = field(default_factory=list)
 
     @classmethod
-    def gather(cls, db: Session, *, person: Person, course: Course | None, on: date,
+    def gather(cls, db: Session, *, person: Person, cadre_id: int | None,
+               course: Course | None, on: date, days: tuple[int, int] | None,
                region_codes: set[str]) -> _Facts:
         # The person's places and the rules' regions, with their parents, in one statement:
         # the place conditions then walk the tree without reading.
         places = {person.township_id, person.residence_township_id, person.job_township_id}
         loaded = load_with_parents(db, ids=places - {None}, codes=region_codes)
-        held = list(db.scalars(select(Voucher).where(Voucher.person_id == person.id,
-                                                     Voucher.status.in_(HOLDING))
-                               .options(joinedload(Voucher.course))
-                               .order_by(Voucher.id)).unique())
+        held = list(db.scalars(_HELD, {"person_id": person.id}).unique())
         voucher = next((v for v in held if course is not None and v.course_id == course.id),
                        None)
-        cadre = db.scalar(select(Cadre).where(Cadre.person_id == person.id))
         return cls(db=db, person=person, course=course, on=on, held=held, voucher=voucher,
-                   cadre=cadre, regions={r.code: r for r in loaded if r.code in region_codes},
+                   cadre_id=cadre_id, days=days,
+                   regions={r.code: r for r in loaded if r.code in region_codes},
                    places=loaded)
 
     def class_days(self) -> tuple[int, int]:
-        """The course's class days, and the days the person was marked present up to the day;
-        read once, however many subsidies are paid by the day."""
-        if self.days is None:
-            db, course = self.db, self.course
-            days_max = db.scalar(select(func.count(distinct(ClassSession.day)))
-                                 .where(ClassSession.course_id == course.id)) or 0
-            attended = db.scalar(
-                select(func.count(distinct(ClassSession.day))).select_from(Attendance)
-                .join(ClassSession, ClassSession.id == Attendance.session_id)
-                .where(Attendance.person_id == self.person.id, Attendance.is_present.is_(True),
-                       ClassSession.course_id == course.id, ClassSession.day <= self.on)) or 0
-            self.days = (days_max, attended)
+        """The course's class days, and the days the person was marked present up to the day
+        (read with the person)."""
         return self.days
 
     def county(self) -> Region | None:
@@ -456,7 +476,7 @@ def _condition_findings(condition_rule: Rule, facts: _Facts) -> list[_Finding]:
     if condition.kind == "place_in_region":
         return _place_findings(condition, region, source, facts)
     household = places_of(person)[0]
-    verdict = _verdict(household, region, facts.county())
+    verdict = _verdict(household, region, facts)
     if verdict == IN:
         return []
     if verdict == UNKNOWN:
@@ -480,13 +500,14 @@ def _within(place: Region | None, region: Region) -> bool:
     return False
 
 
-def _verdict(place: Place, region: Region, county: Region | None) -> str:
+def _verdict(place: Place, region: Region, facts: _Facts) -> str:
     """Is the place in the region? A township: by its chain of parents. Elsewhere (not in this
     county): out when the region lies inside this county, else we cannot tell (a household
     in another county of the prefecture, for a prefecture-wide rule). Not known: unknown."""
     if place.township is not None:
         return IN if _within(place.township, region) else OUT
-    if place.is_elsewhere and county is not None and _within(region, county):
+    # The county is read only for a place elsewhere: most people's places are townships.
+    if place.is_elsewhere and (county := facts.county()) is not None and _within(region, county):
         return OUT
     return UNKNOWN
 
@@ -497,7 +518,7 @@ def _place_findings(condition: Condition, region: Region, source: str,
     is in the region; the answer names the first that is."""
     region_words = {"region": region.name, "region_en": region.name_en}
     places = [p for p in places_of(facts.person) if p.role in condition.places]
-    verdicts = [(place, _verdict(place, region, facts.county())) for place in places]
+    verdicts = [(place, _verdict(place, region, facts)) for place in places]
     for place, verdict in verdicts:
         if verdict == IN:
             return [_Finding(INFO, Reason("place_in_region", {
@@ -691,7 +712,7 @@ def _cadre_outcome(db: Session, rule: Rule, facts: _Facts) -> Outcome:
     count = db.scalar(
         select(func.count(distinct(Voucher.person_id)))
         .join(Person, Person.id == Voucher.person_id)
-        .where(Person.referred_by_id == facts.cadre.id, Voucher.certified.is_(True),
+        .where(Person.referred_by_id == facts.cadre_id, Voucher.certified.is_(True),
                Voucher.status.in_(CERTIFIED_STATES), Voucher.completed_at >= starts,
                Voucher.completed_at < ends)) or 0
     reasons = [Reason("cadre_certified", {"count": count, "year": year}, rule.source)]

@@ -6,7 +6,7 @@ import enum
 import logging
 import math
 
-from sqlalchemy import ForeignKey, String, or_, select
+from sqlalchemy import ForeignKey, Select, String, bindparam, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, enum_column
@@ -46,12 +46,21 @@ def load_with_parents(db: Session, *, ids: set[int], codes: set[str]) -> list[Re
     primary key is found in the session). One round trip instead of one a level."""
     if not ids and not codes:
         return []
+    return list(db.scalars(_WITH_PARENTS, {"ids": list(ids), "codes": list(codes)}))
+
+
+def _with_parents() -> Select:
+    # Built once: building a recursive statement costs more than running it.
     chain = (select(Region.id, Region.parent_id)
-             .where(or_(Region.id.in_(ids), Region.code.in_(codes)))
+             .where(or_(Region.id.in_(bindparam("ids", expanding=True)),
+                        Region.code.in_(bindparam("codes", expanding=True))))
              .cte("chain", recursive=True))
     chain = chain.union(select(Region.id, Region.parent_id)
                         .join(chain, Region.id == chain.c.parent_id))
-    return list(db.scalars(select(Region).where(Region.id.in_(select(chain.c.id)))))
+    return select(Region).where(Region.id.in_(select(chain.c.id)))
+
+
+_WITH_PARENTS = _with_parents()
 
 
 # A region's code is at most this long (the column's length).

@@ -4,6 +4,7 @@ change to the courses shows in the very next reply (runtime.catalogue_version, i
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import time, timedelta
 from decimal import Decimal
 
@@ -47,3 +48,19 @@ def test_a_seat_taken_shows_in_the_next_list_and_details(talk, trainee):
     before = seats()
     talk(trainee, claim_lines(then="培训券号"))
     assert seats() == (str(int(before[0]) - 1), str(int(before[1]) - 1))
+
+
+def test_a_fee_changed_shows_in_a_registered_persons_very_next_cost(talk, trainee, services,
+                                                                   clock):
+    # The cost in a registered person's details is worked out from the course the process
+    # shares; a fee set the same second is in the next answer, not the one before it.
+    day = clock.today() + timedelta(days=1)
+    with services.sessions.begin() as db:
+        publish_course(db, spec=_spec(day), actor_id=None, channel=Channel.CLI, now=clock.now())
+    [_, free] = talk(trainee, [("课程 刚发布", None), ("1", "【刚发布的班】")])
+    assert "先由您交培训费" not in free.text
+    with services.sessions.begin() as db:
+        publish_course(db, spec=replace(_spec(day), fee_yuan=Decimal(900)), actor_id=None,
+                       channel=Channel.CLI, now=clock.now())
+    [_, paid] = talk(trainee, [("课程 刚发布", None), ("1", "【刚发布的班】")])
+    assert "先由您交培训费¥900" in paid.text or "先由您交培训费900" in paid.text
