@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from locales import MONEY_REMEMBERED, translator
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
 from models.desk import DeskRole
@@ -135,3 +137,14 @@ def test_the_claim_sheet_and_the_command_say_demo(runner, tmp_path, clock, compl
     assert result.exit_code == 0, result.output
     assert "（演示金额）" in result.output
     assert "演示金额：" in _texts(load_workbook(out))
+
+
+def test_each_language_words_an_amount_its_own_way_however_many_it_has_worded():
+    # The translator remembers the amounts it worded (for SUBSIDY's speed); what it says
+    # must stay each language's own, for 0 and -0 too, past the memo's size.
+    zh, en = translator("zh_Hans_CN"), translator("en")
+    for n in range(MONEY_REMEMBERED + 10):
+        assert zh.money(Decimal(n)) == f"¥{n:,}.00"
+        assert en.money(Decimal(n)) == f"CN¥{n:,}.00"
+    assert zh.money(Decimal("1234.5")) == "¥1,234.50" == zh.money(Decimal("1234.50"))
+    assert zh.money(Decimal("-0")) == "-¥0.00" and zh.money(Decimal("0")) == "¥0.00"
