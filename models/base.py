@@ -24,6 +24,12 @@ T = TypeVar("T")
 # A page, an API call or a job step gives up on a statement after this long: a person is
 # waiting, and one stuck statement must not hold a server process.
 STATEMENT_SECONDS = 3
+# libpq's TCP keepalives on every PostgreSQL connection: a database host that vanishes without
+# closing its connections (a failover, a cut network) is noticed within about a minute, not
+# after the system's two hours. It matters most to the connection each process keeps for
+# every message's sender (models.direct), which lies idle between bursts.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
 # A pooled connection idle for longer than this is pinged before use (see _ping_when_idle).
 PING_AFTER_SECONDS = 1.0
 # When the work begun inside statement_budget() must be done by (time.monotonic()).
@@ -85,7 +91,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     options = kwargs.pop("connect_args",
                          {"options": f"-c statement_timeout={STATEMENT_SECONDS * 1000}"})
-    engine = create_engine(url, connect_args=options, **kwargs)
+    engine = create_engine(url, connect_args=KEEPALIVES | options, **kwargs)
     event.listen(engine, "begin", _extend_statement_limit)
     _ping_when_idle(engine)
     return engine

@@ -4,6 +4,7 @@ trip each message), yet a dead one never costs a person their answer."""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -220,3 +221,23 @@ def test_a_holders_vouchers_read_directly_are_the_ones_the_orm_loads(stack):
                 for h in held] == rows
         assert all(isinstance(h.status, VoucherStatus) for h in held)
     reads.close()
+
+
+def test_a_vanished_database_host_is_noticed_within_a_minute(engine):
+    """A database host that disappears without closing its connections (a failover, a cut
+    cable) sends nothing: without TCP keepalives the kept connection would wait two hours on
+    it. The sockets themselves carry the settings, the pool's and the kept one alike."""
+    reads = DirectReads(engine)
+    reads.first(PID, {})
+    with engine.connect() as connection:
+        pooled = connection.connection.driver_connection
+        for conn in (pooled, reads._connection):
+            sock = socket.socket(fileno=os.dup(conn.fileno()))
+            try:
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+                interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+                count = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+            finally:
+                sock.close()
+            assert idle + interval * count <= 60
