@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, distinct, func, select
+from sqlalchemy import Connection, bindparam, distinct, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from models.attendance import Attendance
@@ -25,8 +25,8 @@ from models.cadres import Cadre
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
 from models.errors import CourseNotFound, NotRegistered
-from models.persons import Group, GroupStatus, HouseholdKind, Person
-from models.places import Place, home_county, places_of
+from models.persons import Group, GroupStatus, HouseholdKind, Person, PersonGroup, registered
+from models.places import Place, home_county, places_among
 from models.policy import (
     Condition,
     Member,
@@ -37,7 +37,7 @@ from models.policy import (
     Rule,
     eligibility_policy,
 )
-from models.regions import Region, load_with_parents
+from models.regions import Region, RegionNode, with_parents
 from models.vouchers import (
     HOLDING,
     Voucher,
@@ -147,13 +147,18 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
     policy = policy or eligibility_policy()
     if course is not None:
         course_id = course.id
-    # With a course, the person's row brings the course's class days and theirs in it.
-    found = (db.execute(_PERSON, {"person_id": person_id}) if course_id is None else
-             db.execute(_PERSON_AND_DAYS, {"person_id": person_id, "course_id": course_id,
-                                           "on": on})).unique().first()
-    person, cadre_id, *days = found if found is not None else (None, None)
-    if person is None or not person.is_registered:
+    # The facts are read on the session's connection, past the session itself (a third of
+    # each read's cost): what the session holds unwritten is written first, as its own reads
+    # would.
+    db.flush()
+    connection = db.connection()
+    # With a course, the person's rows bring the course's class days and theirs in them.
+    rows = connection.execute(*(
+        (_PERSON, {"person_id": person_id}) if course_id is None else
+        (_PERSON_AND_DAYS, {"person_id": person_id, "course_id": course_id, "on": on}))).all()
+    if not rows or not registered(rows[0].registered_at, rows[0].anonymized_at):
         raise NotRegistered(person_id=person_id)
+    person, first = _Person.of(rows), rows[0]
     if course is None and course_id is not None:
         course = course_with_institution(db, course_id)
         if course is None:
@@ -161,8 +166,11 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
     edition = policy.edition_on(on)
     rules = policy.rules_on(on)
     ended = policy.ended_on(on)
-    facts = _Facts.gather(db, person=person, cadre_id=cadre_id, course=course, on=on,
-                          days=(days[0] or 0, days[1] or 0) if days else None, region_codes={
+    facts = _Facts.gather(db, connection, person=person, cadre_id=first.cadre_id,
+                          course=course, on=on,
+                          days=((first.days_max or 0, first.attended or 0)
+                                if course is not None else None),
+                          region_codes={
         rule.condition.region for rule in rules.values()
         if rule.condition is not None and rule.condition.region})
     outcomes = []
@@ -189,11 +197,22 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
                       policy_effective_from=edition.effective_from, outcomes=tuple(outcomes))
 
 
-# The statements an evaluation runs, built once: a SQLAlchemy statement costs more to build
-# than to run, and the course details and SUBSIDY of every registered person run them.
-_CADRE_ID = select(Cadre.id).where(Cadre.person_id == Person.id).scalar_subquery()
-_PERSON = (select(Person, _CADRE_ID).where(Person.id == bindparam("person_id"))
-           .options(joinedload(Person.groups)))
+# The statements an evaluation runs, built once (a SQLAlchemy statement costs more to build
+# than to run, and the course details and SUBSIDY of every registered person run them), and
+# read as rows, not objects: loading objects cost twice the reading.
+#
+# The person's facts, a row for each group they declared (one with none), and their id as a
+# cadre if they are one.
+_PERSON = (select(Person.id, Person.registered_at, Person.anonymized_at, Person.birth_date,
+                  Person.sex, Person.township_id, Person.household_elsewhere,
+                  Person.household_kind, Person.residence_township_id,
+                  Person.residence_elsewhere, Person.job_township_id, Person.job_elsewhere,
+                  Person.draws_pension,
+                  select(Cadre.id).where(Cadre.person_id == Person.id).scalar_subquery()
+                  .label("cadre_id"),
+                  PersonGroup.group, PersonGroup.status)
+           .outerjoin(PersonGroup, PersonGroup.person_id == Person.id)
+           .where(Person.id == bindparam("person_id")).order_by(PersonGroup.id))
 _WITH_INSTITUTION = joinedload(Course.institution)
 _HELD = (select(Voucher.id, Voucher.course_id, Voucher.status, Voucher.year,
                 Voucher.certified, Course.name, Course.name_en, Course.occupation,
@@ -204,12 +223,48 @@ _HELD = (select(Voucher.id, Voucher.course_id, Voucher.status, Voucher.year,
 # The course's class days, and the days the person was marked present up to the day.
 _PERSON_AND_DAYS = _PERSON.add_columns(
     select(func.count(distinct(ClassSession.day)))
-    .where(ClassSession.course_id == bindparam("course_id")).scalar_subquery(),
+    .where(ClassSession.course_id == bindparam("course_id")).scalar_subquery()
+    .label("days_max"),
     select(func.count(distinct(ClassSession.day))).select_from(Attendance)
     .join(ClassSession, ClassSession.id == Attendance.session_id)
     .where(Attendance.person_id == Person.id, Attendance.is_present.is_(True),
            ClassSession.course_id == bindparam("course_id"),
-           ClassSession.day <= bindparam("on")).scalar_subquery())
+           ClassSession.day <= bindparam("on")).scalar_subquery().label("attended"))
+
+
+@dataclass(frozen=True)
+class _GroupHeld:
+    group: Group
+    status: GroupStatus
+
+
+@dataclass(frozen=True)
+class _Person:
+    """The person as the evaluation reads them: their row's facts and their groups."""
+
+    id: int
+    birth_date: date | None
+    sex: str | None
+    township_id: int | None
+    household_elsewhere: str | None
+    household_kind: HouseholdKind | None
+    residence_township_id: int | None
+    residence_elsewhere: bool | None
+    job_township_id: int | None
+    job_elsewhere: bool | None
+    draws_pension: bool | None
+    groups: tuple[_GroupHeld, ...]
+
+    @classmethod
+    def of(cls, rows: list[Any]) -> _Person:
+        row = rows[0]
+        return cls(
+            id=row.id, birth_date=row.birth_date, sex=row.sex, township_id=row.township_id,
+            household_elsewhere=row.household_elsewhere, household_kind=row.household_kind,
+            residence_township_id=row.residence_township_id,
+            residence_elsewhere=row.residence_elsewhere, job_township_id=row.job_township_id,
+            job_elsewhere=row.job_elsewhere, draws_pension=row.draws_pension,
+            groups=tuple(_GroupHeld(r.group, r.status) for r in rows if r.group is not None))
 
 
 @dataclass(frozen=True)
@@ -252,34 +307,34 @@ class _Facts:
     """What an evaluation reads about the person and the course, once."""
 
     db: Session
-    person: Person
+    person: _Person
     course: Course | None
     on: date
     held: list[_Held]  # the person's vouchers that count (HOLDING)
     voucher: _Held | None  # the person's voucher for this course, if any
     cadre_id: int | None  # the person's id as a cadre, if they are one
-    regions: dict[str, Region | None] = field(default_factory=dict)
+    regions: dict[str, Region | RegionNode | None] = field(default_factory=dict)
     home: Region | None = None
     county_read: bool = False
     days: tuple[int, int] | None = None  # class_days, with a course
-    # The regions gather read, held here: the session holds its objects weakly, and one it
-    # dropped would be read again when a place's parent is walked.
-    places: list[Region] = field(default_factory=list)
+    # The person's townships and the rules' regions, with every region above them, by id.
+    places: dict[int, RegionNode] = field(default_factory=dict)
 
     @classmethod
-    def gather(cls, db: Session, *, person: Person, cadre_id: int | None,
+    def gather(cls, db: Session, connection: Connection, *, person: _Person,
+               cadre_id: int | None,
                course: Course | None, on: date, days: tuple[int, int] | None,
                region_codes: set[str]) -> _Facts:
         # The person's places and the rules' regions, with their parents, in one statement:
         # the place conditions then walk the tree without reading.
         places = {person.township_id, person.residence_township_id, person.job_township_id}
-        loaded = load_with_parents(db, ids=places - {None}, codes=region_codes)
-        held = [_Held.of(row) for row in db.execute(_HELD, {"person_id": person.id})]
+        loaded = with_parents(connection, ids=places - {None}, codes=region_codes)
+        held = [_Held.of(row) for row in connection.execute(_HELD, {"person_id": person.id})]
         voucher = next((v for v in held if course is not None and v.course_id == course.id),
                        None)
         return cls(db=db, person=person, course=course, on=on, held=held, voucher=voucher,
                    cadre_id=cadre_id, days=days,
-                   regions={r.code: r for r in loaded if r.code in region_codes},
+                   regions={r.code: r for r in loaded.values() if r.code in region_codes},
                    places=loaded)
 
     def class_days(self) -> tuple[int, int]:
@@ -293,7 +348,7 @@ class _Facts:
             self.home, self.county_read = home_county(self.db), True
         return self.home
 
-    def region(self, code: str, rule: Rule) -> Region:
+    def region(self, code: str, rule: Rule) -> Region | RegionNode:
         if code not in self.regions:
             self.regions[code] = self.db.scalar(select(Region).where(Region.code == code))
         region = self.regions[code]
@@ -507,7 +562,7 @@ def _condition_findings(condition_rule: Rule, facts: _Facts) -> list[_Finding]:
     region = facts.region(condition.region, condition_rule)
     if condition.kind == "place_in_region":
         return _place_findings(condition, region, source, facts)
-    household = places_of(person)[0]
+    household = places_among(person, facts.places)[0]
     verdict = _verdict(household, region, facts)
     if verdict == IN:
         return []
@@ -524,7 +579,7 @@ def _condition_findings(condition_rule: Rule, facts: _Facts) -> list[_Finding]:
 IN, OUT, UNKNOWN = "in", "out", "unknown"
 
 
-def _within(place: Region | None, region: Region) -> bool:
+def _within(place: Region | RegionNode | None, region: Region | RegionNode) -> bool:
     while place is not None:
         if place.id == region.id:
             return True
@@ -532,7 +587,7 @@ def _within(place: Region | None, region: Region) -> bool:
     return False
 
 
-def _verdict(place: Place, region: Region, facts: _Facts) -> str:
+def _verdict(place: Place, region: Region | RegionNode, facts: _Facts) -> str:
     """Is the place in the region? A township: by its chain of parents. Elsewhere (not in this
     county): out when the region lies inside this county, else we cannot tell (a household
     in another county of the prefecture, for a prefecture-wide rule). Not known: unknown."""
@@ -544,12 +599,13 @@ def _verdict(place: Place, region: Region, facts: _Facts) -> str:
     return UNKNOWN
 
 
-def _place_findings(condition: Condition, region: Region, source: str,
+def _place_findings(condition: Condition, region: Region | RegionNode, source: str,
                     facts: _Facts) -> list[_Finding]:
     """QJ2019 (十六): covered when the household, the residence or the place of job seeking
     is in the region; the answer names the first that is."""
     region_words = {"region": region.name, "region_en": region.name_en}
-    places = [p for p in places_of(facts.person) if p.role in condition.places]
+    places = [p for p in places_among(facts.person, facts.places)
+              if p.role in condition.places]
     verdicts = [(place, _verdict(place, region, facts)) for place in places]
     for place, verdict in verdicts:
         if verdict == IN:

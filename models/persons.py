@@ -150,7 +150,12 @@ class Person(Base):
 
     @property
     def is_registered(self) -> bool:
-        return self.registered_at is not None and self.anonymized_at is None
+        return registered(self.registered_at, self.anonymized_at)
+
+
+def registered(registered_at: datetime | None, anonymized_at: datetime | None) -> bool:
+    """Registered, and not anonymized since: whom a claim and SUBSIDY serve."""
+    return registered_at is not None and anonymized_at is None
 
 
 class PersonGroup(Base):

@@ -14,7 +14,9 @@ import enum
 import logging
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +24,7 @@ from stdnum import numdb
 
 from models.errors import InvalidAnswer
 from models.persons import Person
-from models.regions import Region, RegionLevel
+from models.regions import Region, RegionLevel, RegionNode
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class Place:
     person gave, for a household), or not known (neither)."""
 
     role: PlaceRole
-    township: Region | None
+    township: Region | RegionNode | None
     is_elsewhere: bool
     elsewhere_name: str | None = None
 
@@ -60,11 +62,36 @@ class Place:
 
 def places_of(person: Person) -> tuple[Place, Place, Place]:
     """The person's household, residence and job-seeking place, in that order."""
+    return _places(person, person.township, person.residence_township, person.job_township)
+
+
+class PlacesHeld(Protocol):
+    """What a person's places are made of: a Person, or its columns read as plain values."""
+
+    township_id: int | None
+    household_elsewhere: str | None
+    residence_township_id: int | None
+    residence_elsewhere: bool | None
+    job_township_id: int | None
+    job_elsewhere: bool | None
+
+
+def places_among(person: PlacesHeld,
+                 regions: Mapping[int, Region | RegionNode]) -> tuple[Place, Place, Place]:
+    """As places_of, for a person as plain values (a Person's columns, no relationships),
+    their townships found by id in ``regions``, read beforehand (models.regions.with_parents)."""
+    return _places(person, regions.get(person.township_id),
+                   regions.get(person.residence_township_id), regions.get(person.job_township_id))
+
+
+def _places(person: PlacesHeld, household: Region | RegionNode | None,
+            residence: Region | RegionNode | None,
+            job: Region | RegionNode | None) -> tuple[Place, Place, Place]:
     return (
-        Place(PlaceRole.HOUSEHOLD, person.township, person.household_elsewhere is not None,
+        Place(PlaceRole.HOUSEHOLD, household, person.household_elsewhere is not None,
               person.household_elsewhere),
-        Place(PlaceRole.RESIDENCE, person.residence_township, bool(person.residence_elsewhere)),
-        Place(PlaceRole.JOB_SEEKING, person.job_township, bool(person.job_elsewhere)),
+        Place(PlaceRole.RESIDENCE, residence, bool(person.residence_elsewhere)),
+        Place(PlaceRole.JOB_SEEKING, job, bool(person.job_elsewhere)),
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import logging
 import math
+from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, Select, String, bindparam, or_, select
+from sqlalchemy import Connection, ForeignKey, Select, String, bindparam, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, enum_column
@@ -40,13 +41,36 @@ class Region(Base):
         return self.name_en if locale.startswith("en") else self.name
 
 
-def load_with_parents(db: Session, *, ids: set[int], codes: set[str]) -> list[Region]:
-    """The regions of these ids and codes and every region above them, in one statement, into
-    the session: walking ``parent`` from any of them then reads nothing more (a many-to-one by
-    primary key is found in the session). One round trip instead of one a level."""
+@dataclass
+class RegionNode:
+    """A region as plain values, linked to its parent: what a reader that walks the tree
+    needs (models.eligibility), without loading ORM objects into a session."""
+
+    id: int
+    code: str
+    name: str
+    name_en: str
+    level: RegionLevel
+    parent_id: int | None
+    parent: RegionNode | None = None
+
+    def display_name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name
+
+
+def with_parents(connection: Connection, *, ids: set[int],
+                 codes: set[str]) -> dict[int, RegionNode]:
+    """The regions of these ids and codes and every region above them, by id, each linked to
+    its parent: one statement (a recursive one) instead of one a level."""
     if not ids and not codes:
-        return []
-    return list(db.scalars(_WITH_PARENTS, {"ids": list(ids), "codes": list(codes)}))
+        return {}
+    nodes = {row.id: RegionNode(id=row.id, code=row.code, name=row.name, name_en=row.name_en,
+                                level=row.level, parent_id=row.parent_id)
+             for row in connection.execute(_WITH_PARENTS,
+                                           {"ids": list(ids), "codes": list(codes)})}
+    for node in nodes.values():
+        node.parent = nodes.get(node.parent_id)
+    return nodes
 
 
 def _with_parents() -> Select:
@@ -57,7 +81,9 @@ def _with_parents() -> Select:
              .cte("chain", recursive=True))
     chain = chain.union(select(Region.id, Region.parent_id)
                         .join(chain, Region.id == chain.c.parent_id))
-    return select(Region).where(Region.id.in_(select(chain.c.id)))
+    return (select(Region.id, Region.code, Region.name, Region.name_en, Region.level,
+                   Region.parent_id)
+            .where(Region.id.in_(select(chain.c.id))))
 
 
 _WITH_PARENTS = _with_parents()

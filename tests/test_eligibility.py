@@ -796,3 +796,16 @@ def test_a_file_that_is_no_policy_says_so():
     document["eligibility"]["rules"].append({"title_zh": "无名"})
     with pytest.raises(PolicyFileInvalid, match="has no `id`"):
         parse_policy(_dump(document))
+
+
+def test_what_the_session_holds_unwritten_is_what_is_evaluated(db, clock):
+    # The evaluation reads past the session (rows, not objects): a change made in the same
+    # transaction and not yet flushed must count all the same, as the session's reads would.
+    person = World(db, clock).person(Case("unflushed", "-", None, groups=((P, YES),)))
+    before = evaluate(db, person_id=person.id, on=ON)
+    assert not any("draws_pension" in o.reason_codes for o in before.outcomes)
+    person.draws_pension = True
+    person.groups[0].status = GroupStatus.REJECTED
+    after = evaluate(db, person_id=person.id, on=ON)
+    assert any("draws_pension" in o.reason_codes for o in after.outcomes)
+    assert any("group_rejected" in o.reason_codes for o in after.outcomes)
