@@ -91,8 +91,14 @@ def _publish_bench_courses(db, *, now: datetime, class_size: int) -> None:
     from models.catalogue import CertificateKind
     from models.courses import CourseSpec, publish_course
 
+    # A session of whole hours (the course rules count hours), within the day, running now:
+    # in the day's last hour, one that began under an hour ago.
     start = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
-    end = min(start + timedelta(hours=4), start.replace(hour=23, minute=30))
+    day_end = start.replace(hour=23, minute=59)
+    hours = min(4, int((day_end - start).total_seconds() // 3600))
+    if hours < 1:
+        start, hours = day_end - timedelta(hours=1), 1
+    end = start + timedelta(hours=hours)
     spec = lambda code, cap: CourseSpec(  # noqa: E731 — two courses of one shape
         code=code, institution_code="lp-pes", category_code="construction",
         name=f"压测班{code}", name_en=code, occupation=f"工种{code}", occupation_en=code,
@@ -101,12 +107,9 @@ def _publish_bench_courses(db, *, now: datetime, class_size: int) -> None:
         is_entrepreneurship=False, township_code="luoxiong", address="压测",
         lat=24.885, lng=104.309, radius_m=500,
         sessions=[(start.date(), start.time(), end.time())])
-    hours = round((end - start).total_seconds() / 3600, 2)
     for code, cap in (("bench-redeem", 60), ("bench-class", class_size)):
         s = spec(code, cap)
-        object.__setattr__(s, "practice_hours", int(hours))
-        object.__setattr__(s, "sessions", [(start.date(), start.time(),
-                                            (start + timedelta(hours=int(hours))).time())])
+        object.__setattr__(s, "practice_hours", hours)
         publish_course(db, spec=s, actor_id=None, channel=Channel.CLI, now=now)
 
 
