@@ -169,8 +169,8 @@ def course_details(turn: Turn, intent: Intent) -> Reply:
                             lambda: _shown(turn, course_id))
         if turn.person.is_registered:
             course, _ = _course_and_seats_shared(turn, course_id)
-            cost = turn.read(course_cost, person_id=turn.person.id, course_id=course_id,
-                             on=turn.today(), course=course)
+            cost = turn.read_facts(course_cost, person_id=turn.person.id,
+                                   course_id=course_id, on=turn.today(), course=course)
             tail = [t._("Fee: %(fee)s", fee=fee_words(turn, cost, shown.fee)),
                     *cost_lines(turn, cost)]
         else:

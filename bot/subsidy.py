@@ -54,6 +54,6 @@ def explain_subsidies(turn: Turn, intent: Intent) -> Reply:
         course = page.courses[0]
         course_id = course.id
         heading = turn.t._("If you took %(course)s:", course=course.display_name(turn.t.locale))
-    evaluation = turn.read(evaluate, person_id=turn.person.id, course_id=course_id,
-                          on=turn.today())
+    evaluation = turn.read_facts(evaluate, person_id=turn.person.id, course_id=course_id,
+                                 on=turn.today())
     return summary(turn, evaluation, heading)

@@ -93,6 +93,14 @@ class Turn:
         (models.direct): no Session, no transaction; for what every message reads."""
         return operation(self._direct, **kwargs)
 
+    def read_facts(self, operation: Callable[..., T], **kwargs) -> T:
+        """Run a read-only domain operation that reads its facts on the process's kept
+        connection (``reads=``, models.direct) and anything rarer through a Session that
+        connects only if it is used: models.eligibility.evaluate, on every registered
+        person's 补贴 and course details."""
+        with self._sessions() as db:
+            return operation(db, reads=self._direct, **kwargs)
+
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """An answer that is the same for everyone who asks it this way and may be a few
         seconds old; kept per process (see runtime.services.SHARED_SECONDS)."""

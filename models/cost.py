@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from models.catalogue import Course
+from models.direct import DirectReads
 from models.eligibility import Outcome, Reason, Status, course_with_institution, evaluate
 from models.errors import ClaimRefused
 from models.policy import PayKind
@@ -58,12 +59,13 @@ class CourseCost:
 
 
 def course_cost(db: Session, *, person_id: int, course_id: int, on: date,
-                course: Course | None = None) -> CourseCost:
+                course: Course | None = None, reads: DirectReads | None = None) -> CourseCost:
     """What the registered person pays for the course, and who pays the rest (raises
-    NotRegistered / CourseNotFound as models.eligibility.evaluate). ``course``: as
-    evaluate's, the course already read with its institution."""
+    NotRegistered / CourseNotFound as models.eligibility.evaluate). ``course`` and ``reads``:
+    as evaluate's (the course already read with its institution; the kept connection)."""
     course = course or course_with_institution(db, course_id)
-    evaluation = evaluate(db, person_id=person_id, course_id=course_id, on=on, course=course)
+    evaluation = evaluate(db, person_id=person_id, course_id=course_id, on=on, course=course,
+                          reads=reads)
     payers = [o for o in evaluation.outcomes if o.kind in COURSE_PAYERS]
     fee = course.fee_yuan
     covering = [o for o in payers if o.status is not Status.NOT_ELIGIBLE]

@@ -24,6 +24,16 @@ from sqlalchemy.engine import Connection, Engine
 
 logger = logging.getLogger(__name__)
 
+# A reader of a prepared SELECT's rows as mappings of their columns' keys: DirectReads.all, or
+# rows_on(connection) for a Session's connection inside its transaction.
+Rows = Callable[[Select, Mapping[str, Any]], list[Mapping[str, Any]]]
+
+
+def rows_on(connection: Connection) -> Rows:
+    """The rows reader of a connection (a Session's, with its transaction)."""
+    return lambda statement, params: [row._mapping for row in
+                                      connection.execute(statement, dict(params))]
+
 
 class DirectReads:
     """The rows of a prepared SELECT (or its first), as dicts of their columns' keys. Threads

@@ -17,13 +17,14 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, distinct, func, select
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from models.attendance import Attendance
 from models.cadres import Cadre
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ
+from models.direct import DirectReads, Rows, rows_on
 from models.errors import CourseNotFound, NotRegistered
 from models.persons import Group, GroupStatus, HouseholdKind, Person, PersonGroup, registered
 from models.places import Place, home_county, places_among
@@ -138,41 +139,51 @@ class Evaluation:
 
 
 def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: date,
-             policy: Policy | None = None, course: Course | None = None) -> Evaluation:
+             policy: Policy | None = None, course: Course | None = None,
+             reads: DirectReads | None = None) -> Evaluation:
     """The subsidies a registered person can get on a day: for a course (joined or not: a
     course without the person's voucher is a "what if"), or, without one, in general (the
     course subsidies with their terms, the ones paid to employers for them, a cadre's own).
     ``policy`` defaults to the county's file. ``course``, when the caller has it read already
-    with its institution (the chat's copy, as fresh as the course list), spares reading it."""
+    with its institution (the chat's copy, as fresh as the course list), spares reading it.
+
+    The facts (the person, their regions, their vouchers) are read as rows, not loaded as
+    objects: on ``reads``, the process's kept connection (models.direct), for a caller whose
+    session holds nothing unwritten (the chat's turn); else on the session's connection, after
+    writing what it holds, as its own reads would. ``db`` then serves the rarer reads only (a
+    course not given, the county, a cadre's count)."""
     policy = policy or eligibility_policy()
     if course is not None:
         course_id = course.id
-    # The facts are read on the session's connection, past the session itself (a third of
-    # each read's cost): what the session holds unwritten is written first, as its own reads
-    # would.
-    db.flush()
-    connection = db.connection()
+    if reads is None:
+        db.flush()
+        rows_of = rows_on(db.connection())
+    else:
+        rows_of = reads.all
     # With a course, the person's rows bring the course's class days and theirs in them.
-    rows = connection.execute(*(
-        (_PERSON, {"person_id": person_id}) if course_id is None else
-        (_PERSON_AND_DAYS, {"person_id": person_id, "course_id": course_id, "on": on}))).all()
-    if not rows or not registered(rows[0].registered_at, rows[0].anonymized_at):
+    rows = (rows_of(_PERSON, {"person_id": person_id}) if course_id is None else
+            rows_of(_PERSON_AND_DAYS, {"person_id": person_id, "course_id": course_id,
+                                       "on": on}))
+    if not rows or not registered(rows[0]["registered_at"], rows[0]["anonymized_at"]):
         raise NotRegistered(person_id=person_id)
     person, first = _Person.of(rows), rows[0]
+    edition = policy.edition_on(on)
+    rules = policy.rules_on(on)
+    ended = policy.ended_on(on)
+    facts = _Facts.gather(db, rows_of, person=person, cadre_id=first["cadre_id"],
+                          course_id=course_id, on=on,
+                          days=((first["days_max"] or 0, first["attended"] or 0)
+                                if course_id is not None else None),
+                          region_codes={
+        rule.condition.region for rule in rules.values()
+        if rule.condition is not None and rule.condition.region})
+    # The session's reads come after the kept connection's: on SQLite a session's transaction
+    # takes the write lock (BEGIN IMMEDIATE), which a read on another connection would wait on.
     if course is None and course_id is not None:
         course = course_with_institution(db, course_id)
         if course is None:
             raise CourseNotFound(course_id=course_id)
-    edition = policy.edition_on(on)
-    rules = policy.rules_on(on)
-    ended = policy.ended_on(on)
-    facts = _Facts.gather(db, connection, person=person, cadre_id=first.cadre_id,
-                          course=course, on=on,
-                          days=((first.days_max or 0, first.attended or 0)
-                                if course is not None else None),
-                          region_codes={
-        rule.condition.region for rule in rules.values()
-        if rule.condition is not None and rule.condition.region})
+    facts.course = course
     outcomes = []
     for rule in policy.latest_on(on).values():
         if rule.pays is None or (course is not None and rule.who.course is None):
@@ -199,7 +210,8 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
 
 # The statements an evaluation runs, built once (a SQLAlchemy statement costs more to build
 # than to run, and the course details and SUBSIDY of every registered person run them), and
-# read as rows, not objects: loading objects cost twice the reading.
+# read as rows, not objects: loading objects cost twice the reading. Each carries no value of
+# its own (no IN list), so that the kept connection can prepare it once (models.direct).
 #
 # The person's facts, a row for each group they declared (one with none), and their id as a
 # cadre if they are one.
@@ -214,12 +226,13 @@ _PERSON = (select(Person.id, Person.registered_at, Person.anonymized_at, Person.
            .outerjoin(PersonGroup, PersonGroup.person_id == Person.id)
            .where(Person.id == bindparam("person_id")).order_by(PersonGroup.id))
 _WITH_INSTITUTION = joinedload(Course.institution)
-_HELD = (select(Voucher.id, Voucher.course_id, Voucher.status, Voucher.year,
-                Voucher.certified, Course.name, Course.name_en, Course.occupation,
-                Course.certificate_level)
-         .join(Course, Course.id == Voucher.course_id)
-         .where(Voucher.person_id == bindparam("person_id"), Voucher.status.in_(HOLDING))
-         .order_by(Voucher.id))
+# The person's vouchers, those that count (HOLDING) kept in Python: a person has a few.
+_VOUCHERS = (select(Voucher.id, Voucher.course_id, Voucher.status, Voucher.year,
+                    Voucher.certified, Course.name, Course.name_en, Course.occupation,
+                    Course.certificate_level)
+             .join(Course, Course.id == Voucher.course_id)
+             .where(Voucher.person_id == bindparam("person_id"))
+             .order_by(Voucher.id))
 # The course's class days, and the days the person was marked present up to the day.
 _PERSON_AND_DAYS = _PERSON.add_columns(
     select(func.count(distinct(ClassSession.day)))
@@ -256,15 +269,17 @@ class _Person:
     groups: tuple[_GroupHeld, ...]
 
     @classmethod
-    def of(cls, rows: list[Any]) -> _Person:
+    def of(cls, rows: list[Mapping[str, Any]]) -> _Person:
         row = rows[0]
         return cls(
-            id=row.id, birth_date=row.birth_date, sex=row.sex, township_id=row.township_id,
-            household_elsewhere=row.household_elsewhere, household_kind=row.household_kind,
-            residence_township_id=row.residence_township_id,
-            residence_elsewhere=row.residence_elsewhere, job_township_id=row.job_township_id,
-            job_elsewhere=row.job_elsewhere, draws_pension=row.draws_pension,
-            groups=tuple(_GroupHeld(r.group, r.status) for r in rows if r.group is not None))
+            groups=tuple(_GroupHeld(r["group"], r["status"]) for r in rows
+                         if r["group"] is not None),
+            **{name: row[name] for name in _PERSON_FACTS})
+
+
+_PERSON_FACTS = ("id", "birth_date", "sex", "township_id", "household_elsewhere",
+                 "household_kind", "residence_township_id", "residence_elsewhere",
+                 "job_township_id", "job_elsewhere", "draws_pension")
 
 
 @dataclass(frozen=True)
@@ -289,11 +304,12 @@ class _Held:
     course: _HeldCourse
 
     @classmethod
-    def of(cls, row: Any) -> _Held:
-        return cls(id=row.id, course_id=row.course_id, status=row.status, year=row.year,
-                   certified=row.certified, course=_HeldCourse(
-                       name=row.name, name_en=row.name_en, occupation=row.occupation,
-                       certificate_level=row.certificate_level))
+    def of(cls, row: Mapping[str, Any]) -> _Held:
+        return cls(id=row["id"], course_id=row["course_id"], status=row["status"],
+                   year=row["year"], certified=row["certified"], course=_HeldCourse(
+                       name=row["name"], name_en=row["name_en"],
+                       occupation=row["occupation"],
+                       certificate_level=row["certificate_level"]))
 
 
 def course_with_institution(db: Session, course_id: int) -> Course | None:
@@ -321,18 +337,19 @@ class _Facts:
     places: dict[int, RegionNode] = field(default_factory=dict)
 
     @classmethod
-    def gather(cls, db: Session, connection: Connection, *, person: _Person,
-               cadre_id: int | None,
-               course: Course | None, on: date, days: tuple[int, int] | None,
+    def gather(cls, db: Session, rows: Rows, *, person: _Person, cadre_id: int | None,
+               course_id: int | None, on: date, days: tuple[int, int] | None,
                region_codes: set[str]) -> _Facts:
+        """The facts' reads, all on ``rows``; the course is the caller's to set."""
         # The person's places and the rules' regions, with their parents, in one statement:
         # the place conditions then walk the tree without reading.
         places = {person.township_id, person.residence_township_id, person.job_township_id}
-        loaded = with_parents(connection, ids=places - {None}, codes=region_codes)
-        held = [_Held.of(row) for row in connection.execute(_HELD, {"person_id": person.id})]
-        voucher = next((v for v in held if course is not None and v.course_id == course.id),
+        loaded = with_parents(rows, ids=places - {None}, codes=region_codes)
+        held = [_Held.of(row) for row in rows(_VOUCHERS, {"person_id": person.id})
+                if row["status"] in HOLDING]
+        voucher = next((v for v in held if course_id is not None and v.course_id == course_id),
                        None)
-        return cls(db=db, person=person, course=course, on=on, held=held, voucher=voucher,
+        return cls(db=db, person=person, course=None, on=on, held=held, voucher=voucher,
                    cadre_id=cadre_id, days=days,
                    regions={r.code: r for r in loaded.values() if r.code in region_codes},
                    places=loaded)

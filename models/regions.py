@@ -6,11 +6,14 @@ import enum
 import logging
 import math
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, ForeignKey, Select, String, bindparam, or_, select
+from sqlalchemy import ForeignKey, Integer, Select, String, bindparam, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, enum_column
+from models.direct import Rows
 
 logger = logging.getLogger(__name__)
 
@@ -58,35 +61,44 @@ class RegionNode:
         return self.name_en if locale.startswith("en") else self.name
 
 
-def with_parents(connection: Connection, *, ids: set[int],
-                 codes: set[str]) -> dict[int, RegionNode]:
-    """The regions of these ids and codes and every region above them, by id, each linked to
-    its parent: one statement (a recursive one) instead of one a level."""
+def with_parents(rows: Rows, *, ids: set[int], codes: set[str]) -> dict[int, RegionNode]:
+    """The regions of these ids (at most PLACE_SLOTS) and codes and every region above them,
+    by id, each linked to its parent: one statement (a recursive one) instead of one a level.
+    ``rows`` reads it: on the process's kept connection (models.direct) or a session's."""
     if not ids and not codes:
         return {}
-    nodes = {row.id: RegionNode(id=row.id, code=row.code, name=row.name, name_en=row.name_en,
-                                level=row.level, parent_id=row.parent_id)
-             for row in connection.execute(_WITH_PARENTS,
-                                           {"ids": list(ids), "codes": list(codes)})}
+    if len(ids) > PLACE_SLOTS:
+        raise ValueError(f"at most {PLACE_SLOTS} regions by id")
+    params: dict[str, Any] = dict.fromkeys((f"id{n}" for n in range(PLACE_SLOTS)), None)
+    params |= {f"id{n}": region_id for n, region_id in enumerate(sorted(ids))}
+    params |= {f"code{n}": code for n, code in enumerate(sorted(codes))}
+    nodes = {row["id"]: RegionNode(id=row["id"], code=row["code"], name=row["name"],
+                                   name_en=row["name_en"], level=row["level"],
+                                   parent_id=row["parent_id"])
+             for row in rows(_with_parents(len(codes)), params)}
     for node in nodes.values():
         node.parent = nodes.get(node.parent_id)
     return nodes
 
 
-def _with_parents() -> Select:
-    # Built once: building a recursive statement costs more than running it.
-    chain = (select(Region.id, Region.parent_id)
-             .where(or_(Region.id.in_(bindparam("ids", expanding=True)),
-                        Region.code.in_(bindparam("codes", expanding=True))))
-             .cte("chain", recursive=True))
+PLACE_SLOTS = 3  # a person's three places (household, residence, job seeking)
+
+
+@cache
+def _with_parents(codes: int) -> Select:
+    # Built once for each number of codes (a policy names a few regions): a recursive
+    # statement costs more to build than to run, and one of fixed text can be prepared once
+    # on the kept connection (which takes no IN list of varying length).
+    start = Region.id.in_([bindparam(f"id{n}", type_=Integer) for n in range(PLACE_SLOTS)])
+    if codes:
+        start = or_(start, Region.code.in_([bindparam(f"code{n}", type_=String)
+                                            for n in range(codes)]))
+    chain = select(Region.id, Region.parent_id).where(start).cte("chain", recursive=True)
     chain = chain.union(select(Region.id, Region.parent_id)
                         .join(chain, Region.id == chain.c.parent_id))
     return (select(Region.id, Region.code, Region.name, Region.name_en, Region.level,
                    Region.parent_id)
             .where(Region.id.in_(select(chain.c.id))))
-
-
-_WITH_PARENTS = _with_parents()
 
 
 # A region's code is at most this long (the column's length).

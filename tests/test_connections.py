@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import Float, bindparam, func, select, text
 
 from models.base import PING_AFTER_SECONDS, STATEMENT_SECONDS, make_engine, make_sessionmaker, read
+from models.catalogue import Course
 from models.direct import DirectReads
+from models.eligibility import evaluate
 from models.persons import Person, recognize
 from models.vouchers import Voucher, VoucherStatus, vouchers_held
-from tests.conftest import POSTGRES_URL, _unavailable
+from tests.conftest import POSTGRES_URL, START, _unavailable
 
 
 def _backend_pid(db) -> int:
@@ -241,3 +243,25 @@ def test_a_vanished_database_host_is_noticed_within_a_minute(engine):
             finally:
                 sock.close()
             assert idle + interval * count <= 60
+
+
+def test_an_evaluation_read_on_the_kept_connection_is_the_sessions(stack):
+    """SUBSIDY and the course details read the person, their regions and their vouchers on
+    the kept connection (models.eligibility, ``reads``): for every registered demo person, in
+    general and for each course, the answer is the one the session's reads give."""
+    reads = DirectReads(stack.engine)
+    with make_sessionmaker(stack.engine)() as db:
+        people = db.scalars(select(Person.id).where(Person.registered_at.is_not(None))).all()
+        courses = db.scalars(select(Course.id).order_by(Course.id)).all()
+        with_vouchers = set(db.scalars(select(Voucher.person_id)))
+    assert people and courses and with_vouchers & set(people)
+    on = START.date()
+    for person_id in people:
+        for course_id in (None, *courses):
+            with make_sessionmaker(stack.engine)() as db:
+                expected = evaluate(db, person_id=person_id, course_id=course_id, on=on)
+            with make_sessionmaker(stack.engine)() as db:
+                kept = evaluate(db, person_id=person_id, course_id=course_id, on=on,
+                                reads=reads)
+            assert kept == expected
+    reads.close()
