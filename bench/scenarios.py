@@ -93,7 +93,8 @@ def _publish_bench_courses(db, *, now: datetime, class_size: int) -> None:
 
     # A session of whole hours (the course rules count hours), within the day, running now:
     # in the day's last hour, one that began under an hour ago.
-    start = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    start = max((now - timedelta(minutes=5)).replace(second=0, microsecond=0),
+                now.replace(hour=0, minute=0, second=0, microsecond=0))
     day_end = start.replace(hour=23, minute=59)
     hours = min(4, int((day_end - start).total_seconds() // 3600))
     if hours < 1:

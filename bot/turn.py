@@ -18,7 +18,7 @@ from locales import Translator, translator
 from models.base import read
 from models.clock import Clock
 from models.codes import RotatingCode
-from models.direct import DirectReads
+from models.direct import DirectReads, timed_out
 from models.persons import DEFAULT_LOCALE, Person, meet, recognize
 from models.pii import Vault
 
@@ -97,9 +97,20 @@ class Turn:
         """Run a read-only domain operation that reads its facts on the process's kept
         connection (``reads=``, models.direct) and anything rarer through a Session that
         connects only if it is used: models.eligibility.evaluate, on every registered
-        person's 补贴 and course details."""
-        with self._sessions() as db:
-            return operation(db, reads=self._direct, **kwargs)
+        person's 补贴 and course details. The session holds nothing unwritten (the operation
+        reads past it)."""
+        try:
+            with self._sessions() as db:
+                return operation(db, reads=self._direct, **kwargs)
+        except Exception as error:
+            if not timed_out(error):
+                raise
+        # The kept connection gives up after the app's 3 s; a turn may wait on a slow
+        # database as long as its budget allows (models.base.statement_budget): its answer,
+        # late, reaches the person through the outbox. Once more, in a transaction of the turn.
+        logger.warning("a kept read passed its statement limit: read again within the turn's")
+        with self._sessions.begin() as db:
+            return operation(db, **kwargs)
 
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """An answer that is the same for everyone who asks it this way and may be a few

@@ -86,6 +86,7 @@ class Translator:
 
 @cache
 def translator(locale: str) -> Translator:
-    # One per language and process: a Translator holds nothing but its language, and making
-    # one (Locale.parse) cost each WeChat message 2% of its CPU, twice.
+    # One per language and process: a Translator holds its language and the amounts it has
+    # worded (the same for everyone), and making one (Locale.parse) cost each WeChat message 2%
+    # of its CPU, twice.
     return Translator(locale)

@@ -157,8 +157,7 @@ def single_read(sessions: sessionmaker) -> Iterator[Session]:
 
     Several statements may run in it when they need no common snapshot: under READ
     COMMITTED, PostgreSQL's level here, a transaction would not give them one either (each
-    statement sees what was committed when it began), so an evaluation read this way answers
-    as it would in BEGIN … COMMIT."""
+    statement sees what was committed when it began)."""
     with sessions() as db:
         bind = db.get_bind()
         if isinstance(bind, Engine) and bind.dialect.name == "postgresql":

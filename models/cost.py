@@ -63,9 +63,11 @@ def course_cost(db: Session, *, person_id: int, course_id: int, on: date,
     """What the registered person pays for the course, and who pays the rest (raises
     NotRegistered / CourseNotFound as models.eligibility.evaluate). ``course`` and ``reads``:
     as evaluate's (the course already read with its institution; the kept connection)."""
-    course = course or course_with_institution(db, course_id)
     evaluation = evaluate(db, person_id=person_id, course_id=course_id, on=on, course=course,
                           reads=reads)
+    # After the evaluation's reads (on SQLite a session's transaction would lock the kept
+    # connection's out); found in the session when the evaluation read it.
+    course = course or course_with_institution(db, course_id)
     payers = [o for o in evaluation.outcomes if o.kind in COURSE_PAYERS]
     fee = course.fee_yuan
     covering = [o for o in payers if o.status is not Status.NOT_ELIGIBLE]

@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from psycopg import errors as pg_errors
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, Engine
 
@@ -34,6 +35,12 @@ def rows_on(connection: Connection) -> Rows:
     """The rows reader of a connection (a Session's, with its transaction)."""
     return lambda statement, params: [row._mapping for row in
                                       connection.execute(statement, dict(params))]
+
+
+def timed_out(error: BaseException) -> bool:
+    """Whether a read gave up on its statement limit (PostgreSQL's QueryCanceled), on the kept
+    connection or through SQLAlchemy."""
+    return isinstance(getattr(error, "orig", error), pg_errors.QueryCanceled)
 
 
 class DirectReads:

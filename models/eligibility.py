@@ -300,7 +300,7 @@ class _Held:
     course_id: int
     status: VoucherStatus
     year: int
-    certified: bool
+    certified: bool | None
     course: _HeldCourse
 
     @classmethod
@@ -332,7 +332,8 @@ class _Facts:
     regions: dict[str, Region | RegionNode | None] = field(default_factory=dict)
     home: Region | None = None
     county_read: bool = False
-    days: tuple[int, int] | None = None  # class_days, with a course
+    # The course's class days, and the days the person was marked present up to the day.
+    days: tuple[int, int] | None = None
     # The person's townships and the rules' regions, with every region above them, by id.
     places: dict[int, RegionNode] = field(default_factory=dict)
 
@@ -353,11 +354,6 @@ class _Facts:
                    cadre_id=cadre_id, days=days,
                    regions={r.code: r for r in loaded.values() if r.code in region_codes},
                    places=loaded)
-
-    def class_days(self) -> tuple[int, int]:
-        """The course's class days, and the days the person was marked present up to the day
-        (read with the person)."""
-        return self.days
 
     def county(self) -> Region | None:
         """The county this deployment serves (models.places.home_county), read once."""
@@ -774,7 +770,7 @@ def _money(rule: Rule, facts: _Facts) -> _Money:
 
 def _days(money: _Money, per_day: Decimal, facts: _Facts, source: str) -> None:
     """Days actually attended: distinct class days with a present mark, up to the day."""
-    money.days_max, attended = facts.class_days()
+    money.days_max, attended = facts.days  # read with the person, for the course
     money.total_max = per_day * money.days_max
     in_class = facts.voucher is not None and facts.voucher.status in ATTENDING
     if attended or in_class:

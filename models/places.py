@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from stdnum import numdb
 
 from models.errors import InvalidAnswer
-from models.persons import Person
 from models.regions import Region, RegionLevel, RegionNode
 
 logger = logging.getLogger(__name__)
@@ -60,11 +59,6 @@ class Place:
         return self.township is not None or self.is_elsewhere
 
 
-def places_of(person: Person) -> tuple[Place, Place, Place]:
-    """The person's household, residence and job-seeking place, in that order."""
-    return _places(person, person.township, person.residence_township, person.job_township)
-
-
 class PlacesHeld(Protocol):
     """What a person's places are made of: a Person, or its columns read as plain values."""
 
@@ -78,15 +72,11 @@ class PlacesHeld(Protocol):
 
 def places_among(person: PlacesHeld,
                  regions: Mapping[int, Region | RegionNode]) -> tuple[Place, Place, Place]:
-    """As places_of, for a person as plain values (a Person's columns, no relationships),
-    their townships found by id in ``regions``, read beforehand (models.regions.with_parents)."""
-    return _places(person, regions.get(person.township_id),
-                   regions.get(person.residence_township_id), regions.get(person.job_township_id))
-
-
-def _places(person: PlacesHeld, household: Region | RegionNode | None,
-            residence: Region | RegionNode | None,
-            job: Region | RegionNode | None) -> tuple[Place, Place, Place]:
+    """The person's household, residence and job-seeking place, in that order, their townships
+    found by id in ``regions``, read beforehand (models.regions.with_parents)."""
+    household, residence, job = (regions.get(person.township_id),
+                                 regions.get(person.residence_township_id),
+                                 regions.get(person.job_township_id))
     return (
         Place(PlaceRole.HOUSEHOLD, household, person.household_elsewhere is not None,
               person.household_elsewhere),

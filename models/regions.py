@@ -44,7 +44,7 @@ class Region(Base):
         return self.name_en if locale.startswith("en") else self.name
 
 
-@dataclass
+@dataclass(eq=False)  # one node a region, compared by identity as the ORM's are
 class RegionNode:
     """A region as plain values, linked to its parent: what a reader that walks the tree
     needs (models.eligibility), without loading ORM objects into a session."""
