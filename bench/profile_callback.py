@@ -163,7 +163,10 @@ def checkin(app, args, token: str, services, session_id: int) -> None:
                 wall += time.perf_counter() - started
                 done += 1
             if "签到成功".encode() not in body and b"Checked in" not in body:
-                raise SystemExit(f"not a check-in: {body.decode()[:300]}")
+                # The class's session is whole hours within the local day: after 23:29 none
+                # can have begun within the check-in window (bench/scenarios.py).
+                raise SystemExit(f"not a check-in (after 23:29 local time, no bench class "
+                                 f"can be open for check-in): {body.decode()[:300]}")
     print(f"{args.app}, {done} × CHECKIN scan: {1000 * cpu / done:.3f} ms CPU and "
           f"{1000 * wall / done:.3f} ms wall a message")
 

@@ -92,7 +92,9 @@ def _publish_bench_courses(db, *, now: datetime, class_size: int) -> None:
     from models.courses import CourseSpec, publish_course
 
     # A session of whole hours (the course rules count hours), within the day, running now:
-    # in the day's last hour, one that began under an hour ago.
+    # in the day's last hour, one that began under an hour ago (check-ins, open until 30
+    # minutes after the start, then fail: from 23:29 to midnight local time the CHECKIN
+    # benchmarks cannot run).
     start = max((now - timedelta(minutes=5)).replace(second=0, microsecond=0),
                 now.replace(hour=0, minute=0, second=0, microsecond=0))
     day_end = start.replace(hour=23, minute=59)
