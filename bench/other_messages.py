@@ -33,10 +33,15 @@ MESSAGES = (
 )
 
 
-def cpu_ms(args: list[str], count: int) -> float:
-    out = subprocess.run([sys.executable, HARNESS, "--no-profile", "--count", str(count), *args],
-                         capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"([\d.]+) ms CPU", out).group(1))
+def cpu_ms(args: list[str], count: int) -> float | None:
+    """The harness's CPU a message; None (and its last words) when the run failed."""
+    run = subprocess.run([sys.executable, HARNESS, "--no-profile", "--count", str(count), *args],
+                         capture_output=True, text=True)
+    found = re.search(r"([\d.]+) ms CPU", run.stdout)
+    if run.returncode or not found:
+        print(f"failed: {' '.join(args)}: {(run.stderr or run.stdout).strip()[-300:]}")
+        return None
+    return float(found.group(1))
 
 
 def main() -> None:
@@ -44,17 +49,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count", type=int, default=600)
     args = parser.parse_args()
-    runs: dict[tuple[str, str], list[float]] = {(m, w): [] for m, w, _ in MESSAGES}
+    runs: dict[tuple[str, str], list[float | None]] = {(m, w): [] for m, w, _ in MESSAGES}
     for round_no in range(args.rounds):
         for message, who, extra in MESSAGES:
             runs[message, who].append(cpu_ms(extra, args.count))
         print(f"round {round_no + 1}: " + ", ".join(
-            f"{w[:3]} {m.split()[0]} {v[-1]:.2f}" for (m, w), v in runs.items()), flush=True)
+            f"{w[:3]} {m.split()[0]} {v[-1] or 0:.2f}" for (m, w), v in runs.items()), flush=True)
     print("\n| message | who | CPU ms a message (median; runs) | ÷ their 课程 |")
     print("|---|---|---:|---:|")
-    for (message, who), values in runs.items():
-        median = statistics.median(values)
-        base = statistics.median(runs["课程", who])
+    for (message, who), measured in runs.items():
+        values = [v for v in measured if v is not None]
+        bases = [v for v in runs["课程", who] if v is not None]
+        if not values or not bases:
+            print(f"| {message} | {who} | failed | |")
+            continue
+        median, base = statistics.median(values), statistics.median(bases)
         print(f"| {message} | {who} | {median:.2f} ({', '.join(f'{v:.2f}' for v in values)}) "
               f"| {median / base:.2f} |")
 
