@@ -160,23 +160,13 @@ def evaluate(db: Session, *, person_id: int, course_id: int | None = None, on: d
         rows_of = rows_on(db.connection())
     else:
         rows_of = reads.all
-    # With a course, the person's rows bring the course's class days and theirs in them.
-    rows = (rows_of(_PERSON, {"person_id": person_id}) if course_id is None else
-            rows_of(_PERSON_AND_DAYS, {"person_id": person_id, "course_id": course_id,
-                                       "on": on}))
-    if not rows or not registered(rows[0]["registered_at"], rows[0]["anonymized_at"]):
-        raise NotRegistered(person_id=person_id)
-    person, first = _Person.of(rows), rows[0]
     edition = policy.edition_on(on)
     rules = policy.rules_on(on)
     ended = policy.ended_on(on)
-    facts = _Facts.gather(db, rows_of, person=person, cadre_id=first["cadre_id"],
-                          course_id=course_id, on=on,
-                          days=((first["days_max"] or 0, first["attended"] or 0)
-                                if course_id is not None else None),
-                          region_codes={
-        rule.condition.region for rule in rules.values()
-        if rule.condition is not None and rule.condition.region})
+    facts = _Facts.read(db, rows_of, person_id=person_id, course_id=course_id, on=on,
+                        region_codes={rule.condition.region for rule in rules.values()
+                                      if rule.condition is not None and rule.condition.region})
+    person = facts.person
     # The session's reads come after the kept connection's: on SQLite a session's transaction
     # takes the write lock (BEGIN IMMEDIATE), which a read on another connection would wait on.
     if course is None and course_id is not None:
@@ -338,10 +328,17 @@ class _Facts:
     places: dict[int, RegionNode] = field(default_factory=dict)
 
     @classmethod
-    def gather(cls, db: Session, rows: Rows, *, person: _Person, cadre_id: int | None,
-               course_id: int | None, on: date, days: tuple[int, int] | None,
-               region_codes: set[str]) -> _Facts:
-        """The facts' reads, all on ``rows``; the course is the caller's to set."""
+    def read(cls, db: Session, rows: Rows, *, person_id: int, course_id: int | None, on: date,
+             region_codes: set[str]) -> _Facts:
+        """The facts' three reads, all on ``rows`` (NotRegistered for someone who is not);
+        the course is the caller's to set."""
+        # With a course, the person's rows bring the course's class days and theirs in them.
+        found = (rows(_PERSON, {"person_id": person_id}) if course_id is None else
+                 rows(_PERSON_AND_DAYS, {"person_id": person_id, "course_id": course_id,
+                                         "on": on}))
+        if not found or not registered(found[0]["registered_at"], found[0]["anonymized_at"]):
+            raise NotRegistered(person_id=person_id)
+        person, first = _Person.of(found), found[0]
         # The person's places and the rules' regions, with their parents, in one statement:
         # the place conditions then walk the tree without reading.
         places = {person.township_id, person.residence_township_id, person.job_township_id}
@@ -351,7 +348,9 @@ class _Facts:
         voucher = next((v for v in held if course_id is not None and v.course_id == course_id),
                        None)
         return cls(db=db, person=person, course=None, on=on, held=held, voucher=voucher,
-                   cadre_id=cadre_id, days=days,
+                   cadre_id=first["cadre_id"],
+                   days=((first["days_max"] or 0, first["attended"] or 0)
+                         if course_id is not None else None),
                    regions={r.code: r for r in loaded.values() if r.code in region_codes},
                    places=loaded)
 
