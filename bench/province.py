@@ -13,8 +13,8 @@ crosses the wire): a province of 16 prefectures, 129 counties and ~1,550 townshi
 persons (ID numbers and phones sealed: 500 values sealed by the app's Vault, reused; the keyed
 hashes unique); 150,000 courses over 2024–2026 with 10 sessions each; 6 million vouchers (2
 million a year); 50 million attendance rows; 20 million audit rows; follow-ups for the
-completed. Then audit_log is partitioned by quarter by the product's own command (`flask db
-partition-audit`), timed.
+completed. Then audit_log is partitioned by quarter and attendance by year by the product's own
+commands (`flask db partition-audit`, `flask db partition-attendance`), each timed.
 Secondary indexes and foreign keys are dropped for the load and built after it, as a bulk load
 does. Then it times, through the app's own code: the dashboard page for the province, a
 prefecture and a county; the quarterly ledger of a county as the export worker builds it; and a
@@ -35,10 +35,11 @@ from sqlalchemy.engine import Engine
 
 from bench.pgcluster import Cluster, free_port, remove, wait_ready
 from cli.database import migrate
+from models import partitions
 from models.base import make_engine, make_sessionmaker
 from models.clock import LOCAL_TZ
 from models.demo import load_demo
-from models.partitions import partition_audit
+from models.partitions import Scheme, convert
 from models.pii import Vault
 from runtime.config import Config
 
@@ -161,7 +162,8 @@ def generate(engine: Engine, n: Sizes) -> None:
         with engine.begin() as connection:
             connection.execute(text(statement))
         log(f"  {statement[:90]}: {time.perf_counter() - started:.1f} s")
-    _partition_audit(engine)
+    _partition(engine, partitions.AUDIT, "partition-audit")
+    _partition(engine, partitions.ATTENDANCE, "partition-attendance")
     started = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE"))
@@ -172,14 +174,14 @@ def _array(values: list[str]) -> str:
     return "ARRAY[" + ",".join("'" + v + "'" for v in values) + "]"
 
 
-def _partition_audit(engine: Engine) -> None:
-    """audit_log partitioned by quarter by the product's own conversion (`flask db
-    partition-audit`, models.partitions), on the full table with its indexes: the maintenance
-    window a province would need, timed."""
+def _partition(engine: Engine, scheme: Scheme, command: str) -> None:
+    """The table partitioned by the product's own conversion (`flask db partition-audit`, `flask
+    db partition-attendance`, models.partitions), on the full table with its indexes and keys:
+    the maintenance window a province would need, timed."""
     started = time.perf_counter()
     with make_sessionmaker(engine).begin() as db:
-        done = partition_audit(db, now=NOW)
-    log(f"  audit_log partitioned (flask db partition-audit): {done.rows:,} rows into "
+        done = convert(db, scheme, now=NOW)
+    log(f"  {scheme.table} partitioned (flask db {command}): {done.rows:,} rows into "
         f"{len(done.made)} partitions in {time.perf_counter() - started:.1f} s")
 
 
@@ -325,13 +327,15 @@ def _vouchers_and_after(n: Sizes) -> list[tuple[str, str]]:
             FROM picked, {pbase}, {cbase}, {towns}
             ORDER BY g"""),
         ("attendance", f"""
-            INSERT INTO attendance (session_id, person_id, voucher_id, is_present, hours, how,
-                                    checked_in_at)
-            SELECT s.base + (v.course_id - c.base) * {SESSIONS} + n, v.person_id,
-                   v.id, (v.id + n) % 10 <> 0, CASE WHEN (v.id + n) % 10 <> 0 THEN 3 ELSE 0 END,
+            INSERT INTO attendance (session_id, day, person_id, voucher_id, is_present, hours,
+                                    how, checked_in_at)
+            SELECT s.base + (v.course_id - c.base) * {SESSIONS} + n, k.starts_on + n,
+                   v.person_id, v.id, (v.id + n) % 10 <> 0,
+                   CASE WHEN (v.id + n) % 10 <> 0 THEN 3 ELSE 0 END,
                    'scan', CASE WHEN (v.id + n) % 10 <> 0 THEN v.redeemed_at + n * interval '1 day'
                    END
-            FROM vouchers v CROSS JOIN generate_series(0, {SESSIONS - 1}) AS n, {cbase}, {sbase}
+            FROM vouchers v JOIN courses k ON k.id = v.course_id
+                 CROSS JOIN generate_series(0, {SESSIONS - 1}) AS n, {cbase}, {sbase}
             WHERE v.number LIKE 'PXB%' AND v.status NOT IN ('issued', 'cancelled')"""),
         ("audit_log", f"""
             INSERT INTO audit_log (at, actor_id, channel, action, target_type, target_id,

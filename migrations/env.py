@@ -22,8 +22,9 @@ def run_migrations() -> None:
 
 
 def _ours(name, type_, _parent_names) -> bool:
-    """What Alembic compares with the models: not the audit log's partitions, which
-    `flask db partition-audit` and the worker make (models.partitions)."""
+    """What Alembic compares with the models: not the audit log's and attendance's partitions,
+    which `flask db partition-audit`, `flask db partition-attendance` and the worker make
+    (models.partitions)."""
     return not (type_ == "table" and is_partition(name))
 
 

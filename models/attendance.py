@@ -10,7 +10,8 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -81,11 +82,17 @@ class MarkHow(enum.StrEnum):
 
 
 class Attendance(Base):
+    """A trainee's mark of one class session. ``day`` is the session's, copied when the mark is
+    made (``Attendance.of``; a session keeps its day: models.courses._replace_sessions): on
+    PostgreSQL the table is partitioned by it, a year a partition (`flask db
+    partition-attendance`), and a partitioned table's unique key must hold it."""
+
     __tablename__ = "attendance"
-    __table_args__ = (UniqueConstraint("session_id", "person_id"),)
+    __table_args__ = (UniqueConstraint("session_id", "person_id", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id"), index=True)
+    day: Mapped[date]
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id"), index=True)
     is_present: Mapped[bool]
@@ -106,6 +113,11 @@ class Attendance(Base):
     located_at: Mapped[datetime | None]  # when the position was taken (reached us)
 
     session: Mapped[ClassSession] = relationship()
+
+    @classmethod
+    def of(cls, session: ClassSession, **fields: Any) -> Attendance:
+        """A new mark of ``session``, with its day."""
+        return cls(session_id=session.id, day=session.day, **fields)
 
 
 class Inspector(InvitedRole, Base):
@@ -246,8 +258,7 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     if not voucher:
         raise CheckInRefused(rule="not_enrolled", source=cite("check_in_in_person"),
                              course=session.course.name)
-    existing = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
-                                                  Attendance.person_id == person.id)
+    existing = db.scalar(select(Attendance).where(*_mark_of(session, person.id))
                          .with_for_update())
     starts, ends = session_bounds(session)
     if existing is not None and existing.is_present:
@@ -258,8 +269,7 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
                              closes=(starts + LATE_AFTER).isoformat())
     place = position or _last_position(person, now)
     _check_place(session.course, place)
-    record = existing or Attendance(session_id=session.id, person_id=person.id,
-                                    voucher_id=voucher.id)
+    record = existing or Attendance.of(session, person_id=person.id, voucher_id=voucher.id)
     record.is_present, record.checked_in_at, record.how = True, now, MarkHow.SCAN
     record.hours = 0 if session.course.requires_checkout else session.hours
     _record_place(record, place)
@@ -284,6 +294,12 @@ def _check_out(db: Session, session: ClassSession, record: Attendance, person: P
     audit(db, actor_id=person.id, channel=Channel.WECHAT, action="attendance.check_out",
           target=record, after={"hours": record.hours}, at=now)
     return _result(db, session, record, is_checkout=True)
+
+
+def _mark_of(session: ClassSession, person_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The person's mark of the session; the day lets PostgreSQL read one year's partition."""
+    return (Attendance.session_id == session.id, Attendance.day == session.day,
+            Attendance.person_id == person_id)
 
 
 def _last_position(person: Person, now: datetime) -> Position | None:
@@ -407,12 +423,10 @@ def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_pres
                           source=cite("check_in_in_person"))
     # The voucher names the class, so two classes of the institution at once are no puzzle.
     session = session_to_mark(db, course=voucher.course, now=now)
-    record = db.scalar(select(Attendance).where(Attendance.session_id == session.id,
-                                                Attendance.person_id == voucher.person_id))
+    record = db.scalar(select(Attendance).where(*_mark_of(session, voucher.person_id)))
     before = {"present": record.is_present, "how": record.how.value} if record else None
     if record is None:
-        record = Attendance(session_id=session.id, person_id=voucher.person_id,
-                            voucher_id=voucher.id)
+        record = Attendance.of(session, person_id=voucher.person_id, voucher_id=voucher.id)
         db.add(record)
     record.is_present, record.how = is_present, MarkHow.MANUAL
     record.marked_by_id, record.reason = staff.person_id, reason[:200]

@@ -297,8 +297,9 @@ def write_marks(db: Session, *, marks: Sequence[MarkRow], staff_person_id: int,
 def _mark_row(m: MarkRow, staff_person_id: int) -> dict[str, Any]:
     is_scan = m.reason is None
     return {
-        "session_id": m.session.id, "person_id": m.person_id, "voucher_id": m.voucher_id,
-        "is_present": True, "checked_in_at": m.at, "checked_out_at": None,
+        "session_id": m.session.id, "day": m.session.day, "person_id": m.person_id,
+        "voucher_id": m.voucher_id, "is_present": True, "checked_in_at": m.at,
+        "checked_out_at": None,
         "hours": m.session.hours, "how": MarkHow.SCAN if is_scan else MarkHow.MANUAL,
         "marked_by_id": None if is_scan else staff_person_id, "reason": m.reason,
         "location_source": LocationSource.WECHAT_EVENT if is_scan else LocationSource.NONE,

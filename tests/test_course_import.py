@@ -345,9 +345,8 @@ def test_reimporting_cannot_remove_a_class_day_that_was_attended(runner, tmp_pat
         first = setup.scalar(sa_select(ClassSession).where(ClassSession.course_id == course.id)
                              .order_by(ClassSession.day, ClassSession.starts))
         voucher = setup.scalar(sa_select(Voucher).where(Voucher.course_id == course.id))
-        setup.add(Attendance(session_id=first.id, person_id=voucher.person_id,
-                             voucher_id=voucher.id, is_present=True, hours=4,
-                             how=MarkHow.SCAN))
+        setup.add(Attendance.of(first, person_id=voucher.person_id, voucher_id=voucher.id,
+                                is_present=True, hours=4, how=MarkHow.SCAN))
     header = ("code,institution,category,name,occupation,certificate_kind,certificate_level,"
               "theory_hours,practice_hours,capacity,township,address,first_day,session_days,"
               "daily\n")

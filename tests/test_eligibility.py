@@ -601,9 +601,9 @@ class World:
 
     def _mark(self, person: Person, voucher: Voucher, session: ClassSession, *,
               present: bool) -> None:
-        self.db.add(Attendance(session_id=session.id, person_id=person.id, voucher_id=voucher.id,
-                               is_present=present, hours=session.hours if present else 0,
-                               how=MarkHow.SCAN))
+        self.db.add(Attendance.of(session, person_id=person.id, voucher_id=voucher.id,
+                                  is_present=present, hours=session.hours if present else 0,
+                                  how=MarkHow.SCAN))
 
     def cadre(self, person: Person, mobilized: tuple[tuple[int, bool], ...]) -> None:
         cadre = Cadre(person_id=person.id, township_id=person.township_id, village="腊者村",

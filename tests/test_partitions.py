@@ -31,7 +31,7 @@ from models.base import make_engine
 from models.catalogue import Course
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo_history import DEMO_SESSION_ACTION, demo_sessions
-from models.partitions import is_partition, make_partition, partition_of, quarters_to_make
+from models.partitions import AUDIT, is_partition, make_partition, partition_of, to_make
 from models.persons import Person, meet
 from models.pii import Vault
 from runtime.config import Config
@@ -158,7 +158,7 @@ def test_the_conversion_keeps_every_row_and_id_and_says_what_it_did(converted):
             "audit_log_default"} <= shape["partitions"]
     assert "audit_log_2027q3" not in shape["partitions"]
     oldest = min(row[1] for row in converted.before.values())
-    assert partitions.Quarter.of(oldest).name in shape["partitions"]
+    assert AUDIT.holding(oldest).name in shape["partitions"]
     assert f"{len(converted.before)} rows copied into {len(shape['partitions'])} partitions" \
         in converted.said.output
 
@@ -176,8 +176,8 @@ def test_a_row_written_afterwards_lands_in_its_local_quarter_with_a_new_id(conve
                          target=person, at=datetime(2027, 1, 1, 0, 30, tzinfo=LOCAL_TZ))
     assert met.id > max(converted.before)
     with sessions() as db:
-        assert partition_of(db, met.id) == "audit_log_2026q4"
-        assert partition_of(db, new_year.id) == "audit_log_2027q1"
+        assert partition_of(db, AUDIT, met.id) == "audit_log_2026q4"
+        assert partition_of(db, AUDIT, new_year.id) == "audit_log_2027q1"
         assert db.get(AuditEntry, new_year.id).action == "test.new_year"
 
 
@@ -231,14 +231,14 @@ def test_rows_in_default_are_warned_of_and_moved_to_their_quarter(converted, cap
         late = audit(db, actor_id=None, channel=Channel.CLI, action="test.far_ahead",
                      target=person, at=datetime(2029, 2, 1, tzinfo=LOCAL_TZ))
     with sessions() as db:
-        assert partition_of(db, late.id) == "audit_log_default"
+        assert partition_of(db, AUDIT, late.id) == "audit_log_default"
     with caplog.at_level(logging.WARNING, logger="models.partitions"):
         made = run_jobs(converted.app.extensions["peixun"])["audit_partitions_made"]
     assert made == 1
     assert [r for r in caplog.records if "audit_log_default" in r.getMessage()
             and r.levelno == logging.WARNING]
     with sessions() as db:
-        assert partition_of(db, late.id) == "audit_log_2029q1"
+        assert partition_of(db, AUDIT, late.id) == "audit_log_2029q1"
         assert db.scalar(text("SELECT count(*) FROM audit_log_default")) == 0
 
 
@@ -269,7 +269,7 @@ def test_two_workers_at_once_make_each_partition_once(converted):
     later = datetime(2028, 1, 15, tzinfo=LOCAL_TZ)  # 2028 Q1 to Q3: none made yet
     sessions = sessionmaker(converted.engine)
     with sessions() as db:
-        quarters = quarters_to_make(db, now=later)
+        quarters = to_make(db, AUDIT, now=later)
     assert [q.name for q in quarters] == ["audit_log_2028q1", "audit_log_2028q2",
                                           "audit_log_2028q3"]
     first = sessions()

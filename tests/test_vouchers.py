@@ -277,9 +277,9 @@ def attend(sessions, clock, voucher_number: str, share: float = 1.0) -> None:
         days = db.scalars(select(ClassSession).where(ClassSession.course_id == voucher.course_id)
                           .order_by(ClassSession.day, ClassSession.starts)).all()
         for session in days[: round(len(days) * share)]:
-            db.add(Attendance(session_id=session.id, person_id=voucher.person_id,
-                              voucher_id=voucher.id, is_present=True, hours=session.hours,
-                              how=MarkHow.SCAN))
+            db.add(Attendance.of(session, person_id=voucher.person_id,
+                                 voucher_id=voucher.id, is_present=True, hours=session.hours,
+                                 how=MarkHow.SCAN))
         clock.set(session_bounds(days[-1])[1] + timedelta(minutes=5))
 
 

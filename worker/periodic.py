@@ -1,6 +1,6 @@
 """The worker's periodic jobs, once a minute: vouchers that expire, holders to remind, job
-pushes, old export files to remove, follow-up rounds, the audit log's partitions ahead. Each
-is safe to run again at any time, by any number of workers."""
+pushes, old export files to remove, follow-up rounds, the audit log's and attendance's
+partitions ahead. Each is safe to run again at any time, by any number of workers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ import logging
 import threading
 from datetime import datetime
 
+from sqlalchemy.exc import OperationalError
+
 from models.base import statement_budget
 from models.export_jobs import remove_old_files
 from models.followups import create_due_followups, queue_followup_questions
 from models.jobs import push_due_openings
 from models.outbox import PRUNE_CHUNK, prune_sent
-from models.partitions import make_partition, quarters_to_make
+from models.partitions import (
+    ATTENDANCE,
+    AUDIT,
+    Scheme,
+    make_partition,
+    to_make,
+    waited_too_long,
+)
 from models.progress import recount_when_due, rollups_due
 from models.vouchers import expire_vouchers, remind_expiring
 from runtime.services import Services
@@ -47,23 +56,33 @@ def run_jobs(services: Services) -> dict[str, int]:
         done["export_files_removed"] = remove_old_files(db, now=now)
     done["outbox_pruned"] = prune_outbox(services, now)
     done.update(follow_up(services, now))
-    # Last: it may wait on audit_log's lock, and fail (the next round tries again).
-    done["audit_partitions_made"] = keep_audit_partitions(services, now)
+    # Last: they may wait on their table's lock, and fail (the next round tries again).
+    done["audit_partitions_made"] = keep_partitions(services, AUDIT, now)
+    done["attendance_partitions_made"] = keep_partitions(services, ATTENDANCE, now)
     return done
 
 
-def keep_audit_partitions(services: Services, now: datetime) -> int:
-    """On PostgreSQL with audit_log partitioned (`flask db partition-audit`): this quarter's
-    partition and the next two's, made when missing, and those of rows that fell into the
-    DEFAULT partition (moved into them). Each in a transaction of its own, short: making one
-    locks writers of persons out until it commits. Every minute otherwise costs a look at the
-    catalogue and one probe of the empty DEFAULT."""
+def keep_partitions(services: Services, scheme: Scheme, now: datetime) -> int:
+    """On PostgreSQL with the table partitioned (`flask db partition-audit`,
+    `flask db partition-attendance`): the current period's partition and the next ones', made
+    when missing, and those of rows that fell into the DEFAULT partition (moved into them). Each
+    in a transaction of its own, short: making one locks writers of the tables its foreign keys
+    name out until it commits. Every minute otherwise costs a look at the catalogue and one
+    probe of the empty DEFAULT. A lock not had in time leaves the rest to the next round, and
+    the other table's partitions are still seen to."""
     with services.sessions.begin() as db:
-        quarters = quarters_to_make(db, now=now)
+        wanted = to_make(db, scheme, now=now)
     made = 0
-    for quarter in quarters:
-        with services.sessions.begin() as db:
-            made += make_partition(db, quarter)
+    for partition in wanted:
+        try:
+            with services.sessions.begin() as db:
+                made += make_partition(db, partition)
+        except OperationalError as error:
+            if not waited_too_long(error):
+                raise
+            logger.warning("%s not made: its table was busy; the next round tries again",
+                           partition.name)
+            break
     return made
 
 
