@@ -177,8 +177,8 @@ def _ms(seconds: float) -> str:
 
 
 def explain(engine: Engine) -> None:
-    """EXPLAIN ANALYZE of the dashboard's aggregate for the province and a county, and of a
-    month of the audit log (partition pruning: one partition read)."""
+    """EXPLAIN ANALYZE of the dashboard's aggregate for the province and a county, of a month
+    of the audit log and of a mark's lookup (partition pruning: one partition read each)."""
     from sqlalchemy.dialects import postgresql
 
     from models.progress import ProgressFilter, counts_query, region_scope
@@ -203,3 +203,11 @@ def explain(engine: Engine) -> None:
             "WHERE at >= '2026-10-01 00:00+08' AND at < '2026-11-01 00:00+08' GROUP BY action"
         )).scalars()
         print("\n-- a month of the audit log (partitioned by quarter)\n" + "\n".join(plan))
+        # The check-in's lookup of a mark (models.attendance._mark_of): one year's partition.
+        mark = connection.execute(text(
+            "SELECT session_id, day, person_id FROM attendance ORDER BY id DESC LIMIT 1")).one()
+        plan = connection.execute(text(
+            "EXPLAIN (ANALYZE) SELECT * FROM attendance WHERE session_id = :session "
+            "AND day = :day AND person_id = :person"),
+            {"session": mark.session_id, "day": mark.day, "person": mark.person_id}).scalars()
+        print("\n-- a mark's lookup (attendance partitioned by year)\n" + "\n".join(plan))
