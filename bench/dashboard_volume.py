@@ -196,10 +196,10 @@ def _vouchers_and_after() -> list[tuple[str, str]]:
         ("attendance", f"""
             INSERT INTO attendance (session_id, day, person_id, voucher_id, is_present, hours,
                                     how)
-            SELECT s.base + (v.course_id - c.base) * {SESSIONS_PER_COURSE} + n, k.starts_on + n,
-                   v.person_id, v.id, n % 10 <> 0, CASE WHEN n % 10 <> 0 THEN 3 ELSE 0 END,
-                   'scan'
-            FROM vouchers v JOIN courses k ON k.id = v.course_id
+            SELECT s.base + (v.course_id - c.base) * {SESSIONS_PER_COURSE} + n,
+                   course.starts_on + n, v.person_id, v.id, n % 10 <> 0,
+                   CASE WHEN n % 10 <> 0 THEN 3 ELSE 0 END, 'scan'
+            FROM vouchers v JOIN courses course ON course.id = v.course_id
                  CROSS JOIN generate_series(0, {SESSIONS_PER_COURSE - 1}) AS n,
                  (SELECT min(id) AS base FROM courses WHERE code LIKE 'bench-%') AS c,
                  (SELECT min(cs.id) AS base FROM class_sessions cs JOIN courses k

@@ -114,5 +114,6 @@ def _convert(scheme: Scheme, t: Translator, *, busy: str) -> Conversion:
 
 
 def _made(done: Conversion) -> dict[str, object]:
+    """What a conversion's message says of it: rows, partitions, the first, last and DEFAULT."""
     return {"rows": done.rows, "count": len(done.made), "first": done.made[0],
             "last": done.made[-2], "default": done.made[-1]}

@@ -11,11 +11,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     ColumnElement,
     ForeignKey,
+    ForeignKeyConstraint,
     Numeric,
     String,
     Text,
@@ -88,11 +89,16 @@ class Attendance(Base):
     partition-attendance`), and a partitioned table's unique key must hold it."""
 
     __tablename__ = "attendance"
-    __table_args__ = (UniqueConstraint("session_id", "person_id", "day"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "person_id", "day"),
+        # The day is its session's, held by the database for every writer: so the key above
+        # refuses a second mark of a session, as (session_id, person_id) did before the day.
+        ForeignKeyConstraint(["session_id", "day"], ["class_sessions.id", "class_sessions.day"]),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id"), index=True)
-    day: Mapped[date]
+    session_id: Mapped[int] = mapped_column(index=True)
+    day: Mapped[date] = mapped_column()
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id"), index=True)
     is_present: Mapped[bool]
@@ -114,9 +120,14 @@ class Attendance(Base):
 
     session: Mapped[ClassSession] = relationship()
 
+    # The ORM writes a mark back by (id, day), so that PostgreSQL touches one year's partition
+    # (a check-out, a hand mark), not every year's and DEFAULT's.
+    __mapper_args__: ClassVar = {"primary_key": [id, day]}
+
     @classmethod
     def of(cls, session: ClassSession, **fields: Any) -> Attendance:
-        """A new mark of ``session``, with its day."""
+        """A new mark of ``session`` (flushed: it has its id), with its day."""
+        assert session.id is not None, "a mark needs its session's id"
         return cls(session_id=session.id, day=session.day, **fields)
 
 
@@ -258,7 +269,7 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     if not voucher:
         raise CheckInRefused(rule="not_enrolled", source=cite("check_in_in_person"),
                              course=session.course.name)
-    existing = db.scalar(select(Attendance).where(*_mark_of(session, person.id))
+    existing = db.scalar(select(Attendance).where(*mark_of(session, person.id))
                          .with_for_update())
     starts, ends = session_bounds(session)
     if existing is not None and existing.is_present:
@@ -296,8 +307,9 @@ def _check_out(db: Session, session: ClassSession, record: Attendance, person: P
     return _result(db, session, record, is_checkout=True)
 
 
-def _mark_of(session: ClassSession, person_id: int) -> tuple[ColumnElement[bool], ...]:
-    """The person's mark of the session; the day lets PostgreSQL read one year's partition."""
+def mark_of(session: ClassSession, person_id: int) -> tuple[ColumnElement[bool], ...]:
+    """Where the person's mark of the session is; the day lets PostgreSQL read one year's
+    partition."""
     return (Attendance.session_id == session.id, Attendance.day == session.day,
             Attendance.person_id == person_id)
 
@@ -423,7 +435,7 @@ def mark_by_hand(db: Session, *, staff_openid: str, voucher_number: str, is_pres
                           source=cite("check_in_in_person"))
     # The voucher names the class, so two classes of the institution at once are no puzzle.
     session = session_to_mark(db, course=voucher.course, now=now)
-    record = db.scalar(select(Attendance).where(*_mark_of(session, voucher.person_id)))
+    record = db.scalar(select(Attendance).where(*mark_of(session, voucher.person_id)))
     before = {"present": record.is_present, "how": record.how.value} if record else None
     if record is None:
         record = Attendance.of(session, person_id=voucher.person_id, voucher_id=voucher.id)

@@ -7,7 +7,7 @@ import logging
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, enum_column
@@ -155,7 +155,12 @@ class ClassSession(Base):
     """One sitting of a course (课次) on one day, in local wall-clock time."""
 
     __tablename__ = "class_sessions"
-    __table_args__ = (UniqueConstraint("course_id", "day", "starts"),)
+    __table_args__ = (
+        UniqueConstraint("course_id", "day", "starts"),
+        # What a mark's foreign key names, so that a mark's day is its session's (an index, not
+        # a constraint: SQLite adds it without rebuilding the table the marks point at).
+        Index("ix_class_sessions_id_day", "id", "day", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)

@@ -126,9 +126,6 @@ class Scheme:
         """The plain table while it is copied, within the conversion's transaction."""
         return f"{self.table}_unpartitioned"
 
-    def partition(self, period: Period) -> Partition:
-        return Partition(self, period)
-
     def holding(self, value: date) -> Partition:
         """The partition that holds a row of that time or day."""
         return Partition(self, self.period.of(value))
@@ -171,6 +168,7 @@ class Partition:
 
 
 def between(scheme: Scheme, first: Period, last: Period) -> list[Partition]:
+    """The scheme's partitions from ``first``'s period to ``last``'s, both included."""
     found = []
     while first <= last:
         found.append(Partition(scheme, first))
@@ -304,7 +302,8 @@ def _definitions(db: Session, table: str) -> _Definitions:
     indexes = list(db.scalars(text(
         "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
         "WHERE i.indrelid = to_regclass(:t) AND NOT i.indisprimary AND NOT EXISTS "
-        "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1"), on))
+        "(SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid "
+        "AND c.conindid = i.indexrelid) ORDER BY 1"), on))
 
     def constraints(kind: str) -> list[str]:
         return [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'

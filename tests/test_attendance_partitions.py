@@ -22,7 +22,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from click.testing import Result
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
@@ -30,13 +31,13 @@ from sqlalchemy.orm import sessionmaker
 import models
 from cli.database import migrate
 from models import partitions
-from models.attendance import Attendance, MarkHow
+from models.attendance import Attendance, MarkHow, mark_of
 from models.base import make_engine
 from models.catalogue import ClassSession, Course
 from models.clock import LOCAL_TZ, FrozenClock
 from models.demo import load_demo
 from models.demo_history import load_history
-from models.partitions import ATTENDANCE, AUDIT, is_partition, partition_of
+from models.partitions import ATTENDANCE, is_partition, partition_of
 from models.persons import Person
 from models.pii import Vault
 from models.vouchers import Voucher, VoucherStatus
@@ -45,7 +46,7 @@ from tests.conftest import START, committed_postgres
 from tests.factories import AFTERNOON, TODAY_CLASS
 from tests.wechat_server import WeChatServer
 from webhooks.app import create_app
-from worker.periodic import keep_partitions, run_jobs
+from worker.periodic import run_jobs
 
 postgres = pytest.mark.postgres
 
@@ -287,13 +288,35 @@ def test_a_scan_on_the_partitioned_table_lands_in_its_year_and_counts_once(conve
 
 @postgres
 def test_a_marks_lookup_reads_one_years_partition(converted):
-    """The check-in's and the hand mark's lookup (session, day, person): one partition."""
-    with converted.engine.connect() as c:
-        plan = "\n".join(c.scalars(text(
-            "EXPLAIN SELECT * FROM attendance WHERE session_id = 1 AND day = :day "
-            "AND person_id = 1"), {"day": date(2026, 11, 25)}))
-    assert "attendance_2026" in plan
-    assert "attendance_2027" not in plan and "attendance_default" not in plan
+    """The check-in's and the hand mark's lookup (models.attendance.mark_of), as the app
+    compiles it, reads one partition; and the ORM writes a mark back by its id and day."""
+    with sessionmaker(converted.engine)() as db:  # rolled back at the end
+        mark = db.scalar(select(Attendance).order_by(Attendance.id.desc()))
+        year = f"attendance_{mark.day.year}"
+        lookup = select(Attendance).where(*mark_of(mark.session, mark.person_id))
+        sql = str(lookup.compile(dialect=postgresql.dialect(),
+                                 compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(db.scalars(text("EXPLAIN " + sql)))
+        mark.reason = "改正"
+        statements = []
+        event.listen(db.connection(), "before_cursor_execute",
+                     lambda *args: statements.append(args[2]))
+        db.flush()
+    assert year in plan and "attendance_default" not in plan
+    assert [p for p in _shape(converted.engine)["partitions"] if p in plan] == [year]
+    [written] = [s for s in statements if s.startswith("UPDATE attendance")]
+    assert "attendance.day = " in written
+
+
+@postgres
+def test_the_upgrade_is_not_undone_once_attendance_is_partitioned(converted):
+    """Downgrading past the day would drop the partition key: refused, and nothing changed."""
+    shape, marks = _shape(converted.engine), _marks(converted.engine)
+    config = _alembic()
+    with pytest.raises(RuntimeError, match="partitioned"), converted.engine.begin() as c:
+        config.attributes["connection"] = c
+        command.downgrade(config, BEFORE_DAY)
+    assert _shape(converted.engine) == shape and _marks(converted.engine) == marks
 
 
 @postgres
@@ -316,7 +339,7 @@ def test_marks_in_default_are_warned_of_and_moved_to_their_year(converted, caplo
     with sessions.begin() as db:
         mark = db.scalar(select(Attendance).order_by(Attendance.id))
         far = ClassSession(course_id=db.get(ClassSession, mark.session_id).course_id,
-                           day=date(2031, 3, 4), starts=time(9), ends=time(12))
+                           day=date(2031, 1, 1), starts=time(9), ends=time(12))
         db.add(far)
         db.flush()
         late = Attendance.of(far, person_id=mark.person_id, voucher_id=mark.voucher_id,
@@ -338,25 +361,29 @@ def test_marks_in_default_are_warned_of_and_moved_to_their_year(converted, caplo
 def test_a_busy_table_leaves_its_partition_to_the_next_round_without_failing(converted,
                                                                            caplog):
     """The worker's lock wait is short (WORKER_LOCK_WAIT): while a transaction holds the
-    audit log against writers, its quarter is not made, the round goes on (attendance's
-    partitions are still seen to), and the next round makes it."""
+    audit log against attaching (not against writing), its quarter is not made, the round goes
+    on and makes attendance's years, and the next round makes the quarters."""
     runner = converted.app.test_cli_runner()
     assert runner.invoke(args=["db", "partition-audit"]).exit_code == 0
     services = converted.app.extensions["peixun"]
-    later = datetime(2032, 8, 1, 9, 0, tzinfo=LOCAL_TZ)  # 2032 Q3: neither table has it
+    converted.clock.set(datetime(2032, 8, 1, 9, 0, tzinfo=LOCAL_TZ))  # neither table has it
     holder = converted.engine.connect()
     holder.begin()
-    holder.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
+    holder.execute(text("LOCK TABLE audit_log IN SHARE UPDATE EXCLUSIVE MODE"))
     try:
         with caplog.at_level(logging.WARNING, logger="worker.periodic"):
-            assert keep_partitions(services, AUDIT, later) == 0
-            assert keep_partitions(services, ATTENDANCE, later) == 2  # 2032, 2033
-        assert [r for r in caplog.records if "audit_log_2032q3" in r.getMessage()
-                and "next round" in r.getMessage()]
+            done = run_jobs(services)
+        assert done["audit_partitions_made"] == 0
+        assert done["attendance_partitions_made"] == 2  # 2032, 2033
+        [busy] = [r.getMessage() for r in caplog.records if r.name == "worker.periodic"]
+        assert "audit_log_2032q3 not made" in busy and "next round" in busy
     finally:
         holder.rollback()
         holder.close()
-    assert keep_partitions(services, AUDIT, later) == 3
+    try:
+        assert run_jobs(services)["audit_partitions_made"] == 3
+    finally:
+        converted.clock.set(START)
 
 
 def test_on_sqlite_the_command_has_nothing_to_do_and_changes_nothing(tmp_path):

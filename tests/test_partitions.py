@@ -229,7 +229,7 @@ def test_rows_in_default_are_warned_of_and_moved_to_their_quarter(converted, cap
     with sessions.begin() as db:
         person = db.scalar(select(Person).order_by(Person.id))
         late = audit(db, actor_id=None, channel=Channel.CLI, action="test.far_ahead",
-                     target=person, at=datetime(2029, 2, 1, tzinfo=LOCAL_TZ))
+                     target=person, at=datetime(2029, 1, 1, 0, 30, tzinfo=LOCAL_TZ))
     with sessions() as db:
         assert partition_of(db, AUDIT, late.id) == "audit_log_default"
     with caplog.at_level(logging.WARNING, logger="models.partitions"):

@@ -56,7 +56,7 @@ def run_jobs(services: Services) -> dict[str, int]:
         done["export_files_removed"] = remove_old_files(db, now=now)
     done["outbox_pruned"] = prune_outbox(services, now)
     done.update(follow_up(services, now))
-    # Last: they may wait on their table's lock, and fail (the next round tries again).
+    # Last: they may wait on their tables' locks (at most WORKER_LOCK_WAIT each).
     done["audit_partitions_made"] = keep_partitions(services, AUDIT, now)
     done["attendance_partitions_made"] = keep_partitions(services, ATTENDANCE, now)
     return done
@@ -68,21 +68,23 @@ def keep_partitions(services: Services, scheme: Scheme, now: datetime) -> int:
     when missing, and those of rows that fell into the DEFAULT partition (moved into them). Each
     in a transaction of its own, short: making one locks writers of the tables its foreign keys
     name out until it commits. Every minute otherwise costs a look at the catalogue and one
-    probe of the empty DEFAULT. A lock not had in time leaves the rest to the next round, and
-    the other table's partitions are still seen to."""
-    with services.sessions.begin() as db:
-        wanted = to_make(db, scheme, now=now)
-    made = 0
-    for partition in wanted:
-        try:
+    probe of the empty DEFAULT. A lock not had in time, or the database failing, leaves the
+    rest to the next round (the partitions are needed ahead of time, not this minute), and the
+    other table's partitions are still seen to."""
+    made, doing = 0, scheme.table
+    try:
+        with services.sessions.begin() as db:
+            wanted = to_make(db, scheme, now=now)
+        for partition in wanted:
+            doing = partition.name
             with services.sessions.begin() as db:
                 made += make_partition(db, partition)
-        except OperationalError as error:
-            if not waited_too_long(error):
-                raise
-            logger.warning("%s not made: its table was busy; the next round tries again",
-                           partition.name)
-            break
+    except OperationalError as error:
+        if waited_too_long(error):
+            logger.warning("%s not made: a lock it needs was held; the next round tries again",
+                           doing)
+        else:
+            logger.exception("%s not made; the next round tries again", doing)
     return made
 
 
