@@ -203,7 +203,7 @@ def explain(engine: Engine) -> None:
             "WHERE at >= '2026-10-01 00:00+08' AND at < '2026-11-01 00:00+08' GROUP BY action"
         )).scalars()
         print("\n-- a month of the audit log (partitioned by quarter)\n" + "\n".join(plan))
-        # The check-in's lookup of a mark (models.attendance._mark_of): one year's partition.
+        # The check-in's lookup of a mark (models.attendance.mark_of): one year's partition.
         mark = connection.execute(text(
             "SELECT session_id, day, person_id FROM attendance ORDER BY id DESC LIMIT 1")).one()
         plan = connection.execute(text(

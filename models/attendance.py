@@ -127,7 +127,8 @@ class Attendance(Base):
     @classmethod
     def of(cls, session: ClassSession, **fields: Any) -> Attendance:
         """A new mark of ``session`` (flushed: it has its id), with its day."""
-        assert session.id is not None, "a mark needs its session's id"
+        if session.id is None:
+            raise ValueError("a mark needs its session's id: flush the session first")
         return cls(session_id=session.id, day=session.day, **fields)
 
 

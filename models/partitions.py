@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from models.clock import LOCAL_TZ
@@ -185,7 +185,7 @@ def is_partition(name: str) -> bool:
 # --- what the database has ----------------------------------------------------------------
 
 
-def waited_too_long(error: OperationalError) -> bool:
+def waited_too_long(error: DBAPIError) -> bool:
     """The statement gave up waiting for a lock (LOCK_WAIT, WORKER_LOCK_WAIT): nothing was
     changed, and it can be tried again."""
     return getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE

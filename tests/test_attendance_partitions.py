@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import fakeredis
@@ -22,7 +22,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from click.testing import Result
 from flask import Flask
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -117,6 +117,24 @@ def test_on_postgres_the_upgrade_gave_every_earlier_mark_its_sessions_day(conver
     assert len({s.year for _, _, s in before}) == 2  # November 2025 to November 2026
     assert [(i, s) for i, _, s in after] == [(i, s) for i, _, s in before]
     assert all(day == session_day for _, day, session_day in after)
+
+
+def test_a_mark_whose_day_is_not_its_sessions_is_refused_by_the_database(db):
+    """Every writer is held to it, not only Attendance.of: a mark dated a day off its session
+    would slip past the unique key (session, person, day) and count the class twice."""
+    voucher = db.scalar(select(Voucher).where(Voucher.status == VoucherStatus.REDEEMED))
+    session = voucher.course.sessions[0]
+    db.add(Attendance.of(session, person_id=voucher.person_id, voucher_id=voucher.id,
+                         is_present=True, hours=session.hours, how=MarkHow.SCAN))
+    db.flush()
+    second = Attendance(session_id=session.id, day=session.day + timedelta(days=1),
+                        person_id=voucher.person_id, voucher_id=voucher.id, is_present=True,
+                        hours=session.hours, how=MarkHow.SCAN)
+    with pytest.raises(IntegrityError), db.begin_nested():
+        db.add(second)
+        db.flush()
+    assert db.scalar(select(func.count(Attendance.id)).where(
+        Attendance.session_id == session.id, Attendance.person_id == voucher.person_id)) == 1
 
 
 # --- the conversion, on PostgreSQL ----------------------------------------------------------
@@ -373,16 +391,14 @@ def test_a_busy_table_leaves_its_partition_to_the_next_round_without_failing(con
     try:
         with caplog.at_level(logging.WARNING, logger="worker.periodic"):
             done = run_jobs(services)
+        holder.rollback()
         assert done["audit_partitions_made"] == 0
         assert done["attendance_partitions_made"] == 2  # 2032, 2033
         [busy] = [r.getMessage() for r in caplog.records if r.name == "worker.periodic"]
         assert "audit_log_2032q3 not made" in busy and "next round" in busy
-    finally:
-        holder.rollback()
-        holder.close()
-    try:
         assert run_jobs(services)["audit_partitions_made"] == 3
     finally:
+        holder.close()
         converted.clock.set(START)
 
 

@@ -8,7 +8,7 @@ import logging
 import threading
 from datetime import datetime
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from models.base import statement_budget
 from models.export_jobs import remove_old_files
@@ -79,7 +79,7 @@ def keep_partitions(services: Services, scheme: Scheme, now: datetime) -> int:
             doing = partition.name
             with services.sessions.begin() as db:
                 made += make_partition(db, partition)
-    except OperationalError as error:
+    except DBAPIError as error:
         if waited_too_long(error):
             logger.warning("%s not made: a lock it needs was held; the next round tries again",
                            doing)

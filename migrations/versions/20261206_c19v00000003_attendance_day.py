@@ -28,14 +28,19 @@ INDEXES = {'ix_attendance_session_id': 'session_id', 'ix_attendance_person_id': 
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
+    is_postgres = op.get_bind().dialect.name == 'postgresql'
+    if is_postgres:
         _upgrade_postgres()
-    else:
-        _upgrade_sqlite()
+    else:  # ADD COLUMN without rebuilding the table: the one rebuild is the batch below
+        op.add_column('attendance', sa.Column('day', sa.Date(), nullable=True))
+        op.execute("UPDATE attendance SET day = (SELECT class_sessions.day FROM class_sessions "
+                   "WHERE class_sessions.id = attendance.session_id)")
     # An index, not a constraint: on SQLite a constraint would rebuild class_sessions, which
     # the marks' foreign keys forbid.
     op.create_index('ix_class_sessions_id_day', 'class_sessions', ['id', 'day'], unique=True)
     with op.batch_alter_table('attendance', schema=None) as batch_op:
+        if not is_postgres:  # dropped before the rewrite there
+            batch_op.drop_constraint('uq_attendance_session_id_person_id', type_='unique')
         batch_op.alter_column('day', existing_type=sa.Date(), nullable=False)
         batch_op.create_unique_constraint(batch_op.f('uq_attendance_session_id_person_id_day'),
                                           ['session_id', 'person_id', 'day'])
@@ -60,15 +65,6 @@ def _upgrade_postgres() -> None:
         op.create_index(name, 'attendance', [column])
 
 
-def _upgrade_sqlite() -> None:
-    with op.batch_alter_table('attendance', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('day', sa.Date(), nullable=True))
-        batch_op.drop_constraint(batch_op.f('uq_attendance_session_id_person_id'),
-                                 type_='unique')
-    op.execute("UPDATE attendance SET day = (SELECT class_sessions.day FROM class_sessions "
-               "WHERE class_sessions.id = attendance.session_id)")
-
-
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql' and bind.exec_driver_sql(
@@ -76,13 +72,16 @@ def downgrade() -> None:
         raise RuntimeError(
             "attendance is partitioned by its day (flask db partition-attendance): the day "
             "cannot be dropped. Nothing was changed.")
+    if bind.dialect.name == 'postgresql':  # the old keys are built over every mark again
+        op.execute("SET LOCAL statement_timeout = 0")
+        op.execute("SET LOCAL lock_timeout = '10s'")
     with op.batch_alter_table('attendance', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f(SESSION_KEY), type_='foreignkey')
         batch_op.create_foreign_key(batch_op.f(SESSION_KEY), 'class_sessions',
                                     ['session_id'], ['id'])
         batch_op.drop_constraint(batch_op.f('uq_attendance_session_id_person_id_day'),
                                  type_='unique')
-        batch_op.create_unique_constraint(batch_op.f('uq_attendance_session_id_person_id'),
+        batch_op.create_unique_constraint('uq_attendance_session_id_person_id',
                                           ['session_id', 'person_id'])
         batch_op.drop_column('day')
     op.drop_index('ix_class_sessions_id_day', table_name='class_sessions')
