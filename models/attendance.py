@@ -26,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.audit import Channel, audit
@@ -285,8 +286,10 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     record.is_present, record.checked_in_at, record.how = True, now, MarkHow.SCAN
     record.hours = 0 if session.course.requires_checkout else session.hours
     _record_place(record, place)
-    db.add(record)
-    db.flush()
+    if existing is None:
+        _first_write(db, session, record)
+    else:
+        db.flush()
     audit(db, actor_id=person.id, channel=channel, action="attendance.check_in",
           target=record, after={"session": session.id, "location": record.location_source.value},
           at=now)
@@ -306,6 +309,21 @@ def _check_out(db: Session, session: ClassSession, record: Attendance, person: P
     audit(db, actor_id=person.id, channel=Channel.WECHAT, action="attendance.check_out",
           target=record, after={"hours": record.hours}, at=now)
     return _result(db, session, record, is_checkout=True)
+
+
+def _first_write(db: Session, session: ClassSession, record: Attendance) -> None:
+    """The mark's first write. The same trainee's other scan of the same instant (a double tap)
+    may have made it first: the unique key refuses this one, answered as a second scan is."""
+    try:
+        with db.begin_nested():  # added inside: begin_nested flushes what is pending first
+            db.add(record)
+            db.flush()
+    except IntegrityError:
+        first = db.scalar(select(Attendance).where(*mark_of(session, record.person_id)))
+        if first is None:
+            raise
+        raise AlreadyCheckedIn(at=first.checked_in_at.isoformat() if first.checked_in_at
+                               else "") from None
 
 
 def mark_of(session: ClassSession, person_id: int) -> tuple[ColumnElement[bool], ...]:

@@ -13,21 +13,22 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from models.attendance import Attendance, Position, check_in, open_session
 from models.audit import Channel
 from models.catalogue import ClassSession, Course
 from models.catalogue import Intent as WorkIntent
 from models.codes import RotatingCode
 from models.direct import DirectReads
 from models.displays import DisplayLink, DisplayScreen, visit_display
-from models.errors import VoucherAlreadyRedeemed
+from models.errors import AlreadyCheckedIn, VoucherAlreadyRedeemed
 from models.invitations import bind_by_invitation
-from models.persons import DEFAULT_LOCALE, ConsentHow, Person, meet, recognize
+from models.persons import DEFAULT_LOCALE, ConsentHow, LocationSource, Person, meet, recognize
 from models.pii import Vault
 from models.registration import RegistrationForm, register
 from models.staff import StaffMember, invite_staff
 from models.vouchers import Redemption, Voucher, VoucherStatus, claim_voucher, redeem_voucher
 from tests.conftest import START, committed_postgres
-from tests.factories import id_number
+from tests.factories import AFTERNOON, id_number
 
 pytestmark = pytest.mark.postgres
 
@@ -153,3 +154,36 @@ def test_two_browsers_opening_a_fresh_display_link_at_once_make_one_screen(race_
         assert db.scalar(select(func.count(DisplayScreen.id))
                          .where(DisplayScreen.session_id == session_id)) == 1
         assert db.get(DisplayLink, "race-link").session_id == session_id
+
+
+def test_a_double_tap_on_the_class_code_makes_one_mark_and_a_polite_answer(race_engine):
+    """A trainee's two scans of the class code arriving together (a double tap, a shaky
+    hand): one checks in, the other is told they are already checked in, as a later second
+    scan is, and the class holds one mark, not an error."""
+    sessions = sessionmaker(race_engine, expire_on_commit=False)
+    codes = RotatingCode("race-class-secret", prefix="PXC", period_seconds=30)
+    with sessions.begin() as db:
+        session = open_session(db, staff_openid="demo-staff", now=AFTERNOON)
+        course = session.course
+        code = codes.show(session.id, AFTERNOON).code
+    here = Position(lat=course.lat, lng=course.lng, source=LocationSource.MINIPROGRAM,
+                    at=AFTERNOON, accuracy_m=20)
+    start = threading.Barrier(2)
+
+    def scan(_: int) -> str:
+        start.wait()
+        try:
+            with sessions.begin() as db:
+                check_in(db, codes=codes, code=code, openid="demo-trainee", now=AFTERNOON,
+                         position=here)
+            return "checked in"
+        except AlreadyCheckedIn:
+            return "already"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(scan, range(2)))
+    assert sorted(outcomes) == ["already", "checked in"]
+    with sessions() as db:
+        person = db.scalar(select(Person).where(Person.openid == "demo-trainee"))
+        assert db.scalar(select(func.count(Attendance.id)).where(
+            Attendance.session_id == session.id, Attendance.person_id == person.id)) == 1
