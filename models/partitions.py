@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import ClassVar
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -48,6 +49,9 @@ class Quarter:
     year: int
     number: int  # 1–4
 
+    UNIT: ClassVar[str] = "quarter"  # date_trunc's name of it
+    SUFFIXES: ClassVar[str] = r"\d{4}q[1-4]"  # every suffix, as a pattern
+
     @classmethod
     def of(cls, when: date) -> Quarter:
         """The quarter of an instant in local time, or of a local day."""
@@ -74,6 +78,9 @@ class Quarter:
 @dataclass(frozen=True, order=True)
 class Year:
     year: int
+
+    UNIT: ClassVar[str] = "year"
+    SUFFIXES: ClassVar[str] = r"\d{4}"
 
     @classmethod
     def of(cls, when: date) -> Year:
@@ -112,10 +119,8 @@ class Scheme:
     column: str  # the range key; a partitioned table's keys must hold it
     period: type[Quarter] | type[Year]
     ahead: int  # periods made ahead of the current one, by the conversion and by the worker
-    # The column as a local time or day, for date_trunc(unit, …) in SQL.
+    # The column as a local time or day, for date_trunc(period.UNIT, …) in SQL.
     local: str
-    unit: str  # date_trunc's name of the period
-    suffix: str  # a partition's name after the table's, as a pattern
 
     @property
     def default(self) -> str:
@@ -133,21 +138,19 @@ class Scheme:
     def ahead_of(self, now: datetime) -> list[Partition]:
         """The partition of ``now`` and the ``ahead`` after it: what must exist before rows
         arrive."""
-        found = [self.period.of(now)]
-        while len(found) <= self.ahead:
-            found.append(found[-1].next())
-        return [Partition(self, p) for p in found]
+        first = last = self.period.of(now)
+        for _ in range(self.ahead):
+            last = last.next()
+        return between(self, first, last)
 
     def is_partition(self, name: str) -> bool:
-        return name == self.default or re.fullmatch(rf"{self.table}_{self.suffix}",
+        return name == self.default or re.fullmatch(rf"{self.table}_{self.period.SUFFIXES}",
                                                     name) is not None
 
 
-AUDIT = Scheme("audit_log", "at", Quarter, ahead=2, local=f"at AT TIME ZONE '{LOCAL_TZ}'",
-               unit="quarter", suffix=r"\d{4}q[1-4]")
+AUDIT = Scheme("audit_log", "at", Quarter, ahead=2, local=f"at AT TIME ZONE '{LOCAL_TZ}'")
 # Marks are made on their session's day, so a year ahead is always there before them.
-ATTENDANCE = Scheme("attendance", "day", Year, ahead=1, local="day::timestamp", unit="year",
-                    suffix=r"\d{4}")
+ATTENDANCE = Scheme("attendance", "day", Year, ahead=1, local="day::timestamp")
 SCHEMES = (AUDIT, ATTENDANCE)
 
 
@@ -383,7 +386,7 @@ def _default_has_rows(db: Session, scheme: Scheme, existing: set[str]) -> bool:
 
 def _in_default(db: Session, scheme: Scheme) -> dict[Partition, int]:
     """The partitions of the rows in DEFAULT, with their counts."""
-    rows = db.execute(text(f"SELECT date_trunc('{scheme.unit}', {scheme.local}), count(*) "
+    rows = db.execute(text(f"SELECT date_trunc('{scheme.period.UNIT}', {scheme.local}), count(*) "
                            f"FROM {scheme.default} GROUP BY 1"))
     # date_trunc gives the period's first local instant, as a naive time: its day's period.
     return {scheme.holding(start.date()): count for start, count in rows}
