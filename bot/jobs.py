@@ -12,6 +12,7 @@ from models.audit import Channel
 from models.errors import JobOpeningNotFound
 from models.jobs import JobOpening, get_opening, openings_for
 from models.outbox import resubscribe, unsubscribe
+from models.persons import Sender
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +68,16 @@ def _stop_hint(turn: Turn, job: JobOpening) -> str:
 
 
 def stop_broadcasts(turn: Turn, intent: Intent) -> Reply:
-    turn.person = turn.run(unsubscribe, person_id=turn.person.id, channel=Channel.WECHAT,
-                           now=turn.now())
+    turn.person = Sender.of(turn.run(unsubscribe, person_id=turn.person.id,
+                                     channel=Channel.WECHAT, now=turn.now()))
     return Reply(text=turn.t._(
         "Unsubscribed: we will send you no more job openings or other announcements. Messages "
         "about your own vouchers and classes still come. Reply “订阅” to receive them again."))
 
 
 def resume_broadcasts(turn: Turn, intent: Intent) -> Reply:
-    turn.person = turn.run(resubscribe, person_id=turn.person.id, channel=Channel.WECHAT,
-                           now=turn.now())
+    turn.person = Sender.of(turn.run(resubscribe, person_id=turn.person.id,
+                                     channel=Channel.WECHAT, now=turn.now()))
     return Reply(text=turn.t._(
         "Subscribed: you will receive job openings that suit you again, at most one a day. "
         "Reply “退订” to stop."))

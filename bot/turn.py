@@ -19,7 +19,7 @@ from models.base import read
 from models.clock import Clock
 from models.codes import RotatingCode
 from models.direct import DirectReads, timed_out
-from models.persons import DEFAULT_LOCALE, Person, meet, recognize
+from models.persons import DEFAULT_LOCALE, Sender, meet, recognize
 from models.pii import Vault
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Turn:
         self.state = state if state is not None else conversation.load(kv, openid)
         self.unsaved = False
         self.t: Translator = translator(self.state.locale or DEFAULT_LOCALE)
-        self.person: Person | None = None
+        self.person: Sender | None = None
 
     def run(self, operation: Callable[..., T], **kwargs) -> T:
         """Run one domain operation in one transaction."""
@@ -128,10 +128,10 @@ class Turn:
     def today(self) -> date:
         return self.clock.today()
 
-    def meet(self) -> Person:
+    def meet(self) -> Sender:
         # Nearly every message is from someone seen within the hour: one read, no write.
         self.person = (self.read_kept(recognize, openid=self.openid, now=self.now())
-                       or self.run(meet, openid=self.openid, now=self.now()))
+                       or Sender.of(self.run(meet, openid=self.openid, now=self.now())))
         self.speak(self.person.locale)
         return self.person
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from functools import cache
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, configure_mappers, mapped_column, relationship
-from sqlalchemy.orm.instrumentation import ClassManager
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.audit import Channel, audit
 from models.base import Base, enum_column
@@ -195,30 +193,54 @@ def meet(db: Session, *, openid: str, now: datetime) -> Person:
     return person
 
 
-# Built once: compiled once per process by models.direct.
-_BY_OPENID = select(Person.__table__).where(Person.__table__.c.openid == bindparam("openid"))
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote a message, as a turn of the conversation knows them: the few of their columns
+    the bot reads (who they are, their language, whether they are registered or unsubscribed,
+    and what orders their course list). Anything else of the person is read by the operation
+    that needs it, in its own transaction. Every message reads this, so it holds only these:
+    the whole row's 39 columns cost a message more in the driver's per-column work than the
+    read itself (issue 19)."""
+
+    id: int
+    locale: str
+    registered_at: datetime | None
+    anonymized_at: datetime | None
+    unsubscribed_at: datetime | None
+    intent: WorkIntent | None
+    # Where their course list is measured from (bot.courses): their own position, else their
+    # townships'.
+    last_lat: float | None
+    last_lng: float | None
+    township_id: int | None
+    residence_township_id: int | None
+
+    @property
+    def is_registered(self) -> bool:
+        return registered(self.registered_at, self.anonymized_at)
+
+    @classmethod
+    def of(cls, person: Person) -> Sender:
+        """The sender a person loaded in a transaction is (after meet, or a change of theirs)."""
+        return cls(**{name: getattr(person, name) for name in _SENDER_COLUMNS})
 
 
-def recognize(reads: DirectReads, *, openid: str, now: datetime) -> Person | None:
-    """The person behind an openid, read in one statement on the process's kept connection
+_SENDER_COLUMNS = tuple(field.name for field in fields(Sender))
+# Built once: compiled once per process by models.direct. With last_seen_at, which decides
+# whether meeting them must write.
+_BY_OPENID = (select(*(Person.__table__.c[name] for name in _SENDER_COLUMNS),
+                     Person.__table__.c.last_seen_at)
+              .where(Person.__table__.c.openid == bindparam("openid")))
+
+
+def recognize(reads: DirectReads, *, openid: str, now: datetime) -> Sender | None:
+    """The sender behind an openid, read in one statement on the process's kept connection
     (this is every message's path), when meeting them changes nothing; None when ``meet`` must
     write (first contact, or not seen for an hour)."""
     values = reads.first(_BY_OPENID, {"openid": openid})
-    if values is None or _seen_long_ago(values["last_seen_at"], now):
+    if values is None or _seen_long_ago(values.pop("last_seen_at"), now):
         return None
-    # A Person holding the row's columns, as a query would load it but not attached to a
-    # session (like the one meet returns after its commit): only its columns are read.
-    # Filled in directly, as the ORM's loading does: Person(**values) cost 50 µs more.
-    person = _person_class().new_instance()
-    person.__dict__.update(values)
-    return person
-
-
-@cache
-def _person_class() -> ClassManager:
-    # Person() would set the mappers up first; new_instance alone does not.
-    configure_mappers()
-    return Person.__mapper__.class_manager
+    return Sender(**values)
 
 
 def _seen_long_ago(last_seen_at: datetime | None, now: datetime) -> bool:

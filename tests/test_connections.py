@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import psycopg
@@ -26,7 +27,7 @@ from models.base import (
 from models.catalogue import Course
 from models.direct import DirectReads
 from models.eligibility import evaluate
-from models.persons import Person, recognize
+from models.persons import Person, Sender, recognize
 from models.vouchers import Voucher, VoucherStatus, vouchers_held
 from tests.conftest import POSTGRES_URL, STACKS, START, _unavailable
 
@@ -198,19 +199,36 @@ def _typed(value: object) -> tuple:
 
 
 def test_the_sender_read_directly_is_the_person_the_orm_loads(stack):
-    """On either database, every column of every demo person (time zones, enums, numbers)
-    comes out of the direct read as the ORM loads it, so nothing downstream can tell."""
+    """On either database, every column the sender carries (time zones, enums, numbers) comes
+    out of the direct read as the ORM loads it, so no handler can tell the two roads apart."""
     reads = DirectReads(stack.engine)
-    columns = [attribute.key for attribute in Person.__mapper__.column_attrs]
+    columns = [field.name for field in fields(Sender)]
     with make_sessionmaker(stack.engine)() as db:
         people = db.scalars(select(Person).where(Person.openid.is_not(None))).all()
-    assert any(person.registered_at and person.household_kind for person in people)
+    assert any(person.registered_at and person.intent and person.township_id
+               for person in people)
     for person in people:
         read = recognize(reads, openid=person.openid, now=person.last_seen_at)
         # With their types: a str enum equals its value, an aware datetime another zone's.
         assert {key: _typed(getattr(read, key)) for key in columns} == {
             key: _typed(getattr(person, key)) for key in columns}
+        assert read == Sender.of(person)
         assert read.is_registered == person.is_registered
+    reads.close()
+
+
+def test_a_turn_reads_of_its_sender_only_what_the_sender_holds(stack):
+    """The sender is not the whole record: a handler that reached for a column the hot path
+    does not read would fail loudly here, not read None for a name or an ID number."""
+    reads = DirectReads(stack.engine)
+    with make_sessionmaker(stack.engine)() as db:
+        person = db.scalars(select(Person).where(Person.registered_at.is_not(None),
+                                                 Person.openid.is_not(None))).first()
+    read = recognize(reads, openid=person.openid, now=person.last_seen_at)
+    with pytest.raises(AttributeError):
+        read.name  # noqa: B018
+    with pytest.raises(AttributeError):
+        read.id_sealed  # noqa: B018
     reads.close()
 
 
