@@ -31,6 +31,7 @@ from models.pii import Vault
 from models.vouchers import CODE_PERIOD_SECONDS
 from runtime import catalogue_version, local_counts
 from runtime.config import Config
+from runtime.scripts import Scripts
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +109,16 @@ class Services:
     read_sessions: sessionmaker | None = None
     # The sender's read on every message (models.direct): on the sessions' own bind.
     direct: DirectReads | None = None
+    # The callback's Redis scripts on every message (runtime.scripts): on ``kv``'s server.
+    scripts: Scripts | None = None
 
     def __post_init__(self) -> None:
         if self.read_sessions is None:
             self.read_sessions = self.sessions
         if self.direct is None:
             self.direct = DirectReads(self.sessions.kw.get("bind") or self.engine)
+        if self.scripts is None:
+            self.scripts = Scripts(self.kv)
 
 
 def build_services(config: Config, *, engine: Engine | None = None,

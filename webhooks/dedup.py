@@ -17,6 +17,7 @@ from redis import Redis, RedisError
 from redis.commands.core import Script
 
 from runtime import catalogue_version, local_counts
+from runtime.scripts import Scripts
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ ADMIT_COUNT = "message de-duplication and rate"
 # What the nonce key of WeChat's GET check holds: never a message's key, so a POST carrying the
 # check's signed query is a replay (see _ADMIT).
 CHECKED = "peixun:check"
+# The answer kept for retries when the first delivery's went through the outbox (as JSON).
+EMPTY_ANSWER = json.dumps("")
 
 
 def nonce_key(timestamp: str, nonce: str) -> str:
@@ -80,7 +83,7 @@ class Admission:
     courses_version: str | None = None
 
 
-def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
+def admit(scripts: Scripts, *, key: str, timestamp: str, nonce: str, rate_key: str,
           rate_seconds: int, state_key: str, ttl_seconds: int,
           pending_seconds: int, processes: int = 1,
           version_key: str = catalogue_version.KEY) -> Admission:
@@ -89,9 +92,9 @@ def admit(kv: Redis, *, key: str, timestamp: str, nonce: str, rate_key: str,
     sender's rate is counted in this process (bot.local_counts), never unlimited: each of the
     ``processes`` allows its share of the limit, so together they allow no more than Redis."""
     try:
-        verdict, hits, state, *version = _ADMIT(
-            keys=[nonce_key(timestamp, nonce), key, rate_key, state_key, version_key],
-            args=[ttl_seconds, rate_seconds, PENDING, pending_seconds], client=kv)
+        verdict, hits, state, *version = scripts.run(
+            _ADMIT, [nonce_key(timestamp, nonce), key, rate_key, state_key, version_key],
+            [ttl_seconds, rate_seconds, PENDING, pending_seconds])
     except RedisError:
         local_counts.lost(ADMIT_COUNT)
         return Admission("first", hits=local_counts.count(rate_key, rate_seconds) * processes)
@@ -218,7 +221,7 @@ return held
 """)
 
 
-def keep(kv: Redis, key: str, answer: str, ttl_seconds: int, *,
+def keep(scripts: Scripts, key: str, answer: str, ttl_seconds: int, *,
          state: tuple[str, str, int] | None = None, slow: bool = False) -> bool:
     """Keep the first delivery's answer for its retries, and the conversation state the turn
     changed (``state``: its key, its text, its seconds), in one round trip (one EVALSHA: a
@@ -227,9 +230,9 @@ def keep(kv: Redis, key: str, answer: str, ttl_seconds: int, *,
     meanwhile): the caller sends it another way; retries then get the empty answer."""
     state_key, state_text, state_seconds = state or ("", "", 0)
     try:
-        return bool(_KEEP(keys=[key, late_key(key), state_key or late_key(key)],
-                          args=[json.dumps(answer), ttl_seconds, "1" if slow else "",
-                                json.dumps(""), state_text, state_seconds], client=kv))
+        return bool(scripts.run(_KEEP, [key, late_key(key), state_key or late_key(key)],
+                                [json.dumps(answer), ttl_seconds, "1" if slow else "",
+                                 EMPTY_ANSWER, state_text, state_seconds]))
     except RedisError:
         logger.warning("dedup unavailable; answer not kept")
         return slow
@@ -250,7 +253,7 @@ def earlier_answer(kv: Redis, key: str, wait_seconds: float = 4.0,
                 return None
             if stored == PENDING and time.monotonic() >= deadline:
                 stored = _GIVE_UP(keys=[key, late_key(key)],
-                                  args=[PENDING, ttl_seconds, json.dumps("")], client=kv)
+                                  args=[PENDING, ttl_seconds, EMPTY_ANSWER], client=kv)
                 return None if stored is None else json.loads(stored)
         except RedisError:
             return ""

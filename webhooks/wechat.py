@@ -103,7 +103,7 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
     key = dedup.message_key(message._data)
     for _ in range(TAKE_OVER_TRIES):
         admission = dedup.admit(
-            kv, key=key, timestamp=timestamp, nonce=nonce,
+            services.scripts, key=key, timestamp=timestamp, nonce=nonce,
             rate_key=f"peixun:rate:wechat:{message.source}", rate_seconds=RATE_WINDOW_SECONDS,
             state_key=conversation.key(message.source), ttl_seconds=config.dedup_seconds,
             pending_seconds=config.pending_seconds, processes=config.processes)
@@ -131,7 +131,8 @@ def _act_once(services: Services, message: BaseMessage, timestamp: str, nonce: s
     with renewer.pending(key), statement_budget(TURN_SECONDS):
         answer = _answer(turn, message,
                          within_rate=admission.hits <= config.messages_per_minute)
-        late = dedup.keep(kv, key, answer, config.dedup_seconds, state=turn.changed_state(),
+        late = dedup.keep(services.scripts, key, answer, config.dedup_seconds,
+                          state=turn.changed_state(),
                           slow=time.monotonic() - started > LATE_SECONDS)
     if late and answer and _send_later(services, message.source, key, answer):
         # WeChat has stopped waiting (or a retry was answered empty): the person gets the
