@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from models import links
 from models.attendance import ClassSession
 from models.vouchers import Voucher
+from runtime import logs
 from webhooks.app import create_app
 
 
@@ -83,3 +85,22 @@ def test_an_unhandled_error_is_logged_by_its_route(tmp_path, config, kv, clock, 
     assert [r.getMessage() for r in errors] == ["unhandled error on GET /p/voucher/<token>"]
     assert request_lines(caplog)[-1].startswith("GET /p/voucher/<token> 500")
     assert token not in logged(caplog)
+
+
+def test_a_log_line_reads_as_the_standard_formats():
+    """The app words each second's time once (runtime.logs): every line is still what the
+    standard library's formatter writes, within a second, across seconds and with an
+    exception's traceback."""
+    standard, ours = logging.Formatter(logs.FORMAT), logs.LineFormatter(logs.FORMAT)
+    records = []
+    for created in (1_765_000_000.001, 1_765_000_000.999, 1_765_000_001.5, 1_765_000_000.25):
+        record = logging.LogRecord("peixun.request", logging.INFO, __file__, 1,
+                                   "%s %s %s", ("POST", "/wechat", 200), None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        records.append(record)
+    try:
+        raise ValueError("课程")
+    except ValueError:
+        records.append(logging.LogRecord("bot", logging.ERROR, __file__, 1, "failed", (),
+                                         sys.exc_info()))
+    assert [ours.format(r) for r in records] == [standard.format(r) for r in records]

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import cli
 from bot import understanding
 from locales import N_, translator
+from runtime import logs
 from runtime.config import Config
 from runtime.services import build_services
 from webhooks import admin, api, dedup, pages, wechat
@@ -37,8 +38,7 @@ ERROR_TEXTS = {
 def create_app(config: Config | None = None, **overrides) -> Flask:
     """Build the app; ``overrides`` replace services (engine, sessions, kv, clock) in tests."""
     config = config or Config.from_env()
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     app = Flask(__name__)
     # Before any route is added: every <int:…> of the app is bounded (past it: 404, not 500).
     app.url_map.converters["int"] = BoundedInt
