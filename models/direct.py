@@ -58,6 +58,7 @@ class DirectReads:
         self._connection: Any = None  # the psycopg connection, detached from the pool
         self._pid = os.getpid()  # the process that opened it
         self._prepared: dict[int, _Prepared] = {}
+        self._cursors = threading.local()  # each thread's cursor on the kept connection
         if self._is_direct:
             # Weakly: an engine outlives the many apps a test run makes on it.
             reads = weakref.ref(self)
@@ -76,14 +77,15 @@ class DirectReads:
         prepared = self._prepare(statement)
         connection = self._kept()
         try:
-            return prepared.rows(connection, params, first_only)
+            return prepared.rows(self._cursor_on(connection), params, first_only)
         except self._bind.dialect.loaded_dbapi.OperationalError as error:
             if not connection.broken:
                 raise  # a statement timeout: the connection is sound, the read is not retried
             logger.warning("the kept connection broke (%s): a new one, and the read once more",
                            type(error).__name__)
             self._forget(connection)
-        return prepared.rows(self._kept(), params, first_only)
+        connection = self._kept()
+        return prepared.rows(self._cursor_on(connection), params, first_only)
 
     def _through_core(self, statement: Select, params: Mapping[str, Any],
                       first_only: bool) -> list[dict[str, Any]]:
@@ -133,6 +135,15 @@ class DirectReads:
                 self._connection = connection
             return self._connection
 
+    def _cursor_on(self, connection: Any) -> Any:
+        """This thread's cursor on the kept connection, made once: a cursor made for every
+        read cost it a fifth of its CPU (19 µs of 68, issue 19). Threads do not share one: a
+        cursor holds its last statement's rows."""
+        cursor = getattr(self._cursors, "cursor", None)
+        if cursor is None or cursor.connection is not connection:
+            cursor = self._cursors.cursor = connection.cursor()
+        return cursor
+
     def _prepare(self, statement: Select) -> _Prepared:
         # Keyed by identity: the statements read here are module-level constants.
         prepared = self._prepared.get(id(statement))
@@ -176,9 +187,9 @@ class _Prepared:
         self._keys = [column.key for column in self._columns]
         self._processors: list[Callable[[Any], Any] | None] | None = None
 
-    def rows(self, connection: Any, params: Mapping[str, Any],
+    def rows(self, cursor: Any, params: Mapping[str, Any],
              first_only: bool) -> list[dict[str, Any]]:
-        cursor = connection.execute(self._sql, params)
+        cursor.execute(self._sql, params)
         rows = cursor.fetchmany(1) if first_only else cursor.fetchall()
         if not rows:
             return []

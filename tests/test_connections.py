@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from sqlalchemy import Float, bindparam, func, select, text
+from sqlalchemy import Float, Text, bindparam, func, select, text
 
 from bot import state as conversation
 from bot.turn import Turn
@@ -139,6 +141,30 @@ def test_threads_reading_through_a_restart_all_get_their_answer(engine):
     assert not any(thread.is_alive() for thread in threads)
     assert not failures
     assert len(seen - {first}) == 1  # one new connection, shared again
+    reads.close()
+
+
+# A row that says which read it answers.
+ECHO = select(bindparam("who", type_=Text).label("who"))
+
+
+def test_threads_reading_at_once_each_get_their_own_rows(engine):
+    """Each thread keeps its own cursor on the shared connection: a cursor holds the rows of
+    its last statement, and one shared would hand a thread the rows another read meanwhile
+    (one person's record in another's reply)."""
+    reads = DirectReads(engine)
+
+    def reader(thread: int) -> bool:
+        return all(reads.first(ECHO, {"who": f"{thread}:{n}"})["who"] == f"{thread}:{n}"
+                   for n in range(300))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can: between statements
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(reader, range(8)))
+    finally:
+        sys.setswitchinterval(interval)
     reads.close()
 
 
