@@ -1,11 +1,11 @@
 """The callback's two Lua scripts (webhooks.dedup: admit before the turn, keep after it) on a
 Redis connection each thread keeps, without redis-py's client around each call.
 
-Every WeChat message runs both. Through the client, a script's call cost 85–130 µs of CPU,
-against 45–65 µs for the same EVALSHA sent and read on the connection itself (issue 19,
-BENCHMARKS.md "Round 6"): the client's wrappers (Script's per-call imports, evalsha's
-deprecation check, the retry wrapper, the pool's lock and its metrics) are twice the work of
-the command. What the client does for a call that matters is done here too: a connection is
+Every WeChat message runs both. Through the client a call cost 94 µs of CPU, here 36 (issue
+19, BENCHMARKS.md "Round 6", the best of many batches): the client's wrappers (Script's
+per-call imports, evalsha's deprecation check, the retry wrapper, the pool's lock and its
+metrics) and its packing of each argument in Python were more than the command's own work.
+What the client does for a call that matters is done here too: a connection is
 checked as the pool checks one it hands out (one the server closed, after a restart, is
 opened again before the command is sent, never after), a failed call drops its connection
 so that no half-read reply is the next call's, and a script the server forgot (NOSCRIPT: a
@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from hiredis import pack_command
 from redis import Redis
 from redis.commands.core import Script
 from redis.connection import AbstractConnection
@@ -66,7 +67,10 @@ class Scripts:
     @staticmethod
     def _evalsha(connection: AbstractConnection, sha: str, keys: Sequence[str],
                  args: Sequence[Any]) -> Any:
-        connection.send_command("EVALSHA", sha, len(keys), *keys, *args)
+        # Packed by hiredis itself (str, int, float, bytes): redis-py's send_command checks
+        # and encodes each argument in Python first, 17 µs of a 44 µs call.
+        connection.send_packed_command([pack_command(("EVALSHA", sha, len(keys), *keys, *args))],
+                                       check_health=False)
         return connection.read_response()
 
     def _ready(self) -> AbstractConnection:
