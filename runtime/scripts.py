@@ -25,7 +25,13 @@ from hiredis import pack_command
 from redis import Redis
 from redis.commands.core import Script
 from redis.connection import AbstractConnection
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
+from redis.exceptions import (
+    ConnectionError,
+    DataError,
+    NoScriptError,
+    ResponseError,
+    TimeoutError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,30 +53,27 @@ class Scripts:
         RedisError (redis-py's) when Redis cannot be reached or fails."""
         if not self._is_direct:
             return script(keys=keys, args=args, client=self._kv)
+        command = _packed(("EVALSHA", script.sha, len(keys), *keys, *args))
         connection = self._ready()
         try:
             try:
-                return self._evalsha(connection, script.sha, keys, args)
+                return self._call(connection, command)
             except NoScriptError:
                 logger.info("Redis no longer had a script (restarted or flushed): loaded again")
-                connection.send_command("SCRIPT", "LOAD", script.script)
-                connection.read_response()
-                return self._evalsha(connection, script.sha, keys, args)
+                self._call(connection, _packed(("SCRIPT", "LOAD", script.script)))
+                return self._call(connection, command)
         except ResponseError:
             raise  # the script failed; its reply was read whole and the connection is sound
         except BaseException:
-            # As the client does: a call cut off mid-reply leaves the rest of the reply on the
-            # socket, where the next call would read it as its own.
+            # redis-py drops the connection itself on a timeout or a socket error; anything
+            # else that cuts a call short (a signal mid-reply) must too, or the rest of this
+            # reply would be read as the next call's.
             connection.disconnect()
             raise
 
     @staticmethod
-    def _evalsha(connection: AbstractConnection, sha: str, keys: Sequence[str],
-                 args: Sequence[Any]) -> Any:
-        # Packed by hiredis itself (str, int, float, bytes): redis-py's send_command checks
-        # and encodes each argument in Python first, 17 µs of a 44 µs call.
-        connection.send_packed_command([pack_command(("EVALSHA", sha, len(keys), *keys, *args))],
-                                       check_health=False)
+    def _call(connection: AbstractConnection, command: bytes) -> Any:
+        connection.send_packed_command([command], check_health=False)
         return connection.read_response()
 
     def _ready(self) -> AbstractConnection:
@@ -78,8 +81,12 @@ class Scripts:
         connection = getattr(local, "connection", None)
         if connection is None or local.pid != os.getpid():
             # First use in this thread, or in a forked child: the parent's socket is not ours
-            # (redis-py's disconnect leaves another process's socket open for it).
-            connection = self._kv.connection_pool.make_connection()
+            # (redis-py's disconnect leaves another process's socket open for it). Made with
+            # the pool's settings but outside its count: the pool would never get it back, and
+            # a thread a request (the development server) would use up its 100 for good. A
+            # thread's connection closes when the thread ends (redis-py's __del__).
+            pool = self._kv.connection_pool
+            connection = pool.connection_class(**pool.connection_kwargs)
             local.connection, local.pid = connection, os.getpid()
         if not connection.is_connected:
             connection.connect()
@@ -95,3 +102,13 @@ class Scripts:
             if connection.can_read():
                 raise ConnectionError("Connection not ready") from None
         return connection
+
+
+def _packed(command: tuple) -> bytes:
+    """The command in Redis's protocol, packed by hiredis itself: redis-py's send_command
+    checks and encodes each argument in Python first (17 µs of a 44 µs call). An argument of
+    another type than str, int, float or bytes is refused as the client refuses it."""
+    try:
+        return pack_command(command)
+    except TypeError as error:
+        raise DataError(str(error)) from error
