@@ -20,7 +20,7 @@ class LineFormatter(logging.Formatter):
     _second: tuple[int, str] = (-1, "")  # one tuple, replaced whole: threads share it
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        if datefmt:
+        if datefmt or not self.default_msec_format:
             return super().formatTime(record, datefmt)
         second, worded = self._second
         if second != int(record.created):
@@ -31,10 +31,13 @@ class LineFormatter(logging.Formatter):
 
 
 def configure() -> None:
-    """Log at INFO to standard error (unless the process has been set up already, as a test
-    run's capture is). No record looks for its caller's file and line, or for the thread's
-    and the multiprocessing process's names: the format shows none of them (the logging
-    HOWTO's "Optimization"). The process id stays: gunicorn's own lines show it."""
+    """Log at INFO to standard error, unless the process has its logging set up already (a
+    test run's capture, an embedding server's): then nothing here changes it. No record looks
+    for its caller's file and line, or for the thread's and the multiprocessing process's
+    names: the format shows none of them (the logging HOWTO's "Optimization"). The process id
+    stays: gunicorn's own lines show it."""
+    if logging.getLogger().handlers:
+        return
     logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False

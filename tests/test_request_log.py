@@ -104,3 +104,15 @@ def test_a_log_line_reads_as_the_standard_formats():
         records.append(logging.LogRecord("bot", logging.ERROR, __file__, 1, "failed", (),
                                          sys.exc_info()))
     assert [ours.format(r) for r in records] == [standard.format(r) for r in records]
+
+
+def test_logging_set_up_before_the_app_is_left_as_it_is():
+    """A process that set up its logging itself (here pytest's capture) keeps its records'
+    caller, thread and process names: the app only sets logging up where nothing has."""
+    assert logging.getLogger().handlers  # pytest's capture
+    before = (logging._srcfile, logging.logThreads, logging.logMultiprocessing)
+    handlers = list(logging.getLogger().handlers)
+    logs.configure()
+    assert (logging._srcfile, logging.logThreads, logging.logMultiprocessing) == before
+    assert logging.getLogger().handlers == handlers
+    assert before[0] is not None
