@@ -5,8 +5,8 @@ Every WeChat message runs both. Through the client a call cost 94 µs of CPU, he
 19, BENCHMARKS.md "Round 6", the best of many batches): the client's wrappers (Script's
 per-call imports, evalsha's deprecation check, the retry wrapper, the pool's lock and its
 metrics) and its packing of each argument in Python were more than the command's own work.
-What the client does for a call that matters is done here too: a connection is
-checked as the pool checks one it hands out (one the server closed, after a restart, is
+What the client does for a call that matters is done here too: the pool checks the connection
+as it checks one it hands out (ensure_connection: one the server closed, after a restart, is
 opened again before the command is sent, never after), a failed call drops its connection
 so that no half-read reply is the next call's, and a script the server forgot (NOSCRIPT: a
 restart, a SCRIPT FLUSH) is loaded and run once more. A call is never sent twice (admit's
@@ -25,13 +25,7 @@ from hiredis import pack_command
 from redis import Redis
 from redis.commands.core import Script
 from redis.connection import AbstractConnection
-from redis.exceptions import (
-    ConnectionError,
-    DataError,
-    NoScriptError,
-    ResponseError,
-    TimeoutError,
-)
+from redis.exceptions import DataError, NoScriptError, ResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +82,9 @@ class Scripts:
             pool = self._kv.connection_pool
             connection = pool.connection_class(**pool.connection_kwargs)
             local.connection, local.pid = connection, os.getpid()
-        if not connection.is_connected:
-            connection.connect()
-        # As redis-py's pool checks a connection before it hands it out: anything to read on
-        # an idle connection is the server having closed it (a restart), or a reply left over.
-        try:
-            if connection.can_read():
-                raise ConnectionError("Connection has data")
-        except (ConnectionError, TimeoutError, OSError):
-            logger.info("the kept Redis connection was closed by the server: opened again")
-            connection.disconnect()
-            connection.connect()
-            if connection.can_read():
-                raise ConnectionError("Connection not ready") from None
+        # The pool's own check of a connection it hands out: connected, and nothing to read on
+        # it while idle (the server closed it, after a restart: opened again before the call).
+        self._kv.connection_pool.ensure_connection(connection)
         return connection
 
 
