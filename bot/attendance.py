@@ -16,7 +16,7 @@ from bot.replies import Reply
 from bot.turn import Turn
 from models.attendance import (
     check_in,
-    inspector_of,
+    is_inspector,
     mark_by_hand,
     my_attendance,
     open_session,
@@ -50,9 +50,7 @@ def scan(turn: Turn, intent: Intent) -> Reply:
             "扫码签到, and point the camera at the code. Check-in opens 15 minutes before the "
             "class starts. Reply “出勤” to see your attendance."))
     code = intent.arg
-    try:
-        turn.run(inspector_of, openid=turn.openid)
-    except DomainError:
+    if not turn.read_kept(is_inspector, person_id=turn.person.id):
         return _check_in(turn, code)
     try:
         session_id = turn.run(spot_check_session, codes=turn.class_codes, code=code,

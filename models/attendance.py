@@ -22,12 +22,22 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     or_,
     select,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    aliased,
+    joinedload,
+    load_only,
+    mapped_column,
+    relationship,
+)
 
 from models.audit import Channel, audit
 from models.base import Base, enum_column
@@ -35,6 +45,7 @@ from models.basis import cite
 from models.catalogue import ClassSession, Course, session_bounds
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
+from models.direct import DirectReads
 from models.errors import (
     AlreadyCheckedIn,
     AttendanceShort,
@@ -258,46 +269,102 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     """CHECKIN: counts only with a current code of an open session, an enrolled scanner,
     inside the window, and inside the radius where the course asks for it. The position is
     the one sent with the scan (the mini-program's), else the person's last fresh one (WeChat's
-    LOCATION event or a location message); it is recorded with its source and accuracy."""
+    LOCATION event or a location message); it is recorded with its source and accuracy.
+
+    Every trainee of a class scans within the same few minutes, so the first scan, the common
+    one, takes three statements: the session with its place in the course, the scanner with
+    their voucher, and the mark's insert (a second scan finds the mark the insert ran into)."""
     session_id = codes.read(code, now)
-    session = db.scalar(select(ClassSession).where(ClassSession.id == session_id)
-                        .options(joinedload(ClassSession.course)))
-    if session is None or session.opened_at is None:
+    found = db.execute(_SESSION_TO_SCAN, {"session_id": session_id}).first()
+    if found is None or found[0].opened_at is None:
         raise CheckInRefused(rule="not_open", source=cite("check_in_in_person"))
-    person = db.scalar(select(Person).where(Person.openid == openid))
-    voucher = person and db.scalar(select(Voucher).where(
-        Voucher.person_id == person.id, Voucher.course_id == session.course_id,
-        Voucher.status == VoucherStatus.REDEEMED))
-    if not voucher:
+    session, number, total = found
+    enrolled = db.execute(_SCANNER, {"openid": openid, "course_id": session.course_id}).first()
+    if enrolled is None:
         raise CheckInRefused(rule="not_enrolled", source=cite("check_in_in_person"),
                              course=session.course.name)
-    existing = db.scalar(select(Attendance).where(*mark_of(session, person.id))
-                         .with_for_update())
+    person, voucher_id = enrolled
     starts, ends = session_bounds(session)
-    if existing is not None and existing.is_present:
-        return _check_out(db, session, existing, person, now, ends)
-    if not starts - OPENS_BEFORE <= now <= starts + LATE_AFTER:
-        raise CheckInRefused(rule="window", source=cite("check_in_in_person"),
-                             opens=(starts - OPENS_BEFORE).isoformat(),
-                             closes=(starts + LATE_AFTER).isoformat())
+    in_window = starts - OPENS_BEFORE <= now <= starts + LATE_AFTER
     place = position or _last_position(person, now)
-    _check_place(session.course, place)
-    record = existing or Attendance.of(session, person_id=person.id, voucher_id=voucher.id)
-    record.is_present, record.checked_in_at, record.how = True, now, MarkHow.SCAN
-    record.hours = 0 if session.course.requires_checkout else session.hours
-    _record_place(record, place)
-    if existing is None:
-        _first_write(db, session, record)
-    else:
-        db.flush()
+    refusal = _check_in_refusal(session, place, starts, in_window)
+    fields = {"is_present": True, "checked_in_at": now, "how": MarkHow.SCAN,
+              "hours": 0 if session.course.requires_checkout else session.hours,
+              **_place_fields(place)}
+    record = None if refusal else _first_mark(db, session, person.id, voucher_id, fields)
+    if record is None:
+        # A mark is there already (or the scan is refused): a scan of a trainee who is present
+        # is their check-out; an absent mark made by staff is turned into this check-in.
+        existing = db.scalar(select(Attendance).where(*mark_of(session, person.id))
+                             .with_for_update())
+        if existing is not None and existing.is_present:
+            return _check_out(db, session, existing, person, now, ends, number, total)
+        if refusal:
+            raise refusal
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        record = existing
     audit(db, actor_id=person.id, channel=channel, action="attendance.check_in",
           target=record, after={"session": session.id, "location": record.location_source.value},
           at=now)
-    return _result(db, session, record, is_checkout=False)
+    return CheckInResult(session=session, attendance=record, is_checkout=False, number=number,
+                         total=total)
+
+
+# The statements of a scan, built once (SQLAlchemy then finds their compiled form at once).
+# The session, with its course and its place among the course's sessions (by day and start).
+_OTHER = aliased(ClassSession)
+_SESSION_TO_SCAN = (
+    select(ClassSession,
+           select(func.count(_OTHER.id))
+           .where(_OTHER.course_id == ClassSession.course_id,
+                  or_(_OTHER.day < ClassSession.day,
+                      and_(_OTHER.day == ClassSession.day, _OTHER.starts <= ClassSession.starts)))
+           .scalar_subquery(),
+           select(func.count(_OTHER.id)).where(_OTHER.course_id == ClassSession.course_id)
+           .scalar_subquery())
+    .where(ClassSession.id == bindparam("session_id"))
+    .options(joinedload(ClassSession.course)))
+# The scanner, as far as a check-in needs them (who, and their last position), and their
+# voucher of the course, if it is redeemed.
+_SCANNER = (select(Person, Voucher.id).join(Voucher, Voucher.person_id == Person.id)
+            .where(Person.openid == bindparam("openid"),
+                   Voucher.course_id == bindparam("course_id"),
+                   Voucher.status == VoucherStatus.REDEEMED)
+            .options(load_only(Person.id, Person.last_lat, Person.last_lng, Person.located_at,
+                               Person.location_source, Person.location_accuracy_m)))
+# A mark's first write; on conflict (a mark is there) nothing.
+_FIRST_MARK = {dialect: insert(Attendance).on_conflict_do_nothing().returning(Attendance)
+               for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
+def _check_in_refusal(session: ClassSession, place: Position | None, starts: datetime,
+                      in_window: bool) -> CheckInRefused | None:
+    """Why this scan cannot check the trainee in, if it cannot (it may still check them out)."""
+    if not in_window:
+        return CheckInRefused(rule="window", source=cite("check_in_in_person"),
+                              opens=(starts - OPENS_BEFORE).isoformat(),
+                              closes=(starts + LATE_AFTER).isoformat())
+    try:
+        _check_place(session.course, place)
+    except CheckInRefused as refusal:
+        return refusal
+    return None
+
+
+def _first_mark(db: Session, session: ClassSession, person_id: int, voucher_id: int,
+                fields: dict[str, Any]) -> Attendance | None:
+    """The mark's first write, or None when a mark of the trainee's is there already: made
+    before, or by their other scan of the same instant (a double tap), which the unique key
+    holds back until it commits. No savepoint: the insert does nothing on conflict."""
+    marks = db.scalars(_FIRST_MARK[db.get_bind().dialect.name],
+                       [{"session_id": session.id, "day": session.day, "person_id": person_id,
+                         "voucher_id": voucher_id, **fields}]).all()
+    return marks[0] if marks else None
 
 
 def _check_out(db: Session, session: ClassSession, record: Attendance, person: Person,
-               now: datetime, ends: datetime) -> CheckInResult:
+               now: datetime, ends: datetime, number: int, total: int) -> CheckInResult:
     course = session.course
     if (not course.requires_checkout or record.checked_out_at is not None
             or not ends - CHECKOUT_BEFORE <= now <= ends + CHECKOUT_AFTER):
@@ -308,22 +375,8 @@ def _check_out(db: Session, session: ClassSession, record: Attendance, person: P
     record.hours = round(max(0.0, min(session.hours, stayed.total_seconds() / 3600)), 2)
     audit(db, actor_id=person.id, channel=Channel.WECHAT, action="attendance.check_out",
           target=record, after={"hours": record.hours}, at=now)
-    return _result(db, session, record, is_checkout=True)
-
-
-def _first_write(db: Session, session: ClassSession, record: Attendance) -> None:
-    """The mark's first write. The same trainee's other scan of the same instant (a double tap)
-    may have made it first: the unique key refuses this one, answered as a second scan is."""
-    try:
-        with db.begin_nested():  # added inside: begin_nested flushes what is pending first
-            db.add(record)
-            db.flush()
-    except IntegrityError:
-        first = db.scalar(select(Attendance).where(*mark_of(session, record.person_id)))
-        if first is None:
-            raise
-        raise AlreadyCheckedIn(at=first.checked_in_at.isoformat() if first.checked_in_at
-                               else "") from None
+    return CheckInResult(session=session, attendance=record, is_checkout=True, number=number,
+                         total=total)
 
 
 def mark_of(session: ClassSession, person_id: int) -> tuple[ColumnElement[bool], ...]:
@@ -343,12 +396,13 @@ def _last_position(person: Person, now: datetime) -> Position | None:
                     at=person.located_at, accuracy_m=person.location_accuracy_m)
 
 
-def _record_place(record: Attendance, place: Position | None) -> None:
-    record.location_source = place.source if place else LocationSource.NONE
-    record.location_lat = place.lat if place else None
-    record.location_lng = place.lng if place else None
-    record.location_accuracy_m = place.accuracy_m if place else None
-    record.located_at = place.at if place else None
+def _place_fields(place: Position | None) -> dict[str, Any]:
+    """The mark's columns of where the trainee was said to be."""
+    return {"location_source": place.source if place else LocationSource.NONE,
+            "location_lat": place.lat if place else None,
+            "location_lng": place.lng if place else None,
+            "location_accuracy_m": place.accuracy_m if place else None,
+            "located_at": place.at if place else None}
 
 
 def _check_place(course: Course, place: Position | None) -> None:
@@ -363,14 +417,6 @@ def _check_place(course: Course, place: Position | None) -> None:
     if metres > course.radius_m:
         raise CheckInRefused(rule="too_far", source=cite("check_in_in_person"),
                              metres=int(metres), radius=course.radius_m)
-
-
-def _result(db: Session, session: ClassSession, record: Attendance, *,
-            is_checkout: bool) -> CheckInResult:
-    days = db.scalars(select(ClassSession.id).where(ClassSession.course_id == session.course_id)
-                      .order_by(ClassSession.day, ClassSession.starts)).all()
-    return CheckInResult(session=session, attendance=record, is_checkout=is_checkout,
-                         number=days.index(session.id) + 1, total=len(days))
 
 
 # --- staff: roll call and manual marks -----------------------------------------------------
@@ -597,6 +643,17 @@ def check_attendance_for_completion(db: Session, *, voucher: Voucher, now: datet
 
 
 # --- inspectors ----------------------------------------------------------------------------
+
+# Built once: compiled once per process by models.direct.
+_INSPECTOR_ID = (select(Inspector.__table__.c.id)
+                 .where(Inspector.__table__.c.person_id == bindparam("person_id")))
+
+
+def is_inspector(reads: DirectReads, *, person_id: int) -> bool:
+    """Whether the person is a bureau inspector (their scan of a class code is a spot check):
+    one statement on the process's kept connection, since every trainee's scan asks it."""
+    return reads.first(_INSPECTOR_ID, {"person_id": person_id}) is not None
+
 
 def inspector_of(db: Session, *, openid: str) -> Inspector:
     inspector = db.scalar(select(Inspector).join(Person, Person.id == Inspector.person_id)

@@ -94,6 +94,30 @@ def test_outside_the_window_is_refused(wechat, at_class, services, clock, db):
     assert marks(db, TRAINEE) == []
 
 
+def test_a_scan_after_an_absent_mark_turns_that_mark_into_a_check_in(wechat, at_class, services,
+                                                                    clock, db):
+    """Staff marked the trainee absent before they arrived: their scan inside the window
+    counts, on the same mark (a session has one mark a trainee), now a scan's."""
+    wechat.say(STAFF, f"缺勤 {voucher_number(db, at_class)} 还没到")
+    [mark] = marks(db, TRAINEE)
+    assert not mark.is_present and mark.how is MarkHow.MANUAL
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert "签到成功" in answer.text and "共40次" in answer.text
+    [mark] = marks(db, TRAINEE)
+    assert mark.is_present and mark.how is MarkHow.SCAN and mark.hours == 4
+    assert mark.location_source is not None and mark.located_at is not None
+
+
+def test_a_late_scan_after_an_absent_mark_is_refused_and_the_mark_stays(wechat, at_class,
+                                                                       services, clock, db):
+    wechat.say(STAFF, f"缺勤 {voucher_number(db, at_class)} 没来")
+    clock.advance(minutes=40)  # 13:35: more than 30 minutes late
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert "上课前15分钟到上课后30分钟" in answer.text
+    [mark] = marks(db, TRAINEE)
+    assert not mark.is_present and mark.how is MarkHow.MANUAL
+
+
 def test_outside_the_radius_is_refused(wechat, at_class, services, clock, db):
     wechat.report_location(TRAINEE, at_class.lat + 0.05, at_class.lng)  # 5.5 km away
     answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
