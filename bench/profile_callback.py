@@ -168,6 +168,11 @@ def checkin(app, args, token: str, services, session_id: int,
         # scanned. A scan of an earlier round or run in the same second would be taken for a
         # retry and answered from the kept reply, not checked in again: its mark is removed.
         created = int(time.time())
+        if args.app == "samework":
+            import samework_app
+            samework_app.kv.delete(*(samework_app.event_key(openid, created, code)
+                                     for openid in openids),
+                                   *(f"sw:rate:{openid}" for openid in openids))
         services.kv.delete(*(message_key({
             "FromUserName": openid, "CreateTime": str(created), "Event": "scancode_waitmsg",
             "EventKey": "CHECKIN", "ScanCodeInfo": {"ScanResult": code}}) for openid in openids))
@@ -277,20 +282,23 @@ def main() -> None:
         from_py_spy(args.py_spy, args.count)
         return
     token = os.environ.get("WECHAT_TOKEN", "peixun-dev-token")
+    peixun = None
+    if args.app == "peixun" or args.registered or args.checkin:
+        from bot import understanding
+        from webhooks.app import create_app
+        peixun = create_app()  # for the same-work app, only to seed what it reads
+        # The app loads jieba and pypinyin in a thread at its start: a second or two of CPU
+        # that process_time would charge to the messages timed meanwhile.
+        understanding.warm_up(wait=True)
     if args.app == "samework":
         import samework_app
         app = samework_app.app
     else:
-        from bot import understanding
-        from webhooks.app import create_app
-        app = create_app()
-        # The app loads jieba and pypinyin in a thread at its start: a second or two of CPU
-        # that process_time would charge to the messages timed meanwhile.
-        understanding.warm_up(wait=True)
+        app = peixun
     senders, prefix = args.senders, "oBench"
     if args.registered or args.checkin:
         import seed_registered
-        services = app.extensions["peixun"]
+        services = peixun.extensions["peixun"]
         session_id = seed_registered.seed(services, max(args.registered,
                                                         seed_registered.CLASS_SIZE))
         senders, prefix = args.registered or seed_registered.CLASS_SIZE, "oBenchReg"

@@ -34,7 +34,7 @@ from sqlalchemy.orm import (
     Session,
     aliased,
     joinedload,
-    load_only,
+    make_transient_to_detached,
     mapped_column,
     relationship,
 )
@@ -279,32 +279,34 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     if found is None or found[0].opened_at is None:
         raise CheckInRefused(rule="not_open", source=cite("check_in_in_person"))
     session, number, total = found
-    enrolled = db.execute(_SCANNER, {"openid": openid, "course_id": session.course_id}).first()
-    if enrolled is None:
+    scanner = db.connection().execute(
+        _SCANNER, {"openid": openid, "course_id": session.course_id}).first()
+    if scanner is None:
         raise CheckInRefused(rule="not_enrolled", source=cite("check_in_in_person"),
                              course=session.course.name)
-    person, voucher_id = enrolled
     starts, ends = session_bounds(session)
     in_window = starts - OPENS_BEFORE <= now <= starts + LATE_AFTER
-    place = position or _last_position(person, now)
+    place = position or _last_position(scanner, now)
     refusal = _check_in_refusal(session, place, starts, in_window)
     fields = {"is_present": True, "checked_in_at": now, "how": MarkHow.SCAN,
               "hours": 0 if session.course.requires_checkout else session.hours,
               **_place_fields(place)}
-    record = None if refusal else _first_mark(db, session, person.id, voucher_id, fields)
+    record = None if refusal else _first_mark(db, session, scanner.id, scanner.voucher_id,
+                                              fields)
     if record is None:
         # A mark is there already (or the scan is refused): a scan of a trainee who is present
         # is their check-out; an absent mark made by staff is turned into this check-in.
-        existing = db.scalar(select(Attendance).where(*mark_of(session, person.id))
+        existing = db.scalar(select(Attendance).where(*mark_of(session, scanner.id))
                              .with_for_update())
         if existing is not None and existing.is_present:
-            return _check_out(db, session, existing, person, now, ends, number, total)
+            return _check_out(db, session, existing, scanner.id, now, ends, number, total,
+                              channel)
         if refusal:
             raise refusal
         for name, value in fields.items():
             setattr(existing, name, value)
         record = existing
-    audit(db, actor_id=person.id, channel=channel, action="attendance.check_in",
+    audit(db, actor_id=scanner.id, channel=channel, action="attendance.check_in",
           target=record, after={"session": session.id, "location": record.location_source.value},
           at=now)
     return CheckInResult(session=session, attendance=record, is_checkout=False, number=number,
@@ -326,15 +328,17 @@ _SESSION_TO_SCAN = (
     .where(ClassSession.id == bindparam("session_id"))
     .options(joinedload(ClassSession.course)))
 # The scanner, as far as a check-in needs them (who, and their last position), and their
-# voucher of the course, if it is redeemed.
-_SCANNER = (select(Person, Voucher.id).join(Voucher, Voucher.person_id == Person.id)
-            .where(Person.openid == bindparam("openid"),
-                   Voucher.course_id == bindparam("course_id"),
-                   Voucher.status == VoucherStatus.REDEEMED)
-            .options(load_only(Person.id, Person.last_lat, Person.last_lng, Person.located_at,
-                               Person.location_source, Person.location_accuracy_m)))
-# A mark's first write; on conflict (a mark is there) nothing.
-_FIRST_MARK = {dialect: insert(Attendance).on_conflict_do_nothing().returning(Attendance)
+# voucher of the course, if it is redeemed: a row, not objects.
+_PERSONS, _VOUCHERS, _MARKS = Person.__table__.c, Voucher.__table__.c, Attendance.__table__.c
+_SCANNER = (select(_PERSONS.id, _PERSONS.last_lat, _PERSONS.last_lng, _PERSONS.located_at,
+                   _PERSONS.location_source, _PERSONS.location_accuracy_m,
+                   _VOUCHERS.id.label("voucher_id"))
+            .join_from(Person.__table__, Voucher.__table__, _VOUCHERS.person_id == _PERSONS.id)
+            .where(_PERSONS.openid == bindparam("openid"),
+                   _VOUCHERS.course_id == bindparam("course_id"),
+                   _VOUCHERS.status == VoucherStatus.REDEEMED))
+# A mark's first write, giving its id; on conflict (a mark is there) nothing.
+_FIRST_MARK = {dialect: insert(Attendance.__table__).on_conflict_do_nothing().returning(_MARKS.id)
                for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 
@@ -357,14 +361,22 @@ def _first_mark(db: Session, session: ClassSession, person_id: int, voucher_id: 
     """The mark's first write, or None when a mark of the trainee's is there already: made
     before, or by their other scan of the same instant (a double tap), which the unique key
     holds back until it commits. No savepoint: the insert does nothing on conflict."""
-    marks = db.scalars(_FIRST_MARK[db.get_bind().dialect.name],
-                       [{"session_id": session.id, "day": session.day, "person_id": person_id,
-                         "voucher_id": voucher_id, **fields}]).all()
-    return marks[0] if marks else None
+    values = {"session_id": session.id, "day": session.day, "person_id": person_id,
+              "voucher_id": voucher_id, "checked_out_at": None, "marked_by_id": None,
+              "reason": None, **fields}
+    inserted = db.connection().execute(_FIRST_MARK[db.get_bind().dialect.name], values).first()
+    if inserted is None:
+        return None
+    # The mark as the session would have loaded it, without reading back what was just written.
+    record = Attendance(id=inserted.id, **values)
+    make_transient_to_detached(record)
+    db.add(record)
+    return record
 
 
-def _check_out(db: Session, session: ClassSession, record: Attendance, person: Person,
-               now: datetime, ends: datetime, number: int, total: int) -> CheckInResult:
+def _check_out(db: Session, session: ClassSession, record: Attendance, person_id: int,
+               now: datetime, ends: datetime, number: int, total: int,
+               channel: Channel) -> CheckInResult:
     course = session.course
     if (not course.requires_checkout or record.checked_out_at is not None
             or not ends - CHECKOUT_BEFORE <= now <= ends + CHECKOUT_AFTER):
@@ -373,7 +385,7 @@ def _check_out(db: Session, session: ClassSession, record: Attendance, person: P
     record.checked_out_at = now
     stayed = (min(now, ends) - max(record.checked_in_at, session_bounds(session)[0]))
     record.hours = round(max(0.0, min(session.hours, stayed.total_seconds() / 3600)), 2)
-    audit(db, actor_id=person.id, channel=Channel.WECHAT, action="attendance.check_out",
+    audit(db, actor_id=person_id, channel=channel, action="attendance.check_out",
           target=record, after={"hours": record.hours}, at=now)
     return CheckInResult(session=session, attendance=record, is_checkout=True, number=number,
                          total=total)
@@ -386,9 +398,10 @@ def mark_of(session: ClassSession, person_id: int) -> tuple[ColumnElement[bool],
             Attendance.person_id == person_id)
 
 
-def _last_position(person: Person, now: datetime) -> Position | None:
+def _last_position(person: Any, now: datetime) -> Position | None:
     """The person's last position while fresh; one kept before sources were recorded (no
-    source) counts as none, and is asked for again."""
+    source) counts as none, and is asked for again. ``person`` is a Person or a row of its
+    position's columns."""
     if (person.last_lat is None or person.last_lng is None or person.located_at is None
             or person.location_source is None or now - person.located_at > LOCATION_FRESH):
         return None
