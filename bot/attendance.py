@@ -67,7 +67,7 @@ def _check_in(turn: Turn, code: str) -> Reply:
     except DomainError as error:
         return Reply(text=explain(turn, error))
     t = turn.t
-    course = result.session.course.display_name(t.locale)
+    course = result.session.display_name(t.locale)
     if result.is_checkout:
         return Reply(text=t._("Checked out at %(time)s: %(hours)s hours counted for %(course)s.",
                               time=_clock(turn, result.attendance.checked_out_at),

@@ -10,7 +10,8 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import fields as dataclass_fields
+from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -32,7 +33,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import (
     Mapped,
     Session,
-    aliased,
     joinedload,
     make_transient_to_detached,
     mapped_column,
@@ -42,7 +42,13 @@ from sqlalchemy.orm import (
 from models.audit import Channel, audit
 from models.base import Base, enum_column
 from models.basis import cite
-from models.catalogue import ClassSession, Course, session_bounds
+from models.catalogue import (
+    ClassSession,
+    Course,
+    has_geofence,
+    session_bounds,
+    sitting_hours,
+)
 from models.clock import LOCAL_TZ
 from models.codes import RotatingCode, ShownCode
 from models.direct import DirectReads
@@ -255,12 +261,54 @@ class Position:
 
 
 @dataclass(frozen=True)
+class ScannedClass:
+    """A class session as a scan reads it, with what its course asks of a check-in."""
+
+    id: int
+    course_id: int
+    day: date
+    starts: time
+    ends: time
+    opened_at: datetime | None
+    course_name: str
+    course_name_en: str
+    requires_checkout: bool
+    lat: float | None
+    lng: float | None
+    radius_m: int | None
+    number: int  # which session of the course this is (by day and start)
+    total: int
+
+    @property
+    def hours(self) -> float:
+        return sitting_hours(self.starts, self.ends)
+
+    @property
+    def requires_location(self) -> bool:
+        return has_geofence(self.lat, self.lng, self.radius_m)
+
+    @property
+    def name(self) -> str:
+        return self.course_name
+
+    def display_name(self, locale: str) -> str:
+        """The course's name in the reader's language."""
+        return self.course_name_en if locale.startswith("en") else self.course_name
+
+
+@dataclass(frozen=True)
 class CheckInResult:
-    session: ClassSession
+    session: ScannedClass
     attendance: Attendance
     is_checkout: bool
-    number: int  # which session of the course this is
-    total: int
+
+    @property
+    def number(self) -> int:
+        return self.session.number
+
+    @property
+    def total(self) -> int:
+        return self.session.total
 
 
 def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
@@ -272,77 +320,81 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
     LOCATION event or a location message); it is recorded with its source and accuracy.
 
     Every trainee of a class scans within the same few minutes, so the first scan, the common
-    one, takes three statements: the session with its place in the course, the scanner with
-    their voucher, and the mark's insert (a second scan finds the mark the insert ran into)."""
-    session_id = codes.read(code, now)
-    found = db.execute(_SESSION_TO_SCAN, {"session_id": session_id}).first()
-    if found is None or found[0].opened_at is None:
+    one, takes three statements: one row of the session, its course and the scanner with their
+    voucher; the mark's insert (a second scan finds the mark the insert ran into); its audit
+    row. Rows, not objects: the ORM's loading cost more than the statements themselves."""
+    db.flush()  # the rows are read past the session: what the caller changed in it counts
+    found = db.connection().execute(
+        _SCAN, {"session_id": codes.read(code, now), "openid": openid}).first()
+    if found is None or found.opened_at is None:
         raise CheckInRefused(rule="not_open", source=cite("check_in_in_person"))
-    session, number, total = found
-    scanner = db.connection().execute(
-        _SCANNER, {"openid": openid, "course_id": session.course_id}).first()
-    if scanner is None:
+    session = ScannedClass(**{name: found._mapping[name] for name in _SCANNED_CLASS})
+    if found.voucher_id is None:
         raise CheckInRefused(rule="not_enrolled", source=cite("check_in_in_person"),
-                             course=session.course.name)
+                             course=session.course_name)
     starts, ends = session_bounds(session)
     in_window = starts - OPENS_BEFORE <= now <= starts + LATE_AFTER
-    place = position or _last_position(scanner, now)
+    place = position or _last_position(found, now)
     refusal = _check_in_refusal(session, place, starts, in_window)
     fields = {"is_present": True, "checked_in_at": now, "how": MarkHow.SCAN,
-              "hours": 0 if session.course.requires_checkout else session.hours,
+              "hours": 0 if session.requires_checkout else session.hours,
               **_place_fields(place)}
-    record = None if refusal else _first_mark(db, session, scanner.id, scanner.voucher_id,
+    record = None if refusal else _first_mark(db, session, found.person_id, found.voucher_id,
                                               fields)
     if record is None:
         # A mark is there already (or the scan is refused): a scan of a trainee who is present
         # is their check-out; an absent mark made by staff is turned into this check-in.
-        existing = db.scalar(select(Attendance).where(*mark_of(session, scanner.id))
+        existing = db.scalar(select(Attendance).where(*mark_of(session, found.person_id))
                              .with_for_update())
         if existing is not None and existing.is_present:
-            return _check_out(db, session, existing, scanner.id, now, ends, number, total,
-                              channel)
+            return _check_out(db, session, existing, found.person_id, now, ends, channel)
         if refusal:
             raise refusal
         for name, value in fields.items():
             setattr(existing, name, value)
         record = existing
-    audit(db, actor_id=scanner.id, channel=channel, action="attendance.check_in",
+    audit(db, actor_id=found.person_id, channel=channel, action="attendance.check_in",
           target=record, after={"session": session.id, "location": record.location_source.value},
           at=now)
-    return CheckInResult(session=session, attendance=record, is_checkout=False, number=number,
-                         total=total)
+    return CheckInResult(session=session, attendance=record, is_checkout=False)
 
 
-# The statements of a scan, built once (SQLAlchemy then finds their compiled form at once).
-# The session, with its course and its place among the course's sessions (by day and start).
-_OTHER = aliased(ClassSession)
-_SESSION_TO_SCAN = (
-    select(ClassSession,
-           select(func.count(_OTHER.id))
-           .where(_OTHER.course_id == ClassSession.course_id,
-                  or_(_OTHER.day < ClassSession.day,
-                      and_(_OTHER.day == ClassSession.day, _OTHER.starts <= ClassSession.starts)))
-           .scalar_subquery(),
-           select(func.count(_OTHER.id)).where(_OTHER.course_id == ClassSession.course_id)
-           .scalar_subquery())
-    .where(ClassSession.id == bindparam("session_id"))
-    .options(joinedload(ClassSession.course)))
-# The scanner, as far as a check-in needs them (who, and their last position), and their
-# voucher of the course, if it is redeemed: a row, not objects.
+# A scan's one read, built once (SQLAlchemy then finds its compiled form at once): the session,
+# its place among its course's sessions (by day and start), what the course asks of a check-in,
+# and the scanner with their voucher of the course if it is redeemed (NULL when not, or when
+# there is no such person).
+_SESSIONS, _COURSES = ClassSession.__table__.c, Course.__table__.c
 _PERSONS, _VOUCHERS, _MARKS = Person.__table__.c, Voucher.__table__.c, Attendance.__table__.c
-_SCANNER = (select(_PERSONS.id, _PERSONS.last_lat, _PERSONS.last_lng, _PERSONS.located_at,
-                   _PERSONS.location_source, _PERSONS.location_accuracy_m,
-                   _VOUCHERS.id.label("voucher_id"))
-            .join_from(Person.__table__, Voucher.__table__, _VOUCHERS.person_id == _PERSONS.id)
-            .where(_PERSONS.openid == bindparam("openid"),
-                   _VOUCHERS.course_id == bindparam("course_id"),
-                   _VOUCHERS.status == VoucherStatus.REDEEMED))
+_OTHER = ClassSession.__table__.alias("other").c
+_SCAN = (
+    select(_SESSIONS.id, _SESSIONS.course_id, _SESSIONS.day, _SESSIONS.starts, _SESSIONS.ends,
+           _SESSIONS.opened_at, _COURSES.name.label("course_name"),
+           _COURSES.name_en.label("course_name_en"), _COURSES.requires_checkout, _COURSES.lat,
+           _COURSES.lng, _COURSES.radius_m,
+           select(func.count(_OTHER.id))
+           .where(_OTHER.course_id == _SESSIONS.course_id,
+                  or_(_OTHER.day < _SESSIONS.day,
+                      and_(_OTHER.day == _SESSIONS.day, _OTHER.starts <= _SESSIONS.starts)))
+           .scalar_subquery().label("number"),
+           select(func.count(_OTHER.id)).where(_OTHER.course_id == _SESSIONS.course_id)
+           .scalar_subquery().label("total"),
+           _PERSONS.id.label("person_id"), _PERSONS.last_lat, _PERSONS.last_lng,
+           _PERSONS.located_at, _PERSONS.location_source, _PERSONS.location_accuracy_m,
+           _VOUCHERS.id.label("voucher_id"))
+    .select_from(ClassSession.__table__
+                 .join(Course.__table__, _COURSES.id == _SESSIONS.course_id)
+                 .outerjoin(Person.__table__, _PERSONS.openid == bindparam("openid"))
+                 .outerjoin(Voucher.__table__, and_(_VOUCHERS.person_id == _PERSONS.id,
+                                                    _VOUCHERS.course_id == _SESSIONS.course_id,
+                                                    _VOUCHERS.status == VoucherStatus.REDEEMED)))
+    .where(_SESSIONS.id == bindparam("session_id")))
+_SCANNED_CLASS = [field.name for field in dataclass_fields(ScannedClass)]
 # A mark's first write, giving its id; on conflict (a mark is there) nothing.
 _FIRST_MARK = {dialect: insert(Attendance.__table__).on_conflict_do_nothing().returning(_MARKS.id)
                for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 
-def _check_in_refusal(session: ClassSession, place: Position | None, starts: datetime,
+def _check_in_refusal(session: ScannedClass, place: Position | None, starts: datetime,
                       in_window: bool) -> CheckInRefused | None:
     """Why this scan cannot check the trainee in, if it cannot (it may still check them out)."""
     if not in_window:
@@ -350,13 +402,13 @@ def _check_in_refusal(session: ClassSession, place: Position | None, starts: dat
                               opens=(starts - OPENS_BEFORE).isoformat(),
                               closes=(starts + LATE_AFTER).isoformat())
     try:
-        _check_place(session.course, place)
+        _check_place(session, place)
     except CheckInRefused as refusal:
         return refusal
     return None
 
 
-def _first_mark(db: Session, session: ClassSession, person_id: int, voucher_id: int,
+def _first_mark(db: Session, session: ScannedClass, person_id: int, voucher_id: int,
                 fields: dict[str, Any]) -> Attendance | None:
     """The mark's first write, or None when a mark of the trainee's is there already: made
     before, or by their other scan of the same instant (a double tap), which the unique key
@@ -374,11 +426,9 @@ def _first_mark(db: Session, session: ClassSession, person_id: int, voucher_id: 
     return record
 
 
-def _check_out(db: Session, session: ClassSession, record: Attendance, person_id: int,
-               now: datetime, ends: datetime, number: int, total: int,
-               channel: Channel) -> CheckInResult:
-    course = session.course
-    if (not course.requires_checkout or record.checked_out_at is not None
+def _check_out(db: Session, session: ScannedClass, record: Attendance, person_id: int,
+               now: datetime, ends: datetime, channel: Channel) -> CheckInResult:
+    if (not session.requires_checkout or record.checked_out_at is not None
             or not ends - CHECKOUT_BEFORE <= now <= ends + CHECKOUT_AFTER):
         raise AlreadyCheckedIn(at=record.checked_in_at.isoformat() if record.checked_in_at
                                else "")
@@ -387,11 +437,11 @@ def _check_out(db: Session, session: ClassSession, record: Attendance, person_id
     record.hours = round(max(0.0, min(session.hours, stayed.total_seconds() / 3600)), 2)
     audit(db, actor_id=person_id, channel=channel, action="attendance.check_out",
           target=record, after={"hours": record.hours}, at=now)
-    return CheckInResult(session=session, attendance=record, is_checkout=True, number=number,
-                         total=total)
+    return CheckInResult(session=session, attendance=record, is_checkout=True)
 
 
-def mark_of(session: ClassSession, person_id: int) -> tuple[ColumnElement[bool], ...]:
+def mark_of(session: ClassSession | ScannedClass,
+            person_id: int) -> tuple[ColumnElement[bool], ...]:
     """Where the person's mark of the session is; the day lets PostgreSQL read one year's
     partition."""
     return (Attendance.session_id == session.id, Attendance.day == session.day,
@@ -418,7 +468,7 @@ def _place_fields(place: Position | None) -> dict[str, Any]:
             "located_at": place.at if place else None}
 
 
-def _check_place(course: Course, place: Position | None) -> None:
+def _check_place(course: Course | ScannedClass, place: Position | None) -> None:
     # Coordinates equal to the class's own point pass: they are recorded and flagged on the
     # desk's oversight page (models.presence), not refused, since no server can tell a real
     # fix from a made-up one.

@@ -6,6 +6,7 @@ import enum
 import logging
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -145,10 +146,15 @@ class Course(Base):
 
     @property
     def requires_location(self) -> bool:
-        return self.radius_m is not None and self.lat is not None and self.lng is not None
+        return has_geofence(self.lat, self.lng, self.radius_m)
 
     def display_name(self, locale: str) -> str:
         return self.name_en if locale.startswith("en") else self.name
+
+
+def has_geofence(lat: float | None, lng: float | None, radius_m: int | None) -> bool:
+    """Whether a course's check-in must be within its radius of its place (all three set)."""
+    return radius_m is not None and lat is not None and lng is not None
 
 
 class ClassSession(Base):
@@ -175,13 +181,23 @@ class ClassSession(Base):
 
     @property
     def hours(self) -> float:
-        minutes = (self.ends.hour * 60 + self.ends.minute) - (
-            self.starts.hour * 60 + self.starts.minute
-        )
-        return minutes / 60
+        return sitting_hours(self.starts, self.ends)
 
 
-def session_bounds(session: ClassSession) -> tuple[datetime, datetime]:
+def sitting_hours(starts: time, ends: time) -> float:
+    """The hours of a session from its start and end (wall-clock, within one day)."""
+    return ((ends.hour * 60 + ends.minute) - (starts.hour * 60 + starts.minute)) / 60
+
+
+class Sitting(Protocol):
+    """A session's day and times: a ClassSession, or a scan's row of it."""
+
+    day: date
+    starts: time
+    ends: time
+
+
+def session_bounds(session: Sitting) -> tuple[datetime, datetime]:
     """A session's start and end as aware datetimes (class times are local wall-clock)."""
     return (datetime.combine(session.day, session.starts, tzinfo=LOCAL_TZ),
             datetime.combine(session.day, session.ends, tzinfo=LOCAL_TZ))

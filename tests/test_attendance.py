@@ -61,6 +61,16 @@ def test_a_trainee_checks_in_by_scanning_the_class_code(wechat, at_class, servic
     assert mark.is_present and mark.how is MarkHow.SCAN and mark.hours == 4
 
 
+def test_a_check_in_says_which_session_of_the_course_it_is(wechat, at_class, services, clock,
+                                                          db):
+    course = db.get(Course, at_class.id)
+    today = next(s for s in course.sessions if s.day == clock.today() and s.opened_at)
+    number = [s.id for s in course.sessions].index(today.id) + 1  # by day, then start
+    assert 1 < number < len(course.sessions)  # neither end: a count from either would show
+    answer = wechat.scan(TRAINEE, "CHECKIN", class_code(services, clock, db, at_class))
+    assert f"第{number}次课（共{len(course.sessions)}次）" in answer.text
+
+
 def test_a_second_scan_says_when_and_changes_nothing(wechat, at_class, services, clock, db):
     code = class_code(services, clock, db, at_class)
     wechat.scan(TRAINEE, "CHECKIN", code)

@@ -428,7 +428,7 @@ def check_in_now(json: CheckInIn):
                         now=core.now(), position=position, channel=Channel.API)
         mark = done.attendance
         return {"session_id": done.session.id,
-                "course": done.session.course.display_name(t.locale), "number": done.number,
+                "course": done.session.display_name(t.locale), "number": done.number,
                 "total": done.total, "is_checkout": done.is_checkout,
                 "checked_in_at": moment(mark.checked_in_at),
                 "checked_out_at": moment(mark.checked_out_at), "hours": float(mark.hours)}
