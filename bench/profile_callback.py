@@ -159,6 +159,11 @@ def checkin(app, args, token: str, services, session_id: int,
     per_round = defaultdict(float)
     pauses = FullCollections()
     for round_no in range(rounds):
+        if round_no:
+            # Every scan of the round a check-in, none a retry answered from the kept reply.
+            marked = seed_registered.present(services, session_id)
+            if marked != size:
+                raise SystemExit(f"round {round_no}: {marked} check-ins for {size} scans")
         seed_registered.forget_checkins(services, session_id)
         seed_registered.fresh_locations(services, services.clock.now())
         # A trainee scans once a class, not once a round: their message rate starts again.

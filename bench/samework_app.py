@@ -6,9 +6,9 @@ autocommit psycopg connection, a course list read once per process, one Redis pi
 
 And the same work as a trainee's CHECKIN scan of the class display's code, its common case (the
 first scan, in time and in place): the code's signature checked, the sender and whether they
-are an inspector read, then one transaction with its statement limit: the session with its
-place in the course, the scanner with their redeemed voucher, the mark inserted unless one is
-there, its audit row."""
+are an inspector read, then one transaction with its statement limit: one row of the session
+with its place in the course and the scanner with their redeemed voucher, the mark inserted
+unless one is there, its audit row (as Peixun's models.attendance.check_in)."""
 
 import hashlib
 import hmac
@@ -44,14 +44,17 @@ return {'first', hits, redis.call('GET', KEYS[4])}
 CODE_KEY = hashlib.sha256(("PXC:" + os.environ.get(
     "SECRET_KEY", "dev-secret-key-not-for-production")).encode()).digest()
 LOCAL = timezone(timedelta(hours=8))
-SESSION = """SELECT s.day, s.starts, s.opened_at, c.name, c.lat, c.lng, c.radius_m,
+# The session, its course's rules and place, and the scanner with their redeemed voucher: one row.
+SCAN = """SELECT s.day, s.starts, s.opened_at, c.name, c.lat, c.lng, c.radius_m,
   (SELECT count(*) FROM class_sessions o WHERE o.course_id = s.course_id
      AND (o.day < s.day OR (o.day = s.day AND o.starts <= s.starts))),
-  (SELECT count(*) FROM class_sessions o WHERE o.course_id = s.course_id)
-  FROM class_sessions s JOIN courses c ON c.id = s.course_id WHERE s.id = %s"""
-SCANNER = """SELECT p.id, p.last_lat, p.last_lng, p.located_at, v.id, s.course_id
-  FROM persons p JOIN vouchers v ON v.person_id = p.id JOIN class_sessions s ON s.id = %s
-  WHERE p.openid = %s AND v.course_id = s.course_id AND v.status = 'redeemed'"""
+  (SELECT count(*) FROM class_sessions o WHERE o.course_id = s.course_id),
+  p.id, p.last_lat, p.last_lng, p.located_at, v.id
+  FROM class_sessions s JOIN courses c ON c.id = s.course_id
+  LEFT JOIN persons p ON p.openid = %s
+  LEFT JOIN vouchers v ON v.person_id = p.id AND v.course_id = s.course_id
+    AND v.status = 'redeemed'
+  WHERE s.id = %s"""
 MARK = """INSERT INTO attendance (session_id, day, person_id, voucher_id, is_present,
   checked_in_at, hours, how, location_source, location_lat, location_lng, located_at)
   VALUES (%s, %s, %s, %s, true, %s, 4, 'scan', 'wechat_event', %s, %s, %s)
@@ -127,14 +130,13 @@ def check_in(person_id: int, sender: str, code: str) -> str:
     db().execute("SELECT id FROM inspectors WHERE person_id = %s", (person_id,)).fetchone()
     with db().transaction():
         db().execute("SET LOCAL statement_timeout = 4000")
-        day, starts, opened, course, lat, lng, radius, number, total = db().execute(
-            SESSION, (int(subject),)).fetchone()
-        scanner = db().execute(SCANNER, (int(subject), sender)).fetchone()
+        row = db().execute(SCAN, (sender, int(subject))).fetchone()
+        (day, starts, opened, course, lat, lng, radius, number, total,
+         person_id, plat, plng, located, voucher_id) = row
         begins = datetime.combine(day, starts, tzinfo=LOCAL)
-        if opened is None or scanner is None or not (
+        if opened is None or voucher_id is None or not (
                 begins - timedelta(minutes=15) <= now <= begins + timedelta(minutes=30)):
             return "签到失败"
-        person_id, plat, plng, located, voucher_id, _ = scanner
         metres = 6371000 * math.hypot(math.radians(plat - lat),
                                       math.radians(plng - lng) * math.cos(math.radians(lat)))
         if metres > radius:

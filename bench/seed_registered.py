@@ -80,6 +80,17 @@ def forget_checkins(services: Services, session_id: int) -> None:
         db.execute(delete(Attendance).where(Attendance.session_id == session_id))
 
 
+def present(services: Services, session_id: int) -> int:
+    """How many of the class are checked in."""
+    from sqlalchemy import func
+
+    from models.attendance import Attendance
+
+    with services.sessions() as db:
+        return db.scalar(select(func.count()).select_from(Attendance).where(
+            Attendance.session_id == session_id, Attendance.is_present.is_(True)))
+
+
 def fresh_locations(services: Services, now: datetime) -> None:
     from models.persons import Person
 

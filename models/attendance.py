@@ -350,9 +350,16 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
             return _check_out(db, session, existing, found.person_id, now, ends, channel)
         if refusal:
             raise refusal
-        for name, value in fields.items():
-            setattr(existing, name, value)
-        record = existing
+        if existing is None:
+            # The mark the insert ran into was removed since (a partition's rows moved): the
+            # trainee has none, so this scan writes it.
+            record = _first_mark(db, session, found.person_id, found.voucher_id, fields)
+            if record is None:
+                raise AlreadyCheckedIn(at="")
+        else:
+            for name, value in fields.items():
+                setattr(existing, name, value)
+            record = existing
     audit(db, actor_id=found.person_id, channel=channel, action="attendance.check_in",
           target=record, after={"session": session.id, "location": record.location_source.value},
           at=now)
