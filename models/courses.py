@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 import yaml
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Float, Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from models.attendance import Attendance
@@ -78,8 +78,13 @@ class CourseQuery:
     near: tuple[float, float] | None = None
 
 
-# Nearest first sorts in Python: a county has tens of open courses, not thousands.
-NEAREST_LIMIT = 500
+# Nearest first: the database orders by a flat-earth distance (no trigonometry in SQL, which
+# SQLite may lack) and hands over the page's courses and this many past them, which are then
+# ordered by the true distance. The two orders differ only between courses a fraction of a per
+# cent apart in distance; ties (courses at one place) are broken alike, by start and id. A
+# province's thousands of open courses are never all loaded for one person's list.
+NEAREST_MARGIN = 20
+NEAREST_PAGES = 100
 
 
 def find_courses(db: Session, *, query: CourseQuery, today: date, page: int = 1,
@@ -105,18 +110,32 @@ def find_courses(db: Session, *, query: CourseQuery, today: date, page: int = 1,
             .join(Region, Region.id == Course.township_id).where(*conditions))
     eager = (joinedload(Course.institution), joinedload(Course.township))
     if query.near:
-        rows = db.scalars(base.options(*eager).limit(NEAREST_LIMIT)).unique().all()
-        rows = sorted(rows, key=lambda c: (_distance_km(query.near, c), c.starts_on, c.id))
-        total = len(rows)
-        pages, page = _pages(total, page, per_page)
-        chosen = rows[(page - 1) * per_page: page * per_page]
-    else:
-        total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
-        pages, page = _pages(total, page, per_page)
-        chosen = db.scalars(base.options(*eager).order_by(Course.starts_on, Course.id)
-                            .limit(per_page).offset((page - 1) * per_page)).unique().all()
+        return _nearest_first(db, base.options(*eager), query.near, page, per_page)
+    total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages, page = _pages(total, page, per_page)
+    chosen = db.scalars(base.options(*eager).order_by(Course.starts_on, Course.id)
+                        .limit(per_page).offset((page - 1) * per_page)).unique().all()
     return CoursePage(courses=list(chosen), page=page, pages=pages, total=total,
                       seats=seats_left(db, courses=list(chosen)))
+
+
+def _nearest_first(db: Session, courses: Select, origin: tuple[float, float], page: int,
+                   per_page: int) -> CoursePage:
+    """The page of ``courses`` nearest ``origin``, and how many there are, in one statement
+    (the count a window function over the rows the limit cuts). Pages go up to NEAREST_PAGES:
+    past the nearest few hundred, a person searches (课程 and a word), not pages."""
+    asked = min(max(page, 1), NEAREST_PAGES)
+    rows = db.execute(courses.add_columns(func.count().over()).order_by(*_NEAREST_ORDER)
+                      .limit(asked * per_page + NEAREST_MARGIN),
+                      {"near_lat": origin[0], "near_lng": origin[1],
+                       "near_shrink": math.cos(math.radians(origin[0]))}).unique().all()
+    total = rows[0][1] if rows else 0
+    pages, page = _pages(min(total, NEAREST_PAGES * per_page), asked, per_page)
+    nearest = sorted((course for course, _ in rows),
+                     key=lambda c: (_distance_km(origin, c), c.starts_on, c.id))
+    chosen = nearest[(page - 1) * per_page: page * per_page]
+    return CoursePage(courses=chosen, page=page, pages=pages, total=total,
+                      seats=seats_left(db, courses=chosen))
 
 
 def _stem(text: str) -> str:
@@ -147,6 +166,22 @@ def has_courses(db: Session) -> bool:
 
 def list_categories(db: Session) -> list[Category]:
     return list(db.scalars(select(Category).order_by(Category.no)))
+
+
+def _flat_distance() -> ColumnElement[float]:
+    """The square of a course's distance from the point bound as ``near_lat``, ``near_lng`` on a
+    flat map (degrees; longitude shrunk by ``near_shrink``, the latitude's cosine), from its
+    own place or its township's; NULL for neither."""
+    own = Course.lat.is_not(None)  # as _distance_km: the course's place, else its township's
+    north = case((own, Course.lat), else_=Region.lat) - bindparam("near_lat", type_=Float)
+    east = ((case((own, Course.lng), else_=Region.lng) - bindparam("near_lng", type_=Float))
+            * bindparam("near_shrink", type_=Float))
+    return north * north + east * east
+
+
+# Built once: the list is asked for on every 课程.
+_FLAT_DISTANCE = _flat_distance()
+_NEAREST_ORDER = (_FLAT_DISTANCE.is_(None), _FLAT_DISTANCE, Course.starts_on, Course.id)
 
 
 def _distance_km(origin: tuple[float, float], course: Course) -> float:

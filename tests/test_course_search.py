@@ -63,3 +63,75 @@ def test_a_registered_persons_township_orders_courses_without_a_location(wechat)
     register_via_chat(wechat, "o-s11", township="4")  # 富乐镇, in the north
     first = wechat.say("o-s11", "课程").text.split("\n")
     assert "育婴员" in first[1]  # the 富乐镇 course
+
+
+TOWNSHIPS = ("agang", "banqiao", "dashuijing", "fule", "jiulong", "lubuge", "majie", "changdi")
+
+
+def _far_to_near(db, clock, count: int) -> None:
+    """``count`` open courses added farthest first from 罗雄: the order of their rows says
+    nothing of their distance. Every third has no place of its own (its township's counts),
+    and some share one place (ties, broken by start and id)."""
+    from datetime import time, timedelta
+    from decimal import Decimal
+
+    from models.audit import Channel
+    from models.catalogue import CertificateKind
+    from models.courses import CourseSpec, publish_course
+
+    for n in range(count):
+        step = (count - n) // 2 * 0.004  # two courses at each distance
+        own = n % 3 != 0
+        day = clock.today() + timedelta(days=7 + n % 5)
+        publish_course(db, spec=CourseSpec(
+            code=f"far-near-{n:02d}", institution_code="lp-pes", category_code="construction",
+            name=f"远近{n}", name_en=f"far-near {n}", occupation="砌筑工", occupation_en="Mason",
+            certificate_kind=CertificateKind.COMPLETION, certificate_level=None,
+            theory_hours=0, practice_hours=4, capacity=30, fee_yuan=Decimal(0),
+            is_entrepreneurship=False, township_code=TOWNSHIPS[n % len(TOWNSHIPS)],
+            address="测试", lat=24.885 + step if own else None, lng=104.309 + step if own else None,
+            radius_m=None, sessions=[(day, time(9), time(13))]),
+            actor_id=None, channel=Channel.CLI, now=clock.now())
+    db.flush()
+
+
+def test_nearest_first_is_the_true_order_of_every_open_course_page_by_page(db, clock):
+    """More open courses than a page's window, added farthest first: each page is exactly the
+    true nearest-first order of them all (what a province's thousands of courses need: the
+    database hands over the nearest, never an arbitrary few hundred)."""
+    from models.courses import NEAREST_MARGIN, CourseQuery, find_courses
+    from models.regions import distance_km
+
+    _far_to_near(db, clock, 2 * NEAREST_MARGIN + 20)
+    origin = (24.885, 104.309)
+    every = find_courses(db, query=CourseQuery(), today=clock.today(), per_page=10_000).courses
+
+    def true_km(course) -> float:
+        place = (course.lat, course.lng) if course.lat is not None else (
+            course.township.lat, course.township.lng)
+        return distance_km(origin, place)
+
+    truth = [c.id for c in sorted(every, key=lambda c: (true_km(c), c.starts_on, c.id))]
+    assert len(truth) > 5 + NEAREST_MARGIN
+    pages = -(-len(truth) // 5)
+    for page in range(1, pages + 1):
+        shown = find_courses(db, query=CourseQuery(near=origin), today=clock.today(),
+                             page=page, per_page=5)
+        assert (shown.page, shown.pages, shown.total) == (page, pages, len(truth))
+        assert [c.id for c in shown.courses] == truth[(page - 1) * 5: page * 5], page
+
+
+def test_a_list_nearest_first_pages_no_further_than_its_last_page(db, clock):
+    """Past NEAREST_PAGES a person searches rather than pages: the list says how many courses
+    there are, and a page asked for past the last shows the last."""
+    from models.courses import NEAREST_PAGES, CourseQuery, find_courses
+
+    _far_to_near(db, clock, NEAREST_PAGES)
+    query = CourseQuery(near=(24.885, 104.309))
+    every = find_courses(db, query=CourseQuery(), today=clock.today(), per_page=10_000).total
+    assert every > NEAREST_PAGES  # one course a page: more courses than pages
+    last = find_courses(db, query=query, today=clock.today(), page=10**6, per_page=1)
+    assert (last.page, last.pages, last.total) == (NEAREST_PAGES, NEAREST_PAGES, every)
+    hundredth = find_courses(db, query=query, today=clock.today(), page=NEAREST_PAGES,
+                             per_page=1)
+    assert [c.id for c in last.courses] == [c.id for c in hundredth.courses] != []
