@@ -28,8 +28,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import (
     Mapped,
     Session,
@@ -40,7 +38,7 @@ from sqlalchemy.orm import (
 )
 
 from models.audit import Channel, audit
-from models.base import Base, enum_column
+from models.base import CONFLICT_INSERTS, Base, enum_column
 from models.basis import cite
 from models.catalogue import (
     ClassSession,
@@ -287,10 +285,6 @@ class ScannedClass:
     def requires_location(self) -> bool:
         return has_geofence(self.lat, self.lng, self.radius_m)
 
-    @property
-    def name(self) -> str:
-        return self.course_name
-
     def display_name(self, locale: str) -> str:
         """The course's name in the reader's language."""
         return self.course_name_en if locale.startswith("en") else self.course_name
@@ -351,8 +345,8 @@ def check_in(db: Session, *, codes: RotatingCode, code: str, openid: str,
         if refusal:
             raise refusal
         if existing is None:
-            # The mark the insert ran into was removed since (a partition's rows moved): the
-            # trainee has none, so this scan writes it.
+            # The mark the insert ran into was gone by the time it was read (another
+            # transaction removed it): the trainee has none, so this scan writes it.
             record = _first_mark(db, session, found.person_id, found.voucher_id, fields)
             if record is None:
                 raise AlreadyCheckedIn(at="")
@@ -403,7 +397,7 @@ if [c.key for c in _SCAN.selected_columns][:_SCANNED_CLASS] != [
     raise RuntimeError("_SCAN's first columns must be ScannedClass's fields, in order")
 # A mark's first write, giving its id; on conflict (a mark is there) nothing.
 _FIRST_MARK = {dialect: insert(Attendance.__table__).on_conflict_do_nothing().returning(_MARKS.id)
-               for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+               for dialect, insert in CONFLICT_INSERTS.items()}
 
 
 def _check_in_refusal(session: ScannedClass, place: Position | None, starts: datetime,
@@ -413,10 +407,17 @@ def _check_in_refusal(session: ScannedClass, place: Position | None, starts: dat
         return CheckInRefused(rule="window", source=cite("check_in_in_person"),
                               opens=(starts - OPENS_BEFORE).isoformat(),
                               closes=(starts + LATE_AFTER).isoformat())
-    try:
-        _check_place(session, place)
-    except CheckInRefused as refusal:
-        return refusal
+    # Coordinates equal to the class's own point pass: they are recorded and flagged on the
+    # desk's oversight page (models.presence), not refused, since no server can tell a real
+    # fix from a made-up one.
+    if not session.requires_location:
+        return None
+    if place is None:
+        return CheckInRefused(rule="location_needed", source=cite("check_in_in_person"))
+    metres = distance_km((place.lat, place.lng), (session.lat, session.lng)) * 1000
+    if metres > session.radius_m:
+        return CheckInRefused(rule="too_far", source=cite("check_in_in_person"),
+                              metres=int(metres), radius=session.radius_m)
     return None
 
 
@@ -478,20 +479,6 @@ def _place_fields(place: Position | None) -> dict[str, Any]:
             "location_lng": place.lng if place else None,
             "location_accuracy_m": place.accuracy_m if place else None,
             "located_at": place.at if place else None}
-
-
-def _check_place(course: Course | ScannedClass, place: Position | None) -> None:
-    # Coordinates equal to the class's own point pass: they are recorded and flagged on the
-    # desk's oversight page (models.presence), not refused, since no server can tell a real
-    # fix from a made-up one.
-    if not course.requires_location:
-        return
-    if place is None:
-        raise CheckInRefused(rule="location_needed", source=cite("check_in_in_person"))
-    metres = distance_km((place.lat, place.lng), (course.lat, course.lng)) * 1000
-    if metres > course.radius_m:
-        raise CheckInRefused(rule="too_far", source=cite("check_in_in_person"),
-                             metres=int(metres), radius=course.radius_m)
 
 
 # --- staff: roll call and manual marks -----------------------------------------------------

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -141,6 +143,15 @@ def _extend_statement_limit(connection: Connection) -> None:
         return  # single_read: no transaction for SET LOCAL to last, and a read waits on no lock
     limit = max(deadline - time.monotonic(), STATEMENT_SECONDS)
     connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit * 1000)}")
+
+
+# Each supported database's INSERT with ON CONFLICT (SQLAlchemy has one per dialect).
+CONFLICT_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+
+
+def conflict_insert(db: Session) -> Callable[..., Any]:
+    """The INSERT construct with ``on_conflict_do_nothing`` for the session's database."""
+    return CONFLICT_INSERTS[db.get_bind().dialect.name]
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, cast, exists, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column
 
 from models.audit import Channel, audit
-from models.base import Base, enum_column
+from models.base import Base, conflict_insert, enum_column
 from models.cadres import Cadre
 from models.catalogue import Course
 from models.clock import LOCAL_TZ
@@ -148,15 +146,11 @@ def create_due_followups(db: Session, *, now: datetime, rounds: tuple[int, ...],
                 if add_months(ends_on, months) <= today]
         if not rows:
             continue
-        insert = _insert_for(db)
+        insert = conflict_insert(db)
         db.execute(insert(FollowUp).values(rows).on_conflict_do_nothing(
             index_elements=["voucher_id", "round_months"]))
         created += len(rows)
     return created
-
-
-def _insert_for(db: Session):
-    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def queue_followup_questions(db: Session, *, now: datetime, limit: int = CHUNK) -> int:
